@@ -1,0 +1,47 @@
+# ppc — the PolicyPilot policy compiler. `make help` lists the targets.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X github.com/policypilot/ppc/cmd/ppc/cli.Version=$(VERSION)
+BIN       := bin/ppc
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1x
+
+.PHONY: help build test demo lint fuzz bench golden rego-test clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/ppc
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ppc
+
+test: ## vet, staticcheck and every test (the CI gate)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(GO) test -count=1 ./...
+
+demo: build ## compile the bundled real Hubble samples into policies/ (demo-out/)
+	rm -rf demo-out
+	./$(BIN) compile testdata/flows/hubble-otel-basic-sample-400-tcp-flows.json testdata/flows/hubble-otel-basic-sample-400-udp-flows.json testdata/flows/hubble-otel-basic-sample-400-l7-redirected-flows.json -o demo-out
+	@echo "policies written to demo-out/:"; find demo-out -name '*.yaml' | sort
+
+lint: ## gofmt, vet and staticcheck only
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+golden: ## rewrite golden files (PPC_UPDATE=1)
+	PPC_UPDATE=1 $(GO) test -count=1 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+
+bench: ## run the benchmarks (BENCHTIME=1x by default; compare runs with benchstat)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+rego-test: build ## run the default rule pack's own Rego tests
+	./$(BIN) rules test
+
+clean: ## remove build output
+	rm -rf bin demo-out

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
+)
+
+type compileParams struct {
+	ingest    ingestFlags
+	agent     agentFlags
+	output    string
+	rules     []string
+	set       []string
+	schemas   []string
+	stopAfter string
+	dump      string
+	noReplay  bool
+	quiet     bool
+	timings   bool
+}
+
+func init() {
+	register(&command{
+		name:  "compile",
+		usage: "[flags] FLOWS|IR|- ...",
+		short: "compile Hubble flows (or IR snapshots) into verified CiliumNetworkPolicies",
+		long: `Reads Hubble flows in any form Hubble writes (hubble observe -o json|jsonpb,
+exporter files, rotated or gzipped; NDJSON, arrays, pretty objects; "-" is
+stdin; a directory stands for its files) and IR snapshots written by
+'ppc learn', lowers them into the graph IR, lets the rule packs decide the
+policies, and writes CiliumNetworkPolicy YAML that passed the API server's CRD
+validation, the Cilium agent's parser and ppc's CUE schemas, and that
+Cilium's policy engine proves allows every observed connection.
+
+Without -o the policies are written to stdout as one multi-document YAML
+stream; with -o DIR each goes to DIR/<namespace>/<name>.yaml. Nothing is
+written unless every check passed.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			p := &compileParams{}
+			fs.StringVarP(&p.output, "output", "o", "", "write one file per policy under `DIR` (default: a YAML stream on stdout)")
+			fs.StringArrayVar(&p.rules, "rules", nil, "layer the rule pack in `DIR` over the default pack (repeatable; later wins)")
+			fs.StringArrayVar(&p.set, "set", nil, "override a rule-pack setting, e.g. --set max_ports_per_rule=20 (repeatable)")
+			fs.StringArrayVar(&p.schemas, "schemas", nil, "also check policies against the CUE #Policy in `DIR` (repeatable)")
+			p.ingest.register(fs)
+			p.agent.register(fs)
+			p.agent.fs = fs
+			fs.StringVar(&p.stopAfter, "stop-after", "", "stop after `STAGE`: "+stageNames())
+			fs.StringVar(&p.dump, "dump", "", "print an intermediate result instead of policies: ir (canonical text) or decisions (JSON)")
+			fs.BoolVar(&p.noReplay, "no-replay", false, "skip proving the policies with Cilium's policy engine")
+			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
+			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
+			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
+		},
+	})
+}
+
+func stageNames() string {
+	var s []string
+	for _, id := range compiler.AllStages() {
+		s = append(s, string(id))
+	}
+	return strings.Join(s, ", ")
+}
+
+func runCompile(ctx context.Context, e *env, p *compileParams, args []string) error {
+	if len(args) == 0 {
+		return usageErr("no input: give flow files, IR snapshots or - for stdin (usage: ppc compile FLOWS...)")
+	}
+	learn, err := p.ingest.options(e)
+	if err != nil {
+		return err
+	}
+	settings, err := p.agent.settings()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	opts := compiler.Options{
+		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
+		Agent: settings, NoReplay: p.noReplay,
+		InferCluster: !p.agent.clusterSet(),
+	}
+	if p.stopAfter != "" {
+		if opts.StopAfter, err = compiler.ParseStage(p.stopAfter); err != nil {
+			return usageErr("--stop-after: %v", err)
+		}
+	}
+	switch p.dump {
+	case "":
+	case "ir":
+		opts.StopAfter = compiler.StageNormalize
+	case "decisions":
+		opts.StopAfter = compiler.StageDecide
+	default:
+		return usageErr("--dump %q: want ir or decisions", p.dump)
+	}
+	res, err := compiler.Compile(ctx, args, opts)
+	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	if err != nil {
+		var ie *compiler.InputError
+		if errors.As(err, &ie) {
+			return &exitError{code: exitFailure, err: err}
+		}
+		return err
+	}
+	if !p.quiet {
+		printCompileSummary(e.stderr, res)
+	}
+	if p.timings {
+		res.WriteTimings(e.stderr)
+	}
+	if res.Diagnostics.HasErrors() {
+		fmt.Fprintf(e.stderr, "ppc compile: %d errors; nothing written\n", res.Diagnostics.Count(ir.Error))
+		return &exitError{code: exitFailed, printed: true}
+	}
+	switch p.dump {
+	case "ir":
+		return ir.Format(e.stdout, res.Graph)
+	case "decisions":
+		return writeJSON(e.stdout, res.Decisions)
+	}
+	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit {
+		return nil
+	}
+	if p.output == "" {
+		b, err := reports.Stream(res.Docs)
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(b)
+		return err
+	}
+	paths, err := reports.WriteDir(p.output, res.Docs)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if !p.quiet {
+		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(paths), p.output)
+	}
+	return nil
+}
+
+func printCompileSummary(w io.Writer, res *compiler.Result) {
+	g := res.Graph
+	if g == nil {
+		return
+	}
+	fmt.Fprintf(w, "ppc: read %d records from %d files: %d flows became %d connections between %d endpoints\n",
+		g.Stats.Records, res.Summary.Files, g.Stats.Flows, len(g.Edges), len(g.Nodes))
+	printSkipped(w, g.Stats.Skipped)
+	if res.Decisions == nil || res.Completed == compiler.StageNormalize {
+		return
+	}
+	var in, out int
+	for _, p := range res.Policies {
+		in += len(p.CNP.Spec.Ingress)
+		out += len(p.CNP.Spec.Egress)
+	}
+	if res.Policies != nil || res.Completed != compiler.StageDecide {
+		fmt.Fprintf(w, "ppc: %d policies (%d ingress rules, %d egress rules)", len(res.Policies), in, out)
+		if res.Completed == compiler.StageVerify || res.Replay != nil || res.Completed == compiler.StageEmit {
+			fmt.Fprintf(w, "; all passed the API server's schema, the Cilium agent's parser and ppc's CUE checks")
+		}
+		fmt.Fprintln(w)
+	}
+	if r := res.Replay; r != nil {
+		fmt.Fprintf(w, "ppc: replay: Cilium's policy engine allows %d of %d observed connections", r.Allowed, r.Edges)
+		if r.Proxied > 0 {
+			fmt.Fprintf(w, " (%d through the L7 proxy)", r.Proxied)
+		}
+		if r.Excluded > 0 {
+			fmt.Fprintf(w, "; %d denied as the rule packs decided", r.Excluded)
+		}
+		if r.Denied > 0 {
+			fmt.Fprintf(w, "; %d DENIED", r.Denied)
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/lower"
+)
+
+// Flag names shared by commands.
+const (
+	flagNamespace        = "namespace"
+	flagExcludeNamespace = "exclude-namespace"
+	flagIncludeDenied    = "include-denied"
+	flagMaxErrors        = "max-errors"
+	flagClusterName      = "cluster-name"
+)
+
+// ingestFlags are the flags of every command that reads flows.
+type ingestFlags struct {
+	namespaces, exclude []string
+	includeDenied       bool
+	maxErrors           int
+}
+
+func (f *ingestFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVarP(&f.namespaces, flagNamespace, "n", nil, "only learn connections with a workload in this namespace (repeatable)")
+	fs.StringArrayVar(&f.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
+	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
+	fs.IntVar(&f.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed records (reported and skipped) before failing")
+}
+
+func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
+	if f.maxErrors < 0 {
+		return compiler.LearnOptions{}, usageErr("--%s must be >= 0", flagMaxErrors)
+	}
+	return compiler.LearnOptions{
+		Lower: lower.Options{
+			IncludeDenied: f.includeDenied, Namespaces: f.namespaces, ExcludeNamespaces: f.exclude,
+		},
+		MaxErrors: f.maxErrors,
+		Stdin:     e.stdin,
+	}, nil
+}
+
+// agentFlags select the Cilium agent settings verification and replay use.
+type agentFlags struct {
+	s  agent.Settings
+	fs *pflag.FlagSet
+}
+
+// clusterSet reports whether --cluster-name was given; if not, compile
+// takes the name from the flows' cluster labels.
+func (f *agentFlags) clusterSet() bool {
+	return f.fs != nil && f.fs.Changed(flagClusterName)
+}
+
+func (f *agentFlags) register(fs *pflag.FlagSet) {
+	f.s = agent.Defaults()
+	fs.StringVar(&f.s.ClusterName, flagClusterName, f.s.ClusterName, "the cluster's name (Cilium --cluster-name; default: the name in the flows' cluster labels, else \"default\")")
+	fs.BoolVar(&f.s.EnableNodeSelectorLabels, "enable-node-selector-labels", f.s.EnableNodeSelectorLabels, "as the agent flag: allow fromNodes/toNodes")
+	fs.BoolVar(&f.s.EnableExtendedIPProtocols, "enable-extended-ip-protocols", f.s.EnableExtendedIPProtocols, "as the agent flag: allow port-less VRRP, IGMP, … rules")
+	fs.BoolVar(&f.s.EnableL7Proxy, "enable-l7-proxy", f.s.EnableL7Proxy, "as the agent flag: allow L7 rules")
+}
+
+func (f *agentFlags) settings() (agent.Settings, error) {
+	if f.s.ClusterName == "" {
+		return f.s, fmt.Errorf("--%s must not be empty", flagClusterName)
+	}
+	return f.s, nil
+}

@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
+)
+
+func init() {
+	register(&command{
+		name:  "learn",
+		usage: "[flags] FLOWS|IR|- ...",
+		short: "learn Hubble flows into an IR snapshot (inspectable, mergeable)",
+		long: `Reads Hubble flows (and IR snapshots, which are merged) and writes the
+normalised graph IR as versioned JSON. Snapshots learned from different days,
+files or clusters are merged by 'ppc compile a.json b.json'.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			var ingest ingestFlags
+			var output, format string
+			var quiet bool
+			fs.StringVarP(&output, "output", "o", "", "write the IR to `FILE` (atomically; default stdout)")
+			fs.StringVar(&format, "format", "json", "json (the snapshot) or text (the canonical dump)")
+			ingest.register(fs)
+			fs.BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) == 0 {
+					return usageErr("no input: give flow files or - for stdin (usage: ppc learn FLOWS...)")
+				}
+				if format != "json" && format != "text" {
+					return usageErr("--format %q: want json or text", format)
+				}
+				opts, err := ingest.options(e)
+				if err != nil {
+					return err
+				}
+				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize})
+				printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+				if err != nil {
+					return &exitError{code: exitFailure, err: err}
+				}
+				if !quiet {
+					printCompileSummary(e.stderr, res)
+				}
+				var buf bytes.Buffer
+				if format == "json" {
+					err = res.Graph.Write(&buf)
+				} else {
+					err = ir.Format(&buf, res.Graph)
+				}
+				if err != nil {
+					return err
+				}
+				if output == "" {
+					_, err = e.stdout.Write(buf.Bytes())
+					return err
+				}
+				return reports.WriteFileAtomic(output, buf.Bytes())
+			}
+		},
+	})
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

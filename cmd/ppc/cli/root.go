@@ -1,0 +1,161 @@
+// Package cli is ppc's command table: it parses flags (pflag), calls the
+// library packages, prints diagnostics and maps outcomes to exit codes
+// (0 ok, 1 the output failed verification, replay or a gate, 2 usage,
+// input or internal error). Nothing here calls os.Exit.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// Version is set at build time with -ldflags -X.
+var Version = "dev"
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1
+	exitUsage   = 2
+	exitFailure = 2
+)
+
+// exitError carries an exit code out of a command; its error has already
+// been printed when printed is true.
+type exitError struct {
+	code    int
+	err     error
+	printed bool
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// env is what a command runs with.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	cwd            string
+}
+
+// command is one entry of the command table.
+type command struct {
+	name  string
+	usage string // after "ppc NAME"
+	short string
+	long  string
+	// setup registers flags and returns the run function bound to them.
+	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
+}
+
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// Main runs ppc with the given arguments and returns the exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cwd, _ := os.Getwd()
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd}
+	if len(args) == 0 {
+		printHelp(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			if c := lookup(args[1]); c != nil {
+				fs := newFlagSet(c, stdout)
+				c.setup(fs)
+				fs.Usage()
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "ppc: unknown command %q\n", args[1])
+			return exitUsage
+		}
+		printHelp(stdout)
+		return exitOK
+	case "--version":
+		name = "version"
+	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(stderr, "ppc: unknown command %q; run 'ppc help'\n", name)
+		return exitUsage
+	}
+	fs := newFlagSet(c, stderr)
+	run := c.setup(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "ppc %s: %v\nrun 'ppc help %s' for usage\n", c.name, err, c.name)
+		return exitUsage
+	}
+	err := run(ctx, e, fs.Args())
+	if err == nil {
+		return exitOK
+	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		if !xe.printed && xe.err != nil {
+			fmt.Fprintf(stderr, "ppc %s: %v\n", c.name, xe.err)
+			if xe.code == exitUsage && strings.Contains(xe.err.Error(), "usage") {
+				fmt.Fprintf(stderr, "run 'ppc help %s' for usage\n", c.name)
+			}
+		}
+		return xe.code
+	}
+	fmt.Fprintf(stderr, "ppc %s: %v\n", c.name, err)
+	return exitFailure
+}
+
+func newFlagSet(c *command, w io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("ppc "+c.name, pflag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(w, "usage: ppc %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.long))
+		if fs.HasFlags() {
+			fmt.Fprintf(w, "\nFlags:\n%s", fs.FlagUsages())
+		}
+	}
+	return fs
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprintf(w, "ppc — the PolicyPilot policy compiler: Hubble flows in, least-privilege\nCiliumNetworkPolicies out, proved with Cilium's own validation and policy engine.\n\nusage: ppc COMMAND [flags] [args]\n\nCommands:\n")
+	cs := append([]*command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, "\nRun 'ppc help COMMAND' for a command's flags.\nExit status: 0 ok, 1 output failed verification, replay or a gate, 2 usage, input or internal error.\n")
+}

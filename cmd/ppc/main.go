@@ -1,0 +1,14 @@
+// Command ppc is the PolicyPilot policy compiler: it turns Hubble flows
+// into least-privilege CiliumNetworkPolicies and proves them with Cilium's
+// own validation and policy engine. Run `ppc help` for the commands.
+package main
+
+import (
+	"os"
+
+	"github.com/policypilot/ppc/cmd/ppc/cli"
+)
+
+func main() {
+	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}

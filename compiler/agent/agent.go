@@ -1,0 +1,79 @@
+// Package agent owns the Cilium agent settings ppc emulates. Cilium's
+// policy validation (Sanitize) and policy engine read package-level globals
+// (option.Config, the policy enforcement mode, the entity selectors); this
+// package is the one place that sets them, once per process, to the
+// agent's defaults or to what the user asked for.
+package agent
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/cilium/cilium/pkg/option"
+	"github.com/cilium/cilium/pkg/policy"
+	"github.com/cilium/cilium/pkg/policy/api"
+)
+
+// Settings are the agent options that change how policies are validated or
+// enforced. The zero value is not the default; use Defaults.
+type Settings struct {
+	// ClusterName is the cluster's name (--cluster-name); it is added to
+	// every endpoint selector and selects the "cluster" entity.
+	ClusterName string
+	// EnableNodeSelectorLabels allows fromNodes/toNodes
+	// (--enable-node-selector-labels, default false).
+	EnableNodeSelectorLabels bool
+	// EnableExtendedIPProtocols allows ports without a port number for
+	// VRRP, IGMP, … (--enable-extended-ip-protocols, default false).
+	EnableExtendedIPProtocols bool
+	// EnableL7Proxy (--enable-l7-proxy, default true).
+	EnableL7Proxy bool
+	// EnableICMPRules (--enable-icmp-rules, default true).
+	EnableICMPRules bool
+	// EnableNonDefaultDenyPolicies (--enable-non-default-deny-policies,
+	// default true).
+	EnableNonDefaultDenyPolicies bool
+}
+
+// Defaults are the Cilium v1.20 agent's defaults.
+func Defaults() Settings {
+	return Settings{
+		ClusterName:                  "default",
+		EnableL7Proxy:                true,
+		EnableICMPRules:              true,
+		EnableNonDefaultDenyPolicies: true,
+	}
+}
+
+var (
+	mu      sync.Mutex
+	applied *Settings
+)
+
+// Apply sets Cilium's globals to s. Cilium keeps them per process, so a
+// second call with different settings is an error.
+func Apply(s Settings) error {
+	mu.Lock()
+	defer mu.Unlock()
+	if applied != nil {
+		if *applied != s {
+			return fmt.Errorf("cilium agent settings already applied as %+v; cannot change them to %+v in one process", *applied, s)
+		}
+		return nil
+	}
+	if s.ClusterName == "" {
+		return fmt.Errorf("cluster name must not be empty")
+	}
+	option.Config.EnableNodeSelectorLabels = s.EnableNodeSelectorLabels
+	option.Config.EnableExtendedIPProtocols = s.EnableExtendedIPProtocols
+	option.Config.EnableL7Proxy = s.EnableL7Proxy
+	option.Config.EnableICMPRules = s.EnableICMPRules
+	option.Config.EnableNonDefaultDenyPolicies = s.EnableNonDefaultDenyPolicies
+	option.Config.UnsafeDaemonConfigOption.AllowLocalhost = option.AllowLocalhostAlways
+	option.Config.ClusterName = s.ClusterName
+	policy.SetPolicyEnabled(option.DefaultEnforcement)
+	api.InitEntities(s.ClusterName)
+	c := s
+	applied = &c
+	return nil
+}

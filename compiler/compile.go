@@ -1,0 +1,408 @@
+package compiler
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/compiler/synth"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/rules"
+	"github.com/policypilot/ppc/schemas"
+)
+
+// StageID names a pipeline stage.
+type StageID string
+
+// The stages, in order.
+const (
+	StageLearn      StageID = "learn"      // read flows and IR snapshots, lower flows into the IR (streamed)
+	StageNormalize  StageID = "normalize"  // IR passes with invariant checks
+	StageDecide     StageID = "decide"     // rule packs decide identities, grouping and rules
+	StageSynthesize StageID = "synthesize" // decisions into Cilium's CiliumNetworkPolicy objects
+	StageVerify     StageID = "verify"     // API-server schema, agent Parse, CUE
+	StageReplay     StageID = "replay"     // observed connections through Cilium's policy engine
+	StageEmit       StageID = "emit"       // render YAML documents
+)
+
+type stage struct {
+	id  StageID
+	run func(s *state, ctx context.Context) error
+}
+
+// stages is the pipeline. A stage that reports error diagnostics stops it.
+var stages = []stage{
+	{StageLearn, (*state).learn},
+	{StageNormalize, (*state).normalize},
+	{StageDecide, (*state).decide},
+	{StageSynthesize, (*state).synthesize},
+	{StageVerify, (*state).verify},
+	{StageReplay, (*state).replay},
+	{StageEmit, (*state).emit},
+}
+
+// AllStages lists the stage IDs in order.
+func AllStages() []StageID {
+	ids := make([]StageID, len(stages))
+	for i, s := range stages {
+		ids[i] = s.id
+	}
+	return ids
+}
+
+// ParseStage checks a stage name.
+func ParseStage(name string) (StageID, error) {
+	for _, s := range stages {
+		if string(s.id) == name {
+			return s.id, nil
+		}
+	}
+	var names []string
+	for _, s := range stages {
+		names = append(names, string(s.id))
+	}
+	return "", fmt.Errorf("unknown stage %q (stages: %s)", name, strings.Join(names, ", "))
+}
+
+// Options configure a compile.
+type Options struct {
+	Learn LearnOptions
+	// Graph, when set, is compiled instead of reading Args.
+	Graph *ir.Graph
+	// Rules are organisation pack directories, layered in order.
+	Rules []string
+	// Set are key=value settings applied over every pack's config.
+	Set []string
+	// Schemas are organisation CUE schema directories.
+	Schemas []string
+	Agent   agent.Settings
+	// InferCluster takes the cluster name from the flows' cluster labels
+	// (k8s:io.cilium.k8s.policy.cluster) instead of Agent.ClusterName.
+	InferCluster bool
+	// StopAfter ends the pipeline after this stage ("" runs all).
+	StopAfter StageID
+	// NoReplay skips the replay stage.
+	NoReplay bool
+	// SkipPasses disables optional IR passes by name.
+	SkipPasses map[string]bool
+	// RuleTimeout bounds rule evaluation.
+	RuleTimeout time.Duration
+}
+
+// Timing is how long a stage took.
+type Timing struct {
+	Stage    StageID
+	Duration time.Duration
+}
+
+// ReplayReport is the replay stage's account of every IR edge.
+type ReplayReport struct {
+	Edges    int // edges checked
+	Allowed  int
+	Proxied  int // allowed at L4, redirected to the L7 proxy
+	Excluded int // denied, as the rule packs decided (excluded edges)
+	Denied   int // denied although observed: a failure
+	// PerPolicy counts the edges each policy allowed.
+	PerPolicy map[string]int
+	Verdicts  map[string]replay.Verdict // by edge ID
+}
+
+// Result holds every stage's output.
+type Result struct {
+	Summary     flows.Summary
+	Graph       *ir.Graph
+	Decisions   *rules.Decisions
+	Policies    []*synth.Policy
+	Docs        []reports.Doc
+	Replay      *ReplayReport
+	Diagnostics ir.Diagnostics
+	Timings     []Timing
+	// Completed is the last stage that ran to completion.
+	Completed StageID
+}
+
+type state struct {
+	args []string
+	opts Options
+	res  *Result
+}
+
+// InputError is an error in the input, the rule packs or the schemas the
+// user supplied, or an internal error: the compile could not run (exit
+// status 2), as opposed to output that failed a check (exit status 1).
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// Compile runs the pipeline over the flow files and IR snapshots in args.
+// A non-nil error is an InputError; otherwise errors in the result's
+// diagnostics mean the output failed verification, replay or a gate.
+func Compile(ctx context.Context, args []string, opts Options) (*Result, error) {
+	s := &state{args: args, opts: opts, res: &Result{}}
+	for _, st := range stages {
+		if st.id == StageReplay && opts.NoReplay {
+			continue
+		}
+		start := time.Now()
+		err := runStage(ctx, st, s)
+		s.res.Timings = append(s.res.Timings, Timing{st.id, time.Since(start)})
+		if err != nil {
+			return s.res, &InputError{err}
+		}
+		s.res.Diagnostics.Sort()
+		if s.res.Diagnostics.HasErrors() {
+			return s.res, nil
+		}
+		s.res.Completed = st.id
+		if st.id == opts.StopAfter {
+			break
+		}
+	}
+	return s.res, nil
+}
+
+func runStage(ctx context.Context, st stage, s *state) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in stage %s: %v\n%s", st.id, r, debug.Stack())
+		}
+	}()
+	return st.run(s, ctx)
+}
+
+func (s *state) learn(ctx context.Context) error {
+	if s.opts.Graph != nil {
+		s.res.Graph = s.opts.Graph
+		return nil
+	}
+	g, sum, ds, err := Learn(ctx, s.args, s.opts.Learn)
+	s.res.Summary = sum
+	s.res.Diagnostics = append(s.res.Diagnostics, ds...)
+	if err != nil {
+		return err
+	}
+	s.res.Graph = g
+	return nil
+}
+
+func (s *state) normalize(context.Context) error {
+	ds, _ := ir.Normalize(s.res.Graph, true, s.opts.SkipPasses)
+	for _, d := range ds {
+		if d.Code == "ppc_ir_invariant" || d.Code == "ppc_internal_error" {
+			return fmt.Errorf("internal error: %s", d.Error())
+		}
+	}
+	s.res.Diagnostics = append(s.res.Diagnostics, ds...)
+	if s.opts.InferCluster {
+		if name, d := InferClusterName(s.res.Graph); name != "" {
+			s.opts.Agent.ClusterName = name
+			if d != nil {
+				s.res.Diagnostics = append(s.res.Diagnostics, d)
+			}
+		}
+	}
+	return nil
+}
+
+// InferClusterName returns the cluster name the workloads' identity labels
+// carry (the most common one, with a warning if there are several), or ""
+// if none does.
+func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
+	counts := map[string]int{}
+	for _, n := range g.Nodes {
+		for _, l := range n.Labels {
+			if v, ok := strings.CutPrefix(l, "k8s:io.cilium.k8s.policy.cluster="); ok {
+				counts[v]++
+			}
+		}
+	}
+	best := ""
+	var names []string
+	for n, c := range counts {
+		names = append(names, n)
+		if best == "" || c > counts[best] || c == counts[best] && n < best {
+			best = n
+		}
+	}
+	if len(names) > 1 {
+		sort.Strings(names)
+		d := ir.Warnf("ppc_cluster_ambiguous", ir.Pos{}, "workloads carry several cluster names (%s); checking as cluster %q — pass --cluster-name to choose", strings.Join(names, ", "), best)
+		d.Stage = string(StageNormalize)
+		return best, d
+	}
+	return best, nil
+}
+
+func (s *state) decide(ctx context.Context) error {
+	var packs []*rules.Pack
+	for _, dir := range s.opts.Rules {
+		p, err := rules.LoadDir(dir)
+		if err != nil {
+			return err
+		}
+		packs = append(packs, p)
+	}
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout})
+	if err != nil {
+		return fmt.Errorf("rule packs: %w", err)
+	}
+	d, err := eng.Decide(ctx, s.res.Graph)
+	if err != nil {
+		return fmt.Errorf("rule packs: %w", err)
+	}
+	s.res.Decisions = d
+	for _, w := range d.Warnings {
+		diag := ir.Warnf("ppc_decision_warning", ir.Pos{}, "%s", w.Msg)
+		diag.Stage = string(StageDecide)
+		diag.Object = firstNonEmpty(w.Policy, w.Object)
+		s.res.Diagnostics = append(s.res.Diagnostics, diag)
+	}
+	for _, f := range d.Warn {
+		diag := ir.Warnf("ppc_gate_warn", ir.Pos{}, "%s", f.Msg)
+		diag.Stage = string(StageDecide)
+		diag.Object = firstNonEmpty(f.Policy, f.Object)
+		s.res.Diagnostics = append(s.res.Diagnostics, diag)
+	}
+	for _, f := range d.Deny {
+		diag := ir.Errorf("ppc_gate_deny", ir.Pos{}, "%s", f.Msg)
+		diag.Stage = string(StageDecide)
+		diag.Object = firstNonEmpty(f.Policy, f.Object)
+		s.res.Diagnostics = append(s.res.Diagnostics, diag)
+	}
+	return nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func (s *state) synthesize(context.Context) error {
+	ps, ds := synth.Policies(s.res.Graph, s.res.Decisions)
+	s.res.Policies = ps
+	s.res.Diagnostics = append(s.res.Diagnostics, ds...)
+	for _, p := range ps {
+		b, err := synth.JSON(p.CNP)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", p.Key, err)
+		}
+		s.res.Docs = append(s.res.Docs, reports.Doc{Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
+	}
+	return nil
+}
+
+func (s *state) verify(ctx context.Context) error {
+	var org []*schemas.Schema
+	for _, dir := range s.opts.Schemas {
+		sc, err := schemas.LoadOrg(dir)
+		if err != nil {
+			return err
+		}
+		org = append(org, sc)
+	}
+	v, err := verify.New(verify.Options{Agent: s.opts.Agent, PPC: true, Org: org})
+	if err != nil {
+		return err
+	}
+	for _, d := range s.res.Docs {
+		s.res.Diagnostics = append(s.res.Diagnostics, v.Verify(ctx, verify.Object{JSON: d.JSON})...)
+	}
+	return nil
+}
+
+func (s *state) replay(context.Context) error {
+	eng, err := replay.New(s.opts.Agent)
+	if err != nil {
+		return err
+	}
+	var ps []replay.Policy
+	for _, p := range s.res.Policies {
+		ps = append(ps, replay.Policy{CNP: p.CNP})
+	}
+	if err := eng.Load(ps); err != nil {
+		return err
+	}
+	g := s.res.Graph
+	if err := eng.AddGraph(g); err != nil {
+		return err
+	}
+	rep := &ReplayReport{PerPolicy: map[string]int{}, Verdicts: map[string]replay.Verdict{}}
+	for _, e := range g.SortedEdges() {
+		v, err := eng.Check(g.Nodes[e.Src], g.Nodes[e.Dst], e.Protocol, e.Port)
+		if err != nil {
+			return err
+		}
+		rep.Edges++
+		rep.Verdicts[e.ID] = v
+		switch {
+		case v.Allowed():
+			rep.Allowed++
+			if v.EgressProxy || v.IngressProxy {
+				rep.Proxied++
+			}
+			seen := map[string]bool{}
+			for _, p := range append(append([]string(nil), v.EgressBy...), v.IngressBy...) {
+				if !seen[p] {
+					seen[p] = true
+					rep.PerPolicy[p]++
+				}
+			}
+		case s.res.Decisions.Excluded[e.ID] != "":
+			rep.Excluded++
+		default:
+			rep.Denied++
+			var where []string
+			if v.Egress == replay.Denied {
+				where = append(where, "at the source's egress")
+			}
+			if v.Ingress == replay.Denied {
+				where = append(where, "at the destination's ingress")
+			}
+			d := ir.Errorf("ppc_replay_denied", firstPos(e), "observed connection %s would be denied %s", e.ID, strings.Join(where, " and "))
+			d.Stage = string(StageReplay)
+			d.Related = e.Samples
+			s.res.Diagnostics = append(s.res.Diagnostics, d)
+		}
+	}
+	s.res.Replay = rep
+	return nil
+}
+
+func firstPos(e *ir.Edge) ir.Pos {
+	if len(e.Samples) > 0 {
+		return e.Samples[0]
+	}
+	return ir.Pos{}
+}
+
+func (s *state) emit(context.Context) error {
+	sort.SliceStable(s.res.Docs, func(i, j int) bool {
+		a, b := s.res.Docs[i], s.res.Docs[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return nil
+}
+
+// WriteTimings prints the stage timings, one per line.
+func (r *Result) WriteTimings(w io.Writer) {
+	for _, t := range r.Timings {
+		fmt.Fprintf(w, "%-11s %s\n", t.Stage, t.Duration.Round(time.Microsecond))
+	}
+}

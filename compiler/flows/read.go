@@ -1,0 +1,363 @@
+package flows
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+	"github.com/cilium/cilium/api/v1/observer"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/policypilot/ppc/ir"
+)
+
+// Kind says what a record is.
+type Kind int
+
+// Record kinds. Only KindFlow carries a flow; the others are counted.
+const (
+	KindFlow Kind = iota
+	KindLostEvents
+	KindNodeStatus
+	KindAgentEvent
+	KindDebugEvent
+)
+
+// String names the kind as Hubble's JSON does.
+func (k Kind) String() string {
+	return [...]string{"flow", "lost_events", "node_status", "agent_event", "debug_event"}[k]
+}
+
+// Record is one value read from an input.
+type Record struct {
+	Pos  ir.Pos
+	Kind Kind
+	Flow *flowpb.Flow // set for KindFlow
+}
+
+// Input is one named source of flows. Name "-" is standard input.
+type Input struct {
+	Name string
+	R    io.Reader // nil: open Name from disk
+}
+
+// Options control reading.
+type Options struct {
+	// MaxErrors is how many malformed records are tolerated (reported as
+	// warnings and skipped) before reading fails. 0 fails on the first.
+	MaxErrors int
+	// Stdin is read for the input named "-".
+	Stdin io.Reader
+}
+
+// Summary counts what was read.
+type Summary struct {
+	Files     int
+	Records   int64            // JSON values seen
+	Flows     int64            // flow records handed to the callback
+	NonFlow   map[string]int64 // non-flow records by kind
+	Malformed int64            // malformed records skipped (within MaxErrors)
+}
+
+// ErrTooManyErrors is returned (wrapped) when more than MaxErrors malformed
+// records were found.
+var ErrTooManyErrors = errors.New("too many malformed records")
+
+// Expand resolves the user's arguments into inputs: "-" is stdin, a
+// directory stands for the regular files in it (sorted by name, so rotated
+// exporter files are read in order), anything else is a file.
+func Expand(args []string) ([]Input, error) {
+	var ins []Input
+	for _, a := range args {
+		if a == "-" {
+			ins = append(ins, Input{Name: "-"})
+			continue
+		}
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, fmt.Errorf("read flows: %w", err)
+		}
+		if !fi.IsDir() {
+			ins = append(ins, Input{Name: a})
+			continue
+		}
+		ents, err := os.ReadDir(a)
+		if err != nil {
+			return nil, fmt.Errorf("read flows: %w", err)
+		}
+		var names []string
+		for _, e := range ents {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, filepath.Join(a, e.Name()))
+			}
+		}
+		sort.Strings(names)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("read flows: directory %s holds no files", a)
+		}
+		for _, n := range names {
+			ins = append(ins, Input{Name: n})
+		}
+	}
+	return ins, nil
+}
+
+// Read reads every input in order and calls fn for each record. Malformed
+// records and warnings (unknown fields, once per file and field) are
+// returned as diagnostics; the returned error is non-nil when reading must
+// stop: an I/O error, more malformed records than MaxErrors allows, or an
+// error returned by fn.
+func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) error) (Summary, ir.Diagnostics, error) {
+	sum := Summary{NonFlow: map[string]int64{}}
+	var ds ir.Diagnostics
+	for _, in := range inputs {
+		if err := ctx.Err(); err != nil {
+			return sum, ds, err
+		}
+		r := in.R
+		var closer io.Closer
+		if r == nil {
+			if in.Name == "-" {
+				r = opts.Stdin
+				if r == nil {
+					r = os.Stdin
+				}
+			} else {
+				f, err := os.Open(in.Name)
+				if err != nil {
+					return sum, ds, fmt.Errorf("read flows: %w", err)
+				}
+				r, closer = f, f
+			}
+		}
+		sum.Files++
+		err := readOne(ctx, in.Name, r, opts, &sum, &ds, fn)
+		if closer != nil {
+			closer.Close()
+		}
+		if err != nil {
+			return sum, ds, err
+		}
+	}
+	return sum, ds, nil
+}
+
+// maybeGunzip detects gzip by its magic bytes, whatever the file is named.
+func maybeGunzip(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		return gzip.NewReader(br)
+	}
+	return br, nil
+}
+
+func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) error {
+	r, err := maybeGunzip(r)
+	if err != nil {
+		return fmt.Errorf("read flows %s: %w", name, err)
+	}
+	d := decoder{file: name, warned: map[string]bool{}}
+	sc := newScanner(r)
+	fail := func(line int, format string, args ...any) error {
+		diag := ir.Errorf("ppc_ingest_error", ir.Pos{File: name, Line: line}, format, args...)
+		diag.Stage = "ingest"
+		sum.Malformed++
+		if sum.Malformed > int64(opts.MaxErrors) {
+			*ds = append(*ds, diag)
+			return fmt.Errorf("%s: %w (--max-errors %d)", diag.Pos, ErrTooManyErrors, opts.MaxErrors)
+		}
+		diag.Severity = ir.Warning
+		diag.Msg += " (skipped)"
+		*ds = append(*ds, diag)
+		return nil
+	}
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		v, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		var se *scanError
+		if errors.As(err, &se) {
+			sum.Records++
+			if err := fail(se.line, "%s", se.msg); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("read flows %s: line %d: %w", name, sc.line, err)
+			}
+			return fmt.Errorf("read flows %s: %w", name, err)
+		}
+		sum.Records++
+		recs, err := d.decode(v)
+		if err != nil {
+			if err := fail(v.line, "%v", err); err != nil {
+				return err
+			}
+			continue
+		}
+		*ds = append(*ds, d.takeWarnings()...)
+		for i := range recs {
+			rec := &recs[i]
+			if rec.Kind != KindFlow {
+				sum.NonFlow[rec.Kind.String()]++
+				continue
+			}
+			sum.Flows++
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// decoder turns raw values into records.
+type decoder struct {
+	file     string
+	warned   map[string]bool
+	warnings ir.Diagnostics
+}
+
+func (d *decoder) takeWarnings() ir.Diagnostics {
+	w := d.warnings
+	d.warnings = nil
+	return w
+}
+
+func hasKey(keys []string, names ...string) bool {
+	for _, k := range keys {
+		for _, n := range names {
+			if k == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var (
+	lostKeys   = []string{"lost_events", "lostEvents"}
+	statusKeys = []string{"node_status", "nodeStatus"}
+	agentKeys  = []string{"agent_event", "agentEvent"}
+	debugKeys  = []string{"debug_event", "debugEvent"}
+	bareKeys   = []string{"verdict", "IP", "l4", "l7", "source", "destination", "Type", "event_type", "eventType", "traffic_direction", "trafficDirection"}
+)
+
+func (d *decoder) decode(v *rawValue) ([]Record, error) {
+	pos := ir.Pos{File: d.file, Line: v.line}
+	switch {
+	case hasKey(v.keys, "flow"):
+		var ev observer.ExportEvent
+		if err := d.unmarshal(v, &ev); err != nil {
+			return nil, err
+		}
+		f := ev.GetFlow()
+		if f == nil {
+			return nil, errors.New(`"flow" is null`)
+		}
+		return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
+	case hasKey(v.keys, lostKeys...), hasKey(v.keys, "num_events_lost", "numEventsLost"):
+		return []Record{{Pos: pos, Kind: KindLostEvents}}, nil
+	case hasKey(v.keys, statusKeys...):
+		return []Record{{Pos: pos, Kind: KindNodeStatus}}, nil
+	case hasKey(v.keys, agentKeys...):
+		return []Record{{Pos: pos, Kind: KindAgentEvent}}, nil
+	case hasKey(v.keys, debugKeys...):
+		return []Record{{Pos: pos, Kind: KindDebugEvent}}, nil
+	case hasKey(v.keys, "log") && hasKey(v.keys, "stream"):
+		return d.decodeEnvelope(v)
+	case hasKey(v.keys, bareKeys...):
+		f := new(flowpb.Flow)
+		if err := d.unmarshal(v, f); err != nil {
+			return nil, err
+		}
+		return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
+	}
+	if len(v.keys) == 0 {
+		return nil, errors.New("empty JSON object is not a Hubble flow or event")
+	}
+	return nil, fmt.Errorf("not a Hubble flow or event (top-level keys: %s)", strings.Join(v.keys, ", "))
+}
+
+// decodeEnvelope unwraps a Docker json-file log line {"log":"…","stream":…}.
+func (d *decoder) decodeEnvelope(v *rawValue) ([]Record, error) {
+	var env struct {
+		Log string `json:"log"`
+	}
+	if err := json.Unmarshal(v.data, &env); err != nil {
+		return nil, fmt.Errorf("log envelope: %v", err)
+	}
+	sc := newScanner(strings.NewReader(env.Log))
+	var out []Record
+	for {
+		inner, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log envelope: %v", err)
+		}
+		inner.line = v.line
+		recs, err := d.decode(inner)
+		if err != nil {
+			return nil, fmt.Errorf("log envelope: %v", err)
+		}
+		out = append(out, recs...)
+	}
+}
+
+var strictOpts = protojson.UnmarshalOptions{}
+var lenientOpts = protojson.UnmarshalOptions{DiscardUnknown: true}
+
+// unmarshal decodes with protojson. Unknown fields are discarded, with one
+// warning per file and field, as `hubble observe --input-file` does (which
+// retries with DiscardUnknown) but without hiding it. The flow's
+// "extensions" (an Any whose type is rarely resolvable) is removed first.
+func (d *decoder) unmarshal(v *rawValue, m proto.Message) error {
+	data := v.data
+	if bytes.Contains(data, []byte(`"extensions"`)) {
+		var err error
+		if data, err = dropExtensions(data); err != nil {
+			return err
+		}
+	}
+	err := strictOpts.Unmarshal(data, m)
+	if err == nil {
+		return nil
+	}
+	field, unknown := unknownField(err)
+	if !unknown {
+		return cleanProtoErr(err, v.line)
+	}
+	proto.Reset(m)
+	if err := lenientOpts.Unmarshal(data, m); err != nil {
+		return cleanProtoErr(err, v.line)
+	}
+	if !d.warned[field] {
+		d.warned[field] = true
+		w := ir.Warnf("ppc_ingest_unknown_field", ir.Pos{File: d.file, Line: v.line},
+			"unknown field %q ignored (reported once per file); is this Hubble output?", field)
+		w.Stage = "ingest"
+		d.warnings = append(d.warnings, w)
+	}
+	return nil
+}

@@ -1,0 +1,489 @@
+package lower
+
+import (
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/ir"
+)
+
+// Options control lowering.
+type Options struct {
+	// IncludeDenied makes DROPPED flows with drop reason POLICY_DENIED define
+	// policy too (the audit-mode workflow: learn what a default-deny policy
+	// blocked).
+	IncludeDenied bool
+	// Namespaces, when set, keeps only flows with a workload endpoint in one
+	// of these namespaces.
+	Namespaces []string
+	// ExcludeNamespaces drops flows whose workload endpoints are all in these
+	// namespaces.
+	ExcludeNamespaces []string
+	// DedupeWindow is how many recent L3/L4 five-tuples are remembered to
+	// recognise trace duplicates of one connection (default 65536).
+	DedupeWindow int
+}
+
+// Skip reasons, as counted in ir.Stats.Skipped.
+const (
+	SkipReply          = "reply"
+	SkipDuplicate      = "trace duplicate"
+	SkipDenied         = "dropped by policy (use --include-denied)"
+	SkipExplicitDeny   = "dropped by an explicit deny rule"
+	SkipDropped        = "dropped (not by policy)"
+	SkipSockTrace      = "socket-lb trace (TRACED/TRANSLATED)"
+	SkipVerdict        = "verdict not a connection attempt"
+	SkipNoL4           = "no TCP/UDP/SCTP/ICMP layer"
+	SkipUnknownPeer    = "endpoint unknown (no identity, labels, namespace or address)"
+	SkipNoWorkload     = "no workload endpoint (both ends outside the cluster)"
+	SkipNamespace      = "namespace filtered out"
+	SkipAggregated     = "aggregated flow summary (no addresses)"
+	SkipL7Response     = "L7 response"
+	SkipInvalidAddress = "invalid IP address"
+)
+
+// Builder lowers a stream of records into a graph.
+type Builder struct {
+	opts  Options
+	g     *ir.Graph
+	seen  map[fiveTuple]struct{}
+	ring  []fiveTuple
+	next  int
+	incNS map[string]bool
+	excNS map[string]bool
+}
+
+type fiveTuple struct {
+	src, dst     netip.Addr
+	sport, dport uint32
+	proto        uint8
+}
+
+// New returns a builder with an empty graph.
+func New(opts Options) *Builder {
+	if opts.DedupeWindow <= 0 {
+		opts.DedupeWindow = 1 << 16
+	}
+	b := &Builder{opts: opts, g: ir.New(), seen: map[fiveTuple]struct{}{}, ring: make([]fiveTuple, 0, 1024)}
+	if len(opts.Namespaces) > 0 {
+		b.incNS = map[string]bool{}
+		for _, n := range opts.Namespaces {
+			b.incNS[n] = true
+		}
+	}
+	b.excNS = map[string]bool{}
+	for _, n := range opts.ExcludeNamespaces {
+		b.excNS[n] = true
+	}
+	return b
+}
+
+// Graph returns the graph built so far.
+func (b *Builder) Graph() *ir.Graph { return b.g }
+
+// AddSource records an input name in the graph's provenance.
+func (b *Builder) AddSource(name string) {
+	if !slices.Contains(b.g.Sources, name) {
+		b.g.Sources = append(b.g.Sources, name)
+		slices.Sort(b.g.Sources)
+	}
+}
+
+// AddSummary adds an ingest summary (records read, non-flow records,
+// malformed records) to the graph's statistics.
+func (b *Builder) AddSummary(s flows.Summary) {
+	b.g.Stats.Records += s.Records
+	for k, n := range s.NonFlow {
+		for range n {
+			b.g.Stats.Skip("non-flow record: " + k)
+		}
+	}
+	for range s.Malformed {
+		b.g.Stats.Skip("malformed record")
+	}
+}
+
+// Add lowers one record. It returns the skip reason, or "" if the record
+// became an edge observation.
+func (b *Builder) Add(rec *flows.Record) string {
+	reason := b.add(rec)
+	if reason != "" {
+		b.g.Stats.Skip(reason)
+	} else {
+		b.g.Stats.Flows++
+	}
+	return reason
+}
+
+func (b *Builder) add(rec *flows.Record) string {
+	f := rec.Flow
+	if f.GetAggregate() != nil && f.GetIP() == nil {
+		return SkipAggregated
+	}
+	l7 := f.GetL7()
+	// DNS answers name the addresses behind world peers, even though the
+	// response itself is a reply and defines no policy.
+	if dns := l7.GetDns(); dns != nil && len(dns.GetIps()) > 0 {
+		if q := normName(dns.GetQuery()); q != "" {
+			for _, ip := range dns.GetIps() {
+				if a, err := netip.ParseAddr(ip); err == nil {
+					b.g.AddDNS(a.Unmap().String(), q)
+				}
+			}
+		}
+	}
+	if r := verdictSkip(f, b.opts.IncludeDenied); r != "" {
+		return r
+	}
+	if l7.GetType() == flowpb.L7FlowType_RESPONSE {
+		return SkipL7Response
+	}
+	if isReply(f) {
+		return SkipReply
+	}
+	proto, port, ok := l4(f)
+	if !ok {
+		return SkipNoL4
+	}
+	if proto == "ICMPv4" && port == 0 || proto == "ICMPv6" && port == 129 {
+		return SkipReply // echo reply
+	}
+	src, r := b.endpoint(f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
+	if r != "" {
+		return r
+	}
+	dst, r := b.endpoint(f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
+	if r != "" {
+		return r
+	}
+	if src.Kind != ir.KindWorkload && dst.Kind != ir.KindWorkload {
+		return SkipNoWorkload
+	}
+	if !b.nsAllowed(src, dst) {
+		return SkipNamespace
+	}
+	obs := ir.Observation{
+		Protocol: proto, Port: port, Verdict: f.GetVerdict().String(), Pos: rec.Pos,
+	}
+	if t := f.GetTime(); t != nil {
+		obs.Time = t.AsTime().UTC()
+	}
+	if l7 != nil {
+		if h := l7.GetHttp(); h != nil && h.GetMethod() != "" {
+			obs.HTTP = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
+		}
+		if d := l7.GetDns(); d != nil {
+			obs.DNSQuery = normName(d.GetQuery())
+		}
+	} else if b.duplicate(f) {
+		return SkipDuplicate
+	}
+	src, dst = b.g.AddWorkloadNode(src), b.g.AddWorkloadNode(dst)
+	obs.Src, obs.Dst = src.ID, dst.ID
+	b.g.Observe(obs)
+	return ""
+}
+
+func verdictSkip(f *flowpb.Flow, includeDenied bool) string {
+	switch f.GetVerdict() {
+	case flowpb.Verdict_FORWARDED, flowpb.Verdict_REDIRECTED, flowpb.Verdict_AUDIT:
+		return ""
+	case flowpb.Verdict_DROPPED:
+		// drop_reason is deprecated but is all that older Hubble versions
+		// (and some exporters' field masks) give.
+		switch {
+		//lint:ignore SA1019 the legacy field is read on purpose (see above)
+		case f.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENIED || f.GetDropReason() == uint32(flowpb.DropReason_POLICY_DENIED):
+			if includeDenied {
+				return ""
+			}
+			return SkipDenied
+		//lint:ignore SA1019 the legacy field is read on purpose (see above)
+		case f.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENY || f.GetDropReason() == uint32(flowpb.DropReason_POLICY_DENY):
+			return SkipExplicitDeny
+		}
+		return SkipDropped
+	case flowpb.Verdict_TRACED, flowpb.Verdict_TRANSLATED:
+		return SkipSockTrace
+	}
+	return SkipVerdict
+}
+
+// isReply prefers is_reply, falls back to the deprecated reply flag, and
+// treats a TCP SYN+ACK as a reply whatever the flags above say.
+func isReply(f *flowpb.Flow) bool {
+	if tcp := f.GetL4().GetTCP(); tcp != nil {
+		if fl := tcp.GetFlags(); fl != nil && fl.GetSYN() && fl.GetACK() {
+			return true
+		}
+	}
+	if r := f.GetIsReply(); r != nil {
+		return r.GetValue()
+	}
+	//lint:ignore SA1019 flows from agents before Cilium 1.9 carry only the deprecated reply flag
+	return f.GetReply()
+}
+
+func l4(f *flowpb.Flow) (string, uint16, bool) {
+	l := f.GetL4()
+	switch {
+	case l.GetTCP() != nil:
+		return "TCP", uint16(l.GetTCP().GetDestinationPort()), l.GetTCP().GetDestinationPort() > 0 && l.GetTCP().GetDestinationPort() < 65536
+	case l.GetUDP() != nil:
+		return "UDP", uint16(l.GetUDP().GetDestinationPort()), l.GetUDP().GetDestinationPort() > 0 && l.GetUDP().GetDestinationPort() < 65536
+	case l.GetSCTP() != nil:
+		return "SCTP", uint16(l.GetSCTP().GetDestinationPort()), l.GetSCTP().GetDestinationPort() > 0 && l.GetSCTP().GetDestinationPort() < 65536
+	case l.GetICMPv4() != nil:
+		return "ICMPv4", uint16(l.GetICMPv4().GetType()), l.GetICMPv4().GetType() < 256
+	case l.GetICMPv6() != nil:
+		return "ICMPv6", uint16(l.GetICMPv6().GetType()), l.GetICMPv6().GetType() < 256
+	}
+	return "", 0, false
+}
+
+// duplicate reports whether the flow's five-tuple was seen recently: trace
+// events of one connection at several observation points, and later packets
+// of it, are one connection attempt.
+func (b *Builder) duplicate(f *flowpb.Flow) bool {
+	var k fiveTuple
+	k.src, _ = netip.ParseAddr(f.GetIP().GetSource())
+	k.dst, _ = netip.ParseAddr(f.GetIP().GetDestination())
+	if !k.src.IsValid() || !k.dst.IsValid() {
+		return false // masked addresses: cannot tell duplicates apart
+	}
+	l := f.GetL4()
+	switch {
+	case l.GetTCP() != nil:
+		k.proto, k.sport, k.dport = 6, l.GetTCP().GetSourcePort(), l.GetTCP().GetDestinationPort()
+	case l.GetUDP() != nil:
+		k.proto, k.sport, k.dport = 17, l.GetUDP().GetSourcePort(), l.GetUDP().GetDestinationPort()
+	case l.GetSCTP() != nil:
+		k.proto, k.sport, k.dport = 132, l.GetSCTP().GetSourcePort(), l.GetSCTP().GetDestinationPort()
+	default:
+		return false // ICMP: every echo request counts
+	}
+	if _, ok := b.seen[k]; ok {
+		return true
+	}
+	if len(b.ring) < b.opts.DedupeWindow {
+		b.ring = append(b.ring, k)
+	} else {
+		delete(b.seen, b.ring[b.next])
+		b.ring[b.next] = k
+		b.next = (b.next + 1) % b.opts.DedupeWindow
+	}
+	b.seen[k] = struct{}{}
+	return false
+}
+
+func (b *Builder) nsAllowed(src, dst *ir.Node) bool {
+	ok := false
+	for _, n := range []*ir.Node{src, dst} {
+		if n.Kind != ir.KindWorkload {
+			continue
+		}
+		if b.incNS != nil && !b.incNS[n.Namespace] {
+			continue
+		}
+		if b.excNS[n.Namespace] {
+			continue
+		}
+		ok = true
+	}
+	return ok
+}
+
+// reservedByID maps Cilium's fixed reserved identities to entities.
+var reservedByID = map[uint32]string{
+	1: "host", 2: "world", 3: "unmanaged", 4: "health", 5: "init", 6: "remote-node",
+	7: "kube-apiserver", 8: "ingress", 9: "world", 10: "world",
+}
+
+// endpoint classifies one end of a flow. It returns a node (not yet in the
+// graph) or a skip reason.
+func (b *Builder) endpoint(ep *flowpb.Endpoint, ip string, names []string) (*ir.Node, string) {
+	var k8s, entities []string
+	var cidr string
+	world := false
+	for _, l := range ep.GetLabels() {
+		src, kv, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		switch src {
+		case "k8s":
+			k8s = append(k8s, l)
+		case "reserved":
+			switch kv {
+			case "world", "world-ipv4", "world-ipv6":
+				world = true
+			default:
+				entities = append(entities, kv)
+			}
+		case "cidr":
+			cidr = labelCIDR(kv)
+		}
+	}
+	if len(k8s) == 0 && len(entities) == 0 && !world && cidr == "" {
+		if e, ok := reservedByID[ep.GetIdentity()]; ok {
+			if e == "world" {
+				world = true
+			} else {
+				entities = append(entities, e)
+			}
+		}
+	}
+	ns := ep.GetNamespace()
+	if ns == "" {
+		for _, l := range k8s {
+			if v, ok := strings.CutPrefix(l, "k8s:io.kubernetes.pod.namespace="); ok {
+				ns = v
+			}
+		}
+	}
+	switch {
+	case len(entities) > 0 && len(k8s) == 0:
+		if world {
+			entities = append(entities, "world")
+		}
+		slices.Sort(entities)
+		entities = slices.Compact(entities)
+		return &ir.Node{ID: ir.EntityID(entities), Kind: ir.KindEntity, Entities: entities}, ""
+	case ns != "":
+		slices.Sort(k8s)
+		k8s = slices.Compact(k8s)
+		name := workloadName(k8s, ep)
+		n := &ir.Node{ID: ir.WorkloadID(ns, name, k8s), Kind: ir.KindWorkload, Namespace: ns, Name: name, Labels: k8s}
+		if c := controllerName(ep); c != "" {
+			n.Pods = []string{c}
+		}
+		return n, ""
+	case world || cidr != "" || (ep.GetIdentity() == 0 && len(names) > 0):
+		for _, n := range names {
+			if n = normName(n); n != "" {
+				return &ir.Node{ID: ir.FQDNID(n), Kind: ir.KindFQDN, FQDN: n}, ""
+			}
+		}
+		if cidr == "" && ip != "" {
+			a, err := netip.ParseAddr(ip)
+			if err != nil {
+				return nil, SkipInvalidAddress
+			}
+			a = a.Unmap()
+			cidr = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		if cidr != "" {
+			return &ir.Node{ID: ir.CIDRID(cidr), Kind: ir.KindCIDR, CIDR: cidr}, ""
+		}
+		return &ir.Node{ID: ir.EntityID([]string{"world"}), Kind: ir.KindEntity, Entities: []string{"world"}}, ""
+	}
+	return nil, SkipUnknownPeer
+}
+
+// labelCIDR parses Hubble's cidr label value ("10.0.0.0/8"; IPv6 with "-"
+// for ":") into canonical prefix form, or "".
+func labelCIDR(v string) string {
+	if strings.Count(v, "-") > 0 && !strings.Contains(v, ".") {
+		v = strings.ReplaceAll(v, "-", ":")
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return ""
+	}
+	return p.Masked().String()
+}
+
+// nameKeys are the label keys whose value names a workload, best first.
+var nameKeys = []string{"k8s:app.kubernetes.io/name", "k8s:app", "k8s:k8s-app", "k8s:name", "k8s:io.cilium.k8s.policy.serviceaccount"}
+
+// workloadName derives a readable name. With labels it depends only on the
+// labels (so one identity gets one ID however its pods are named); without
+// (field-masked exports) it falls back to the controller or pod name.
+func workloadName(labels []string, ep *flowpb.Endpoint) string {
+	if len(labels) > 0 {
+		for _, k := range nameKeys {
+			for _, l := range labels {
+				if v, ok := strings.CutPrefix(l, k+"="); ok && v != "" {
+					return v
+				}
+			}
+		}
+		return "workload"
+	}
+	if c := controllerName(ep); c != "" {
+		return c
+	}
+	return "workload"
+}
+
+// controllerName is the name of the controller behind a pod: Hubble's
+// workloads field when present, else the pod name without generated
+// suffixes.
+func controllerName(ep *flowpb.Endpoint) string {
+	for _, w := range ep.GetWorkloads() {
+		if w.GetName() != "" {
+			return w.GetName()
+		}
+	}
+	if p := ep.GetPodName(); p != "" {
+		return podBase(p)
+	}
+	return ""
+}
+
+// podBase strips the generated suffixes of a pod name: a Deployment's
+// "-<replicaset hash>-<5 chars>", a DaemonSet's or Job's "-<5 chars>", or a
+// StatefulSet's "-<ordinal>".
+func podBase(p string) string {
+	parts := strings.Split(p, "-")
+	isSuffix := func(s string, min, max int) bool {
+		if len(s) < min || len(s) > max {
+			return false
+		}
+		for _, c := range s {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+				return false
+			}
+		}
+		return true
+	}
+	n := len(parts)
+	switch {
+	case n >= 3 && isSuffix(parts[n-1], 5, 5) && isSuffix(parts[n-2], 6, 10):
+		return strings.Join(parts[:n-2], "-")
+	case n >= 2 && isSuffix(parts[n-1], 5, 5):
+		return strings.Join(parts[:n-1], "-")
+	case n >= 2:
+		if _, err := strconv.Atoi(parts[n-1]); err == nil {
+			return strings.Join(parts[:n-1], "-")
+		}
+	}
+	return p
+}
+
+// normName lower-cases a DNS name and drops its trailing dot.
+func normName(n string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
+}
+
+// urlPath extracts the path of an HTTP URL as Hubble reports it (full URL
+// with scheme and host).
+func urlPath(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Path == "" {
+		if i := strings.IndexAny(u, "?#"); i >= 0 {
+			u = u[:i]
+		}
+		if u == "" {
+			return "/"
+		}
+		return u
+	}
+	return p.EscapedPath()
+}

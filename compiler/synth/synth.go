@@ -1,0 +1,173 @@
+// Package synth turns the rule packs' decisions into Cilium's own
+// CiliumNetworkPolicy objects: rules are decoded strictly into
+// pkg/policy/api types (an unknown or misspelt field is an error, never
+// dropped), names and order are deterministic, and each policy carries its
+// provenance (flows, first and last seen) as annotations.
+package synth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/rules"
+)
+
+// Annotation keys ppc sets on every policy.
+const (
+	AnnotationFlows     = "ppc.policypilot.io/flows"
+	AnnotationEdges     = "ppc.policypilot.io/connections"
+	AnnotationFirstSeen = "ppc.policypilot.io/first-seen"
+	AnnotationLastSeen  = "ppc.policypilot.io/last-seen"
+)
+
+// Policy is one synthesised policy.
+type Policy struct {
+	Key      string // namespace/name
+	CNP      *ciliumv2.CiliumNetworkPolicy
+	Decision *rules.PolicyDecision
+	// Edges are the IR edges the policy allows (ingress and egress).
+	Edges []string
+	Flows int64
+}
+
+// Policies builds the policies, sorted by namespace and name.
+func Policies(g *ir.Graph, d *rules.Decisions) ([]*Policy, ir.Diagnostics) {
+	var out []*Policy
+	var ds ir.Diagnostics
+	keys := make([]string, 0, len(d.Policies))
+	for k := range d.Policies {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		pd := d.Policies[k]
+		p, pds := build(g, k, pd)
+		ds = append(ds, pds...)
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].CNP, out[j].CNP
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out, ds
+}
+
+func build(g *ir.Graph, key string, pd *rules.PolicyDecision) (*Policy, ir.Diagnostics) {
+	var ds ir.Diagnostics
+	bad := func(path []string, format string, args ...any) {
+		d := ir.Errorf("ppc_synth_error", ir.Pos{}, format, args...)
+		d.Stage = "synthesize"
+		d.Object = key
+		d.Path = path
+		ds = append(ds, d)
+	}
+	if pd.Namespace == "" || pd.Name == "" {
+		bad(nil, "rule packs produced a policy without namespace or name")
+		return nil, ds
+	}
+	if want := pd.Namespace + "/" + pd.Name; want != key {
+		bad(nil, "policy key %q does not match its namespace and name (%s)", key, want)
+	}
+	spec := &api.Rule{EndpointSelector: api.NewESFromMatchRequirements(pd.Selector, nil)}
+	for i, raw := range pd.Ingress {
+		var r api.IngressRule
+		if err := strictDecode(raw, &r); err != nil {
+			bad([]string{"spec", "ingress", fmt.Sprintf("[%d]", i)}, "rule packs produced an invalid ingress rule: %v", err)
+			continue
+		}
+		spec.Ingress = append(spec.Ingress, r)
+	}
+	for i, raw := range pd.Egress {
+		var r api.EgressRule
+		if err := strictDecode(raw, &r); err != nil {
+			bad([]string{"spec", "egress", fmt.Sprintf("[%d]", i)}, "rule packs produced an invalid egress rule: %v", err)
+			continue
+		}
+		spec.Egress = append(spec.Egress, r)
+	}
+	if len(ds) > 0 {
+		return nil, ds
+	}
+	p := &Policy{Key: key, Decision: pd}
+	var first, last time.Time
+	seen := map[string]bool{}
+	for _, id := range append(append([]string(nil), pd.IngressEdges...), pd.EgressEdges...) {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		e, ok := g.Edges[id]
+		if !ok {
+			bad(nil, "rule packs name edge %q, which is not in the IR", id)
+			continue
+		}
+		p.Edges = append(p.Edges, id)
+		p.Flows += e.Flows()
+		if !e.FirstSeen.IsZero() && (first.IsZero() || e.FirstSeen.Before(first)) {
+			first = e.FirstSeen
+		}
+		if e.LastSeen.After(last) {
+			last = e.LastSeen
+		}
+	}
+	sort.Strings(p.Edges)
+	ann := map[string]string{
+		AnnotationFlows: strconv.FormatInt(p.Flows, 10),
+		AnnotationEdges: strconv.Itoa(len(p.Edges)),
+	}
+	if !first.IsZero() {
+		ann[AnnotationFirstSeen] = first.UTC().Format(time.RFC3339)
+		ann[AnnotationLastSeen] = last.UTC().Format(time.RFC3339)
+	}
+	var labels map[string]string
+	if len(pd.Labels) > 0 {
+		labels = pd.Labels
+	}
+	p.CNP = &ciliumv2.CiliumNetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "cilium.io/v2", Kind: "CiliumNetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: pd.Name, Namespace: pd.Namespace, Labels: labels, Annotations: ann},
+		Spec:       spec,
+	}
+	return p, ds
+}
+
+func strictDecode(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// JSON renders a policy as the canonical JSON document ppc verifies and
+// writes: Kubernetes' fields that are empty on creation (creationTimestamp,
+// status) are dropped, every object's keys are sorted.
+func JSON(cnp *ciliumv2.CiliumNetworkPolicy) ([]byte, error) {
+	b, err := json.Marshal(cnp)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	return json.Marshal(m)
+}

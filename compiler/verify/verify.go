@@ -1,0 +1,258 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/schemas"
+)
+
+// Layer names the check that rejected an object.
+type Layer string
+
+// Layers, in the order they run.
+const (
+	// LayerSchema: the API server would reject the object.
+	LayerSchema Layer = "schema"
+	// LayerAgent: the API server accepts it, the Cilium agent rejects it
+	// and the policy is silently not enforced.
+	LayerAgent Layer = "agent"
+	// LayerPPC: ppc's own CUE schema (compile output only).
+	LayerPPC Layer = "ppc"
+	// LayerOrg: an organisation CUE schema.
+	LayerOrg Layer = "org"
+)
+
+// Code is the diagnostic code of a layer's errors.
+func (l Layer) Code() string { return "ppc_verify_" + string(l) }
+
+// Object is one policy document to verify.
+type Object struct {
+	Pos  ir.Pos // file and line (or document index) it came from
+	JSON []byte // the document exactly as it is (or will be) written
+}
+
+// Options configure a verifier.
+type Options struct {
+	Agent agent.Settings
+	// PPC adds ppc's own schema (for compile output).
+	PPC bool
+	// Org are organisation schemas every object must satisfy.
+	Org []*schemas.Schema
+}
+
+// Verifier checks policies. It is safe for concurrent use.
+type Verifier struct {
+	opts   Options
+	crds   map[string]*crdValidator
+	logger *slog.Logger
+}
+
+// New builds a verifier: it loads Cilium's CRDs and applies the agent
+// settings (process-wide; see package agent).
+func New(opts Options) (*Verifier, error) {
+	if err := agent.Apply(opts.Agent); err != nil {
+		return nil, err
+	}
+	v := &Verifier{opts: opts, crds: map[string]*crdValidator{}, logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range []string{"ciliumnetworkpolicies.yaml", "ciliumclusterwidenetworkpolicies.yaml"} {
+		c, err := newCRDValidator(f)
+		if err != nil {
+			return nil, fmt.Errorf("load Cilium CRD %s: %w", f, err)
+		}
+		v.crds[c.kind] = c
+	}
+	return v, nil
+}
+
+// Kinds are the kinds the verifier understands.
+func (v *Verifier) Kinds() []string {
+	var ks []string
+	for k := range v.crds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Verify runs every layer on obj and returns every problem found. Each
+// diagnostic's Object is "namespace/name" (or "name" for clusterwide
+// policies), Path the data path and Code the layer.
+func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
+	var ds ir.Diagnostics
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(obj.JSON))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return ir.Diagnostics{v.diag(LayerSchema, obj, "", nil, fmt.Sprintf("not a JSON object: %v", err))}
+	}
+	kind, _ := m["kind"].(string)
+	name := objectName(m)
+	crd := v.crds[kind]
+	if crd == nil {
+		return ir.Diagnostics{v.diag(LayerSchema, obj, name, []string{"kind"}, fmt.Sprintf("unsupported kind %q (want %s)", kind, strings.Join(v.Kinds(), " or ")))}
+	}
+	// Layer 1: the API server.
+	unknown, errs := crd.validate(ctx, m)
+	for _, u := range unknown {
+		ds = append(ds, v.diag(LayerSchema, obj, name, splitPath(u), fmt.Sprintf("unknown field %q", u)))
+	}
+	for _, e := range errs {
+		ds = append(ds, v.fieldDiag(obj, name, e))
+	}
+	// Layer 2: the agent.
+	ds = append(ds, v.agentLayer(obj, name, kind)...)
+	// Layers 3 and 4: CUE.
+	var cueSchemas []*schemas.Schema
+	if v.opts.PPC {
+		cueSchemas = append(cueSchemas, schemas.PPC())
+	}
+	cueSchemas = append(cueSchemas, v.opts.Org...)
+	for _, s := range cueSchemas {
+		layer := LayerOrg
+		if s.Name == "ppc" {
+			layer = LayerPPC
+		}
+		vs, err := s.Validate(obj.Pos.String(), obj.JSON)
+		if err != nil {
+			ds = append(ds, v.diag(layer, obj, name, nil, err.Error()))
+			continue
+		}
+		for _, x := range vs {
+			d := v.diag(layer, obj, name, x.Path, x.Msg)
+			if layer == LayerOrg {
+				d.Details = append(d.Details, "schema "+s.Name)
+			}
+			ds = append(ds, d)
+		}
+	}
+	return ds
+}
+
+func objectName(m map[string]any) string {
+	md, _ := m["metadata"].(map[string]any)
+	name, _ := md["name"].(string)
+	ns, _ := md["namespace"].(string)
+	if ns != "" {
+		return ns + "/" + name
+	}
+	return name
+}
+
+func (v *Verifier) diag(l Layer, obj Object, name string, path []string, msg string) *ir.Diagnostic {
+	d := ir.Errorf(l.Code(), obj.Pos, "%s", msg)
+	d.Stage = "verify"
+	d.Object = name
+	d.Path = path
+	return d
+}
+
+func (v *Verifier) fieldDiag(obj Object, name string, e *field.Error) *ir.Diagnostic {
+	msg := e.ErrorBody()
+	return v.diag(LayerSchema, obj, name, splitPath(e.Field), msg)
+}
+
+// agentLayer decodes the object into Cilium's types and runs the agent's
+// Parse on a copy. Parse stops at the first problem; to report every rule
+// that has one, each rule is then sanitized on its own to locate it.
+func (v *Verifier) agentLayer(obj Object, name, kind string) (ds ir.Diagnostics) {
+	defer func() {
+		if r := recover(); r != nil {
+			ds = append(ds, v.diag(LayerAgent, obj, name, nil, fmt.Sprintf("Cilium's parser panicked: %v", r)))
+		}
+	}()
+	agentMsg := func(path []string, msg string) *ir.Diagnostic {
+		d := v.diag(LayerAgent, obj, name, path, msg)
+		d.Details = append(d.Details, "the API server accepts this, but the Cilium agent rejects the policy and does not enforce it")
+		return d
+	}
+	var specs []*api.Rule
+	var spec *api.Rule
+	var parse func() error
+	switch kind {
+	case "CiliumNetworkPolicy":
+		var cnp ciliumv2.CiliumNetworkPolicy
+		if err := json.Unmarshal(obj.JSON, &cnp); err != nil {
+			return ir.Diagnostics{agentMsg(nil, "cannot decode: "+err.Error())}
+		}
+		spec, specs = cnp.Spec, cnp.Specs
+		c := cnp.DeepCopy()
+		parse = func() error { _, err := c.Parse(v.logger, v.opts.Agent.ClusterName); return err }
+	default:
+		var ccnp ciliumv2.CiliumClusterwideNetworkPolicy
+		if err := json.Unmarshal(obj.JSON, &ccnp); err != nil {
+			return ir.Diagnostics{agentMsg(nil, "cannot decode: "+err.Error())}
+		}
+		spec, specs = ccnp.Spec, ccnp.Specs
+		c := ccnp.DeepCopy()
+		parse = func() error { _, err := c.Parse(v.logger, v.opts.Agent.ClusterName); return err }
+	}
+	err := parse()
+	if err == nil {
+		return nil
+	}
+	// Locate the problem rule by rule.
+	var located ir.Diagnostics
+	locate := func(prefix []string, r *api.Rule) {
+		if r == nil {
+			return
+		}
+		probe := base(r)
+		probe.Ingress = []api.IngressRule{{}}
+		if err := probe.Sanitize(); err != nil {
+			located = append(located, agentMsg(prefix, err.Error()))
+			return
+		}
+		sides := []struct {
+			name string
+			n    int
+			only func(i int) *api.Rule
+		}{
+			{"ingress", len(r.Ingress), func(i int) *api.Rule { c := base(r); c.Ingress = []api.IngressRule{*r.Ingress[i].DeepCopy()}; return c }},
+			{"ingressDeny", len(r.IngressDeny), func(i int) *api.Rule {
+				c := base(r)
+				c.IngressDeny = []api.IngressDenyRule{*r.IngressDeny[i].DeepCopy()}
+				return c
+			}},
+			{"egress", len(r.Egress), func(i int) *api.Rule { c := base(r); c.Egress = []api.EgressRule{*r.Egress[i].DeepCopy()}; return c }},
+			{"egressDeny", len(r.EgressDeny), func(i int) *api.Rule {
+				c := base(r)
+				c.EgressDeny = []api.EgressDenyRule{*r.EgressDeny[i].DeepCopy()}
+				return c
+			}},
+		}
+		for _, s := range sides {
+			for i := 0; i < s.n; i++ {
+				if err := s.only(i).Sanitize(); err != nil {
+					p := append(append([]string(nil), prefix...), s.name, fmt.Sprintf("[%d]", i))
+					located = append(located, agentMsg(p, err.Error()))
+				}
+			}
+		}
+	}
+	locate([]string{"spec"}, spec)
+	for i, r := range specs {
+		locate([]string{"specs", fmt.Sprintf("[%d]", i)}, r)
+	}
+	if len(located) > 0 {
+		return located
+	}
+	return ir.Diagnostics{agentMsg(nil, err.Error())}
+}
+
+// base copies a rule's selectors without its rules.
+func base(r *api.Rule) *api.Rule {
+	return &api.Rule{EndpointSelector: *r.EndpointSelector.DeepCopy(), NodeSelector: *r.NodeSelector.DeepCopy()}
+}

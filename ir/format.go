@@ -1,0 +1,78 @@
+package ir
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Format writes the canonical text dump of g, used by golden tests and
+// `--dump ir`: one line per node and edge, sorted by ID, every map in key
+// order, so that equal graphs always print the same bytes.
+func Format(w io.Writer, g *Graph) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ir v%d\n", Version)
+	fmt.Fprintf(&b, "stats records=%d flows=%d", g.Stats.Records, g.Stats.Flows)
+	for _, r := range sortedKeys(g.Stats.Skipped) {
+		fmt.Fprintf(&b, " skipped[%s]=%d", r, g.Stats.Skipped[r])
+	}
+	b.WriteByte('\n')
+	for _, n := range g.SortedNodes() {
+		fmt.Fprintf(&b, "node %s %s", n.ID, n.Kind)
+		switch n.Kind {
+		case KindWorkload:
+			fmt.Fprintf(&b, " ns=%s name=%s labels=[%s]", n.Namespace, n.Name, strings.Join(n.Labels, " "))
+		case KindEntity:
+			fmt.Fprintf(&b, " entities=[%s]", strings.Join(n.Entities, " "))
+		case KindCIDR:
+			fmt.Fprintf(&b, " cidr=%s", n.CIDR)
+		case KindFQDN:
+			fmt.Fprintf(&b, " fqdn=%s", n.FQDN)
+		}
+		b.WriteByte('\n')
+	}
+	for _, e := range g.SortedEdges() {
+		fmt.Fprintf(&b, "edge %s flows=%d", e.ID, e.Flows())
+		for _, v := range sortedKeys(e.Verdicts) {
+			fmt.Fprintf(&b, " %s=%d", v, e.Verdicts[v])
+		}
+		if !e.FirstSeen.IsZero() {
+			fmt.Fprintf(&b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
+		}
+		if len(e.Samples) > 0 {
+			ss := make([]string, len(e.Samples))
+			for i, p := range e.Samples {
+				ss[i] = p.String()
+			}
+			fmt.Fprintf(&b, " at=[%s]", strings.Join(ss, " "))
+		}
+		b.WriteByte('\n')
+		if e.L7 != nil {
+			for _, h := range e.L7.HTTP {
+				fmt.Fprintf(&b, "  http %s %q\n", h.Method, h.Path)
+			}
+			for _, d := range e.L7.DNS {
+				fmt.Fprintf(&b, "  dns %s\n", d)
+			}
+			if e.L7.Truncated {
+				b.WriteString("  l7 truncated\n")
+			}
+		}
+	}
+	for _, ip := range sortedKeys(g.DNS) {
+		fmt.Fprintf(&b, "dns %s %s\n", ip, strings.Join(g.DNS[ip], " "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,412 @@
+package ir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Version is the version of the IR's JSON form. Readers reject other versions.
+const Version = 1
+
+// Kind classifies an endpoint.
+type Kind string
+
+// Endpoint kinds.
+const (
+	// KindWorkload is a Cilium-managed endpoint in the cluster: a set of pods
+	// that share one security identity (namespace plus identity labels).
+	KindWorkload Kind = "workload"
+	// KindEntity is a reserved identity: host, remote-node, kube-apiserver,
+	// health, world, ingress, init, unmanaged.
+	KindEntity Kind = "entity"
+	// KindCIDR is a peer outside the cluster known only by address.
+	KindCIDR Kind = "cidr"
+	// KindFQDN is a peer outside the cluster known by a DNS name.
+	KindFQDN Kind = "fqdn"
+)
+
+// MaxSamples bounds how many sample positions an edge keeps.
+const MaxSamples = 3
+
+// MaxPods bounds how many controller names a workload node keeps.
+const MaxPods = 16
+
+// MaxL7Facts bounds how many distinct L7 facts (HTTP method+path pairs, DNS
+// names) an edge keeps; beyond it the edge is marked truncated.
+const MaxL7Facts = 64
+
+// Node is an endpoint of the graph.
+type Node struct {
+	ID   string `json:"id"`
+	Kind Kind   `json:"kind"`
+	// Namespace of a workload.
+	Namespace string `json:"namespace,omitempty"`
+	// Name is a human-readable hint for a workload (its controller's name
+	// when Hubble reported one); it never selects anything.
+	Name string `json:"name,omitempty"`
+	// Labels of a workload, in Cilium's "source:key=value" form, sorted.
+	Labels []string `json:"labels,omitempty"`
+	// Pods are the controller names (Deployment, StatefulSet, … as far as
+	// the flows tell) seen behind a workload, sorted, at most MaxPods. They
+	// never select anything; the resolve-pods pass uses them to attach
+	// flows whose endpoint lacked labels to the workload.
+	Pods []string `json:"pods,omitempty"`
+	// Entities of a reserved peer, sorted (a peer may carry several, e.g.
+	// host and kube-apiserver).
+	Entities []string `json:"entities,omitempty"`
+	// CIDR of a cidr peer, in prefix form.
+	CIDR string `json:"cidr,omitempty"`
+	// FQDN of an fqdn peer: lower case, no trailing dot.
+	FQDN string `json:"fqdn,omitempty"`
+}
+
+// HTTPFact is one HTTP request shape observed on an edge.
+type HTTPFact struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+}
+
+// L7 holds the application-layer facts observed on an edge.
+type L7 struct {
+	HTTP      []HTTPFact `json:"http,omitempty"`
+	DNS       []string   `json:"dns,omitempty"` // query names, lower case, no trailing dot
+	Truncated bool       `json:"truncated,omitempty"`
+}
+
+// Edge is a connection pattern: a source endpoint reaching a destination on
+// a protocol and port, with its provenance.
+type Edge struct {
+	ID       string `json:"id"`
+	Src      string `json:"src"`
+	Dst      string `json:"dst"`
+	Protocol string `json:"protocol"` // TCP, UDP, SCTP, ICMPv4, ICMPv6
+	// Port is the destination port, or the ICMP type for ICMP edges.
+	Port uint16 `json:"port"`
+	// Flows counts the observations that define the edge, by verdict.
+	Verdicts map[string]int64 `json:"verdicts"`
+	// FirstSeen and LastSeen bound the observation times (zero if the flows
+	// carried no time, e.g. field-masked exports).
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// Samples are up to MaxSamples positions of flows behind the edge: the
+	// smallest by file and line, so that merging is order-independent.
+	Samples []Pos `json:"samples,omitempty"`
+	L7      *L7   `json:"l7,omitempty"`
+}
+
+// Flows returns the total number of observations behind the edge.
+func (e *Edge) Flows() int64 {
+	var n int64
+	for _, c := range e.Verdicts {
+		n += c
+	}
+	return n
+}
+
+// Stats counts what was read and what was skipped, by reason.
+type Stats struct {
+	Records int64            `json:"records"` // JSON values read
+	Flows   int64            `json:"flows"`   // flows that became edge observations
+	Skipped map[string]int64 `json:"skipped,omitempty"`
+}
+
+// Skip counts one record skipped for reason.
+func (s *Stats) Skip(reason string) {
+	if s.Skipped == nil {
+		s.Skipped = map[string]int64{}
+	}
+	s.Skipped[reason]++
+}
+
+// SkippedTotal is the number of records skipped for any reason.
+func (s *Stats) SkippedTotal() int64 {
+	var n int64
+	for _, c := range s.Skipped {
+		n += c
+	}
+	return n
+}
+
+// Graph is the IR: endpoints and edges keyed by ID, plus the DNS knowledge
+// (address to names) gathered while lowering, and ingest statistics.
+type Graph struct {
+	Nodes map[string]*Node
+	Edges map[string]*Edge
+	// DNS maps an IP address to the DNS names it was seen answering for.
+	DNS   map[string][]string
+	Stats Stats
+	// Sources names the inputs the graph was learned from.
+	Sources []string
+}
+
+// New returns an empty graph.
+func New() *Graph {
+	return &Graph{Nodes: map[string]*Node{}, Edges: map[string]*Edge{}, DNS: map[string][]string{}}
+}
+
+// WorkloadID is the ID of a workload with the given namespace, name hint and
+// labels. The label hash makes the ID independent of the order flows arrive
+// in and distinguishes identities that share a name (e.g. two versions).
+func WorkloadID(namespace, name string, labels []string) string {
+	h := sha256.New()
+	for _, l := range labels {
+		h.Write([]byte(l))
+		h.Write([]byte{0})
+	}
+	return "wl:" + namespace + "/" + name + "#" + hex.EncodeToString(h.Sum(nil))[:8]
+}
+
+// EntityID is the ID of a reserved peer carrying the given entities.
+func EntityID(entities []string) string { return "ent:" + strings.Join(entities, "+") }
+
+// CIDRID is the ID of a CIDR peer.
+func CIDRID(prefix string) string { return "cidr:" + prefix }
+
+// FQDNID is the ID of an FQDN peer.
+func FQDNID(name string) string { return "fqdn:" + name }
+
+// EdgeID is the ID of the edge from src to dst on protocol/port.
+func EdgeID(src, dst, protocol string, port uint16) string {
+	return src + " -> " + dst + " " + protocol + "/" + strconv.Itoa(int(port))
+}
+
+// AddNode inserts n unless a node with its ID exists, and returns the node
+// stored in the graph.
+func (g *Graph) AddNode(n *Node) *Node {
+	if old, ok := g.Nodes[n.ID]; ok {
+		return old
+	}
+	g.Nodes[n.ID] = n
+	return n
+}
+
+// AddWorkloadNode is AddNode that also unions the controller names of a
+// workload seen again.
+func (g *Graph) AddWorkloadNode(n *Node) *Node {
+	old := g.AddNode(n)
+	if old != n {
+		for _, p := range n.Pods {
+			old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
+		}
+	}
+	return old
+}
+
+// Observation is one flow's contribution to an edge.
+type Observation struct {
+	Src, Dst string
+	Protocol string
+	Port     uint16
+	Verdict  string
+	Time     time.Time
+	Pos      Pos
+	HTTP     *HTTPFact
+	DNSQuery string
+}
+
+// Observe adds an observation to the edge it belongs to, creating the edge
+// on first sight. Both endpoints must already be nodes of g.
+func (g *Graph) Observe(o Observation) *Edge {
+	id := EdgeID(o.Src, o.Dst, o.Protocol, o.Port)
+	e, ok := g.Edges[id]
+	if !ok {
+		e = &Edge{ID: id, Src: o.Src, Dst: o.Dst, Protocol: o.Protocol, Port: o.Port, Verdicts: map[string]int64{}}
+		g.Edges[id] = e
+	}
+	e.Verdicts[o.Verdict]++
+	e.seen(o.Time)
+	e.addSample(o.Pos)
+	if o.HTTP != nil {
+		e.addHTTP(*o.HTTP)
+	}
+	if o.DNSQuery != "" {
+		e.addDNS(o.DNSQuery)
+	}
+	return e
+}
+
+func (e *Edge) seen(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if e.FirstSeen.IsZero() || t.Before(e.FirstSeen) {
+		e.FirstSeen = t
+	}
+	if e.LastSeen.IsZero() || t.After(e.LastSeen) {
+		e.LastSeen = t
+	}
+}
+
+func (e *Edge) addSample(p Pos) {
+	if !p.IsValid() {
+		return
+	}
+	i := sort.Search(len(e.Samples), func(i int) bool { return !e.Samples[i].Less(p) })
+	if i < len(e.Samples) && e.Samples[i] == p {
+		return
+	}
+	if i >= MaxSamples {
+		return
+	}
+	e.Samples = append(e.Samples, Pos{})
+	copy(e.Samples[i+1:], e.Samples[i:])
+	e.Samples[i] = p
+	if len(e.Samples) > MaxSamples {
+		e.Samples = e.Samples[:MaxSamples]
+	}
+}
+
+func (e *Edge) l7() *L7 {
+	if e.L7 == nil {
+		e.L7 = &L7{}
+	}
+	return e.L7
+}
+
+func (e *Edge) addHTTP(f HTTPFact) {
+	l := e.l7()
+	less := func(a, b HTTPFact) bool { return a.Method < b.Method || a.Method == b.Method && a.Path < b.Path }
+	i := sort.Search(len(l.HTTP), func(i int) bool { return !less(l.HTTP[i], f) })
+	if i < len(l.HTTP) && l.HTTP[i] == f {
+		return
+	}
+	if len(l.HTTP) >= MaxL7Facts {
+		l.Truncated = true
+		if i >= MaxL7Facts {
+			return
+		}
+		l.HTTP = l.HTTP[:MaxL7Facts-1]
+	}
+	l.HTTP = append(l.HTTP, HTTPFact{})
+	copy(l.HTTP[i+1:], l.HTTP[i:])
+	l.HTTP[i] = f
+}
+
+func (e *Edge) addDNS(name string) {
+	l := e.l7()
+	l.DNS, l.Truncated = insertSorted(l.DNS, name, MaxL7Facts, l.Truncated)
+}
+
+// insertSorted inserts s into the sorted, de-duplicated list xs, keeping at
+// most max smallest elements; truncated becomes true when one is dropped.
+func insertSorted(xs []string, s string, max int, truncated bool) ([]string, bool) {
+	i := sort.SearchStrings(xs, s)
+	if i < len(xs) && xs[i] == s {
+		return xs, truncated
+	}
+	if len(xs) >= max {
+		truncated = true
+		if i >= max {
+			return xs, truncated
+		}
+		xs = xs[:max-1]
+	}
+	xs = append(xs, "")
+	copy(xs[i+1:], xs[i:])
+	xs[i] = s
+	return xs, truncated
+}
+
+// AddDNS records that ip answered for name.
+func (g *Graph) AddDNS(ip, name string) {
+	g.DNS[ip], _ = insertSorted(g.DNS[ip], name, MaxL7Facts, false)
+}
+
+// SortedNodes returns the nodes ordered by ID.
+func (g *Graph) SortedNodes() []*Node {
+	out := make([]*Node, 0, len(g.Nodes))
+	for _, n := range g.Nodes {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// SortedEdges returns the edges ordered by ID.
+func (g *Graph) SortedEdges() []*Edge {
+	out := make([]*Edge, 0, len(g.Edges))
+	for _, e := range g.Edges {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Merge adds every node, edge, DNS fact and statistic of o into g. Merging
+// is commutative and associative: the result does not depend on the order
+// snapshots are merged in. Nodes with the same ID must agree.
+func (g *Graph) Merge(o *Graph) error {
+	for _, n := range o.SortedNodes() {
+		if old, ok := g.Nodes[n.ID]; ok {
+			if !sameNode(old, n) {
+				return fmt.Errorf("merge: node %s differs between snapshots", n.ID)
+			}
+			for _, p := range n.Pods {
+				old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
+			}
+			continue
+		}
+		c := *n
+		c.Pods = append([]string(nil), n.Pods...)
+		g.Nodes[n.ID] = &c
+	}
+	for _, e := range o.SortedEdges() {
+		g.mergeEdge(e)
+	}
+	for ip, names := range o.DNS {
+		for _, n := range names {
+			g.AddDNS(ip, n)
+		}
+	}
+	g.Stats.Records += o.Stats.Records
+	g.Stats.Flows += o.Stats.Flows
+	for r, c := range o.Stats.Skipped {
+		if g.Stats.Skipped == nil {
+			g.Stats.Skipped = map[string]int64{}
+		}
+		g.Stats.Skipped[r] += c
+	}
+	for _, s := range o.Sources {
+		g.Sources, _ = insertSorted(g.Sources, s, 1<<30, false)
+	}
+	return nil
+}
+
+// mergeEdge adds e's observations to the edge with e's ID, creating it.
+func (g *Graph) mergeEdge(e *Edge) {
+	old, ok := g.Edges[e.ID]
+	if !ok {
+		old = &Edge{ID: e.ID, Src: e.Src, Dst: e.Dst, Protocol: e.Protocol, Port: e.Port, Verdicts: map[string]int64{}}
+		g.Edges[e.ID] = old
+	}
+	for v, c := range e.Verdicts {
+		old.Verdicts[v] += c
+	}
+	old.seen(e.FirstSeen)
+	old.seen(e.LastSeen)
+	for _, p := range e.Samples {
+		old.addSample(p)
+	}
+	if e.L7 != nil {
+		for _, f := range e.L7.HTTP {
+			old.addHTTP(f)
+		}
+		for _, d := range e.L7.DNS {
+			old.addDNS(d)
+		}
+		if e.L7.Truncated {
+			old.l7().Truncated = true
+		}
+	}
+}
+
+func sameNode(a, b *Node) bool {
+	return a.Kind == b.Kind && a.Namespace == b.Namespace && a.Name == b.Name && a.CIDR == b.CIDR &&
+		a.FQDN == b.FQDN && strings.Join(a.Labels, "\x00") == strings.Join(b.Labels, "\x00") &&
+		strings.Join(a.Entities, "\x00") == strings.Join(b.Entities, "\x00")
+}

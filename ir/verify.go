@@ -1,0 +1,101 @@
+package ir
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+)
+
+// Verify checks the graph's invariants and returns one ppc_ir_invariant
+// diagnostic per violation. A violation is a bug in the stage or pass that
+// produced the graph (or a hand-edited snapshot), never a user error.
+func Verify(g *Graph) Diagnostics {
+	var ds Diagnostics
+	bad := func(obj, format string, args ...any) {
+		d := Errorf("ppc_ir_invariant", Pos{}, format, args...)
+		d.Object = obj
+		ds = append(ds, d)
+	}
+	for id, n := range g.Nodes {
+		if n.ID != id {
+			bad(id, "node stored under %q has id %q", id, n.ID)
+		}
+		switch n.Kind {
+		case KindWorkload:
+			if n.Namespace == "" {
+				bad(id, "workload without namespace")
+			}
+			if !sort.StringsAreSorted(n.Labels) {
+				bad(id, "labels not sorted")
+			}
+			if want := WorkloadID(n.Namespace, n.Name, n.Labels); want != id {
+				bad(id, "workload id does not match its namespace, name and labels (want %s)", want)
+			}
+		case KindEntity:
+			if len(n.Entities) == 0 || !sort.StringsAreSorted(n.Entities) {
+				bad(id, "entity node needs sorted entities")
+			}
+			if want := EntityID(n.Entities); want != id {
+				bad(id, "entity id mismatch (want %s)", want)
+			}
+		case KindCIDR:
+			p, err := netip.ParsePrefix(n.CIDR)
+			if err != nil || p.Masked() != p {
+				bad(id, "cidr node has invalid prefix %q", n.CIDR)
+			}
+			if want := CIDRID(n.CIDR); want != id {
+				bad(id, "cidr id mismatch (want %s)", want)
+			}
+		case KindFQDN:
+			if n.FQDN == "" || n.FQDN != strings.ToLower(n.FQDN) || strings.HasSuffix(n.FQDN, ".") {
+				bad(id, "fqdn node needs a lower-case name without trailing dot, got %q", n.FQDN)
+			}
+			if want := FQDNID(n.FQDN); want != id {
+				bad(id, "fqdn id mismatch (want %s)", want)
+			}
+		default:
+			bad(id, "unknown node kind %q", n.Kind)
+		}
+	}
+	for id, e := range g.Edges {
+		if want := EdgeID(e.Src, e.Dst, e.Protocol, e.Port); want != id || e.ID != id {
+			bad(id, "edge id mismatch (want %s)", want)
+		}
+		src, sok := g.Nodes[e.Src]
+		dst, dok := g.Nodes[e.Dst]
+		if !sok {
+			bad(id, "source %s is not a node", e.Src)
+		}
+		if !dok {
+			bad(id, "destination %s is not a node", e.Dst)
+		}
+		if sok && dok && src.Kind != KindWorkload && dst.Kind != KindWorkload {
+			bad(id, "edge has no workload endpoint")
+		}
+		switch e.Protocol {
+		case "TCP", "UDP", "SCTP":
+			if e.Port == 0 {
+				bad(id, "%s edge with port 0", e.Protocol)
+			}
+		case "ICMPv4", "ICMPv6":
+		default:
+			bad(id, "unknown protocol %q", e.Protocol)
+		}
+		if e.Flows() <= 0 {
+			bad(id, "edge without observations")
+		}
+		for v, c := range e.Verdicts {
+			if c < 0 {
+				bad(id, "negative count for verdict %s", v)
+			}
+		}
+		if !e.FirstSeen.IsZero() && e.LastSeen.Before(e.FirstSeen) {
+			bad(id, "last_seen before first_seen")
+		}
+		if len(e.Samples) > MaxSamples {
+			bad(id, "more than %d samples", MaxSamples)
+		}
+	}
+	ds.Sort()
+	return ds
+}

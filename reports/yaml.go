@@ -1,0 +1,139 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Doc is one policy document: its namespace and name, and the JSON bytes
+// that were verified. The YAML written is derived from exactly these bytes.
+type Doc struct {
+	Namespace string
+	Name      string
+	JSON      []byte
+}
+
+// YAML renders one document. Keys are sorted and every string that YAML
+// could misread (labels, DNS names, anything from the cluster) is quoted by
+// the encoder.
+func YAML(d Doc) ([]byte, error) {
+	b, err := yaml.JSONToYAML(d.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("render %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	return b, nil
+}
+
+// Stream renders the documents as one multi-document YAML stream.
+func Stream(docs []Doc) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, d := range docs {
+		b, err := YAML(d)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteDir writes each document to dir/<namespace>/<name>.yaml. All files
+// are first written to temporary files next to their targets and renamed
+// into place only when every one was written, so a failure leaves no half
+// output behind. It returns the paths written.
+func WriteDir(dir string, docs []Doc) ([]string, error) {
+	type staged struct{ tmp, dst string }
+	var done []staged
+	cleanup := func() {
+		for _, s := range done {
+			os.Remove(s.tmp)
+		}
+	}
+	for _, d := range docs {
+		if !safeSegment(d.Namespace) || !safeSegment(d.Name) {
+			cleanup()
+			return nil, fmt.Errorf("write %s/%s: unsafe file name", d.Namespace, d.Name)
+		}
+		b, err := YAML(d)
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		sub := filepath.Join(dir, d.Namespace)
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("write policies: %w", err)
+		}
+		dst := filepath.Join(sub, d.Name+".yaml")
+		f, err := os.CreateTemp(sub, ".ppc-*.tmp")
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("write policies: %w", err)
+		}
+		done = append(done, staged{f.Name(), dst})
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			cleanup()
+			return nil, fmt.Errorf("write %s: %w", dst, err)
+		}
+		if err := f.Close(); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("write %s: %w", dst, err)
+		}
+		if err := os.Chmod(f.Name(), 0o644); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	var paths []string
+	for _, s := range done {
+		if err := os.Rename(s.tmp, s.dst); err != nil {
+			cleanup()
+			return paths, fmt.Errorf("write %s: %w", s.dst, err)
+		}
+		paths = append(paths, s.dst)
+	}
+	return paths, nil
+}
+
+// WriteFileAtomic writes b to path through a temporary file and a rename.
+func WriteFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".ppc-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// safeSegment rejects names that would escape the output directory. Names
+// are DNS subdomains once verified; this guards the file system even so.
+func safeSegment(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`+"\x00")
+}

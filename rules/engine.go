@@ -1,0 +1,308 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/policypilot/ppc/ir"
+)
+
+// DefaultTimeout bounds one evaluation of the rule packs.
+const DefaultTimeout = 2 * time.Minute
+
+// deniedBuiltins are removed from the capabilities packs are compiled
+// with: network and file access, the clock, randomness and the runtime
+// environment. Packs are untrusted and their output must be deterministic.
+var deniedBuiltins = map[string]bool{
+	"http.send":            true,
+	"net.lookup_ip_addr":   true,
+	"opa.runtime":          true,
+	"time.now_ns":          true,
+	"rand.intn":            true,
+	"uuid.rfc4122":         true,
+	"io.jwt.decode_verify": true, // reads the clock when no time is given
+	"crypto.x509.parse_and_verify_certificates":              true,
+	"crypto.x509.parse_and_verify_certificates_with_options": true,
+	"providers.aws.sign_req":                                 true,
+	"trace":                                                  false,
+}
+
+// Capabilities returns OPA's capabilities for this version minus the
+// denied builtins.
+func Capabilities() *ast.Capabilities {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0]
+	for _, b := range caps.Builtins {
+		if !deniedBuiltins[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	caps.Builtins = kept
+	caps.AllowNet = []string{}
+	return caps
+}
+
+// required are the rules the decision query reads; a pack that replaces a
+// stage must still define them.
+var required = []string{
+	"data.ppc.synth.policies",
+	"data.ppc.synth.excluded_edge",
+	"data.ppc.synth.warnings",
+	"data.ppc.gate.deny",
+	"data.ppc.gate.warn",
+}
+
+const decisionQuery = `policies := data.ppc.synth.policies
+excluded := data.ppc.synth.excluded_edge
+warnings := data.ppc.synth.warnings
+deny := data.ppc.gate.deny
+warn := data.ppc.gate.warn`
+
+// Engine is a prepared decision query over a layered set of packs. It is
+// safe for concurrent use.
+type Engine struct {
+	pq      rego.PreparedEvalQuery
+	config  map[string]any
+	modules []Module
+	timeout time.Duration
+}
+
+// Options configure an engine.
+type Options struct {
+	Packs   []*Pack  // organisation packs, layered in order over the default
+	Set     []string // key=value settings, applied last
+	Timeout time.Duration
+}
+
+// NewEngine layers the packs, compiles them once and prepares the
+// decision query. Compile errors keep OPA's file:line:col.
+func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
+	def, err := DefaultPack()
+	if err != nil {
+		return nil, fmt.Errorf("embedded default pack: %w", err)
+	}
+	mods, cfg, err := Layer(def, opts.Packs, false)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range opts.Set {
+		if err := SetConfig(cfg, s); err != nil {
+			return nil, err
+		}
+	}
+	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
+	args := []func(*rego.Rego){
+		rego.Query(decisionQuery),
+		rego.Store(store),
+		rego.Capabilities(Capabilities()),
+		rego.StrictBuiltinErrors(true),
+		rego.SetRegoVersion(ast.RegoV1),
+	}
+	for _, m := range mods {
+		args = append(args, rego.ParsedModule(m.Module))
+	}
+	pq, err := rego.New(args...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{pq: pq, config: cfg, modules: mods, timeout: opts.Timeout}
+	if e.timeout <= 0 {
+		e.timeout = DefaultTimeout
+	}
+	if err := e.checkContract(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) checkContract() error {
+	defined := map[string]bool{}
+	for _, m := range e.modules {
+		for _, r := range m.Module.Rules {
+			defined[r.Ref().GroundPrefix().String()] = true
+			defined[m.Module.Package.Path.String()+"."+r.Head.Name.String()] = true
+		}
+	}
+	var missing []string
+	for _, r := range required {
+		if !defined[r] {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("rule packs do not define %s (a pack that replaces a stage must keep its contract; see rules/README.md)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Config returns the merged settings (data.ppc.config).
+func (e *Engine) Config() map[string]any { return e.config }
+
+// Modules returns the layered modules the engine was compiled from.
+func (e *Engine) Modules() []Module { return e.modules }
+
+// Decisions is what the rule packs decided.
+type Decisions struct {
+	Policies map[string]*PolicyDecision `json:"policies"`
+	// Excluded maps edge IDs deliberately left denied to the reason.
+	Excluded map[string]string `json:"excluded"`
+	Warnings []Finding         `json:"warnings"`
+	Deny     []Finding         `json:"deny"`
+	Warn     []Finding         `json:"warn"`
+}
+
+// PolicyDecision is one policy as the packs decided it. Ingress and Egress
+// hold Cilium rule objects (decoded and validated by synthesis).
+type PolicyDecision struct {
+	Namespace    string            `json:"namespace"`
+	Name         string            `json:"name"`
+	Selector     map[string]string `json:"selector"`
+	Subjects     []string          `json:"subjects"`
+	Labels       map[string]string `json:"labels"`
+	Ingress      []json.RawMessage `json:"ingress,omitempty"`
+	Egress       []json.RawMessage `json:"egress,omitempty"`
+	IngressEdges []string          `json:"ingress_edges"`
+	EgressEdges  []string          `json:"egress_edges"`
+}
+
+// Finding is a message from a pack: a warning, or a gate's deny/warn.
+type Finding struct {
+	Msg    string `json:"msg"`
+	Policy string `json:"policy,omitempty"`
+	Object string `json:"object,omitempty"`
+}
+
+// Input converts the graph into the packs' input document (see
+// rules/README.md): nodes and edges as objects keyed by ID.
+func Input(g *ir.Graph) map[string]any {
+	nodes := make(map[string]any, len(g.Nodes))
+	for id, n := range g.Nodes {
+		m := map[string]any{"id": id, "kind": string(n.Kind)}
+		if n.Namespace != "" {
+			m["namespace"] = n.Namespace
+		}
+		if n.Name != "" {
+			m["name"] = n.Name
+		}
+		if n.Kind == ir.KindWorkload {
+			ls := make([]any, len(n.Labels))
+			for i, l := range n.Labels {
+				ls[i] = l
+			}
+			m["labels"] = ls
+		}
+		if len(n.Entities) > 0 {
+			es := make([]any, len(n.Entities))
+			for i, e := range n.Entities {
+				es[i] = e
+			}
+			m["entities"] = es
+		}
+		if n.CIDR != "" {
+			m["cidr"] = n.CIDR
+		}
+		if n.FQDN != "" {
+			m["fqdn"] = n.FQDN
+		}
+		nodes[id] = m
+	}
+	edges := make(map[string]any, len(g.Edges))
+	for id, e := range g.Edges {
+		verdicts := map[string]any{}
+		for v, c := range e.Verdicts {
+			verdicts[v] = json.Number(fmt.Sprint(c))
+		}
+		m := map[string]any{
+			"id": id, "src": e.Src, "dst": e.Dst, "protocol": e.Protocol,
+			"port": json.Number(fmt.Sprint(e.Port)), "flows": json.Number(fmt.Sprint(e.Flows())), "verdicts": verdicts,
+		}
+		if e.L7 != nil {
+			l7 := map[string]any{"truncated": e.L7.Truncated}
+			var hs []any
+			for _, h := range e.L7.HTTP {
+				hs = append(hs, map[string]any{"method": h.Method, "path": h.Path})
+			}
+			var ds []any
+			for _, d := range e.L7.DNS {
+				ds = append(ds, d)
+			}
+			l7["http"], l7["dns"] = orEmpty(hs), orEmpty(ds)
+			m["l7"] = l7
+		}
+		edges[id] = m
+	}
+	return map[string]any{"ir_version": json.Number(fmt.Sprint(ir.Version)), "nodes": nodes, "edges": edges}
+}
+
+func orEmpty(xs []any) []any {
+	if xs == nil {
+		return []any{}
+	}
+	return xs
+}
+
+// Decide evaluates the packs over the graph.
+func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
+	in, err := ast.InterfaceToValue(Input(g))
+	if err != nil {
+		return nil, fmt.Errorf("convert IR for rule packs: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	rs, err := e.pq.Eval(ctx, rego.EvalParsedInput(in))
+	if err != nil {
+		var te *topdown.Error
+		if errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("rule packs did not finish within %s", e.timeout)
+		}
+		return nil, err
+	}
+	if len(rs) != 1 {
+		return nil, fmt.Errorf("rule packs produced %d results for the decision query, want 1 (is a required rule undefined?)", len(rs))
+	}
+	b, err := json.Marshal(rs[0].Bindings)
+	if err != nil {
+		return nil, err
+	}
+	var raw struct {
+		Policies map[string]*PolicyDecision `json:"policies"`
+		Excluded map[string]string          `json:"excluded"`
+		Warnings []Finding                  `json:"warnings"`
+		Deny     []Finding                  `json:"deny"`
+		Warn     []Finding                  `json:"warn"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("rule packs' decisions break the contract: %w", err)
+	}
+	d := &Decisions{Policies: raw.Policies, Excluded: raw.Excluded, Warnings: raw.Warnings, Deny: raw.Deny, Warn: raw.Warn}
+	if d.Policies == nil {
+		d.Policies = map[string]*PolicyDecision{}
+	}
+	if d.Excluded == nil {
+		d.Excluded = map[string]string{}
+	}
+	for _, fs := range [][]Finding{d.Warnings, d.Deny, d.Warn} {
+		sort.Slice(fs, func(i, j int) bool {
+			if fs[i].Policy != fs[j].Policy {
+				return fs[i].Policy < fs[j].Policy
+			}
+			if fs[i].Object != fs[j].Object {
+				return fs[i].Object < fs[j].Object
+			}
+			return fs[i].Msg < fs[j].Msg
+		})
+	}
+	return d, nil
+}

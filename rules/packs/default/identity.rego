@@ -1,0 +1,117 @@
+# Package ppc.identity decides how each workload is selected: the labels of
+# its endpointSelector (and of the fromEndpoints/toEndpoints selectors that
+# name it as a peer), and which workloads share one policy.
+#
+# Only identity-relevant, stable labels are used: a preferred name key
+# (config identity_keys, first present wins) plus config identity_extra_keys
+# and hook extra_labels; without a preferred key, every label except the
+# volatile ones (config drop_label_keys / drop_label_prefixes).
+package ppc.identity
+
+import data.ppc.hooks
+import data.ppc.lib
+
+# k8s_labels are a workload's k8s-source labels without the "k8s:" prefix.
+k8s_labels(n) := {k: v |
+	some l in n.labels
+	startswith(l, "k8s:")
+	kv := substring(l, 4, -1)
+	i := indexof(kv, "=")
+	i > 0
+	k := substring(kv, 0, i)
+	v := substring(kv, i + 1, -1)
+}
+
+dropped(k) if k in lib.setting("drop_label_keys", [])
+
+dropped(k) if {
+	some p in lib.setting("drop_label_prefixes", [])
+	startswith(k, p)
+}
+
+stable(labels) := {k: v | some k, v in labels; not dropped(k)}
+
+preferred_key(labels) := ks[0] if {
+	ks := [k | some k in lib.setting("identity_keys", []); labels[k]]
+	count(ks) > 0
+}
+
+base(labels) := {k: labels[k]} if {
+	k := preferred_key(labels)
+}
+
+base(labels) := stable(labels) if not preferred_key(labels)
+
+extra(id, labels) := object.union(
+	{k: labels[k] | some k in lib.setting("identity_extra_keys", []); labels[k]},
+	{x.key: x.value | some x in hooks.extra_labels; x.workload == id},
+)
+
+# selector[id] is the matchLabels of workload id. An empty selector would
+# select every pod of the namespace, so a workload without usable labels
+# has none (see unselectable).
+selector[id] := sel if {
+	some id
+	n := input.nodes[id]
+	n.kind == "workload"
+	labels := k8s_labels(n)
+	sel := object.union(base(labels), extra(id, labels))
+	count(sel) > 0
+}
+
+# unselectable[id] says why a workload cannot be selected.
+unselectable[id] := "no identity labels in the flows (field-masked export?)" if {
+	some id
+	n := input.nodes[id]
+	n.kind == "workload"
+	not selector[id]
+}
+
+# display_name is the readable base of a workload's policy name.
+display_name(id) := v if {
+	labels := k8s_labels(input.nodes[id])
+	v := labels[preferred_key(labels)]
+} else := input.nodes[id].name
+
+# group_key identifies the policy a workload belongs to: workloads of one
+# namespace with the same selector share a policy.
+group_key(id) := json.marshal([input.nodes[id].namespace, selector[id]])
+
+# groups[key] is one policy subject: namespace, base name and selector.
+groups[key] := {"namespace": n.namespace, "base": display_name(id), "selector": selector[id]} if {
+	some id, n in input.nodes
+	selector[id]
+	key := group_key(id)
+}
+
+# member[id] is the group of workload id.
+member[id] := group_key(id) if some id, _ in selector
+
+# members[key] lists the workloads a policy selects.
+members[key] := sort([id | some id, k in member; k == key]) if some key, _ in groups
+
+group_bases := [[g.namespace, g.base] | some g in groups]
+
+base_count[nb] := count([1 | some x in group_bases; x == nb]) if some nb in group_bases
+
+# name[key] is the policy name of a group: prefix plus base name, with a
+# short hash of the selector when several groups share a base name.
+name[key] := n if {
+	some key, g in groups
+	base_count[[g.namespace, g.base]] == 1
+	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
+}
+
+name[key] := n if {
+	some key, g in groups
+	base_count[[g.namespace, g.base]] > 1
+	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
+	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
+}
+
+# sanitize turns a label value into a DNS-1123 subdomain.
+sanitize(s) := out if {
+	r := regex.replace(lower(s), `[^a-z0-9.-]+`, "-")
+	t := trim(r, "-.")
+	out := substring(t, 0, 200)
+}

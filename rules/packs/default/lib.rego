@@ -1,0 +1,35 @@
+# Package ppc.lib holds the default pack's pure helpers and the config
+# accessor. Settings come from data.ppc.config, merged by ppc in Go
+# (built-in defaults < rule packs in --rules order < --set on the command
+# line), so no pack ever needs to redefine a rule to change a setting.
+package ppc.lib
+
+# config is data.ppc.config, or {} when no data is loaded (object.get on a
+# missing document is undefined, not its default).
+config := c if {
+	c := data.ppc.config
+} else := {}
+
+# setting returns config[key], or d when the key is absent.
+setting(key, d) := v if {
+	v := config[key]
+} else := d
+
+# chunk splits arr into consecutive slices of at most n elements.
+chunk(arr, n) := [array.slice(arr, i * n, (i + 1) * n) |
+	some i in numbers.range(0, ceil(count(arr) / n) - 1)
+] if count(arr) > 0
+
+chunk(arr, _) := [] if count(arr) == 0
+
+# l4_protocols are the protocols that take toPorts entries.
+l4_protocols := {"TCP", "UDP", "SCTP"}
+
+# icmp_family maps an IR ICMP protocol to Cilium's ICMP family.
+icmp_family := {"ICMPv4": "IPv4", "ICMPv6": "IPv6"}
+
+# port_entry renders an IR [protocol, port] tuple as a Cilium PortProtocol.
+port_entry(t) := {"port": format_int(t[1], 10), "protocol": t[0]}
+
+# namespace_key is the label Cilium stores a pod's namespace under.
+namespace_key := "k8s:io.kubernetes.pod.namespace"

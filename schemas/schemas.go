@@ -1,0 +1,310 @@
+package schemas
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"encoding/json"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	cuejson "cuelang.org/go/encoding/json"
+)
+
+//go:embed ppc.cue
+var ppcCUE []byte
+
+// OrgDefinition is the definition an organisation schema must declare.
+const OrgDefinition = "#Policy"
+
+// Violation is one schema error.
+type Violation struct {
+	Path []string // data path, e.g. spec, ingress, [0], toPorts
+	Msg  string
+	Pos  string // schema position (file:line:col), if known
+}
+
+// Schema is a compiled CUE definition that objects are validated against.
+// It is safe for concurrent use.
+type Schema struct {
+	Name string // "ppc" or the org schema directory
+	// msgs maps a schema position ("file:line") to the message a
+	// "// ppc:msg" comment on the line above gives it.
+	msgs map[string]string
+	mu   sync.Mutex
+	ctx  *cue.Context
+	def  cue.Value
+	// rules, when set, are the definitions of single ingress and egress
+	// rules: CUE reports only some errors of a list whose elements have
+	// several, so on failure each rule is validated again on its own.
+	rules map[string][]cue.Value
+}
+
+var ppcOnce = sync.OnceValues(func() (*Schema, error) {
+	ctx := cuecontext.New()
+	v := ctx.CompileBytes(ppcCUE, cue.Filename("schemas/ppc.cue"))
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	def := v.LookupPath(cue.ParsePath("#PPC"))
+	if err := def.Err(); err != nil {
+		return nil, err
+	}
+	rules := map[string][]cue.Value{
+		"ingress": {v.LookupPath(cue.ParsePath("#Ingress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
+		"egress":  {v.LookupPath(cue.ParsePath("#Egress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
+	}
+	return &Schema{Name: "ppc", ctx: ctx, def: def, rules: rules, msgs: commentMsgs("schemas/ppc.cue", ppcCUE)}, nil
+})
+
+// commentMsgs finds "// ppc:msg TEXT" comments: a violation at the line
+// after one gets TEXT as its message (CUE's own message for a matchN
+// failure prints the whole value).
+func commentMsgs(file string, src []byte) map[string]string {
+	m := map[string]string{}
+	for i, line := range strings.Split(string(src), "\n") {
+		if _, msg, ok := strings.Cut(line, "// ppc:msg "); ok {
+			m[fmt.Sprintf("%s:%d", file, i+2)] = strings.TrimSpace(msg)
+		}
+	}
+	return m
+}
+
+// PPC returns ppc's embedded schema. It panics if the embedded schema does
+// not compile, which a test rules out.
+func PPC() *Schema {
+	s, err := ppcOnce()
+	if err != nil {
+		panic(fmt.Sprintf("embedded schemas/ppc.cue: %s", formatErr(err)))
+	}
+	return s
+}
+
+// LoadOrg loads the CUE files of dir (one package) and returns its
+// #Policy definition.
+func LoadOrg(dir string) (*Schema, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.cue"))
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("load schemas %s: no .cue files", dir)
+	}
+	sort.Strings(files)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var rel []string
+	for _, f := range files {
+		rel = append(rel, "./"+filepath.Base(f))
+	}
+	insts := load.Instances(rel, &load.Config{Dir: abs})
+	if len(insts) != 1 {
+		return nil, fmt.Errorf("load schemas %s: want one CUE package, got %d", dir, len(insts))
+	}
+	if err := insts[0].Err; err != nil {
+		return nil, fmt.Errorf("load schemas %s: %s", dir, formatErr(err))
+	}
+	ctx := cuecontext.New()
+	v := ctx.BuildInstance(insts[0])
+	if err := v.Err(); err != nil {
+		return nil, fmt.Errorf("load schemas %s: %s", dir, formatErr(err))
+	}
+	def := v.LookupPath(cue.ParsePath(OrgDefinition))
+	if !def.Exists() {
+		return nil, fmt.Errorf("load schemas %s: no %s definition (every policy is unified with it)", dir, OrgDefinition)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	return &Schema{Name: dir, ctx: ctx, def: def}, nil
+}
+
+// Validate unifies the JSON document with the schema and returns every
+// violation (empty if valid).
+func (s *Schema) Validate(name string, doc0 []byte) ([]Violation, error) {
+	expr, err := cuejson.Extract(name, doc0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	// A cue.Context is not safe for concurrent building; values built from
+	// it are. Serialise building and validation on this schema.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data := s.ctx.BuildExpr(expr)
+	if err := data.Err(); err != nil {
+		return nil, err
+	}
+	err = s.def.Unify(data).Validate(cue.Concrete(true))
+	if err == nil {
+		return nil, nil
+	}
+	out := s.violations(err, nil)
+	if len(s.rules) > 0 {
+		var doc struct {
+			Spec struct {
+				Ingress []json.RawMessage `json:"ingress"`
+				Egress  []json.RawMessage `json:"egress"`
+			} `json:"spec"`
+		}
+		if json.Unmarshal(doc0, &doc) == nil {
+			for side, rules := range map[string][]json.RawMessage{"ingress": doc.Spec.Ingress, "egress": doc.Spec.Egress} {
+				for i, r := range rules {
+					expr, err := cuejson.Extract(name, r)
+					if err != nil {
+						continue
+					}
+					rv := s.ctx.BuildExpr(expr)
+					for _, def := range s.rules[side] {
+						if rerr := def.Unify(rv).Validate(cue.Concrete(true)); rerr != nil {
+							out = append(out, s.violations(rerr, []string{"spec", side, fmt.Sprintf("[%d]", i)})...)
+						}
+					}
+				}
+			}
+		}
+	}
+	return dedupe(out), nil
+}
+
+func dedupe(vs []Violation) []Violation {
+	seen := map[string]bool{}
+	out := vs[:0]
+	for _, v := range vs {
+		k := strings.Join(v.Path, ".") + "\x00" + v.Msg
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := strings.Join(out[i].Path, "."), strings.Join(out[j].Path, ".")
+		if a != b {
+			return a < b
+		}
+		return out[i].Msg < out[j].Msg
+	})
+	return out
+}
+
+// violations converts CUE errors, prefixing their paths.
+func (s *Schema) violations(err error, prefix []string) []Violation {
+	var out []Violation
+	seen := map[string]bool{}
+	disj := map[string]*Violation{} // path -> the "empty disjunction" violation
+	var alts = map[string][]string{}
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		path := append(append([]string(nil), prefix...), cleanPath(e.Path())...)
+		pk := strings.Join(path, ".")
+		pos := ""
+		if p := e.Position(); p.IsValid() {
+			pos = fmt.Sprintf("%s:%d", p.Filename(), p.Line())
+		}
+		if m, ok := s.msgs[pos]; ok {
+			// A matchN failure; its alternatives' "required" errors are noise.
+			if strings.Contains(msg, "does not satisfy matchN") {
+				msg = m
+			} else if strings.Contains(msg, "required but not present") {
+				continue
+			}
+		}
+		if strings.Contains(msg, "errors in empty disjunction") {
+			if disj[pk] == nil {
+				out = append(out, Violation{Path: path, Pos: pos})
+				disj[pk] = &out[len(out)-1]
+			}
+			continue
+		}
+		if strings.HasPrefix(format, "conflicting values %s and %s") && len(args) == 2 {
+			alts[pk] = append(alts[pk], fmt.Sprint(args[0]))
+			if disj[pk] != nil || true {
+				disj[pk+"\x00value"] = &Violation{Msg: fmt.Sprint(args[1])}
+			}
+			continue
+		}
+		key := pk + "\x00" + msg
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, Violation{Path: path, Msg: msg, Pos: pos})
+	}
+	for i := range out {
+		if out[i].Msg != "" {
+			continue
+		}
+		pk := strings.Join(out[i].Path, ".")
+		val := "value"
+		if v := disj[pk+"\x00value"]; v != nil {
+			val = "value " + v.Msg
+		}
+		a := alts[pk]
+		sort.Strings(a)
+		out[i].Msg = fmt.Sprintf("invalid %s: want one of %s", val, strings.Join(a, ", "))
+	}
+	return out
+}
+
+// cleanPath turns CUE's path into ppc's: list indexes become "[i]" and
+// hidden helper fields ("_portsCount") name what they count.
+func cleanPath(p []string) []string {
+	var out []string
+	for i, s := range p {
+		switch {
+		case s == "", i == 0 && strings.HasPrefix(s, "#"):
+		case isIndex(s):
+			out = append(out, "["+s+"]")
+		case s == "_portsCount":
+			out = append(out, "ports")
+		case s == "_fieldsCount":
+			out = append(out, "fields")
+		case s == "_keys":
+			out = append(out, "matchLabels")
+		case s == "_n":
+			out = append(out, "port")
+		case s == "_selectorCount":
+			out = append(out, "endpointSelector", "matchLabels")
+		case s == "_peers" || s == "_hasPorts":
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isIndex(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func formatErr(err error) string {
+	var b strings.Builder
+	for i, e := range cueerrors.Errors(err) {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		format, args := e.Msg()
+		if p := e.Position(); p.IsValid() {
+			b.WriteString(p.String() + ": ")
+		}
+		b.WriteString(fmt.Sprintf(format, args...))
+	}
+	return b.String()
+}

@@ -1,0 +1,101 @@
+package schemas
+
+import (
+	"strings"
+	"testing"
+)
+
+const validPolicy = `{"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy",
+"metadata":{"name":"api","namespace":"shop","labels":{"app.kubernetes.io/managed-by":"ppc"},"annotations":{"a":"b"}},
+"spec":{"endpointSelector":{"matchLabels":{"app":"api"}},
+"ingress":[{"fromEndpoints":[{"matchLabels":{"app":"web"}}],"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]},
+  {"fromEntities":["host"],"icmps":[{"fields":[{"type":8,"family":"IPv4"}]}]}],
+"egress":[{"toEndpoints":[{"matchLabels":{"k8s:io.kubernetes.pod.namespace":"kube-system","k8s:k8s-app":"kube-dns"}}],
+  "toPorts":[{"ports":[{"port":"53","protocol":"UDP"},{"port":"53","protocol":"TCP"}],"rules":{"dns":[{"matchPattern":"*"}]}}]},
+ {"toFQDNs":[{"matchName":"api.github.com"}],"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]},
+ {"toCIDR":["203.0.113.7/32"],"toPorts":[{"ports":[{"port":"5432","protocol":"TCP"}]}]}]}}`
+
+func TestPPCSchema(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to string
+		wantPath string
+		wantMsg  string
+	}{
+		{name: "valid"},
+		{"port out of range", `"port":"8080"`, `"port":"99999"`, "spec.ingress[0].toPorts[0].ports[0].port", "out of bound <=65535"},
+		{"port zero", `"port":"8080"`, `"port":"0"`, "spec.ingress[0].toPorts[0].ports[0].port", ""},
+		{"bad protocol", `"protocol":"TCP"}]}]},`, `"protocol":"ICMP"}]}]},`, "spec.ingress[0].toPorts[0].ports[0].protocol", ""},
+		{"unknown field", `"fromEntities":["host"]`, `"fromEntities":["host"],"fromEndpointz":[]`, "spec.ingress[1].fromEndpointz", "field not allowed"},
+		{"bad entity", `"fromEntities":["host"]`, `"fromEntities":["wrld"]`, "spec.ingress[1].fromEntities[0]", ""},
+		{"no peer", `{"fromEntities":["host"],`, `{`, "spec.ingress[1]", ""},
+		{"two peers", `{"fromEntities":["host"],`, `{"fromEntities":["host"],"fromCIDR":["10.0.0.0/8"],`, "spec.ingress[1]", ""},
+		{"bare ip cidr", `"203.0.113.7/32"`, `"203.0.113.7"`, "spec.egress[2].toCIDR[0]", ""},
+		{"empty selector", `"endpointSelector":{"matchLabels":{"app":"api"}}`, `"endpointSelector":{"matchLabels":{}}`, "spec.endpointSelector.matchLabels", ""},
+		{"bad label key", `{"app":"web"}`, `{"bad key":"web"}`, `spec.ingress[0].fromEndpoints[0].matchLabels."bad key"`, ""},
+		{"long label value", `{"app":"web"}`, `{"app":"` + strings.Repeat("x", 64) + `"}`, "spec.ingress[0].fromEndpoints[0].matchLabels.app", ""},
+		{"uppercase name", `"name":"api"`, `"name":"API"`, "metadata.name", ""},
+		{"not managed", `"app.kubernetes.io/managed-by":"ppc"`, `"x":"y"`, "metadata.labels.\"app.kubernetes.io/managed-by\"", ""},
+		{"l3 only rule", `,"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]}`, `}`, "spec.egress[1]", ""},
+		{"bad fqdn", `"matchName":"api.github.com"`, `"matchName":"api github.com"`, "spec.egress[1].toFQDNs[0].matchName", ""},
+	}
+	s := PPC()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := validPolicy
+			if tt.from != "" {
+				if !strings.Contains(doc, tt.from) {
+					t.Fatalf("fixture lacks %q", tt.from)
+				}
+				doc = strings.Replace(doc, tt.from, tt.to, 1)
+			}
+			vs, err := s.Validate("p.json", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantPath == "" {
+				if len(vs) > 0 {
+					t.Fatalf("valid policy rejected: %+v", vs)
+				}
+				return
+			}
+			for _, v := range vs {
+				if join(v.Path) == tt.wantPath && strings.Contains(v.Msg, tt.wantMsg) {
+					return
+				}
+			}
+			t.Fatalf("want a violation at %s (%q), got %+v", tt.wantPath, tt.wantMsg, vs)
+		})
+	}
+}
+
+func join(p []string) string {
+	var b strings.Builder
+	for i, s := range p {
+		if i > 0 && !strings.HasPrefix(s, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(s)
+	}
+	return b.String()
+}
+
+func TestDisjunctionAndMatchNMessages(t *testing.T) {
+	doc := strings.Replace(validPolicy, `"protocol":"TCP"}]}]},`, `"protocol":"ICMP"}]}]},`, 1)
+	doc = strings.Replace(doc, `{"fromEntities":["host"],`, `{`, 1)
+	vs, err := PPC().Validate("p.json", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, join(v.Path)+": "+v.Msg)
+	}
+	want := []string{
+		`spec.ingress[0].toPorts[0].ports[0].protocol: invalid value "ICMP": want one of "ANY", "SCTP", "TCP", "UDP"`,
+		`spec.ingress[1]: a rule must name exactly one kind of peer: fromEndpoints, fromEntities, fromCIDR or fromCIDRSet`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
