@@ -168,29 +168,37 @@ edges_of(g, "egress") := out_edges[g]
 
 # ---- rules ----------------------------------------------------------------
 
-# rules_for renders the rules for a list of edges of one side: one rule per
-# peer, ports sorted and split into chunks of max_ports_per_rule; ICMP in
-# separate rules (Cilium forbids ICMPs and toPorts in one rule).
+# rules_for renders the rules for a list of edges of one side. Ports are
+# merged per peer, sorted and split into chunks of max_ports_per_rule;
+# peers of one kind that are allowed exactly the same ports share a rule;
+# ICMP gets rules of its own (Cilium forbids icmps and toPorts in one rule).
 rules_for(edges, ns, dir) := rules if {
 	tagged := [[peer(e[end], ns), e] | some e in edges; end := peer_end(dir)]
 	peers := {p | some [p, _] in tagged}
-	max := lib.setting("max_ports_per_rule", 40)
-	l4 := [r |
+	ports_of := {p: ts |
 		some p in peers
-		tuples := sort({[e.protocol, e.port] | some [p2, e] in tagged; p2 == p; e.protocol in lib.l4_protocols})
-		count(tuples) > 0
-		ports := sort_ports([lib.port_entry(t) | some t in tuples])
-		r := object.union(peer_field(p, dir), {"toPorts": [{"ports": c} | some c in lib.chunk(ports, max)]})
-	]
-	icmp := [r |
+		ts := sort({[e.protocol, e.port] | some [p2, e] in tagged; p2 == p; e.protocol in lib.l4_protocols})
+	}
+	icmp_of := {p: fs |
 		some p in peers
-		fields := sort({{"family": lib.icmp_family[e.protocol], "type": e.port} |
+		fs := sort({{"family": lib.icmp_family[e.protocol], "type": e.port} |
 			some [p2, e] in tagged
 			p2 == p
 			lib.icmp_family[e.protocol]
 		})
-		some c in lib.chunk(fields, 40)
-		r := object.union(peer_field(p, dir), {"icmps": [{"fields": c}]})
+	}
+	max := lib.setting("max_ports_per_rule", 40)
+	l4 := [r |
+		some [kind, ts] in {[p.kind, ts] | some p, ts in ports_of; count(ts) > 0}
+		values := sort([p.value | some p, ts2 in ports_of; p.kind == kind; ts2 == ts])
+		ports := sort_ports([lib.port_entry(t) | some t in ts])
+		r := object.union(peer_field(kind, values, dir), {"toPorts": [{"ports": c} | some c in lib.chunk(ports, max)]})
+	]
+	icmp := [r |
+		some [kind, fs] in {[p.kind, fs] | some p, fs in icmp_of; count(fs) > 0}
+		values := sort([p.value | some p, fs2 in icmp_of; p.kind == kind; fs2 == fs])
+		some c in lib.chunk(fs, 40)
+		r := object.union(peer_field(kind, values, dir), {"icmps": [{"fields": c}]})
 	]
 	rules := array.concat(l4, icmp)
 }
@@ -201,19 +209,19 @@ peer_end("egress") := "dst"
 
 sort_ports(ps) := [p | some t in sort([[to_number(q.port), q.protocol, q] | some q in ps]); p := t[2]]
 
-peer_field(p, "ingress") := {"fromEndpoints": [{"matchLabels": p.value}]} if p.kind == "endpoints"
+peer_field("endpoints", vs, "ingress") := {"fromEndpoints": [{"matchLabels": v} | some v in vs]}
 
-peer_field(p, "ingress") := {"fromEntities": [p.value]} if p.kind == "entities"
+peer_field("entities", vs, "ingress") := {"fromEntities": vs}
 
-peer_field(p, "ingress") := {"fromCIDR": [p.value]} if p.kind == "cidr"
+peer_field("cidr", vs, "ingress") := {"fromCIDR": vs}
 
-peer_field(p, "egress") := {"toEndpoints": [{"matchLabels": p.value}]} if p.kind == "endpoints"
+peer_field("endpoints", vs, "egress") := {"toEndpoints": [{"matchLabels": v} | some v in vs]}
 
-peer_field(p, "egress") := {"toEntities": [p.value]} if p.kind == "entities"
+peer_field("entities", vs, "egress") := {"toEntities": vs}
 
-peer_field(p, "egress") := {"toCIDR": [p.value]} if p.kind == "cidr"
+peer_field("cidr", vs, "egress") := {"toCIDR": vs}
 
-peer_field(p, "egress") := {"toFQDNs": [{"matchName": p.value}]} if p.kind == "fqdn"
+peer_field("fqdn", vs, "egress") := {"toFQDNs": [{"matchName": v} | some v in vs]}
 
 ingress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
 	grp := identity.groups[g]
@@ -279,7 +287,7 @@ warnings contains {"msg": sprintf("workload %s gets no policy: %s", [id, why]), 
 	id in {e.src, e.dst}
 }
 
-warnings contains {"msg": sprintf("%s section of %s/%s omitted: %s", [side, grp.namespace, identity.name[g], why]), "object": g} if {
+warnings contains {"msg": sprintf("%s section omitted: %s", [side, why]), "policy": concat("/", [grp.namespace, identity.name[g]])} if {
 	some g, grp in identity.groups
 	subject_ns_ok(grp.namespace)
 	some side in ["ingress", "egress"]
