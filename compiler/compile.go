@@ -236,7 +236,7 @@ func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 	}
 	if len(names) > 1 {
 		sort.Strings(names)
-		d := ir.Warnf("ppc_cluster_ambiguous", ir.Pos{}, "workloads carry several cluster names (%s); checking as cluster %q — pass --cluster-name to choose", strings.Join(names, ", "), best)
+		d := ir.Warnf("ppc_cluster_ambiguous", ir.Pos{}, "the flows come from several clusters (%s); checking as cluster %q: compile each cluster's flows separately, or pass --cluster-name", strings.Join(names, ", "), best)
 		d.Stage = string(StageNormalize)
 		return best, d
 	}
