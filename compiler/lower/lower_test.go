@@ -1,0 +1,189 @@
+package lower
+
+import (
+	"strings"
+	"testing"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/ir"
+)
+
+func rec(t *testing.T, js string) *flows.Record {
+	t.Helper()
+	f := new(flowpb.Flow)
+	if err := protojson.Unmarshal([]byte(js), f); err != nil {
+		t.Fatalf("bad fixture %s: %v", js, err)
+	}
+	return &flows.Record{Pos: ir.Pos{File: "t.json", Line: 1}, Flow: f}
+}
+
+const (
+	web = `"source":{"identity":300,"namespace":"shop","labels":["k8s:app=web","k8s:io.kubernetes.pod.namespace=shop","k8s:pod-template-hash=abc"],"pod_name":"web-7d9f8c6b5-x2x9z"}`
+	api = `"destination":{"identity":301,"namespace":"shop","labels":["k8s:app=api","k8s:io.kubernetes.pod.namespace=shop"],"pod_name":"api-0"}`
+	ip  = `"IP":{"source":"10.0.0.1","destination":"10.0.0.2","ipVersion":"IPv4"}`
+	tcp = `"l4":{"TCP":{"source_port":40000,"destination_port":8080,"flags":{"SYN":true}}}`
+)
+
+func flow(parts ...string) string { return "{" + strings.Join(parts, ",") + "}" }
+
+func TestSemantics(t *testing.T) {
+	tests := []struct {
+		name     string
+		flow     string
+		opts     Options
+		skip     string
+		wantEdge string
+	}{
+		{"forwarded", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api), Options{}, "", "TCP/8080"},
+		{"redirected", flow(`"verdict":"REDIRECTED"`, ip, tcp, web, api), Options{}, "", "TCP/8080"},
+		{"audit", flow(`"verdict":"AUDIT"`, ip, tcp, web, api), Options{}, "", "TCP/8080"},
+		{"reply by is_reply", flow(`"verdict":"FORWARDED"`, `"is_reply":true`, ip, tcp, web, api), Options{}, SkipReply, ""},
+		{"is_reply false wins over legacy reply", flow(`"verdict":"FORWARDED"`, `"is_reply":false`, `"reply":true`, ip, tcp, web, api), Options{}, "", "TCP/8080"},
+		{"legacy reply", flow(`"verdict":"FORWARDED"`, `"reply":true`, ip, tcp, web, api), Options{}, SkipReply, ""},
+		{"syn-ack is a reply", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"TCP":{"source_port":8080,"destination_port":40000,"flags":{"SYN":true,"ACK":true}}}`, web, api), Options{}, SkipReply, ""},
+		{"policy denied skipped", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, tcp, web, api), Options{}, SkipDenied, ""},
+		{"policy denied included", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, tcp, web, api), Options{IncludeDenied: true}, "", "TCP/8080"},
+		{"legacy numeric drop reason", flow(`"verdict":"DROPPED"`, `"drop_reason":133`, ip, tcp, web, api), Options{IncludeDenied: true}, "", "TCP/8080"},
+		{"explicit deny never learned", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENY"`, ip, tcp, web, api), Options{IncludeDenied: true}, SkipExplicitDeny, ""},
+		{"other drop", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"INVALID_SOURCE_IP"`, ip, tcp, web, api), Options{IncludeDenied: true}, SkipDropped, ""},
+		{"socket lb trace", flow(`"verdict":"TRACED"`, ip, tcp, web, api), Options{}, SkipSockTrace, ""},
+		{"l7 response", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api, `"l7":{"type":"RESPONSE","http":{"code":200}}`), Options{}, SkipL7Response, ""},
+		{"no l4", flow(`"verdict":"FORWARDED"`, ip, web, api), Options{}, SkipNoL4, ""},
+		{"icmp echo reply", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"ICMPv4":{}}`, web, api), Options{}, SkipReply, ""},
+		{"icmp echo request", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"ICMPv4":{"type":8}}`, web, api), Options{}, "", "ICMPv4/8"},
+		{"both ends outside", flow(`"verdict":"FORWARDED"`, ip, tcp, `"source":{"identity":1,"labels":["reserved:host"]}`, `"destination":{"identity":2,"labels":["reserved:world"]}`), Options{}, SkipNoWorkload, ""},
+		{"masked peers", flow(`"verdict":"FORWARDED"`, tcp, `"source":{}`, `"destination":{}`), Options{}, SkipUnknownPeer, ""},
+		{"namespace included", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api), Options{Namespaces: []string{"shop"}}, "", "TCP/8080"},
+		{"namespace not included", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api), Options{Namespaces: []string{"pay"}}, SkipNamespace, ""},
+		{"namespace excluded", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api), Options{ExcludeNamespaces: []string{"shop"}}, SkipNamespace, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := New(tt.opts)
+			got := b.Add(rec(t, tt.flow))
+			if got != tt.skip {
+				t.Fatalf("skip = %q, want %q", got, tt.skip)
+			}
+			g := b.Graph()
+			if tt.wantEdge == "" {
+				if len(g.Edges) != 0 || g.Stats.Skipped[tt.skip] != 1 {
+					t.Errorf("edges %d, skipped %v", len(g.Edges), g.Stats.Skipped)
+				}
+				return
+			}
+			if len(g.Edges) != 1 || g.Stats.Flows != 1 {
+				t.Fatalf("edges = %d flows = %d", len(g.Edges), g.Stats.Flows)
+			}
+			for id := range g.Edges {
+				if !strings.HasSuffix(id, tt.wantEdge) {
+					t.Errorf("edge %s, want %s", id, tt.wantEdge)
+				}
+			}
+			if ds := ir.Verify(g); len(ds) > 0 {
+				t.Error(ds)
+			}
+		})
+	}
+}
+
+func TestTraceDuplicatesAreOneConnection(t *testing.T) {
+	b := New(Options{DedupeWindow: 2})
+	f := flow(`"verdict":"FORWARDED"`, ip, tcp, web, api)
+	for i := 0; i < 3; i++ {
+		b.Add(rec(t, f))
+	}
+	// A new source port is a new connection.
+	b.Add(rec(t, strings.Replace(f, "40000", "40001", 1)))
+	b.Add(rec(t, strings.Replace(f, "40000", "40002", 1)))
+	// Outside the window, the first connection counts again.
+	b.Add(rec(t, f))
+	g := b.Graph()
+	if g.Stats.Skipped[SkipDuplicate] != 2 || g.Stats.Flows != 4 {
+		t.Errorf("skipped %v flows %d", g.Stats.Skipped, g.Stats.Flows)
+	}
+	// L7 records are requests, never duplicates.
+	l7 := flow(`"verdict":"FORWARDED"`, ip, tcp, web, api, `"l7":{"type":"REQUEST","http":{"method":"get","url":"http://api:8080/v1/items?id=3"}}`)
+	b.Add(rec(t, l7))
+	b.Add(rec(t, l7))
+	for _, e := range g.Edges {
+		if e.L7 == nil || len(e.L7.HTTP) != 1 || e.L7.HTTP[0] != (ir.HTTPFact{Method: "GET", Path: "/v1/items"}) {
+			t.Errorf("l7 = %+v", e.L7)
+		}
+		if e.Flows() != 6 {
+			t.Errorf("flows = %d", e.Flows())
+		}
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	tests := []struct {
+		name string
+		dst  string
+		ip   string
+		want string
+	}{
+		{"workload labels, volatile kept in IR", api, "10.0.0.2", "wl:shop/api#"},
+		{"host", `"destination":{"identity":1,"labels":["reserved:host"]}`, "10.0.0.2", "ent:host"},
+		{"host and apiserver", `"destination":{"identity":1,"labels":["reserved:host","reserved:kube-apiserver"]}`, "10.0.0.2", "ent:host+kube-apiserver"},
+		{"apiserver outside", `"destination":{"identity":16777217,"labels":["reserved:kube-apiserver","reserved:world"]}`, "10.0.0.2", "ent:kube-apiserver+world"},
+		{"identity only (masked labels)", `"destination":{"identity":6}`, "10.0.0.2", "ent:remote-node"},
+		{"world with names", `"destination":{"identity":2,"labels":["reserved:world"]},"destination_names":["GitHub.com."]`, "140.82.121.4", "fqdn:github.com"},
+		{"world with cidr label", `"destination":{"identity":16777218,"labels":["cidr:104.20.0.0/16","reserved:world"]}`, "104.20.23.154", "cidr:104.20.0.0/16"},
+		{"world ipv6 cidr label", `"destination":{"identity":16777219,"labels":["cidr:2001-db8--/32","reserved:world"]}`, "2001:db8::1", "cidr:2001:db8::/32"},
+		{"world by address", `"destination":{"identity":2,"labels":["reserved:world"]}`, "203.0.113.7", "cidr:203.0.113.7/32"},
+		{"world ipv6 address", `"destination":{"identity":2,"labels":["reserved:world"]}`, "2001:db8::7", "cidr:2001:db8::7/128"},
+		{"world without address", `"destination":{"identity":2,"labels":["reserved:world"]}`, "", "ent:world"},
+		{"pod seen as world by the proxy", `"destination":{"identity":2,"namespace":"shop","labels":["reserved:world"],"pod_name":"details-v1-79f774bdb9-m4j4k"}`, "10.0.0.9", "wl:shop/details-v1#"},
+		{"namespace from label only", `"destination":{"identity":400,"labels":["k8s:app=x","k8s:io.kubernetes.pod.namespace=ns2"]}`, "10.0.0.2", "wl:ns2/x#"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ipj := `"IP":{"source":"10.0.0.1","destination":"` + tt.ip + `","ipVersion":"IPv4"}`
+			if tt.ip == "" {
+				ipj = `"IP":{"source":"10.0.0.1"}`
+			}
+			b := New(Options{})
+			if r := b.Add(rec(t, flow(`"verdict":"FORWARDED"`, ipj, tcp, web, tt.dst))); r != "" {
+				t.Fatalf("skipped: %s", r)
+			}
+			for _, e := range b.Graph().Edges {
+				if !strings.HasPrefix(e.Dst, tt.want) {
+					t.Errorf("dst = %s, want prefix %s", e.Dst, tt.want)
+				}
+			}
+		})
+	}
+}
+
+func TestDNSAnswersNameAddresses(t *testing.T) {
+	b := New(Options{})
+	resp := flow(`"verdict":"FORWARDED"`, `"is_reply":true`, ip, `"l4":{"UDP":{"source_port":53,"destination_port":40000}}`, web, api,
+		`"l7":{"type":"RESPONSE","dns":{"query":"API.Example.com.","ips":["203.0.113.7","::ffff:203.0.113.8"]}}`)
+	if r := b.Add(rec(t, resp)); r != SkipReply && r != SkipL7Response {
+		t.Fatalf("response not skipped: %q", r)
+	}
+	g := b.Graph()
+	if got := g.DNS["203.0.113.7"]; len(got) != 1 || got[0] != "api.example.com" {
+		t.Errorf("dns = %v", g.DNS)
+	}
+	if got := g.DNS["203.0.113.8"]; len(got) != 1 {
+		t.Errorf("v4-mapped address not unmapped: %v", g.DNS)
+	}
+}
+
+func TestPodBase(t *testing.T) {
+	for in, want := range map[string]string{
+		"reviews-v1-545db77b95-s6jb8": "reviews-v1",
+		"node-local-dns-88zrp":        "node-local-dns",
+		"prometheus-0":                "prometheus",
+		"xwing":                       "xwing",
+		"coredns-558bd4d5db-w2m67":    "coredns",
+	} {
+		if got := podBase(in); got != want {
+			t.Errorf("podBase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
