@@ -113,7 +113,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	pq, err := rego.New(args...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, err
+		return nil, compileError(err)
 	}
 	e := &Engine{pq: pq, config: cfg, modules: mods, timeout: opts.Timeout}
 	if e.timeout <= 0 {
@@ -305,4 +305,22 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 		})
 	}
 	return d, nil
+}
+
+// compileError presents OPA's compile errors one per line as
+// "file:line:col: code: message", without the wrapping OPA adds.
+func compileError(err error) error {
+	var es ast.Errors
+	if !errors.As(err, &es) || len(es) == 0 {
+		return err
+	}
+	lines := make([]string, len(es))
+	for i, e := range es {
+		loc := ""
+		if e.Location != nil {
+			loc = fmt.Sprintf("%s:%d:%d: ", e.Location.File, e.Location.Row, e.Location.Col)
+		}
+		lines[i] = fmt.Sprintf("%s%s: %s", loc, e.Code, e.Message)
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }

@@ -110,7 +110,7 @@ func loadFS(name string, fsys fs.FS, display func(string) string) (*Pack, error)
 		p.Modules = append(p.Modules, Module{Path: display(f), Module: m, Test: strings.HasSuffix(path.Base(f), "_test.rego")})
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return nil, compileError(errs)
 	}
 	if len(p.Modules) == 0 && len(p.Config) == 0 {
 		return nil, fmt.Errorf("load rule pack %s: no .rego files and no %s", name, ConfigFile)

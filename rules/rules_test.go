@@ -1,0 +1,343 @@
+package rules_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/ir/irtest"
+	"github.com/policypilot/ppc/rules"
+)
+
+func decide(t *testing.T, g *ir.Graph, opts rules.Options) *rules.Decisions {
+	t.Helper()
+	e, err := rules.NewEngine(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("NewEngine: %v", err)
+	}
+	d, err := e.Decide(context.Background(), g)
+	if err != nil {
+		t.Fatalf("Decide: %v", err)
+	}
+	return d
+}
+
+func js(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func rulesJSON(rs []json.RawMessage) string {
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, string(r))
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func TestDefaultPack(t *testing.T) {
+	dns := irtest.Workload("kube-system", "coredns", "k8s-app=kube-dns", "pod-template-hash=5d78c9869d")
+	tests := []struct {
+		name  string
+		g     *ir.Graph
+		check func(t *testing.T, d *rules.Decisions)
+	}{
+		{"selector prefers app.kubernetes.io/name and drops volatile labels", irtest.Graph(
+			irtest.Workload("shop", "api", "app.kubernetes.io/name=api", "app=legacy", "pod-template-hash=7d9f", "version=v1"),
+			irtest.Workload("shop", "web", "team=blue", "pod-template-hash=aa", "controller-revision-hash=bb", "statefulset.kubernetes.io/pod-name=web-0", "tier=front"),
+			irtest.Edge("shop/web", "shop/api", "TCP/8080"),
+		), func(t *testing.T, d *rules.Decisions) {
+			p := d.Policies["shop/api"]
+			if p == nil || js(p.Selector) != `{"app.kubernetes.io/name":"api"}` {
+				t.Fatalf("api policy %s", js(p))
+			}
+			w := d.Policies["shop/blue"]
+			if w != nil {
+				t.Fatalf("unexpected %s", js(w))
+			}
+			// No preferred key: every stable label.
+			want := `[{"fromEndpoints":[{"matchLabels":{"team":"blue","tier":"front"}}],"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]}]`
+			if got := rulesJSON(p.Ingress); got != want {
+				t.Errorf("ingress\n got %s\nwant %s", got, want)
+			}
+		}},
+		{"versions share one policy", irtest.Graph(
+			irtest.Workload("shop", "reviews", "app=reviews", "version=v1"),
+			irtest.Workload("shop", "reviews2", "app=reviews", "version=v2"),
+			irtest.Workload("shop", "web", "app=web"),
+			irtest.Edge("shop/web", "shop/reviews", "TCP/9080"),
+			irtest.Edge("shop/web", "shop/reviews2", "TCP/9080"),
+		), func(t *testing.T, d *rules.Decisions) {
+			p := d.Policies["shop/reviews"]
+			if p == nil || len(p.Subjects) != 2 || len(p.IngressEdges) != 2 || len(p.Ingress) != 1 {
+				t.Fatalf("reviews policy %s", js(p))
+			}
+		}},
+		{"egress is complete, with DNS, and cross-namespace peers name their namespace", irtest.Graph(
+			dns,
+			irtest.Workload("shop", "web", "app=web"),
+			irtest.Workload("pay", "billing", "app=billing"),
+			irtest.Edge("shop/web", "kube-system/coredns", "UDP/53"),
+			irtest.Edge("shop/web", "pay/billing", "TCP/443"),
+			irtest.Edge("shop/web", "fqdn:api.stripe.com", "TCP/443"),
+			irtest.Edge("shop/web", "cidr:203.0.113.7/32", "TCP/5432"),
+			irtest.Edge("shop/web", "entity:kube-apiserver+host", "TCP/6443"),
+		), func(t *testing.T, d *rules.Decisions) {
+			p := d.Policies["shop/web"]
+			if p == nil {
+				t.Fatal("no web policy")
+			}
+			got := rulesJSON(p.Egress)
+			for _, want := range []string{
+				`{"toEndpoints":[{"matchLabels":{"k8s:io.kubernetes.pod.namespace":"kube-system","k8s:k8s-app":"kube-dns"}}],"toPorts":[{"ports":[{"port":"53","protocol":"TCP"},{"port":"53","protocol":"UDP"}],"rules":{"dns":[{"matchPattern":"*"}]}}]}`,
+				`{"toEndpoints":[{"matchLabels":{"app":"billing","k8s:io.kubernetes.pod.namespace":"pay"}}]`,
+				`{"toFQDNs":[{"matchName":"api.stripe.com"}]`,
+				`{"toCIDR":["203.0.113.7/32"]`,
+				`{"toEntities":["kube-apiserver"]`,
+			} {
+				if !strings.Contains(got, want) {
+					t.Errorf("egress lacks %s\n%s", want, got)
+				}
+			}
+			if len(p.EgressEdges) != 5 {
+				t.Errorf("egress covers %d edges, want 5", len(p.EgressEdges))
+			}
+			// The DNS server itself gets an ingress policy naming web.
+			k := d.Policies["kube-system/kube-dns"]
+			if k == nil || !strings.Contains(rulesJSON(k.Ingress), `"app":"web","k8s:io.kubernetes.pod.namespace":"shop"`) {
+				t.Errorf("kube-dns policy %s", js(k))
+			}
+		}},
+		{"DNS rule even when no DNS flow was captured", irtest.Graph(
+			irtest.Workload("shop", "web", "app=web"),
+			irtest.Edge("shop/web", "fqdn:api.stripe.com", "TCP/443"),
+		), func(t *testing.T, d *rules.Decisions) {
+			if got := rulesJSON(d.Policies["shop/web"].Egress); !strings.Contains(got, `"rules":{"dns"`) {
+				t.Errorf("no DNS rule: %s", got)
+			}
+		}},
+		{"ports merged, sorted numerically, split at 40; peers with equal ports share a rule", irtest.Graph(func() []irtest.Item {
+			items := []irtest.Item{irtest.Workload("mon", "prom", "app=prom"), irtest.Workload("mon", "node", "app=node"), irtest.Workload("mon", "api", "app=api")}
+			for p := 45; p >= 1; p-- {
+				items = append(items, irtest.Edge("mon/prom", "mon/node", fmt.Sprintf("TCP/%d", 9000+p)))
+			}
+			items = append(items, irtest.Edge("mon/prom", "mon/node", "UDP/9001"))
+			return items
+		}()...), func(t *testing.T, d *rules.Decisions) {
+			var r []struct {
+				ToPorts []struct{ Ports []map[string]string } `json:"toPorts"`
+			}
+			json.Unmarshal([]byte(rulesJSON(d.Policies["mon/node"].Ingress)), &r)
+			if len(r) != 1 || len(r[0].ToPorts) != 2 || len(r[0].ToPorts[0].Ports) != 40 || len(r[0].ToPorts[1].Ports) != 6 {
+				t.Fatalf("chunks: %s", rulesJSON(d.Policies["mon/node"].Ingress))
+			}
+			first := r[0].ToPorts[0].Ports
+			if first[0]["port"] != "9001" || first[0]["protocol"] != "TCP" || first[1]["port"] != "9001" || first[1]["protocol"] != "UDP" || first[2]["port"] != "9002" {
+				t.Errorf("order: %v", first[:3])
+			}
+		}},
+		{"icmp gets its own rule", irtest.Graph(
+			irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("shop/web", "shop/api", "TCP/80"),
+			irtest.Edge("shop/web", "shop/api", "ICMPv4/8"),
+		), func(t *testing.T, d *rules.Decisions) {
+			want := `[{"fromEndpoints":[{"matchLabels":{"app":"web"}}],"toPorts":[{"ports":[{"port":"80","protocol":"TCP"}]}]},{"fromEndpoints":[{"matchLabels":{"app":"web"}}],"icmps":[{"fields":[{"family":"IPv4","type":8}]}]}]`
+			if got := rulesJSON(d.Policies["shop/api"].Ingress); got != want {
+				t.Errorf("got %s", got)
+			}
+		}},
+		{"unselectable peer drops the whole section, with a warning", func() *ir.Graph {
+			g := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"),
+				irtest.Edge("shop/web", "shop/api", "TCP/80"))
+			masked := &ir.Node{ID: ir.WorkloadID("shop", "ghost", nil), Kind: ir.KindWorkload, Namespace: "shop", Name: "ghost"}
+			g.AddNode(masked)
+			var web string
+			for id, n := range g.Nodes {
+				if n.Name == "web" {
+					web = id
+				}
+			}
+			g.Observe(ir.Observation{Src: web, Dst: masked.ID, Protocol: "TCP", Port: 81, Verdict: "FORWARDED"})
+			return g
+		}(), func(t *testing.T, d *rules.Decisions) {
+			if p := d.Policies["shop/web"]; p != nil && len(p.Egress) > 0 {
+				t.Errorf("partial egress section emitted: %s", js(p))
+			}
+			if len(d.Warnings) != 2 {
+				t.Errorf("warnings = %s", js(d.Warnings))
+			}
+			if d.Policies["shop/api"] == nil {
+				t.Error("unrelated policy lost")
+			}
+		}},
+		{"world ingress as CIDR; host as entity", irtest.Graph(
+			irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("cidr:198.51.100.0/24", "shop/api", "TCP/443"),
+			irtest.Edge("entity:host", "shop/api", "TCP/8080"),
+		), func(t *testing.T, d *rules.Decisions) {
+			got := rulesJSON(d.Policies["shop/api"].Ingress)
+			if !strings.Contains(got, `{"fromCIDR":["198.51.100.0/24"]`) || !strings.Contains(got, `{"fromEntities":["host"]`) {
+				t.Errorf("got %s", got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.check(t, decide(t, tt.g, rules.Options{}))
+		})
+	}
+}
+
+func webAPI() *ir.Graph {
+	return irtest.Graph(
+		irtest.Workload("shop", "web", "app=web", "team=blue"), irtest.Workload("shop", "api", "app=api"),
+		irtest.Workload("monitoring", "prom", "app=prom", "team=sre"),
+		irtest.Edge("shop/web", "shop/api", "TCP/8080"),
+		irtest.Edge("monitoring/prom", "shop/api", "TCP/9090"),
+		irtest.Edge("shop/web", "monitoring/prom", "TCP/9091"),
+		irtest.Edge("shop/api", "cidr:203.0.113.7/32", "TCP/443"),
+	)
+}
+
+func TestSettingsLayering(t *testing.T) {
+	d := decide(t, webAPI(), rules.Options{Set: []string{"world_peers=entity", "policy_name_prefix=gen-", `dns.always=false`}})
+	p := d.Policies["shop/gen-api"]
+	if p == nil {
+		t.Fatalf("prefix not applied: %v", js(d.Policies))
+	}
+	if got := rulesJSON(p.Egress); got != `[{"toEntities":["world"],"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]}]` {
+		t.Errorf("world_peers=entity / dns.always=false not applied: %s", got)
+	}
+}
+
+func loadPack(t *testing.T, dir string) *rules.Pack {
+	t.Helper()
+	p, err := rules.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestOrgPacks(t *testing.T) {
+	strict := loadPack(t, filepath.Join("..", "testdata", "rules", "org-strict"))
+	exclude := loadPack(t, filepath.Join("..", "testdata", "rules", "org-exclude-ingress"))
+
+	d := decide(t, webAPI(), rules.Options{Packs: []*rules.Pack{strict}})
+	if p := d.Policies["shop/ppc-web"]; p == nil || p.Selector["team"] != "blue" || p.Labels["policypilot.io/reviewed-by"] != "platform-team" {
+		t.Errorf("strict pack settings/hooks not applied: %s", js(d.Policies))
+	}
+	if len(d.Deny) != 1 || d.Deny[0].Policy != "shop/ppc-api" {
+		t.Errorf("deny = %s, want api (no team label)", js(d.Deny))
+	}
+
+	d = decide(t, webAPI(), rules.Options{Packs: []*rules.Pack{exclude}})
+	if p := d.Policies["monitoring/prom"]; p == nil || len(p.Ingress) != 0 || len(p.Egress) == 0 {
+		t.Errorf("monitoring ingress not excluded: %s", js(p))
+	}
+	if p := d.Policies["shop/api"]; p == nil || len(p.Ingress) != 2 {
+		t.Errorf("shop ingress changed: %s", js(p))
+	}
+
+	// Both packs compose.
+	d = decide(t, webAPI(), rules.Options{Packs: []*rules.Pack{strict, exclude}})
+	if p := d.Policies["monitoring/ppc-prom"]; p == nil || len(p.Ingress) != 0 || p.Selector["team"] != "sre" {
+		t.Errorf("packs do not compose: %s", js(p))
+	}
+}
+
+func writePack(t *testing.T, files map[string]string) *rules.Pack {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return loadPack(t, dir)
+}
+
+func TestStageReplacement(t *testing.T) {
+	// An org replaces the identity stage: selectors are the team label only.
+	src, err := os.ReadFile(filepath.Join("packs", "default", "identity.rego"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced := strings.Replace(string(src), "sel := object.union(base(labels), extra(id, labels))", `sel := {"team": labels.team}`, 1)
+	if replaced == string(src) {
+		t.Fatal("fixture: selector line not found")
+	}
+	p := writePack(t, map[string]string{"identity.rego": replaced})
+	g := irtest.Graph(irtest.Workload("shop", "web", "app=web", "team=blue"), irtest.Workload("shop", "api", "app=api", "team=red"),
+		irtest.Edge("shop/web", "shop/api", "TCP/80"))
+	d := decide(t, g, rules.Options{Packs: []*rules.Pack{p}})
+	if p := d.Policies["shop/api"]; p == nil || js(p.Selector) != `{"team":"red"}` {
+		t.Errorf("replacement not used: %s", js(d.Policies))
+	}
+}
+
+func TestEngineErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"parse error keeps file and line", map[string]string{"bad.rego": "package ppc.ext.bad\n\nx := {\n"}, "bad.rego:4: rego_parse_error"},
+		{"network builtin disabled", map[string]string{"net.rego": "package ppc.ext.net\n\ndeny contains {\"msg\": x} if {\n\tx := http.send({\"method\": \"get\", \"url\": \"http://example.com\"}).body\n}\n"}, "net.rego:4:7: rego_type_error: undefined function http.send"},
+		{"clock disabled", map[string]string{"t.rego": "package ppc.ext.t\n\nwarn contains {\"msg\": sprintf(\"%d\", [time.now_ns()])}\n"}, "undefined function time.now_ns"},
+		{"replaced stage must keep its contract", map[string]string{"synth.rego": "package ppc.synth\n\npolicies := {}\n"}, "do not define data.ppc.synth.excluded_edge"},
+		{"config package reserved", map[string]string{"c.rego": "package ppc.config\n\nx := 1\n"}, "reserved for settings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, src := range tt.files {
+				os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644)
+			}
+			var err error
+			p, lerr := rules.LoadDir(dir)
+			if lerr != nil {
+				err = lerr
+			} else {
+				_, err = rules.NewEngine(context.Background(), rules.Options{Packs: []*rules.Pack{p}})
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestEvalTimeout(t *testing.T) {
+	p := writePack(t, map[string]string{"slow.rego": `package ppc.ext.slow
+
+warn contains {"msg": sprintf("%d", [n])} if {
+	some i in numbers.range(1, 100000000)
+	n := i * 2
+	n < 0
+}
+`})
+	e, err := rules.NewEngine(context.Background(), rules.Options{Packs: []*rules.Pack{p}, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Decide(context.Background(), webAPI())
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDecisionsDeterministic(t *testing.T) {
+	a := js(decide(t, webAPI(), rules.Options{}))
+	for i := 0; i < 3; i++ {
+		if b := js(decide(t, webAPI(), rules.Options{})); a != b {
+			t.Fatalf("decisions differ between runs:\n%s\n%s", a, b)
+		}
+	}
+}
