@@ -318,7 +318,10 @@ func compileError(err error) error {
 	for i, e := range es {
 		loc := ""
 		if e.Location != nil {
-			loc = fmt.Sprintf("%s:%d:%d: ", e.Location.File, e.Location.Row, e.Location.Col)
+			loc = fmt.Sprintf("%s:%d: ", e.Location.File, e.Location.Row)
+			if e.Location.Col > 0 {
+				loc = fmt.Sprintf("%s:%d:%d: ", e.Location.File, e.Location.Row, e.Location.Col)
+			}
 		}
 		lines[i] = fmt.Sprintf("%s%s: %s", loc, e.Code, e.Message)
 	}
