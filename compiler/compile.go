@@ -128,6 +128,9 @@ type Result struct {
 	Timings     []Timing
 	// Completed is the last stage that ran to completion.
 	Completed StageID
+	// Agent are the agent settings verification and replay used (with the
+	// cluster name taken from the flows when Options.InferCluster is set).
+	Agent agent.Settings
 }
 
 type state struct {
@@ -148,7 +151,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // A non-nil error is an InputError; otherwise errors in the result's
 // diagnostics mean the output failed verification, replay or a gate.
 func Compile(ctx context.Context, args []string, opts Options) (*Result, error) {
-	s := &state{args: args, opts: opts, res: &Result{}}
+	s := &state{args: args, opts: opts, res: &Result{Agent: opts.Agent}}
 	for _, st := range stages {
 		if st.id == StageReplay && opts.NoReplay {
 			continue
@@ -206,6 +209,7 @@ func (s *state) normalize(context.Context) error {
 	if s.opts.InferCluster {
 		if name, d := InferClusterName(s.res.Graph); name != "" {
 			s.opts.Agent.ClusterName = name
+			s.res.Agent.ClusterName = name
 			if d != nil {
 				s.res.Diagnostics = append(s.res.Diagnostics, d)
 			}

@@ -50,19 +50,28 @@ var (
 	applied *Settings
 )
 
-// Apply sets Cilium's globals to s. Cilium keeps them per process, so a
-// second call with different settings is an error.
+// Apply sets Cilium's globals to s. Cilium keeps them per process: a
+// second call may change only the cluster name (which re-targets the
+// "cluster" entity; Parse takes the name as an argument), and only
+// between, not during, validations and replays.
 func Apply(s Settings) error {
 	mu.Lock()
 	defer mu.Unlock()
-	if applied != nil {
-		if *applied != s {
-			return fmt.Errorf("cilium agent settings already applied as %+v; cannot change them to %+v in one process", *applied, s)
-		}
-		return nil
-	}
 	if s.ClusterName == "" {
 		return fmt.Errorf("cluster name must not be empty")
+	}
+	if applied != nil {
+		a, b := *applied, s
+		a.ClusterName, b.ClusterName = "", ""
+		if a != b {
+			return fmt.Errorf("cilium agent settings already applied as %+v; cannot change them to %+v in one process", *applied, s)
+		}
+		if applied.ClusterName != s.ClusterName {
+			option.Config.ClusterName = s.ClusterName
+			api.InitEntities(s.ClusterName)
+			applied.ClusterName = s.ClusterName
+		}
+		return nil
 	}
 	option.Config.EnableNodeSelectorLabels = s.EnableNodeSelectorLabels
 	option.Config.EnableExtendedIPProtocols = s.EnableExtendedIPProtocols
