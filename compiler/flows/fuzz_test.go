@@ -1,0 +1,50 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzRead: no input panics the reader, every diagnostic names a line, and
+// every record it returns has a flow and a position.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{wrapped, bare, camel, lost, status, agent, "[" + wrapped + "," + bare + "]",
+		"{\n \"flow\": {}\n}", "2026-01-01T00:00:00Z stdout F " + wrapped, `{"log":"{}","stream":"stdout"}`, "\x1f\x8b garbage"} {
+		f.Add([]byte(s))
+	}
+	// Seed with the first lines of the real captures.
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "*.json*"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			if len(b) > 4096 {
+				b = b[:4096]
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sum, ds, err := Read(context.Background(), []Input{{Name: "fuzz.json", R: strings.NewReader(string(data))}},
+			Options{MaxErrors: 1 << 20}, func(r *Record) error {
+				if r.Flow == nil || r.Pos.Line < 1 || r.Pos.File != "fuzz.json" {
+					t.Fatalf("bad record %+v", r)
+				}
+				return nil
+			})
+		if err != nil && !errors.Is(err, ErrTooManyErrors) && !strings.Contains(err.Error(), "gzip") && !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "flate") {
+			t.Fatalf("unexpected error %v", err)
+		}
+		for _, d := range ds {
+			if d.Pos.Line < 1 || d.Pos.File != "fuzz.json" {
+				t.Fatalf("diagnostic without a line: %v", d)
+			}
+		}
+		if sum.Malformed > sum.Records {
+			t.Fatalf("summary %+v", sum)
+		}
+	})
+}

@@ -1,0 +1,131 @@
+package verify
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/ir"
+)
+
+func newVerifier(t testing.TB, ppc bool) *Verifier {
+	t.Helper()
+	v, err := New(Options{Agent: agent.Defaults(), PPC: ppc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func doc(t testing.TB, y string) Object {
+	t.Helper()
+	b, err := yaml.YAMLToJSON([]byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Object{Pos: ir.Pos{File: "p.yaml", Line: 1}, JSON: b}
+}
+
+const basePolicy = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: api
+  namespace: shop
+  labels: {app.kubernetes.io/managed-by: ppc}
+spec:
+  endpointSelector:
+    matchLabels: {app: api}
+`
+
+// TestLayers covers the cases where the API server and the agent disagree
+// (reference/cilium-engine.md §1c): each must be reported by the right
+// layer, with its data path.
+func TestLayers(t *testing.T) {
+	ports41 := "  ingressDeny:\n  - fromEntities: [world]\n    toPorts:\n    - ports:\n"
+	for i := 1; i <= 41; i++ {
+		ports41 += "      - {port: \"" + itoa(1000+i) + "\", protocol: TCP}\n"
+	}
+	tests := []struct {
+		name  string
+		spec  string
+		layer Layer
+		path  string
+		msg   string
+	}{
+		{"valid", "  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n", "", "", ""},
+		{"port 99999 passes the API server, the agent rejects it", "  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"99999\", protocol: TCP}]}]\n",
+			LayerAgent, "spec.ingress[0]", "value out of range"},
+		{"bare IP in toCIDR: API server rejects, agent accepts", "  egress:\n  - toCIDR: [10.0.0.1]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n",
+			LayerSchema, "spec.egress[0].toCIDR[0]", "cidr"},
+		{"world-ipv4 entity: API server rejects", "  egress:\n  - toEntities: [world-ipv4]\n",
+			LayerSchema, "spec.egress[0].toEntities[0]", "Unsupported value"},
+		{"41 ports in a deny rule: only the agent rejects", ports41, LayerAgent, "spec.ingressDeny[0]", "too many ports"},
+		{"41 ports in an allow rule: both reject", strings.Replace(ports41, "ingressDeny", "ingress", 1), LayerSchema, "spec.ingress[0].toPorts[0].ports", "Too many"},
+		{"toEndpoints and toCIDR in one rule", "  egress:\n  - toEndpoints: [{}]\n    toCIDR: [10.0.0.0/8]\n", LayerAgent, "spec.egress[0]", "combining"},
+		{"HTTP on UDP", "  ingress:\n  - toPorts: [{ports: [{port: \"80\", protocol: UDP}], rules: {http: [{method: GET}]}}]\n", LayerAgent, "spec.ingress[0]", "L7 rules can only apply to TCP"},
+		{"unknown field", "  ingress:\n  - fromEndpointz: [{}]\n", LayerSchema, "spec.ingress[0].fromEndpointz", "unknown field"},
+		{"bad protocol", "  ingress:\n  - toPorts: [{ports: [{port: \"80\", protocol: HTTP}]}]\n", LayerSchema, "spec.ingress[0].toPorts[0].ports[0].protocol", "Unsupported value"},
+	}
+	v := newVerifier(t, false)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ds := v.Verify(context.Background(), doc(t, basePolicy+tt.spec))
+			if tt.layer == "" {
+				if len(ds) > 0 {
+					t.Fatalf("valid policy rejected: %v", ds)
+				}
+				return
+			}
+			for _, d := range ds {
+				if d.Code == tt.layer.Code() && ir.JoinPath(d.Path) == tt.path && strings.Contains(d.Msg, tt.msg) {
+					if d.Object != "shop/api" || d.Pos.File != "p.yaml" {
+						t.Errorf("diagnostic lacks object or position: %v", d)
+					}
+					if tt.layer == LayerAgent && !strings.Contains(strings.Join(d.Details, " "), "not enforce") {
+						t.Errorf("agent-only rejection must say the policy is not enforced: %v", d.Details)
+					}
+					return
+				}
+			}
+			t.Fatalf("want %s at %s (%q), got:\n%v", tt.layer, tt.path, tt.msg, ds)
+		})
+	}
+}
+
+func TestEveryErrorReported(t *testing.T) {
+	spec := "  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"99999\", protocol: TCP}]}]\n" +
+		"  egress:\n  - toCIDR: [10.0.0.1]\n  - toEntities: [wrld]\n"
+	ds := newVerifier(t, true).Verify(context.Background(), doc(t, basePolicy+spec))
+	layers := map[string]int{}
+	for _, d := range ds {
+		layers[d.Code]++
+	}
+	if layers[LayerSchema.Code()] < 2 || layers[LayerAgent.Code()] < 1 || layers[LayerPPC.Code()] < 2 {
+		t.Errorf("layers %v:\n%v", layers, ds)
+	}
+}
+
+func TestNotAnObject(t *testing.T) {
+	v := newVerifier(t, false)
+	for _, in := range []string{`[]`, `{"kind":"Pod","apiVersion":"v1","metadata":{"name":"x"}}`} {
+		ds := v.Verify(context.Background(), Object{JSON: []byte(in)})
+		if len(ds) != 1 || ds[0].Code != LayerSchema.Code() {
+			t.Errorf("%s: %v", in, ds)
+		}
+	}
+}
+
+func itoa(i int) string {
+	const digits = "0123456789"
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{digits[i%10]}, b...)
+	}
+	return string(b)
+}
