@@ -60,15 +60,20 @@ func (f *agentFlags) clusterSet() bool {
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
 	f.s = agent.Defaults()
-	fs.StringVar(&f.s.ClusterName, flagClusterName, f.s.ClusterName, "the cluster's name (Cilium --cluster-name; default: the name in the flows' cluster labels, else \"default\")")
+	f.s.ClusterName = ""
+	fs.StringVar(&f.s.ClusterName, flagClusterName, "", "the cluster's name (Cilium --cluster-name; default: the name in the flows' cluster labels, else \"default\")")
 	fs.BoolVar(&f.s.EnableNodeSelectorLabels, "enable-node-selector-labels", f.s.EnableNodeSelectorLabels, "as the agent flag: allow fromNodes/toNodes")
 	fs.BoolVar(&f.s.EnableExtendedIPProtocols, "enable-extended-ip-protocols", f.s.EnableExtendedIPProtocols, "as the agent flag: allow port-less VRRP, IGMP, … rules")
 	fs.BoolVar(&f.s.EnableL7Proxy, "enable-l7-proxy", f.s.EnableL7Proxy, "as the agent flag: allow L7 rules")
 }
 
 func (f *agentFlags) settings() (agent.Settings, error) {
-	if f.s.ClusterName == "" {
-		return f.s, fmt.Errorf("--%s must not be empty", flagClusterName)
+	s := f.s
+	if s.ClusterName == "" {
+		if f.clusterSet() {
+			return s, fmt.Errorf("--%s must not be empty", flagClusterName)
+		}
+		s.ClusterName = agent.Defaults().ClusterName
 	}
-	return f.s, nil
+	return s, nil
 }
