@@ -195,6 +195,11 @@ func Input(g *ir.Graph) map[string]any {
 			m["name"] = n.Name
 		}
 		if n.Kind == ir.KindWorkload {
+			ps := make([]any, len(n.Pods))
+			for i, p := range n.Pods {
+				ps[i] = p
+			}
+			m["pods"] = ps
 			ls := make([]any, len(n.Labels))
 			for i, l := range n.Labels {
 				ls[i] = l

@@ -46,6 +46,7 @@ const (
 	SkipAggregated     = "aggregated flow summary (no addresses)"
 	SkipL7Response     = "L7 response"
 	SkipInvalidAddress = "invalid IP address"
+	SkipICMPRelated    = "ICMP reply or error (related to another connection)"
 )
 
 // Builder lowers a stream of records into a graph.
@@ -151,8 +152,8 @@ func (b *Builder) add(rec *flows.Record) string {
 	if !ok {
 		return SkipNoL4
 	}
-	if proto == "ICMPv4" && port == 0 || proto == "ICMPv6" && port == 129 {
-		return SkipReply // echo reply
+	if icmpNotRequest(proto, port) {
+		return SkipICMPRelated
 	}
 	src, r := b.endpoint(f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
 	if r != "" {
@@ -486,4 +487,20 @@ func urlPath(u string) string {
 		return u
 	}
 	return p.EscapedPath()
+}
+
+// icmpNotRequest reports ICMP messages that answer or report on other
+// traffic (echo replies, destination unreachable, time exceeded, …):
+// conntrack treats them as related, so they define no policy.
+func icmpNotRequest(proto string, typ uint16) bool {
+	switch proto {
+	case "ICMPv4":
+		switch typ {
+		case 0, 3, 4, 5, 11, 12, 14, 16, 18:
+			return true
+		}
+	case "ICMPv6":
+		return typ < 128 || typ == 129
+	}
+	return false
 }

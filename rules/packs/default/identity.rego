@@ -67,28 +67,32 @@ unselectable[id] := "no identity labels in the flows (field-masked export?)" if 
 	not selector[id]
 }
 
-# display_name is the readable base of a workload's policy name.
+# display_name is the readable base of a workload's policy name: its
+# preferred label's value, else the controller its pods belong to, else the
+# IR's name for it.
 display_name(id) := v if {
 	labels := k8s_labels(input.nodes[id])
 	v := labels[preferred_key(labels)]
+} else := v if {
+	v := input.nodes[id].pods[0]
 } else := input.nodes[id].name
 
 # group_key identifies the policy a workload belongs to: workloads of one
 # namespace with the same selector share a policy.
 group_key(id) := json.marshal([input.nodes[id].namespace, selector[id]])
 
-# groups[key] is one policy subject: namespace, base name and selector.
-groups[key] := {"namespace": n.namespace, "base": display_name(id), "selector": selector[id]} if {
-	some id, n in input.nodes
-	selector[id]
-	key := group_key(id)
+# groups[key] is one policy subject: namespace, base name (the smallest of
+# its members' display names) and selector.
+groups[key] := {"namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} if {
+	some key, ids in members
+	bases := sort({display_name(id) | some id in ids})
 }
 
 # member[id] is the group of workload id.
 member[id] := group_key(id) if some id, _ in selector
 
 # members[key] lists the workloads a policy selects.
-members[key] := sort([id | some id, k in member; k == key]) if some key, _ in groups
+members[key] := sort([id | some id, k in member; k == key]) if some key in {k | some k in member}
 
 group_bases := [[g.namespace, g.base] | some g in groups]
 

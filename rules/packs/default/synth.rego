@@ -223,9 +223,20 @@ peer_field("cidr", vs, "egress") := {"toCIDR": vs}
 
 peer_field("fqdn", vs, "egress") := {"toFQDNs": [{"matchName": v} | some v in vs]}
 
+# dns_group(g): the group selects the cluster's DNS servers. Every pod must
+# reach them, and every egress section ppc writes allows it, but no capture
+# shows every client: unless config dns.ingress is true they get no
+# ingress section, which would cut off the pods the capture missed.
+dns_group(g) if {
+	object.get(dns, "ingress", false) != true
+	some id in identity.members[g]
+	dns_server(id)
+}
+
 ingress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_ingress_namespace
+	not dns_group(g)
 	es := in_edges[g]
 	count(es) > 0
 	not blocked(g, "ingress")
