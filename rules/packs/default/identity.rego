@@ -89,26 +89,43 @@ groups[key] := {"namespace": input.nodes[ids[0]].namespace, "base": bases[0], "s
 }
 
 # member[id] is the group of workload id.
-member[id] := group_key(id) if some id, _ in selector
+# (Key-driven body: looked up with a ground id, it costs one lookup, not a
+# scan of every selector.)
+member[id] := group_key(id) if {
+	some id
+	selector[id]
+}
 
 # members[key] lists the workloads a policy selects.
-members[key] := sort([id | some id, k in member; k == key]) if some key in {k | some k in member}
+group_keys := {k | some k in member}
 
-group_bases := [[g.namespace, g.base] | some g in groups]
+members[key] := sort(ids) if {
+	some key
+	group_keys[key]
+	ids := [id | some id, k in member; k == key]
+}
 
-base_count[nb] := count([1 | some x in group_bases; x == nb]) if some nb in group_bases
+# shared_bases are the [namespace, base] pairs more than one group has:
+# equal pairs are adjacent once sorted, so this is O(n log n).
+sorted_bases := sort([[g.namespace, g.base] | some g in groups])
+
+shared_bases := {sorted_bases[i] |
+	count(sorted_bases) > 1
+	some i in numbers.range(0, count(sorted_bases) - 2)
+	sorted_bases[i] == sorted_bases[i + 1]
+}
 
 # name[key] is the policy name of a group: prefix plus base name, with a
 # short hash of the selector when several groups share a base name.
 name[key] := n if {
 	some key, g in groups
-	base_count[[g.namespace, g.base]] == 1
+	not shared_bases[[g.namespace, g.base]]
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
 }
 
 name[key] := n if {
 	some key, g in groups
-	base_count[[g.namespace, g.base]] > 1
+	shared_bases[[g.namespace, g.base]]
 	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
 }

@@ -27,7 +27,8 @@ subject_ns_ok(ns) if {
 	not ns in hooks.exclude_namespace
 }
 
-excluded_edge[x.edge] := x.reason if some x in hooks.exclude_edge
+# A complete object (evaluated once), so each lookup is O(1).
+excluded_edge := {x.edge: x.reason | some x in hooks.exclude_edge}
 
 # ---- peers ----------------------------------------------------------------
 
@@ -68,17 +69,21 @@ entity(n) := es[0] if {
 	count(es) > 0
 } else := n.entities[0]
 
-# unexpressible[[edge, side]] says why an edge cannot be written as a rule
-# of the policy on that side ("ingress" at dst, "egress" at src).
-unexpressible[[e.id, "ingress"]] := why if {
-	some e in input.edges
+# unexpressible_ingress[edge] / unexpressible_egress[edge] say why an edge
+# cannot be written as a rule of the policy at its destination (source).
+# Keyed by the plain edge ID with key-driven bodies, so that a lookup costs
+# one evaluation, not a scan of every edge.
+unexpressible_ingress[id] := why if {
+	some id
+	e := input.edges[id]
 	identity.member[e.dst]
 	not peer(e.src, input.nodes[e.dst].namespace)
 	why := peer_problem(e.src)
 }
 
-unexpressible[[e.id, "egress"]] := why if {
-	some e in input.edges
+unexpressible_egress[id] := why if {
+	some id
+	e := input.edges[id]
 	identity.member[e.src]
 	not dns_edge(e)
 	not peer(e.dst, input.nodes[e.src].namespace)
@@ -131,36 +136,40 @@ dns_rule := {
 
 # ---- edges per group ------------------------------------------------------
 
-# Tag each edge with the groups of its ends once; group-bys below join on
-# plain variables so OPA indexes them.
-in_tagged := [{"g": g, "e": e} |
-	some e in input.edges
-	g := identity.member[e.dst]
-	not excluded_edge[e.id]
-]
-
-out_tagged := [{"g": g, "e": e} |
-	some e in input.edges
-	g := identity.member[e.src]
-	not excluded_edge[e.id]
-]
-
-in_edges := {g: es |
-	some g, _ in identity.groups
-	es := [x.e | some x in in_tagged; x.g == g]
+# The edges arriving at (leaving) a group's members, found through the
+# adjacency lists ppc adds to the input, so grouping is linear.
+in_edges[g] := es if {
+	some g
+	identity.groups[g]
+	es := [e |
+		some n in identity.members[g]
+		some id in object.get(input["in"], n, [])
+		not excluded_edge[id]
+		e := input.edges[id]
+	]
 }
 
-out_edges := {g: es |
-	some g, _ in identity.groups
-	es := [x.e | some x in out_tagged; x.g == g]
+out_edges[g] := es if {
+	some g
+	identity.groups[g]
+	es := [e |
+		some n in identity.members[g]
+		some id in object.get(input.out, n, [])
+		not excluded_edge[id]
+		e := input.edges[id]
+	]
 }
 
 # A direction of a group is synthesised only when every edge in it can be
 # expressed: a partial section would deny the rest.
 blocked(g, side) if {
 	some e in edges_of(g, side)
-	unexpressible[[e.id, side]]
+	unexpressible(e.id, side)
 }
+
+unexpressible(id, "ingress") := unexpressible_ingress[id]
+
+unexpressible(id, "egress") := unexpressible_egress[id]
 
 edges_of(g, "ingress") := in_edges[g]
 
@@ -303,5 +312,5 @@ warnings contains {"msg": sprintf("%s section omitted: %s", [side, why]), "polic
 	subject_ns_ok(grp.namespace)
 	some side in ["ingress", "egress"]
 	some e in edges_of(g, side)
-	why := unexpressible[[e.id, side]]
+	why := unexpressible(e.id, side)
 }

@@ -1,0 +1,63 @@
+package testutil
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyWalls enforces DESIGN.md's walls: ir imports nothing heavier
+// than the standard library; only the packages that need Cilium import it;
+// nothing imports cmd.
+func TestDependencyWalls(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/policypilot/ppc/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/policypilot/ppc/"
+	ciliumAllowed := map[string]bool{
+		mod + "compiler/flows": true, mod + "compiler/lower": true, mod + "compiler/synth": true,
+		mod + "compiler/verify": true, mod + "compiler/replay": true, mod + "compiler/agent": true,
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, "|", 3)
+		pkg, imports, deps := parts[0], strings.Fields(parts[1]), strings.Fields(parts[2])
+		checked++
+		if pkg == mod+"ir" || strings.HasPrefix(pkg, mod+"ir/") {
+			for _, d := range deps {
+				if strings.Contains(strings.SplitN(d, "/", 2)[0], ".") && !strings.HasPrefix(d, mod+"ir") {
+					t.Errorf("%s depends on %s: ir must use the standard library only", pkg, d)
+				}
+			}
+		}
+		for _, imp := range imports {
+			if strings.HasPrefix(imp, "github.com/cilium/") && !ciliumAllowed[pkg] {
+				t.Errorf("%s imports %s: only %v may import Cilium", pkg, imp, keys(ciliumAllowed))
+			}
+			if strings.HasPrefix(imp, mod+"cmd") && !strings.HasPrefix(pkg, mod+"cmd") {
+				t.Errorf("%s imports %s: nothing imports cmd", pkg, imp)
+			}
+		}
+		if pkg == mod+"rules" {
+			for _, d := range deps {
+				for _, h := range []string{"github.com/cilium/", "cuelang.org/"} {
+					if strings.HasPrefix(d, h) {
+						t.Errorf("rules depends on %s", d)
+					}
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d packages listed", checked)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
