@@ -12,8 +12,8 @@ import (
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/agent"
-	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/internal/testutil"
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 )
 
