@@ -6,7 +6,7 @@ BIN       := bin/ppc
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1x
 
-.PHONY: help build test demo lint fuzz bench golden rego-test clean
+.PHONY: help build test demo lint fuzz bench golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,9 +39,6 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench: ## run the benchmarks (BENCHTIME=1x by default; compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
-
-rego-test: build ## run the default rule pack's own Rego tests
-	./$(BIN) rules test
 
 clean: ## remove build output
 	rm -rf bin demo-out
