@@ -347,15 +347,7 @@ func Protocol(p string) (u8proto.U8proto, bool) {
 // Cilium enforces nothing at world, CIDR or host peers.
 func (e *Engine) Check(src, dst *ir.Node, protocol string, port uint16) (Verdict, error) {
 	var v Verdict
-	proto, ok := Protocol(protocol)
-	if !ok {
-		return v, fmt.Errorf("replay: unsupported protocol %q", protocol)
-	}
-	sid, err := e.Identity(src)
-	if err != nil {
-		return v, err
-	}
-	did, err := e.Identity(dst)
+	proto, sid, did, err := e.resolve(src, dst, protocol)
 	if err != nil {
 		return v, err
 	}
@@ -376,6 +368,23 @@ func (e *Engine) Check(src, dst *ir.Node, protocol string, port uint16) (Verdict
 		v.Ingress, v.IngressProxy, v.IngressBy = decide(entry, meta)
 	}
 	return v, nil
+}
+
+// resolve maps a connection's protocol and endpoints to Cilium's terms.
+func (e *Engine) resolve(src, dst *ir.Node, protocol string) (u8proto.U8proto, *identity.Identity, *identity.Identity, error) {
+	proto, ok := Protocol(protocol)
+	if !ok {
+		return 0, nil, nil, fmt.Errorf("replay: unsupported protocol %q", protocol)
+	}
+	sid, err := e.Identity(src)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	did, err := e.Identity(dst)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return proto, sid, did, nil
 }
 
 func decide(entry types.MapStateEntry, meta policy.RuleMeta) (Decision, bool, []string) {
@@ -424,15 +433,7 @@ const podNamespaceLabel = "io.kubernetes.pod.namespace"
 // cached path agrees with Cilium's own simulation.
 func (e *Engine) Reference(src, dst *ir.Node, protocol string, port uint16) (Verdict, error) {
 	var v Verdict
-	proto, ok := Protocol(protocol)
-	if !ok {
-		return v, fmt.Errorf("replay: unsupported protocol %q", protocol)
-	}
-	sid, err := e.Identity(src)
-	if err != nil {
-		return v, err
-	}
-	did, err := e.Identity(dst)
+	proto, sid, did, err := e.resolve(src, dst, protocol)
 	if err != nil {
 		return v, err
 	}
