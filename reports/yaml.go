@@ -73,25 +73,12 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 			return nil, fmt.Errorf("write policies: %w", err)
 		}
 		dst := filepath.Join(sub, d.Name+".yaml")
-		f, err := os.CreateTemp(sub, ".ppc-*.tmp")
+		tmp, err := stage(sub, b)
 		if err != nil {
 			cleanup()
-			return nil, fmt.Errorf("write policies: %w", err)
-		}
-		done = append(done, staged{f.Name(), dst})
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			cleanup()
 			return nil, fmt.Errorf("write %s: %w", dst, err)
 		}
-		if err := f.Close(); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("write %s: %w", dst, err)
-		}
-		if err := os.Chmod(f.Name(), 0o644); err != nil {
-			cleanup()
-			return nil, err
-		}
+		done = append(done, staged{tmp, dst})
 	}
 	var paths []string
 	for _, s := range done {
@@ -106,23 +93,8 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 
 // WriteFileAtomic writes b to path through a temporary file and a rename.
 func WriteFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".ppc-*.tmp")
+	tmp, err := stage(filepath.Dir(path), b)
 	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -130,6 +102,28 @@ func WriteFileAtomic(path string, b []byte) error {
 		return err
 	}
 	return nil
+}
+
+// stage writes b to a new temporary file in dir (mode 0644) and returns
+// its name; on error nothing is left behind.
+func stage(dir string, b []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".ppc-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 // safeSegment rejects names that would escape the output directory. Names
