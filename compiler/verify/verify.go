@@ -160,8 +160,18 @@ func (v *Verifier) diag(l Layer, obj Object, name string, path []string, msg str
 }
 
 func (v *Verifier) fieldDiag(obj Object, name string, e *field.Error) *ir.Diagnostic {
-	msg := e.ErrorBody()
-	return v.diag(LayerSchema, obj, name, splitPath(e.Field), msg)
+	if e.Field == "<nil>" {
+		// Errors of the schema as a whole (oneOf/anyOf, the note that
+		// CEL rules were skipped) name their path in the message.
+		var path []string
+		if rest, ok := strings.CutPrefix(e.Detail, `"`); ok {
+			if p, _, ok := strings.Cut(rest, `"`); ok {
+				path = splitPath(p)
+			}
+		}
+		return v.diag(LayerSchema, obj, name, path, e.Detail)
+	}
+	return v.diag(LayerSchema, obj, name, splitPath(e.Field), e.ErrorBody())
 }
 
 // agentLayer decodes the object into Cilium's types and runs the agent's

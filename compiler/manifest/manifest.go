@@ -1,0 +1,332 @@
+// Package manifest reads Kubernetes manifests the way kubectl does: files,
+// directories (recursively, *.yaml, *.yml and *.json) and standard input;
+// multi-document YAML; JSON; and List objects, whose items are expanded.
+// Each object keeps its source position (file, first line of its
+// document, document index) so that every later diagnostic can point at
+// it. Syntax errors are reported with the file and line, never skipped
+// silently.
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/policypilot/ppc/ir"
+)
+
+// Object is one Kubernetes object read from a manifest.
+type Object struct {
+	Pos ir.Pos // file and first line of its document
+	// Doc is the 1-based index of its document in the file; Item the
+	// 1-based index inside a List (0 when it is not a list item).
+	Doc, Item int
+	// APIVersion, Kind, Namespace and Name are read from the object.
+	APIVersion, Kind, Namespace, Name string
+	// JSON is the object as JSON.
+	JSON []byte
+}
+
+// Where formats the position as "file:line (document N[, item M])".
+func (o Object) Where() string {
+	s := fmt.Sprintf("%s (document %d", o.Pos, o.Doc)
+	if o.Item > 0 {
+		s += fmt.Sprintf(", item %d", o.Item)
+	}
+	return s + ")"
+}
+
+// ID is "Kind namespace/name" (or "Kind name" without a namespace).
+func (o Object) ID() string {
+	if o.Namespace != "" {
+		return o.Kind + " " + o.Namespace + "/" + o.Name
+	}
+	return o.Kind + " " + o.Name
+}
+
+// SetNamespace sets metadata.namespace in the object and its JSON.
+func (o *Object) SetNamespace(ns string) error {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(o.JSON))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	md, _ := m["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+		m["metadata"] = md
+	}
+	md["namespace"] = ns
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	o.JSON, o.Namespace = b, ns
+	return nil
+}
+
+// Input is one named source. Name "-" is standard input.
+type Input struct {
+	Name string
+	R    io.Reader // nil: read Name from disk
+}
+
+// Expand resolves arguments into inputs: "-" is stdin; a directory stands
+// for every *.yaml, *.yml and *.json file below it (recursively, sorted,
+// hidden files and directories skipped); anything else is a file. A
+// directory without manifests is an error.
+func Expand(args []string) ([]Input, error) {
+	var ins []Input
+	for _, a := range args {
+		if a == "-" {
+			ins = append(ins, Input{Name: "-"})
+			continue
+		}
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			ins = append(ins, Input{Name: a})
+			continue
+		}
+		var names []string
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != a && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() && isManifestName(d.Name()) {
+				names = append(names, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, fmt.Errorf("directory %s holds no .yaml, .yml or .json files", a)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			ins = append(ins, Input{Name: n})
+		}
+	}
+	return ins, nil
+}
+
+func isManifestName(n string) bool {
+	switch strings.ToLower(filepath.Ext(n)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// Read reads every input and returns its objects in order. A document
+// that is not valid YAML or JSON, or is not an object with a kind, is an
+// error diagnostic naming the file and line; reading goes on with the
+// next document. The error is non-nil only when an input cannot be read.
+func Read(ins []Input, stdin io.Reader) ([]Object, ir.Diagnostics, error) {
+	var objs []Object
+	var ds ir.Diagnostics
+	for _, in := range ins {
+		data, err := readAll(in, stdin)
+		if err != nil {
+			return nil, ds, err
+		}
+		name := in.Name
+		o, d := Parse(name, data)
+		objs = append(objs, o...)
+		ds = append(ds, d...)
+	}
+	return objs, ds, nil
+}
+
+func readAll(in Input, stdin io.Reader) ([]byte, error) {
+	switch {
+	case in.R != nil:
+		return io.ReadAll(in.R)
+	case in.Name == "-":
+		if stdin == nil {
+			return nil, fmt.Errorf("-: no standard input")
+		}
+		return io.ReadAll(stdin)
+	}
+	return os.ReadFile(in.Name)
+}
+
+// document is one YAML document of a file.
+type document struct {
+	line int // first line, 1-based
+	text []byte
+}
+
+// split cuts a YAML stream at its document markers ("---" starts a
+// document, "..." ends one), keeping each document's first line.
+func split(data []byte) []document {
+	var docs []document
+	cur := document{line: 1}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), len(data)+1)
+	line := 0
+	var buf bytes.Buffer
+	flush := func(next int) {
+		cur.text = append([]byte(nil), buf.Bytes()...)
+		docs = append(docs, cur)
+		buf.Reset()
+		cur = document{line: next}
+	}
+	for sc.Scan() {
+		line++
+		t := sc.Bytes()
+		if isMarker(t, "---") || isMarker(t, "...") {
+			flush(line + 1)
+			if isMarker(t, "---") {
+				// "--- {a: 1}": content may follow the marker.
+				if rest := bytes.TrimSpace(t[3:]); len(rest) > 0 && rest[0] != '#' {
+					cur.line = line
+					buf.Write(rest)
+					buf.WriteByte('\n')
+				}
+			}
+			continue
+		}
+		buf.Write(t)
+		buf.WriteByte('\n')
+	}
+	flush(0)
+	return docs
+}
+
+func isMarker(line []byte, m string) bool {
+	if !bytes.HasPrefix(line, []byte(m)) {
+		return false
+	}
+	rest := line[len(m):]
+	return len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r'
+}
+
+// blank reports whether a document holds only comments and whitespace.
+func blank(b []byte) bool {
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if len(l) > 0 && l[0] != '#' {
+			return false
+		}
+	}
+	return true
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// Parse reads the objects of one file's contents. name is used in
+// positions.
+func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
+	var objs []Object
+	var ds ir.Diagnostics
+	docIdx := 0
+	for _, d := range split(data) {
+		if blank(d.text) {
+			continue
+		}
+		docIdx++
+		pos := ir.Pos{File: name, Line: firstContentLine(d)}
+		js, err := yaml.YAMLToJSON(d.text)
+		if err != nil {
+			// Make the YAML parser's document-relative line absolute.
+			msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {
+				n, _ := strconv.Atoi(s[len("line "):])
+				return fmt.Sprintf("line %d", n+d.line-1)
+			})
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				pos.Line, _ = strconv.Atoi(m[1])
+			}
+			ds = append(ds, docErr(pos, docIdx, "not valid YAML or JSON: %s", msg))
+			continue
+		}
+		var top map[string]any
+		dec := json.NewDecoder(bytes.NewReader(js))
+		dec.UseNumber()
+		if err := dec.Decode(&top); err != nil || top == nil {
+			ds = append(ds, docErr(pos, docIdx, "not a Kubernetes object (want a mapping with apiVersion and kind)"))
+			continue
+		}
+		kind, _ := top["kind"].(string)
+		if items, ok := top["items"].([]any); ok && strings.HasSuffix(kind, "List") {
+			for i, it := range items {
+				m, ok := it.(map[string]any)
+				if !ok {
+					ds = append(ds, docErr(pos, docIdx, "items[%d]: not an object", i))
+					continue
+				}
+				o, err := object(pos, docIdx, i+1, m)
+				if err != nil {
+					ds = append(ds, docErr(pos, docIdx, "items[%d]: %v", i, err))
+					continue
+				}
+				objs = append(objs, o)
+			}
+			continue
+		}
+		o, err := object(pos, docIdx, 0, top)
+		if err != nil {
+			ds = append(ds, docErr(pos, docIdx, "%v", err))
+			continue
+		}
+		objs = append(objs, o)
+	}
+	return objs, ds
+}
+
+func firstContentLine(d document) int {
+	for i, l := range bytes.Split(d.text, []byte("\n")) {
+		l = bytes.TrimSpace(l)
+		if len(l) > 0 && l[0] != '#' {
+			return d.line + i
+		}
+	}
+	return d.line
+}
+
+func docErr(pos ir.Pos, doc int, format string, args ...any) *ir.Diagnostic {
+	d := ir.Errorf("ppc_manifest_invalid", pos, format, args...)
+	d.Object = fmt.Sprintf("document %d", doc)
+	return d
+}
+
+func object(pos ir.Pos, doc, item int, m map[string]any) (Object, error) {
+	o := Object{Pos: pos, Doc: doc, Item: item}
+	o.APIVersion, _ = m["apiVersion"].(string)
+	o.Kind, _ = m["kind"].(string)
+	if o.Kind == "" {
+		return o, fmt.Errorf("kind: missing (not a Kubernetes object)")
+	}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		o.Name, _ = md["name"].(string)
+		o.Namespace, _ = md["namespace"].(string)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return o, err
+	}
+	o.JSON = b
+	return o, nil
+}
