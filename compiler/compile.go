@@ -92,6 +92,8 @@ type Options struct {
 	StopAfter StageID
 	// NoReplay skips the replay stage.
 	NoReplay bool
+	// NoProbe skips the least-privilege probe of the replay stage.
+	NoProbe bool
 	// SkipPasses disables optional IR passes by name.
 	SkipPasses map[string]bool
 	// RuleTimeout bounds rule evaluation.
@@ -106,14 +108,14 @@ type Timing struct {
 
 // ReplayReport is the replay stage's account of every IR edge.
 type ReplayReport struct {
-	Edges    int // edges checked
-	Allowed  int
-	Proxied  int // allowed at L4, redirected to the L7 proxy
-	Excluded int // denied, as the rule packs decided (excluded edges)
-	Denied   int // denied although observed: a failure
-	// PerPolicy counts the edges each policy allowed.
-	PerPolicy map[string]int
-	Verdicts  map[string]replay.Verdict // by edge ID
+	// Report is the engine's account: every connection's verdict, the
+	// use of every policy and rule.
+	*replay.Report
+	// Excluded counts the denied connections the rule packs chose not to
+	// allow; every other denied connection is an error.
+	Excluded int
+	// Probe is the least-privilege probe over unobserved connections.
+	Probe *replay.ProbeReport
 }
 
 // Result holds every stage's output.
@@ -344,42 +346,35 @@ func (s *state) replay(context.Context) error {
 	if err := eng.AddGraph(g); err != nil {
 		return err
 	}
-	rep := &ReplayReport{PerPolicy: map[string]int{}, Verdicts: map[string]replay.Verdict{}}
-	for _, e := range g.SortedEdges() {
-		v, err := eng.Check(g.Nodes[e.Src], g.Nodes[e.Dst], e.Protocol, e.Port)
-		if err != nil {
-			return err
+	r, err := eng.Replay(g)
+	if err != nil {
+		return err
+	}
+	rep := &ReplayReport{Report: r}
+	for _, x := range r.Results {
+		if x.Verdict.Allowed() {
+			continue
 		}
-		rep.Edges++
-		rep.Verdicts[e.ID] = v
-		switch {
-		case v.Allowed():
-			rep.Allowed++
-			if v.EgressProxy || v.IngressProxy {
-				rep.Proxied++
-			}
-			seen := map[string]bool{}
-			for _, p := range append(append([]string(nil), v.EgressBy...), v.IngressBy...) {
-				if !seen[p] {
-					seen[p] = true
-					rep.PerPolicy[p]++
-				}
-			}
-		case s.res.Decisions.Excluded[e.ID] != "":
+		e := x.Edge
+		if s.res.Decisions.Excluded[e.ID] != "" {
 			rep.Excluded++
-		default:
-			rep.Denied++
-			var where []string
-			if v.Egress == replay.Denied {
-				where = append(where, "at the source's egress")
-			}
-			if v.Ingress == replay.Denied {
-				where = append(where, "at the destination's ingress")
-			}
-			d := ir.Errorf("ppc_replay_denied", firstPos(e), "observed connection %s would be denied %s", e.ID, strings.Join(where, " and "))
-			d.Stage = string(StageReplay)
-			d.Related = e.Samples
-			s.res.Diagnostics = append(s.res.Diagnostics, d)
+			continue
+		}
+		var where []string
+		if x.Verdict.Egress.Decision == replay.Denied {
+			where = append(where, "at the source's egress")
+		}
+		if x.Verdict.Ingress.Decision == replay.Denied {
+			where = append(where, "at the destination's ingress")
+		}
+		d := ir.Errorf("ppc_replay_denied", firstPos(e), "observed connection %s would be denied %s", e.ID, strings.Join(where, " and "))
+		d.Stage = string(StageReplay)
+		d.Related = e.Samples
+		s.res.Diagnostics = append(s.res.Diagnostics, d)
+	}
+	if !s.opts.NoProbe {
+		if rep.Probe, err = eng.Probe(g, replay.ProbeOptions{}); err != nil {
+			return err
 		}
 	}
 	s.res.Replay = rep

@@ -62,7 +62,7 @@ func TestRealSamples(t *testing.T) {
 				if res.Completed != compiler.StageEmit {
 					t.Fatalf("stopped after %s", res.Completed)
 				}
-				if r := res.Replay; r.Denied != 0 || r.Allowed+r.Excluded != r.Edges || r.Edges != len(res.Graph.Edges) {
+				if r := res.Replay; r.Denied != r.Excluded || r.Allowed+r.Excluded != r.Connections || r.Connections != len(res.Graph.Edges) {
 					t.Fatalf("replay %+v", r)
 				}
 				total += len(res.Policies)
@@ -102,8 +102,8 @@ func crossCheck(t *testing.T, res *compiler.Result) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Egress != want.Egress || got.Ingress != want.Ingress {
-			t.Errorf("%s: cached %v/%v, LookupFlow %v/%v", e.ID, got.Egress, got.Ingress, want.Egress, want.Ingress)
+		if got.Egress.Decision != want.Egress.Decision || got.Ingress.Decision != want.Ingress.Decision {
+			t.Errorf("%s: cached %v/%v, LookupFlow %v/%v", e.ID, got.Egress.Decision, got.Ingress.Decision, want.Egress.Decision, want.Ingress.Decision)
 		}
 		if !got.Allowed() {
 			t.Errorf("%s denied", e.ID)

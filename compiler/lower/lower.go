@@ -19,6 +19,11 @@ type Options struct {
 	// policy too (the audit-mode workflow: learn what a default-deny policy
 	// blocked).
 	IncludeDenied bool
+	// Attempts makes every connection attempt count, whatever the
+	// cluster's policies did to it: POLICY_DENIED and explicit-deny
+	// (POLICY_DENY) drops included. Replay uses it: the question there is
+	// what the policies under test would do with each attempt.
+	Attempts bool
 	// Namespaces, when set, keeps only flows with a workload endpoint in one
 	// of these namespaces.
 	Namespaces []string
@@ -139,7 +144,7 @@ func (b *Builder) add(rec *flows.Record) string {
 			}
 		}
 	}
-	if r := verdictSkip(f, b.opts.IncludeDenied); r != "" {
+	if r := verdictSkip(f, b.opts.IncludeDenied || b.opts.Attempts, b.opts.Attempts); r != "" {
 		return r
 	}
 	if l7.GetType() == flowpb.L7FlowType_RESPONSE {
@@ -191,7 +196,7 @@ func (b *Builder) add(rec *flows.Record) string {
 	return ""
 }
 
-func verdictSkip(f *flowpb.Flow, includeDenied bool) string {
+func verdictSkip(f *flowpb.Flow, includeDenied, includeDeny bool) string {
 	switch f.GetVerdict() {
 	case flowpb.Verdict_FORWARDED, flowpb.Verdict_REDIRECTED, flowpb.Verdict_AUDIT:
 		return ""
@@ -207,6 +212,9 @@ func verdictSkip(f *flowpb.Flow, includeDenied bool) string {
 			return SkipDenied
 		//lint:ignore SA1019 the legacy field is read on purpose (see above)
 		case f.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENY || f.GetDropReason() == uint32(flowpb.DropReason_POLICY_DENY):
+			if includeDeny {
+				return ""
+			}
 			return SkipExplicitDeny
 		}
 		return SkipDropped

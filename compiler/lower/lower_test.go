@@ -48,6 +48,8 @@ func TestSemantics(t *testing.T) {
 		{"policy denied included", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, tcp, web, api), Options{IncludeDenied: true}, "", "TCP/8080"},
 		{"legacy numeric drop reason", flow(`"verdict":"DROPPED"`, `"drop_reason":133`, ip, tcp, web, api), Options{IncludeDenied: true}, "", "TCP/8080"},
 		{"explicit deny never learned", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENY"`, ip, tcp, web, api), Options{IncludeDenied: true}, SkipExplicitDeny, ""},
+		{"explicit deny is an attempt for replay", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENY"`, ip, tcp, web, api), Options{Attempts: true}, "", "TCP/8080"},
+		{"policy denied is an attempt for replay", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, tcp, web, api), Options{Attempts: true}, "", "TCP/8080"},
 		{"other drop", flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"INVALID_SOURCE_IP"`, ip, tcp, web, api), Options{IncludeDenied: true}, SkipDropped, ""},
 		{"socket lb trace", flow(`"verdict":"TRACED"`, ip, tcp, web, api), Options{}, SkipSockTrace, ""},
 		{"l7 response", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api, `"l7":{"type":"RESPONSE","http":{"code":200}}`), Options{}, SkipL7Response, ""},

@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -50,19 +52,66 @@ func (d Decision) String() string {
 	return [...]string{"n/a", "allowed", "denied"}[d]
 }
 
+// RuleRef names one rule of a policy: Policy is "namespace/name" (or
+// "name" for a clusterwide policy), Path the rule's place in it, e.g.
+// "spec.egress[2]" or "specs[1].ingressDeny[0]".
+type RuleRef struct {
+	Policy string `json:"policy"`
+	Path   string `json:"rule"`
+}
+
+// String formats the reference as "policy spec.egress[2]".
+func (r RuleRef) String() string { return r.Policy + " " + r.Path }
+
+// L7 is the L7 policy the proxy applies to an allowed connection: the
+// parser (http, dns, kafka, …) and the rules, as written in the policy.
+type L7 struct {
+	Parser string      `json:"parser"`
+	Rules  api.L7Rules `json:"rules"`
+	// By are the rules the L7 policy comes from.
+	By []RuleRef `json:"by,omitempty"`
+}
+
+// Point is the verdict at one enforcement point (the source's egress or
+// the destination's ingress).
+type Point struct {
+	Decision Decision
+	// Proxy: allowed at L4 and redirected to the L7 proxy, which decides
+	// per request with the L7 policies in L7.
+	Proxy bool
+	L7    []L7
+	// By are the rules behind the verdict as Cilium attributes it: the
+	// allow rules of an allowed connection, the deny rules of an
+	// explicitly denied one; empty when the default deny decided.
+	By []RuleRef
+}
+
+// Policies are the distinct policies of p.By, sorted.
+func (p Point) Policies() []string {
+	var out []string
+	for _, r := range p.By {
+		if len(out) == 0 || out[len(out)-1] != r.Policy {
+			out = append(out, r.Policy)
+		}
+	}
+	return out
+}
+
 // Verdict is the engine's answer for one connection.
 type Verdict struct {
-	Egress, Ingress Decision
-	// EgressProxy / IngressProxy: allowed at L4 and redirected to the L7
-	// proxy, which decides per request.
-	EgressProxy, IngressProxy bool
-	// EgressBy / IngressBy name the policies ("namespace/name") whose rules
-	// matched.
-	EgressBy, IngressBy []string
+	Egress, Ingress Point
 }
 
 // Allowed reports whether both enforcement points allow the connection.
-func (v Verdict) Allowed() bool { return v.Egress != Denied && v.Ingress != Denied }
+func (v Verdict) Allowed() bool { return v.Egress.Decision != Denied && v.Ingress.Decision != Denied }
+
+// Proxied reports whether an L7 proxy decides at either point.
+func (v Verdict) Proxied() bool { return v.Egress.Proxy || v.Ingress.Proxy }
+
+// Rules are the rules of both points, sorted and without duplicates.
+func (v Verdict) Rules() []RuleRef {
+	return mergeRefs(v.Egress.By, v.Ingress.By)
+}
 
 // Engine is Cilium's policy engine loaded with policies and identities.
 type Engine struct {
@@ -79,8 +128,34 @@ type Engine struct {
 	byLbls  map[string]*identity.Identity // sorted labels -> identity
 	nextPod identity.NumericIdentity
 	nextLoc identity.NumericIdentity
-	cache   map[identity.NumericIdentity]*policy.EndpointPolicy
+	cache   map[identity.NumericIdentity]*distilled
 	sealed  bool
+
+	policies []PolicyRules
+}
+
+// PolicyRules lists a loaded policy's rules, in the policy's order.
+type PolicyRules struct {
+	Policy string
+	Rules  []string // paths, e.g. "spec.egress[0]"
+}
+
+// distilled is an identity's computed policy: the map state and the L7
+// policies of its proxy redirects.
+type distilled struct {
+	epp *policy.EndpointPolicy
+	l7  []l7Filter
+}
+
+// l7Filter is one L4 filter's L7 policy for the peers one selector
+// selects, captured while the policy was attached to the selector cache.
+type l7Filter struct {
+	ingress       bool
+	proto         u8proto.U8proto
+	port, endPort uint16
+	wildcard      bool
+	peers         map[identity.NumericIdentity]bool
+	l7            L7
 }
 
 // New creates an engine with the agent settings applied.
@@ -95,7 +170,7 @@ func New(s agent.Settings) (*Engine, error) {
 		cluster: s.ClusterName, logger: logger, repo: repo, idmgr: idmgr,
 		ids: map[string]*identity.Identity{}, byLbls: map[string]*identity.Identity{},
 		nextPod: identity.MinimalNumericIdentity, nextLoc: identity.IdentityScopeLocal | 1,
-		cache: map[identity.NumericIdentity]*policy.EndpointPolicy{},
+		cache: map[identity.NumericIdentity]*distilled{},
 	}
 	// Reserved identities are subjects too (e.g. health, host).
 	reserved := identity.ListReservedIdentities()
@@ -130,17 +205,33 @@ func (e *Engine) Load(ps []Policy) error {
 		var rules api.Rules
 		var err error
 		var rid ipcachetypes.ResourceID
+		var hasSpec bool
 		if p.CNP != nil {
 			rules, err = p.CNP.DeepCopy().Parse(e.logger, e.cluster)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, p.CNP.Namespace, p.CNP.Name)
+			hasSpec = p.CNP.Spec != nil
 		} else {
 			rules, err = p.CCNP.DeepCopy().Parse(e.logger, e.cluster)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", p.CCNP.Name)
+			hasSpec = p.CCNP.Spec != nil
 		}
 		if err != nil {
 			return fmt.Errorf("replay: policy %s: %w", p.Name(), err)
 		}
 		entries := policyutils.RulesToPolicyEntries(rules)
+		paths := rulePaths(rules, hasSpec)
+		if len(paths) != len(entries) {
+			return fmt.Errorf("replay: policy %s: %d rules became %d policy entries", p.Name(), len(paths), len(entries))
+		}
+		for i, en := range entries {
+			// Tag each entry with its rule so that map-state entries say
+			// which rule produced them. The label array is shared by a
+			// spec's entries: copy it.
+			lbls := append(labels.LabelArray{labels.NewLabel(ruleLabelKey, encodePath(paths[i]), labels.LabelSourceUnspec)}, en.Labels...)
+			lbls.Sort()
+			en.Labels = lbls
+		}
+		e.policies = append(e.policies, PolicyRules{Policy: p.Name(), Rules: paths})
 		e.prefixes = append(e.prefixes, policy.GetCIDRPrefixes(entries)...)
 		for _, en := range entries {
 			for _, sel := range en.L3 {
@@ -152,6 +243,64 @@ func (e *Engine) Load(ps []Policy) error {
 		e.repo.ReplaceByResource(entries, rid)
 	}
 	return nil
+}
+
+// ruleLabelKey labels a policy entry with its rule's path.
+const ruleLabelKey = "ppc.policypilot.io/rule"
+
+// rulePaths names the entries RulesToPolicyEntries makes from rules, in
+// its order: per rule (spec first, then specs), its ingress, ingressDeny,
+// egress and egressDeny rules.
+func rulePaths(rules api.Rules, hasSpec bool) []string {
+	var out []string
+	for i, r := range rules {
+		prefix := "spec"
+		if !hasSpec || i > 0 {
+			j := i
+			if hasSpec {
+				j--
+			}
+			prefix = fmt.Sprintf("specs[%d]", j)
+		}
+		for _, s := range []struct {
+			name string
+			n    int
+		}{{"ingress", len(r.Ingress)}, {"ingressDeny", len(r.IngressDeny)}, {"egress", len(r.Egress)}, {"egressDeny", len(r.EgressDeny)}} {
+			for k := 0; k < s.n; k++ {
+				out = append(out, fmt.Sprintf("%s.%s[%d]", prefix, s.name, k))
+			}
+		}
+	}
+	return out
+}
+
+// encodePath writes a rule path without brackets ("spec.egress.2"):
+// Cilium serialises rule labels into bracketed lists.
+func encodePath(p string) string {
+	return strings.NewReplacer("[", ".", "]", "").Replace(p)
+}
+
+// decodePath reverses encodePath.
+func decodePath(s string) string {
+	var b strings.Builder
+	for i, part := range strings.Split(s, ".") {
+		if _, err := strconv.Atoi(part); err == nil {
+			b.WriteString("[" + part + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// Policies lists the loaded policies and their rules, in load order.
+func (e *Engine) Policies() []PolicyRules {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]PolicyRules(nil), e.policies...)
 }
 
 // Identity returns (allocating on first use) the identity of an IR node.
@@ -307,7 +456,7 @@ func (o owner) RegenerateIfAlive(*regeneration.ExternalRegenerationMetadata) <-c
 
 // endpointPolicy returns the distilled policy of a subject identity,
 // computing it once.
-func (e *Engine) endpointPolicy(id *identity.Identity) (*policy.EndpointPolicy, error) {
+func (e *Engine) endpointPolicy(id *identity.Identity) (*distilled, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if p, ok := e.cache[id.ID]; ok {
@@ -319,10 +468,50 @@ func (e *Engine) endpointPolicy(id *identity.Identity) (*policy.EndpointPolicy, 
 	}
 	epp := sp.DistillPolicy(e.logger, owner{id: uint64(id.ID)}, map[string]uint16{policy.FallbackRedirectID: 65535})
 	epp.Ready()
+	d := &distilled{epp: epp}
+	// The L7 policies and the peers their selectors select can only be
+	// read while the policy is attached to the selector cache.
+	for _, dir := range []*policy.L4DirectionPolicy{&epp.SelectorPolicy.L4Policy.Ingress, &epp.SelectorPolicy.L4Policy.Egress} {
+		for f := range dir.PortRules.Filters() {
+			for cs, psp := range f.PerSelectorPolicies {
+				if psp == nil || psp.IsAllowAll() || psp.IsDeny() {
+					continue
+				}
+				lf := l7Filter{ingress: f.Ingress, proto: f.U8Proto, port: f.Port, endPort: f.EndPort, wildcard: cs.IsWildcard(),
+					peers: map[identity.NumericIdentity]bool{},
+					l7:    L7{Parser: string(psp.L7Parser), Rules: *psp.L7Rules.DeepCopy()}}
+				for _, id := range cs.GetSelections() {
+					lf.peers[id] = true
+				}
+				if o, ok := f.RuleOrigin[cs]; ok {
+					lf.l7.By = refs(o.GetLabelArrayList())
+				}
+				d.l7 = append(d.l7, lf)
+			}
+		}
+	}
 	epp.Detach(e.logger)
 	sp.Supersede()
-	e.cache[id.ID] = epp
-	return epp, nil
+	e.cache[id.ID] = d
+	return d, nil
+}
+
+// l7For returns the L7 policies that apply to a proxied connection.
+func (d *distilled) l7For(ingress bool, proto u8proto.U8proto, port uint16, peer identity.NumericIdentity) []L7 {
+	var out []L7
+	for _, f := range d.l7 {
+		if f.ingress != ingress || (f.proto != 0 && f.proto != proto) {
+			continue
+		}
+		if f.port != 0 && (port < f.port || port > max(f.port, f.endPort)) {
+			continue
+		}
+		if !f.wildcard && !f.peers[peer] {
+			continue
+		}
+		out = append(out, f.l7)
+	}
+	return out
 }
 
 // Protocol maps an IR protocol to its IP protocol number.
@@ -351,21 +540,32 @@ func (e *Engine) Check(src, dst *ir.Node, protocol string, port uint16) (Verdict
 	if err != nil {
 		return v, err
 	}
-	if src.Kind == ir.KindWorkload {
-		epp, err := e.endpointPolicy(sid)
+	return e.check(src.Kind == ir.KindWorkload, dst.Kind == ir.KindWorkload, sid, did, proto, port)
+}
+
+func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8proto.U8proto, port uint16) (Verdict, error) {
+	var v Verdict
+	if atSrc {
+		d, err := e.endpointPolicy(sid)
 		if err != nil {
 			return v, err
 		}
-		entry, meta, _ := epp.Lookup(policy.EgressKey().WithIdentity(did.ID).WithPortProto(proto, port))
-		v.Egress, v.EgressProxy, v.EgressBy = decide(entry, meta)
+		entry, meta, _ := d.epp.Lookup(policy.EgressKey().WithIdentity(did.ID).WithPortProto(proto, port))
+		v.Egress = point(entry, meta)
+		if v.Egress.Proxy {
+			v.Egress.L7 = d.l7For(false, proto, port, did.ID)
+		}
 	}
-	if dst.Kind == ir.KindWorkload {
-		epp, err := e.endpointPolicy(did)
+	if atDst {
+		d, err := e.endpointPolicy(did)
 		if err != nil {
 			return v, err
 		}
-		entry, meta, _ := epp.Lookup(policy.IngressKey().WithIdentity(sid.ID).WithPortProto(proto, port))
-		v.Ingress, v.IngressProxy, v.IngressBy = decide(entry, meta)
+		entry, meta, _ := d.epp.Lookup(policy.IngressKey().WithIdentity(sid.ID).WithPortProto(proto, port))
+		v.Ingress = point(entry, meta)
+		if v.Ingress.Proxy {
+			v.Ingress.L7 = d.l7For(true, proto, port, sid.ID)
+		}
 	}
 	return v, nil
 }
@@ -387,42 +587,56 @@ func (e *Engine) resolve(src, dst *ir.Node, protocol string) (u8proto.U8proto, *
 	return proto, sid, did, nil
 }
 
-func decide(entry types.MapStateEntry, meta policy.RuleMeta) (Decision, bool, []string) {
+func point(entry types.MapStateEntry, meta policy.RuleMeta) Point {
+	p := Point{Decision: Allowed, By: refs(meta.LabelArray())}
 	if entry.IsDeny() {
-		return Denied, false, nil
+		p.Decision = Denied
+		return p
 	}
-	return Allowed, entry.IsRedirectEntry(), policyNames(meta)
+	p.Proxy = entry.IsRedirectEntry()
+	return p
 }
 
-// policyNames extracts "namespace/name" from the derived-from labels of
-// the rules that produced a map entry.
-func policyNames(meta policy.RuleMeta) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, la := range meta.LabelArray() {
-		var ns, name string
+// refs extracts the rules from the label arrays of the policy entries
+// that produced a map-state entry.
+func refs(las labels.LabelArrayList) []RuleRef {
+	var out []RuleRef
+	for _, la := range las {
+		var ns, name, path string
 		for _, l := range la {
 			switch l.Key {
 			case "io.cilium.k8s.policy.name":
 				name = l.Value
 			case "io.cilium.k8s.policy.namespace":
 				ns = l.Value
+			case ruleLabelKey:
+				path = decodePath(l.Value)
 			}
 		}
 		if name == "" {
 			continue
 		}
-		n := name
 		if ns != "" {
-			n = ns + "/" + name
+			name = ns + "/" + name
 		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
+		out = append(out, RuleRef{Policy: name, Path: path})
 	}
-	sort.Strings(out)
-	return out
+	return mergeRefs(out)
+}
+
+// mergeRefs sorts and deduplicates rule references.
+func mergeRefs(lists ...[]RuleRef) []RuleRef {
+	var out []RuleRef
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Policy != out[j].Policy {
+			return out[i].Policy < out[j].Policy
+		}
+		return out[i].Path < out[j].Path
+	})
+	return slices.Compact(out)
 }
 
 const podNamespaceLabel = "io.kubernetes.pod.namespace"
@@ -444,10 +658,10 @@ func (e *Engine) Reference(src, dst *ir.Node, protocol string, port uint16) (Ver
 		return v, err
 	}
 	if src.Kind == ir.KindWorkload {
-		v.Egress = fromDecision(r.Egress)
+		v.Egress.Decision = fromDecision(r.Egress)
 	}
 	if dst.Kind == ir.KindWorkload {
-		v.Ingress = fromDecision(r.Ingress)
+		v.Ingress.Decision = fromDecision(r.Ingress)
 	}
 	return v, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 )
@@ -24,6 +25,7 @@ type compileParams struct {
 	stopAfter string
 	dump      string
 	noReplay  bool
+	noProbe   bool
 	quiet     bool
 	timings   bool
 }
@@ -56,6 +58,7 @@ written unless every check passed.`,
 			fs.StringVar(&p.stopAfter, "stop-after", "", "stop after `STAGE`: "+stageNames())
 			fs.StringVar(&p.dump, "dump", "", "print an intermediate result instead of policies: ir (canonical text) or decisions (JSON)")
 			fs.BoolVar(&p.noReplay, "no-replay", false, "skip proving the policies with Cilium's policy engine")
+			fs.BoolVar(&p.noProbe, "no-probe", false, "skip the least-privilege probe (the over-allow ratio)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
@@ -85,7 +88,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	opts := compiler.Options{
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
-		Agent: settings, NoReplay: p.noReplay,
+		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
 		InferCluster: !p.agent.clusterSet(),
 	}
 	if p.stopAfter != "" {
@@ -172,16 +175,33 @@ func printCompileSummary(w io.Writer, res *compiler.Result) {
 		fmt.Fprintln(w)
 	}
 	if r := res.Replay; r != nil {
-		fmt.Fprintf(w, "ppc: replay: Cilium's policy engine allows %d of %d observed connections", r.Allowed, r.Edges)
+		fmt.Fprintf(w, "ppc: replay: Cilium's policy engine allows %d of %d observed connections (%d of %d flows)", r.Allowed, r.Connections, r.AllowedFlows, r.Flows)
 		if r.Proxied > 0 {
 			fmt.Fprintf(w, " (%d through the L7 proxy)", r.Proxied)
 		}
 		if r.Excluded > 0 {
 			fmt.Fprintf(w, "; %d denied as the rule packs decided", r.Excluded)
 		}
-		if r.Denied > 0 {
-			fmt.Fprintf(w, "; %d DENIED", r.Denied)
+		if d := r.Denied - r.Excluded; d > 0 {
+			fmt.Fprintf(w, "; %d DENIED", d)
 		}
 		fmt.Fprintln(w)
+		if r.Probe != nil {
+			printProbeLine(w, r.Probe)
+		}
 	}
+}
+
+// printProbeLine prints the over-allow ratio of a least-privilege probe.
+func printProbeLine(w io.Writer, pr *replay.ProbeReport) {
+	fmt.Fprintf(w, "ppc: probe: over-allow ratio %.2f%%: the policies allow %d of %d unobserved connections between the observed endpoints on the observed ports",
+		100*pr.Ratio, pr.Allowed, pr.Checked)
+	if pr.Sampled {
+		fmt.Fprintf(w, " (a sample of %d candidates)", pr.Candidates)
+	}
+	if len(pr.ByPolicy) > 0 {
+		top := pr.ByPolicy[0]
+		fmt.Fprintf(w, "; most by %s (%d)", top.Policy, top.Allowed)
+	}
+	fmt.Fprintln(w)
 }

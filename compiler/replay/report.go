@@ -1,0 +1,316 @@
+package replay
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/cilium/cilium/pkg/identity"
+
+	"github.com/policypilot/ppc/ir"
+)
+
+// Result is the verdict on one observed connection (an IR edge: source,
+// destination, protocol and port) and the flows behind it.
+type Result struct {
+	Edge    *ir.Edge
+	Flows   int64
+	Verdict Verdict
+}
+
+// RuleUse counts what one rule decided.
+type RuleUse struct {
+	Path        string `json:"rule"`
+	Flows       int64  `json:"flows"`
+	Connections int    `json:"connections"`
+}
+
+// PolicyUse counts what one policy decided: flows and connections its
+// rules allowed (or, for deny rules, denied) at an enforcement point.
+// Rules lists every rule of the policy, exercised or not.
+type PolicyUse struct {
+	Policy             string    `json:"policy"`
+	AllowedFlows       int64     `json:"allowedFlows"`
+	AllowedConnections int       `json:"allowedConnections"`
+	DeniedFlows        int64     `json:"deniedFlows"`
+	DeniedConnections  int       `json:"deniedConnections"`
+	Rules              []RuleUse `json:"rules"`
+}
+
+// Exercised reports whether any flow reached one of the policy's rules.
+func (p PolicyUse) Exercised() bool { return p.AllowedConnections+p.DeniedConnections > 0 }
+
+// Unexercised lists the rules no flow reached.
+func (p PolicyUse) Unexercised() []string {
+	var out []string
+	for _, r := range p.Rules {
+		if r.Connections == 0 {
+			out = append(out, r.Path)
+		}
+	}
+	return out
+}
+
+// Report is the account of a replay.
+type Report struct {
+	Results []Result // in edge order
+	// Connections / Flows considered, and how many of each were allowed
+	// (Proxied of them through an L7 proxy) or denied.
+	Connections, Allowed, Denied, Proxied int
+	Flows, AllowedFlows, DeniedFlows     int64
+	// Policies are every loaded policy with its use, by name.
+	Policies []PolicyUse
+}
+
+// Replay checks every edge of g (whose identities must be registered,
+// see AddGraph) and accounts for every policy and rule.
+func (e *Engine) Replay(g *ir.Graph) (*Report, error) {
+	rep := &Report{}
+	uses := map[string]*PolicyUse{}
+	ruleIdx := map[RuleRef]int{}
+	for _, p := range e.Policies() {
+		u := &PolicyUse{Policy: p.Policy}
+		for i, r := range p.Rules {
+			u.Rules = append(u.Rules, RuleUse{Path: r})
+			ruleIdx[RuleRef{p.Policy, r}] = i
+		}
+		uses[p.Policy] = u
+	}
+	for _, ed := range g.SortedEdges() {
+		v, err := e.Check(g.Nodes[ed.Src], g.Nodes[ed.Dst], ed.Protocol, ed.Port)
+		if err != nil {
+			return nil, fmt.Errorf("replay %s: %w", ed.ID, err)
+		}
+		n := ed.Flows()
+		rep.Results = append(rep.Results, Result{Edge: ed, Flows: n, Verdict: v})
+		rep.Connections++
+		rep.Flows += n
+		if v.Allowed() {
+			rep.Allowed++
+			rep.AllowedFlows += n
+			if v.Proxied() {
+				rep.Proxied++
+			}
+		} else {
+			rep.Denied++
+			rep.DeniedFlows += n
+		}
+		for _, pt := range []Point{v.Egress, v.Ingress} {
+			for _, pol := range pt.Policies() {
+				if u := uses[pol]; u != nil {
+					if pt.Decision == Denied {
+						u.DeniedFlows += n
+						u.DeniedConnections++
+					} else {
+						u.AllowedFlows += n
+						u.AllowedConnections++
+					}
+				}
+			}
+			for _, r := range pt.By {
+				if i, ok := ruleIdx[r]; ok {
+					u := uses[r.Policy]
+					u.Rules[i].Flows += n
+					u.Rules[i].Connections++
+				}
+			}
+		}
+	}
+	for _, u := range uses {
+		rep.Policies = append(rep.Policies, *u)
+	}
+	sort.Slice(rep.Policies, func(i, j int) bool { return rep.Policies[i].Policy < rep.Policies[j].Policy })
+	return rep, nil
+}
+
+// ProbeOptions bound a least-privilege probe.
+type ProbeOptions struct {
+	// Max is the most candidates checked; above it a deterministic
+	// sample of Max is checked and the ratio is an estimate. 0 means
+	// DefaultProbeMax.
+	Max int
+	// Examples is how many allowed candidates are kept per policy.
+	Examples int
+}
+
+// DefaultProbeMax is the default bound on probed candidates: a few
+// seconds of verdicts.
+const DefaultProbeMax = 1_000_000
+
+// NoPolicy stands for "no policy selects the endpoint in this direction"
+// in probe attributions: Cilium allows everything there.
+const NoPolicy = "(no policy: the endpoint is not isolated)"
+
+// ProbeHit is one unobserved connection the policies allow.
+type ProbeHit struct {
+	Src      string    `json:"src"`
+	Dst      string    `json:"dst"`
+	Protocol string    `json:"protocol"`
+	Port     uint16    `json:"port"`
+	By       []RuleRef `json:"by,omitempty"`
+}
+
+// ProbeCount is how many unobserved connections a policy allows, with
+// examples.
+type ProbeCount struct {
+	Policy   string     `json:"policy"`
+	Allowed  int        `json:"allowed"`
+	Examples []ProbeHit `json:"examples"`
+}
+
+// ProbeReport is the result of a least-privilege probe.
+type ProbeReport struct {
+	// Candidates is the number of unobserved (source, destination,
+	// protocol, port) combinations over the observed endpoints and
+	// ports; Checked how many were replayed (all, unless Sampled).
+	Candidates int64 `json:"candidates"`
+	Checked    int   `json:"checked"`
+	Sampled    bool  `json:"sampled"`
+	// Allowed of the checked; Ratio = Allowed / Checked, the over-allow
+	// ratio.
+	Allowed  int          `json:"allowed"`
+	Ratio    float64      `json:"ratio"`
+	ByPolicy []ProbeCount `json:"byPolicy"`
+}
+
+// Probe replays every (source, destination, protocol, port) combination
+// over g's endpoints and observed protocol/ports that g did not observe,
+// where at least one side is a workload (elsewhere Cilium enforces
+// nothing) and the source is not the host (the agent always lets the host
+// reach local endpoints), and counts how many the policies allow.
+func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
+	if o.Max <= 0 {
+		o.Max = DefaultProbeMax
+	}
+	if o.Examples <= 0 {
+		o.Examples = 5
+	}
+	nodes := g.SortedNodes()
+	ids := make([]*identity.Identity, len(nodes))
+	for i, n := range nodes {
+		id, err := e.Identity(n)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	type pp struct {
+		proto string
+		port  uint16
+	}
+	nodeIdx := map[string]int{}
+	for i, n := range nodes {
+		nodeIdx[n.ID] = i
+	}
+	portIdx := map[pp]int{}
+	var ports []pp
+	type key struct{ src, dst, port int }
+	observed := map[key]bool{}
+	for _, ed := range g.SortedEdges() {
+		if _, ok := Protocol(ed.Protocol); !ok {
+			continue
+		}
+		k := pp{ed.Protocol, ed.Port}
+		pi, ok := portIdx[k]
+		if !ok {
+			pi = len(ports)
+			portIdx[k] = pi
+			ports = append(ports, k)
+		}
+		observed[key{nodeIdx[ed.Src], nodeIdx[ed.Dst], pi}] = true
+	}
+	rep := &ProbeReport{}
+	isWL := func(i int) bool { return nodes[i].Kind == ir.KindWorkload }
+	// The agent lets the host reach every local endpoint
+	// (allow-localhost); no policy can change that, so it is not probed.
+	isHost := func(i int) bool { return nodes[i].Kind == ir.KindEntity && containsEntity(nodes[i].Entities, "host") }
+	probed := func(i, j int) bool { return (isWL(i) || isWL(j)) && !isHost(i) }
+	for i := range nodes {
+		for j := range nodes {
+			if probed(i, j) {
+				for pi := range ports {
+					if !observed[key{i, j, pi}] {
+						rep.Candidates++
+					}
+				}
+			}
+		}
+	}
+	keep := func(uint64) bool { return true }
+	if rep.Candidates > int64(o.Max) {
+		rep.Sampled = true
+		stride := uint64((rep.Candidates + int64(o.Max) - 1) / int64(o.Max))
+		keep = func(k uint64) bool { return mix(k)%stride == 0 }
+	}
+	counts := map[string]*ProbeCount{}
+	var k uint64
+	for i, src := range nodes {
+		for j, dst := range nodes {
+			if !probed(i, j) {
+				continue
+			}
+			for pi, p := range ports {
+				if observed[key{i, j, pi}] {
+					continue
+				}
+				k++
+				if !keep(k) {
+					continue
+				}
+				proto, _ := Protocol(p.proto)
+				v, err := e.check(isWL(i), isWL(j), ids[i], ids[j], proto, p.port)
+				if err != nil {
+					return nil, err
+				}
+				rep.Checked++
+				if !v.Allowed() {
+					continue
+				}
+				rep.Allowed++
+				hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: v.Rules()}
+				pols := map[string]bool{}
+				for _, r := range hit.By {
+					pols[r.Policy] = true
+				}
+				if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
+					pols[NoPolicy] = true
+				}
+				for pol := range pols {
+					c := counts[pol]
+					if c == nil {
+						c = &ProbeCount{Policy: pol}
+						counts[pol] = c
+					}
+					c.Allowed++
+					if len(c.Examples) < o.Examples {
+						c.Examples = append(c.Examples, hit)
+					}
+				}
+			}
+		}
+	}
+	if rep.Checked > 0 {
+		rep.Ratio = float64(rep.Allowed) / float64(rep.Checked)
+	}
+	for _, c := range counts {
+		rep.ByPolicy = append(rep.ByPolicy, *c)
+	}
+	sort.Slice(rep.ByPolicy, func(i, j int) bool {
+		a, b := rep.ByPolicy[i], rep.ByPolicy[j]
+		if a.Allowed != b.Allowed {
+			return a.Allowed > b.Allowed
+		}
+		return a.Policy < b.Policy
+	})
+	return rep, nil
+}
+
+// mix is a fixed 64-bit mixer (splitmix64's finaliser): deterministic
+// sampling that does not alias with the candidate order.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
