@@ -36,6 +36,7 @@ golden: ## rewrite golden files (PPC_UPDATE=1)
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 bench: ## run the benchmarks (BENCHTIME=1x by default; compare runs with benchstat)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

@@ -132,6 +132,7 @@ type Engine struct {
 	sealed  bool
 
 	policies []PolicyRules
+	refCache sync.Map // labels.LabelArrayListString -> []RuleRef
 }
 
 // PolicyRules lists a loaded policy's rules, in the policy's order.
@@ -551,7 +552,7 @@ func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8p
 			return v, err
 		}
 		entry, meta, _ := d.epp.Lookup(policy.EgressKey().WithIdentity(did.ID).WithPortProto(proto, port))
-		v.Egress = point(entry, meta)
+		v.Egress = e.point(entry, meta)
 		if v.Egress.Proxy {
 			v.Egress.L7 = d.l7For(false, proto, port, did.ID)
 		}
@@ -562,7 +563,7 @@ func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8p
 			return v, err
 		}
 		entry, meta, _ := d.epp.Lookup(policy.IngressKey().WithIdentity(sid.ID).WithPortProto(proto, port))
-		v.Ingress = point(entry, meta)
+		v.Ingress = e.point(entry, meta)
 		if v.Ingress.Proxy {
 			v.Ingress.L7 = d.l7For(true, proto, port, sid.ID)
 		}
@@ -587,14 +588,27 @@ func (e *Engine) resolve(src, dst *ir.Node, protocol string) (u8proto.U8proto, *
 	return proto, sid, did, nil
 }
 
-func point(entry types.MapStateEntry, meta policy.RuleMeta) Point {
-	p := Point{Decision: Allowed, By: refs(meta.LabelArray())}
+func (e *Engine) point(entry types.MapStateEntry, meta policy.RuleMeta) Point {
+	p := Point{Decision: Allowed, By: e.metaRefs(meta)}
 	if entry.IsDeny() {
 		p.Decision = Denied
 		return p
 	}
 	p.Proxy = entry.IsRedirectEntry()
 	return p
+}
+
+// metaRefs returns the rules of a map-state entry's metadata. Cilium
+// interns the metadata as a string; parsing it is most of a verdict's
+// cost, so the result is cached per string (and shared: read-only).
+func (e *Engine) metaRefs(meta policy.RuleMeta) []RuleRef {
+	key := meta.LabelArrayListString()
+	if r, ok := e.refCache.Load(key); ok {
+		return r.([]RuleRef)
+	}
+	r := refs(meta.LabelArray())
+	e.refCache.Store(key, r)
+	return r
 }
 
 // refs extracts the rules from the label arrays of the policy entries

@@ -56,7 +56,7 @@ type Report struct {
 	// Connections / Flows considered, and how many of each were allowed
 	// (Proxied of them through an L7 proxy) or denied.
 	Connections, Allowed, Denied, Proxied int
-	Flows, AllowedFlows, DeniedFlows     int64
+	Flows, AllowedFlows, DeniedFlows      int64
 	// Policies are every loaded policy with its use, by name.
 	Policies []PolicyUse
 }
