@@ -9,6 +9,7 @@
 package replay
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -184,6 +185,25 @@ func New(s agent.Settings) (*Engine, error) {
 type Policy struct {
 	CNP  *ciliumv2.CiliumNetworkPolicy
 	CCNP *ciliumv2.CiliumClusterwideNetworkPolicy
+}
+
+// Decode decodes a policy object of the given kind from JSON.
+func Decode(kind string, js []byte) (Policy, error) {
+	switch kind {
+	case "CiliumNetworkPolicy":
+		var p ciliumv2.CiliumNetworkPolicy
+		if err := json.Unmarshal(js, &p); err != nil {
+			return Policy{}, err
+		}
+		return Policy{CNP: &p}, nil
+	case "CiliumClusterwideNetworkPolicy":
+		var p ciliumv2.CiliumClusterwideNetworkPolicy
+		if err := json.Unmarshal(js, &p); err != nil {
+			return Policy{}, err
+		}
+		return Policy{CCNP: &p}, nil
+	}
+	return Policy{}, fmt.Errorf("replay: kind %q is not a Cilium policy kind", kind)
 }
 
 // Name is "namespace/name" or, for a clusterwide policy, "name".

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/policypilot/ppc/compiler/agent"
@@ -73,19 +72,11 @@ func loadPolicies(t testing.TB, y string) []Policy {
 		if err := json.Unmarshal(js, &head); err != nil {
 			t.Fatal(err)
 		}
-		if head.Kind == "CiliumNetworkPolicy" {
-			var p ciliumv2.CiliumNetworkPolicy
-			if err := json.Unmarshal(js, &p); err != nil {
-				t.Fatal(err)
-			}
-			ps = append(ps, Policy{CNP: &p})
-		} else {
-			var p ciliumv2.CiliumClusterwideNetworkPolicy
-			if err := json.Unmarshal(js, &p); err != nil {
-				t.Fatal(err)
-			}
-			ps = append(ps, Policy{CCNP: &p})
+		p, err := Decode(head.Kind, js)
+		if err != nil {
+			t.Fatal(err)
 		}
+		ps = append(ps, p)
 	}
 	return ps
 }

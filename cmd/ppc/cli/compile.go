@@ -108,11 +108,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	res, err := compiler.Compile(ctx, args, opts)
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
-		var ie *compiler.InputError
-		if errors.As(err, &ie) {
-			return &exitError{code: exitFailure, err: err}
-		}
-		return err
+		return compileError(err)
 	}
 	if !p.quiet {
 		printCompileSummary(e.stderr, res)
@@ -149,6 +145,16 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(paths), p.output)
 	}
 	return nil
+}
+
+// compileError maps an error of compiler.Compile to the exit status: bad
+// input exits 2 with the error; anything else is an internal error.
+func compileError(err error) error {
+	var ie *compiler.InputError
+	if errors.As(err, &ie) {
+		return &exitError{code: exitFailure, err: err}
+	}
+	return err
 }
 
 func printCompileSummary(w io.Writer, res *compiler.Result) {
@@ -197,7 +203,7 @@ func printProbeLine(w io.Writer, pr *replay.ProbeReport) {
 	fmt.Fprintf(w, "ppc: probe: over-allow ratio %.2f%%: the policies allow %d of %d unobserved connections between the observed endpoints on the observed ports",
 		100*pr.Ratio, pr.Allowed, pr.Checked)
 	if pr.Sampled {
-		fmt.Fprintf(w, " (a sample of %d candidates)", pr.Candidates)
+		fmt.Fprintf(w, " (a deterministic sample of the %d candidates)", pr.Candidates)
 	}
 	if len(pr.ByPolicy) > 0 {
 		top := pr.ByPolicy[0]

@@ -4,17 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/lower"
-	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
@@ -135,11 +132,7 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	})
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
-		var ie *compiler.InputError
-		if errors.As(err, &ie) {
-			return &exitError{code: exitFailure, err: err}
-		}
-		return err
+		return compileError(err)
 	}
 	if res.Diagnostics.HasErrors() {
 		return &exitError{code: exitFailure, printed: true}
@@ -150,13 +143,9 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	}
 
 	// The policies, verified as the API server and the agent would.
-	ins, err := manifest.Expand(args)
+	objs, inputErrs, files, err := readManifests(e, args)
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	objs, inputErrs, err := manifest.Read(ins, e.stdin)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return err
 	}
 	printDiagnostics(e.stderr, inputErrs, e.cwd)
 	if len(inputErrs) > 0 {
@@ -168,21 +157,21 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	}
 	vrep := v.Manifests(ctx, objs, p.policyNamespace)
 	printDiagnostics(e.stderr, vrep.Warnings, e.cwd)
-	run := &replayRun{params: p, graph: res.Graph, files: len(ins), cluster: settings.ClusterName}
+	run := &replayRun{params: p, graph: res.Graph, files: files, cluster: settings.ClusterName}
 	var ps []replay.Policy
 	for _, r := range vrep.Results {
 		if !r.Valid() {
 			run.invalid = append(run.invalid, r)
 			continue
 		}
-		pol, err := decodePolicy(r.Object)
+		pol, err := replay.Decode(r.Object.Kind, r.Object.JSON)
 		if err != nil {
 			return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w", r.Object.Where(), err)}
 		}
 		ps = append(ps, pol)
 	}
 	if len(vrep.Results) == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", len(ins))}
+		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
 	run.loaded = len(ps)
 
@@ -229,21 +218,6 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
-}
-
-func decodePolicy(o manifest.Object) (replay.Policy, error) {
-	if o.Kind == "CiliumNetworkPolicy" {
-		var cnp ciliumv2.CiliumNetworkPolicy
-		if err := json.Unmarshal(o.JSON, &cnp); err != nil {
-			return replay.Policy{}, err
-		}
-		return replay.Policy{CNP: &cnp}, nil
-	}
-	var ccnp ciliumv2.CiliumClusterwideNetworkPolicy
-	if err := json.Unmarshal(o.JSON, &ccnp); err != nil {
-		return replay.Policy{}, err
-	}
-	return replay.Policy{CCNP: &ccnp}, nil
 }
 
 // nodeName is how a connection's endpoint is shown: "namespace/workload"

@@ -74,13 +74,9 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	ins, err := manifest.Expand(args)
+	objs, inputErrs, files, err := readManifests(e, args)
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	objs, inputErrs, err := manifest.Read(ins, e.stdin)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return err
 	}
 	v, err := verify.New(verify.Options{Agent: settings, Org: org})
 	if err != nil {
@@ -88,24 +84,39 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 	}
 	rep := v.Manifests(ctx, objs, p.namespace)
 	if p.format == "json" {
-		if err := writeJSON(e.stdout, verifyJSON(rep, inputErrs, len(ins), e.cwd)); err != nil {
+		if err := writeJSON(e.stdout, verifyJSON(rep, inputErrs, files, e.cwd)); err != nil {
 			return err
 		}
 	} else {
 		printDiagnostics(e.stderr, inputErrs, e.cwd)
 		printDiagnostics(e.stderr, rep.Warnings, e.cwd)
 		printVerify(e.stdout, rep, p.verbose, e.cwd)
-		printVerifySummary(e.stderr, rep, len(ins))
+		printVerifySummary(e.stderr, rep, files)
 	}
 	switch {
 	case len(inputErrs) > 0:
 		return &exitError{code: exitFailure, printed: p.format == "text", err: fmt.Errorf("%d documents could not be read", len(inputErrs))}
 	case len(rep.Results) == 0:
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", len(ins))}
+		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	case rep.Invalid() > 0:
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
+}
+
+// readManifests expands and reads the policy arguments of verify and
+// replay: the objects, the documents that could not be read, and the
+// number of files.
+func readManifests(e *env, args []string) ([]manifest.Object, ir.Diagnostics, int, error) {
+	ins, err := manifest.Expand(args)
+	if err != nil {
+		return nil, nil, 0, &exitError{code: exitFailure, err: err}
+	}
+	objs, bad, err := manifest.Read(ins, e.stdin)
+	if err != nil {
+		return nil, nil, 0, &exitError{code: exitFailure, err: err}
+	}
+	return objs, bad, len(ins), nil
 }
 
 func loadSchemas(dirs []string) ([]*schemas.Schema, error) {
