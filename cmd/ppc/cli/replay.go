@@ -137,6 +137,10 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	if res.Diagnostics.HasErrors() {
 		return &exitError{code: exitFailure, printed: true}
 	}
+	if len(res.Graph.Edges) == 0 {
+		printSkipped(e.stderr, res.Graph.Stats.Skipped)
+		return &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
+	}
 	settings = res.Agent
 	if settings.ClusterName == "" {
 		settings.ClusterName = "default"
