@@ -6,7 +6,7 @@ BIN       := bin/ppc
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1x
 
-.PHONY: help build test demo lint fuzz bench golden clean
+.PHONY: help build test demo lint fuzz bench golden clean vendor-mermaid
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,3 +43,18 @@ bench: ## run the benchmarks (BENCHTIME=1x by default; compare runs with benchst
 
 clean: ## remove build output
 	rm -rf bin demo-out
+
+MERMAID_VERSION ?= 12.3.0
+
+vendor-mermaid: ## refresh third_party/mermaid from the npm registry (MERMAID_VERSION=12.3.0)
+	@command -v npm >/dev/null || { echo "vendor-mermaid needs npm"; exit 1; }
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	( cd $$tmp && npm pack --silent mermaid@$(MERMAID_VERSION) >/dev/null && tar xzf mermaid-$(MERMAID_VERSION).tgz ); \
+	integrity=$$(npm view mermaid@$(MERMAID_VERSION) dist.integrity); \
+	test "$$(node -p "require('$$tmp/package/package.json').version")" = "$(MERMAID_VERSION)"; \
+	gzip -9 -n -c $$tmp/package/dist/mermaid.min.js > third_party/mermaid/mermaid.min.js.gz; \
+	cp $$tmp/package/LICENSE third_party/mermaid/LICENSE; \
+	{ echo "version $(MERMAID_VERSION)"; \
+	  echo "npm-integrity $$integrity"; \
+	  echo "sha256 $$(sha256sum $$tmp/package/dist/mermaid.min.js | cut -d' ' -f1) dist/mermaid.min.js"; } > third_party/mermaid/VERSION
+	@cat third_party/mermaid/VERSION

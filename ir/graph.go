@@ -410,3 +410,27 @@ func sameNode(a, b *Node) bool {
 		a.FQDN == b.FQDN && strings.Join(a.Labels, "\x00") == strings.Join(b.Labels, "\x00") &&
 		strings.Join(a.Entities, "\x00") == strings.Join(b.Entities, "\x00")
 }
+
+// DisplayNames names every node for people: "namespace/workload" for
+// workloads ("namespace/workload#hash" when several identities share the
+// name), the node ID (ent:world, cidr:…, fqdn:…) for the others.
+func (g *Graph) DisplayNames() map[string]string {
+	count := map[string]int{}
+	for _, n := range g.Nodes {
+		if n.Kind == KindWorkload {
+			count[n.Namespace+"/"+n.Name]++
+		}
+	}
+	out := make(map[string]string, len(g.Nodes))
+	for id, n := range g.Nodes {
+		switch {
+		case n.Kind != KindWorkload:
+			out[id] = id
+		case count[n.Namespace+"/"+n.Name] > 1:
+			out[id] = strings.TrimPrefix(id, "wl:")
+		default:
+			out[id] = n.Namespace + "/" + n.Name
+		}
+	}
+	return out
+}

@@ -3,9 +3,12 @@
 package testutil
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"testing"
 )
 
 // Update reports whether golden files should be rewritten (PPC_UPDATE=1).
@@ -17,4 +20,38 @@ func Update() bool { return os.Getenv("PPC_UPDATE") != "" }
 func Testdata() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata")
+}
+
+// Golden compares got with the golden file at path; with PPC_UPDATE set
+// it rewrites the file instead.
+func Golden(t testing.TB, path string, got []byte) {
+	t.Helper()
+	if Update() {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (PPC_UPDATE=1 writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs from line %d:\n got: %s\nwant: %s\n(PPC_UPDATE=1 rewrites it)", path, i+1, g, w)
+			}
+		}
+	}
 }

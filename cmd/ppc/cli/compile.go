@@ -13,6 +13,7 @@ import (
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/explain"
 )
 
 type compileParams struct {
@@ -26,6 +27,7 @@ type compileParams struct {
 	dump      string
 	noReplay  bool
 	noProbe   bool
+	report    string
 	quiet     bool
 	timings   bool
 }
@@ -59,6 +61,7 @@ written unless every check passed.`,
 			fs.StringVar(&p.dump, "dump", "", "print an intermediate result instead of policies: ir (canonical text) or decisions (JSON)")
 			fs.BoolVar(&p.noReplay, "no-replay", false, "skip proving the policies with Cilium's policy engine")
 			fs.BoolVar(&p.noProbe, "no-probe", false, "skip the least-privilege probe (the over-allow ratio)")
+			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
@@ -105,6 +108,12 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	default:
 		return usageErr("--dump %q: want ir or decisions", p.dump)
 	}
+	reportFmt := ""
+	if p.report != "" {
+		if reportFmt, err = reportFormat(p.report, ""); err != nil {
+			return usageErr("--report: %v", err)
+		}
+	}
 	res, err := compiler.Compile(ctx, args, opts)
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
@@ -128,6 +137,18 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit {
 		return nil
+	}
+	if p.report != "" {
+		in, err := explain.FromCompile(res, "ppc policy report", args)
+		if err != nil {
+			return err
+		}
+		if err := writeReport(e, p.report, reportFmt, in); err != nil {
+			return err
+		}
+		if !p.quiet {
+			printReportLine(e.stderr, p.report)
+		}
 	}
 	if p.output == "" {
 		b, err := reports.Stream(res.Docs)

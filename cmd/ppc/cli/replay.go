@@ -17,18 +17,34 @@ import (
 	"github.com/policypilot/ppc/ir"
 )
 
-type replayParams struct {
+// replaySource are the inputs of a replay: flows, policies and the
+// agent settings (shared by replay and explain).
+type replaySource struct {
 	flows           []string
 	namespaces      []string
 	exclude         []string
 	maxErrors       int
 	policyNamespace string
 	agent           agentFlags
-	expect          string
-	probe           bool
-	format          string
-	verbose         bool
-	top             int
+}
+
+func (r *replaySource) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&r.flows, "flows", nil, "flow file, directory or - (repeatable; required)")
+	fs.StringArrayVarP(&r.namespaces, flagNamespace, "n", nil, "only replay connections with a workload in this namespace (repeatable)")
+	fs.StringArrayVar(&r.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
+	fs.IntVar(&r.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed flow records (reported and skipped)")
+	fs.StringVar(&r.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
+	r.agent.register(fs)
+	r.agent.fs = fs
+}
+
+type replayParams struct {
+	src     replaySource
+	expect  string
+	probe   bool
+	format  string
+	verbose bool
+	top     int
 }
 
 func init() {
@@ -60,18 +76,12 @@ Exit status: 0 every flow met --expect, 1 some did not (or a policy is
 invalid), 2 usage error or unreadable input.`,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			p := &replayParams{}
-			fs.StringArrayVar(&p.flows, "flows", nil, "flow file, directory or - (repeatable; required)")
-			fs.StringArrayVarP(&p.namespaces, flagNamespace, "n", nil, "only replay connections with a workload in this namespace (repeatable)")
-			fs.StringArrayVar(&p.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
-			fs.IntVar(&p.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed flow records (reported and skipped)")
-			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
+			p.src.register(fs)
 			fs.StringVar(&p.expect, "expect", "allowed", "what every flow must be: allowed (observed traffic) or denied (e.g. attack traffic)")
 			fs.BoolVar(&p.probe, "probe", false, "least-privilege probe: how many unobserved connections the policies allow")
 			fs.IntVar(&p.top, "top", 5, "with --probe, how many policies (and examples of each) to list")
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: text, json or junit")
 			fs.BoolVarP(&p.verbose, "verbose", "v", false, "list every connection, not only those that failed --expect")
-			p.agent.register(fs)
-			p.agent.fs = fs
 			return func(ctx context.Context, e *env, args []string) error { return runReplay(ctx, e, p, args) }
 		},
 	})
@@ -84,62 +94,60 @@ type replayRun struct {
 	report   *replay.Report
 	probe    *replay.ProbeReport
 	invalid  []verify.Result
+	verified []verify.Result // every policy, valid or not
 	loaded   int
 	files    int
 	failures []replay.Result
 	cluster  string
+	names    map[string]string
 }
 
-func runReplay(ctx context.Context, e *env, p *replayParams, args []string) error {
-	if len(p.flows) == 0 {
-		return usageErr("no flows: give --flows FILE (usage: ppc replay --flows FLOWS POLICY_PATH...)")
+// run learns the flows (every connection attempt), verifies the
+// policies (invalid ones are kept aside, not loaded, as the cluster would
+// not enforce them), replays the flows through Cilium's engine loaded with
+// the valid ones and, with probe, probes for over-permission.
+func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd string, probe bool, top int) (*replayRun, *compiler.Result, error) {
+	if len(r.flows) == 0 {
+		return nil, nil, usageErr("no flows: give --flows FILE (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
 	if len(args) == 0 {
-		return usageErr("no policies: give policy files, directories or - (usage: ppc replay --flows FLOWS POLICY_PATH...)")
+		return nil, nil, usageErr("no policies: give policy files, directories or - (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
-	if p.expect != "allowed" && p.expect != "denied" {
-		return usageErr("--expect %q: want allowed or denied", p.expect)
+	if r.maxErrors < 0 {
+		return nil, nil, usageErr("--%s must be >= 0", flagMaxErrors)
 	}
-	switch p.format {
-	case "text", "json", "junit":
-	default:
-		return usageErr("-o %q: want text, json or junit", p.format)
-	}
-	if p.maxErrors < 0 {
-		return usageErr("--%s must be >= 0", flagMaxErrors)
-	}
-	settings, err := p.agent.settings()
+	settings, err := r.agent.settings()
 	if err != nil {
-		return usageErr("%v", err)
+		return nil, nil, usageErr("%v", err)
 	}
 	stdinUsers := 0
-	for _, a := range append(append([]string(nil), p.flows...), args...) {
+	for _, a := range append(append([]string(nil), r.flows...), args...) {
 		if a == "-" {
 			stdinUsers++
 		}
 	}
 	if stdinUsers > 1 {
-		return usageErr("only one of --flows and the policies can be - (stdin)")
+		return nil, nil, usageErr("only one of --flows and the policies can be - (stdin)")
 	}
 
 	// The flows, as compile learns them, every attempt included.
-	res, err := compiler.Compile(ctx, p.flows, compiler.Options{
+	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
 		Learn: compiler.LearnOptions{
-			Lower:     lower.Options{Attempts: true, Namespaces: p.namespaces, ExcludeNamespaces: p.exclude},
-			MaxErrors: p.maxErrors, Stdin: e.stdin,
+			Lower:     lower.Options{Attempts: true, Namespaces: r.namespaces, ExcludeNamespaces: r.exclude},
+			MaxErrors: r.maxErrors, Stdin: e.stdin,
 		},
-		Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize,
+		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
 	})
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
-		return compileError(err)
+		return nil, nil, compileError(err)
 	}
 	if res.Diagnostics.HasErrors() {
-		return &exitError{code: exitFailure, printed: true}
+		return nil, nil, &exitError{code: exitFailure, printed: true}
 	}
 	if len(res.Graph.Edges) == 0 {
 		printSkipped(e.stderr, res.Graph.Stats.Skipped)
-		return &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
+		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
 	}
 	settings = res.Agent
 	if settings.ClusterName == "" {
@@ -149,54 +157,71 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	// The policies, verified as the API server and the agent would.
 	objs, inputErrs, files, err := readManifests(e, args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	printDiagnostics(e.stderr, inputErrs, e.cwd)
 	if len(inputErrs) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(inputErrs))}
+		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(inputErrs))}
 	}
 	v, err := verify.New(verify.Options{Agent: settings})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	vrep := v.Manifests(ctx, objs, p.policyNamespace)
+	vrep := v.Manifests(ctx, objs, r.policyNamespace)
 	printDiagnostics(e.stderr, vrep.Warnings, e.cwd)
-	run := &replayRun{params: p, graph: res.Graph, files: files, cluster: settings.ClusterName}
+	if len(vrep.Results) == 0 {
+		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
+	run := &replayRun{graph: res.Graph, files: files, cluster: settings.ClusterName, verified: vrep.Results}
 	var ps []replay.Policy
-	for _, r := range vrep.Results {
-		if !r.Valid() {
-			run.invalid = append(run.invalid, r)
+	for _, x := range vrep.Results {
+		if !x.Valid() {
+			run.invalid = append(run.invalid, x)
 			continue
 		}
-		pol, err := replay.Decode(r.Object.Kind, r.Object.JSON)
+		pol, err := replay.Decode(x.Object.Kind, x.Object.JSON)
 		if err != nil {
-			return &exitError{code: exitFailure, err: fmt.Errorf("%s: %w", r.Object.Where(), err)}
+			return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%s: %w", x.Object.Where(), err)}
 		}
 		ps = append(ps, pol)
-	}
-	if len(vrep.Results) == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
 	run.loaded = len(ps)
 
 	eng, err := replay.New(settings)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := eng.Load(ps); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := eng.AddGraph(res.Graph); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if run.report, err = eng.Replay(res.Graph); err != nil {
-		return err
+		return nil, nil, err
 	}
-	if p.probe {
-		if run.probe, err = eng.Probe(res.Graph, replay.ProbeOptions{Examples: p.top}); err != nil {
-			return err
+	if probe {
+		if run.probe, err = eng.Probe(res.Graph, replay.ProbeOptions{Examples: top}); err != nil {
+			return nil, nil, err
 		}
 	}
+	return run, res, nil
+}
+
+func runReplay(ctx context.Context, e *env, p *replayParams, args []string) error {
+	if p.expect != "allowed" && p.expect != "denied" {
+		return usageErr("--expect %q: want allowed or denied", p.expect)
+	}
+	switch p.format {
+	case "text", "json", "junit":
+	default:
+		return usageErr("-o %q: want text, json or junit", p.format)
+	}
+	run, res, err := p.src.run(ctx, e, args, "replay", p.probe, p.top)
+	if err != nil {
+		return err
+	}
+	run.params = p
 	for _, r := range run.report.Results {
 		if r.Verdict.Allowed() != (p.expect == "allowed") {
 			run.failures = append(run.failures, r)
@@ -224,26 +249,17 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	return nil
 }
 
-// nodeName is how a connection's endpoint is shown: "namespace/workload"
-// for workloads ("namespace/workload#hash" when several identities share
-// the name), the node ID (ent:world, cidr:…, fqdn:…) otherwise.
-func nodeName(g *ir.Graph, id string) string {
-	n := g.Nodes[id]
-	if n == nil || n.Kind != ir.KindWorkload {
-		return id
+// name is how a connection's endpoint is shown (ir.Graph.DisplayNames).
+func (r *replayRun) name(id string) string {
+	if r.names == nil {
+		r.names = r.graph.DisplayNames()
 	}
-	name := n.Namespace + "/" + n.Name
-	for _, o := range g.Nodes {
-		if o != n && o.Kind == ir.KindWorkload && o.Namespace == n.Namespace && o.Name == n.Name {
-			return strings.TrimPrefix(id, "wl:")
-		}
-	}
-	return name
+	return r.names[id]
 }
 
 func (r *replayRun) connName(x replay.Result) string {
 	e := x.Edge
-	return fmt.Sprintf("%s -> %s %s/%d", nodeName(r.graph, e.Src), nodeName(r.graph, e.Dst), e.Protocol, e.Port)
+	return fmt.Sprintf("%s -> %s %s/%d", r.name(e.Src), r.name(e.Dst), e.Protocol, e.Port)
 }
 
 // pointText describes one enforcement point's verdict.
@@ -339,7 +355,7 @@ func (r *replayRun) summary(w io.Writer, res *compiler.Result) {
 			}
 			fmt.Fprintf(w, "  %-40s allows %d unobserved, e.g.\n", c.Policy, c.Allowed)
 			for _, h := range c.Examples {
-				fmt.Fprintf(w, "      %s -> %s %s/%d\n", nodeName(r.graph, h.Src), nodeName(r.graph, h.Dst), h.Protocol, h.Port)
+				fmt.Fprintf(w, "      %s -> %s %s/%d\n", r.name(h.Src), r.name(h.Dst), h.Protocol, h.Port)
 			}
 		}
 	}
@@ -476,7 +492,7 @@ func (r *replayRun) junit(w io.Writer) error {
 	}
 	flowsSuite := testsuite{Name: "ppc replay: flows must be " + r.params.expect}
 	for _, x := range r.report.Results {
-		tc := testcase{Name: r.connName(x), Classname: nodeName(r.graph, x.Edge.Src)}
+		tc := testcase{Name: r.connName(x), Classname: r.name(x.Edge.Src)}
 		flowsSuite.Tests++
 		if x.Verdict.Allowed() != (r.params.expect == "allowed") {
 			flowsSuite.Failures++

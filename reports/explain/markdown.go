@@ -1,0 +1,159 @@
+package explain
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Markdown renders the report for a pull request: a summary table, a
+// Mermaid block (which GitHub draws natively; kept within its limits and
+// simplified as in the HTML report) and a section per policy.
+func Markdown(in *Input) ([]byte, error) {
+	m := newModel(in)
+	var b strings.Builder
+	fmt.Fprintf(&b, "## %s\n\n", mdText(in.Title))
+	if in.Source != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdText(in.Source))
+	}
+	b.WriteString("| | |\n|---|---|\n")
+	for _, s := range m.Stats {
+		fmt.Fprintf(&b, "| %s | %s |\n", mdText(s.Name), mdText(s.Value))
+	}
+	b.WriteString("\n")
+	if len(m.Denied) > 0 {
+		fmt.Fprintf(&b, "**%d observed connections are denied by these policies:**\n\n| source | destination | port | flows | why |\n|---|---|---|---:|---|\n", len(m.Denied))
+		for _, c := range m.Denied {
+			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s |\n", mdCode(c.Src), mdCode(c.Dst), mdText(c.Port), c.Flows, mdText(c.Why))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Topology\n\n")
+	for _, l := range m.Legend {
+		fmt.Fprintf(&b, "- %s: %s\n", legendWord(l.Class), mdText(l.Text))
+	}
+	for _, n := range m.Topology.Notes {
+		fmt.Fprintf(&b, "- %s\n", mdText(n))
+	}
+	b.WriteString("\n" + fence("mermaid", m.Topology.Text) + "\n")
+
+	if len(m.Skipped) > 0 {
+		b.WriteString("<details><summary>Records skipped</summary>\n\n| reason | records |\n|---|---:|\n")
+		for _, s := range m.Skipped {
+			fmt.Fprintf(&b, "| %s | %s |\n", mdText(s.Name), s.Value)
+		}
+		b.WriteString("\n</details>\n\n")
+	}
+	if len(m.ProbeTop) > 0 {
+		b.WriteString("### Least-privilege probe\n\n| allowed by | unobserved connections | for example |\n|---|---:|---|\n")
+		for _, p := range m.ProbeTop {
+			var ex []string
+			for _, e := range p.Examples {
+				ex = append(ex, mdCode(e))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s |\n", mdText(p.Policy), p.Allowed, strings.Join(ex, "<br>"))
+		}
+		b.WriteString("\n")
+	}
+	if len(m.Unused) > 0 {
+		b.WriteString("### Rules no flow exercised\n\n")
+		for _, u := range m.Unused {
+			fmt.Fprintf(&b, "- %s\n", mdCode(u))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("### Policies\n\n")
+	for _, p := range m.Policies {
+		fmt.Fprintf(&b, "#### %s %s\n\n", mdText(p.Kind), mdCode(p.Name))
+		if p.File != "" {
+			fmt.Fprintf(&b, "From %s.\n\n", mdCode(p.File))
+		}
+		if len(p.Errors) > 0 {
+			b.WriteString("**Invalid: not loaded, the cluster would not enforce it.**\n\n")
+			for _, e := range p.Errors {
+				fmt.Fprintf(&b, "- %s\n", mdCode(e))
+			}
+			b.WriteString("\n")
+		} else {
+			fmt.Fprintf(&b, "Valid. Allowed %d flows", p.Flows)
+			if p.Denied > 0 {
+				fmt.Fprintf(&b, ", denied %d", p.Denied)
+			}
+			if p.Unexercised > 0 {
+				fmt.Fprintf(&b, "; **%d rules no flow exercised**", p.Unexercised)
+			}
+			b.WriteString(".\n\n")
+			if len(p.Rules) > 0 {
+				b.WriteString("| rule | flows | connections | first seen | last seen | busiest connection |\n|---|---:|---:|---|---|---|\n")
+				for _, r := range p.Rules {
+					busiest := "—"
+					if len(r.Conns) > 0 {
+						c := r.Conns[0]
+						busiest = mdCode(fmt.Sprintf("%s → %s %s", c.Src, c.Dst, c.Port))
+					}
+					fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |\n", mdCode(r.Path), r.Flows, r.Connections, r.FirstSeen, r.LastSeen, busiest)
+				}
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("<details><summary>YAML</summary>\n\n" + fence("yaml", p.YAML) + "\n</details>\n\n")
+	}
+	return []byte(b.String()), nil
+}
+
+func legendWord(c Class) string {
+	return map[Class]string{ClassAllowed: "green", ClassDrop: "orange, dashed", ClassDenied: "red, dotted", ClassObserved: "grey"}[c]
+}
+
+var backticks = regexp.MustCompile("`+")
+
+// fence wraps text in a code fence longer than any backtick run in it.
+func fence(lang, text string) string {
+	n := 3
+	for _, m := range backticks.FindAllString(text, -1) {
+		if len(m) >= n {
+			n = len(m) + 1
+		}
+	}
+	f := strings.Repeat("`", n)
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	return f + lang + "\n" + text + f + "\n"
+}
+
+// mdText escapes untrusted text for Markdown (and the HTML GitHub allows
+// in it): markup characters become entities or are backslash-escaped,
+// newlines become spaces, so a value cannot leave its table cell.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '"':
+			b.WriteString("&quot;")
+		case '\n', '\r':
+			b.WriteByte(' ')
+		case '\\', '`', '*', '_', '[', ']', '(', ')', '#', '|', '!', '~', '{', '}':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// mdCode shows untrusted text as inline code: nothing in a code span is
+// markup; backticks and pipes (which would still end a table cell) are
+// replaced by look-alikes, newlines by spaces.
+func mdCode(s string) string {
+	s = strings.NewReplacer("`", "ˋ", "|", "¦", "\n", " ", "\r", " ").Replace(s)
+	return "`" + s + "`"
+}

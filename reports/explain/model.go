@@ -1,0 +1,331 @@
+// Package explain renders ppc's review reports: a self-contained HTML page
+// (Mermaid topology, statistics, per-policy detail; it works offline and
+// from a file URL) and Markdown for pull requests. It renders what the
+// caller computed — the graph, the policies with their verification
+// results, the replay and probe — and computes nothing about Cilium
+// itself. Everything that came from the cluster is escaped for the
+// context it lands in (HTML, Mermaid, Markdown). The same input gives the
+// same bytes.
+package explain
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/ir"
+)
+
+// Policy is one policy of the report.
+type Policy struct {
+	Name string // "namespace/name", or "name" for a clusterwide policy
+	Kind string
+	File string // where it was read from ("" when compiled)
+	YAML []byte
+	// Errors are the verification errors ("layer: path: message"); a
+	// policy with errors was not loaded into the replay.
+	Errors []string
+}
+
+// Input is everything a report shows.
+type Input struct {
+	// Title heads the report; Source says where the policies came from.
+	Title, Source string
+	Graph         *ir.Graph
+	Files         int // flow files read
+	Policies      []Policy
+	// Replay and Probe are nil when no policy was replayed.
+	Replay *replay.Report
+	Probe  *replay.ProbeReport
+	// Excluded are the connections the rule packs chose not to allow,
+	// by edge ID, with the reason.
+	Excluded map[string]string
+	Limits   Limits
+}
+
+// model is what the templates render, computed once from Input.
+type model struct {
+	in         *Input
+	Stats      []stat
+	Skipped    []stat
+	Topology   Diagram
+	Namespaces []string           // expandable namespaces (collapsed topology)
+	NSDiagrams map[string]Diagram // by namespace
+	Policies   []policyView
+	Unused     []string // "policy rule" no flow exercised
+	Denied     []connView
+	Probe      *replay.ProbeReport
+	ProbeTop   []probeView
+	Legend     []legend
+}
+
+type stat struct{ Name, Value string }
+
+type legend struct {
+	Class Class
+	Text  string
+	Style string
+}
+
+type connView struct {
+	Src, Dst, Port string
+	Flows          int64
+	Why            string
+}
+
+type probeView struct {
+	Policy   string
+	Allowed  int
+	Examples []string
+}
+
+type ruleView struct {
+	Path                string
+	Flows               int64
+	Connections         int
+	FirstSeen, LastSeen string
+	Conns               []connView // the connections behind the rule
+	More                int        // connections not listed
+}
+
+type policyView struct {
+	Anchor      string
+	Name, Kind  string
+	File        string
+	YAML        string
+	Errors      []string
+	Loaded      bool
+	Flows       int64
+	Denied      int64
+	Rules       []ruleView
+	Unexercised int
+}
+
+// maxConnsPerRule bounds the connections listed under a rule.
+const maxConnsPerRule = 20
+
+func newModel(in *Input) *model {
+	names := in.Graph.DisplayNames()
+	if in.Limits == (Limits{}) {
+		in.Limits = DefaultLimits
+	}
+	g := in.Graph
+	m := &model{in: in, Probe: in.Probe, NSDiagrams: map[string]Diagram{}}
+	classes := edgeClasses(in)
+
+	// Statistics.
+	var wl, peers int
+	nss := map[string]bool{}
+	for _, n := range g.Nodes {
+		if n.Kind == ir.KindWorkload {
+			wl++
+			nss[n.Namespace] = true
+		} else {
+			peers++
+		}
+	}
+	var skipped int64
+	for r, n := range g.Stats.Skipped {
+		skipped += n
+		m.Skipped = append(m.Skipped, stat{r, fmt.Sprint(n)})
+	}
+	sort.Slice(m.Skipped, func(i, j int) bool { return m.Skipped[i].Name < m.Skipped[j].Name })
+	var ingress, egress int
+	if in.Replay != nil {
+		for _, u := range in.Replay.Policies {
+			for _, r := range u.Rules {
+				if strings.Contains(r.Path, ".ingress") {
+					ingress++
+				} else {
+					egress++
+				}
+			}
+		}
+	}
+	m.Stats = []stat{
+		{"Records read", fmt.Sprintf("%d from %d files", g.Stats.Records, in.Files)},
+		{"Flows (connection attempts)", fmt.Sprint(g.Stats.Flows)},
+		{"Records skipped", fmt.Sprint(skipped)},
+		{"Workloads", fmt.Sprintf("%d in %d namespaces", wl, len(nss))},
+		{"Other peers (entities, CIDRs, FQDNs)", fmt.Sprint(peers)},
+		{"Connections (source, destination, protocol/port)", fmt.Sprint(len(g.Edges))},
+		{"Policies", fmt.Sprint(len(in.Policies))},
+	}
+	if in.Replay != nil {
+		r := in.Replay
+		m.Stats = append(m.Stats,
+			stat{"Rules", fmt.Sprintf("%d ingress, %d egress", ingress, egress)},
+			stat{"Replay (Cilium's policy engine)", fmt.Sprintf("%d of %d connections allowed (%d of %d flows); %d through an L7 proxy", r.Allowed, r.Connections, r.AllowedFlows, r.Flows, r.Proxied)})
+	}
+	if p := in.Probe; p != nil {
+		s := fmt.Sprintf("%.2f%%: %d of %d unobserved connections allowed", 100*p.Ratio, p.Allowed, p.Checked)
+		if p.Sampled {
+			s += fmt.Sprintf(" (a deterministic sample of %d candidates)", p.Candidates)
+		}
+		m.Stats = append(m.Stats, stat{"Over-allow ratio (probe)", s})
+		for i, c := range p.ByPolicy {
+			if i == 10 {
+				break
+			}
+			pv := probeView{Policy: c.Policy, Allowed: c.Allowed}
+			for _, h := range c.Examples {
+				pv.Examples = append(pv.Examples, fmt.Sprintf("%s → %s %s/%d", names[h.Src], names[h.Dst], h.Protocol, h.Port))
+			}
+			m.ProbeTop = append(m.ProbeTop, pv)
+		}
+	}
+
+	// Topology.
+	m.Topology = topology(g, classes, in.Limits)
+	if m.Topology.Collapsed {
+		for ns := range nss {
+			m.Namespaces = append(m.Namespaces, ns)
+		}
+		sort.Strings(m.Namespaces)
+		for _, ns := range m.Namespaces {
+			m.NSDiagrams[ns] = namespaceTopology(g, ns, classes, in.Limits)
+		}
+	}
+	hasReplay := in.Replay != nil
+	for _, c := range []Class{ClassAllowed, ClassDrop, ClassDenied, ClassObserved} {
+		text := map[Class]string{
+			ClassAllowed:  "allowed by the policies (replayed with Cilium's engine)",
+			ClassDrop:     "allowed by the policies; the cluster dropped some of its flows when they were observed",
+			ClassDenied:   "denied by the policies",
+			ClassObserved: "observed (no policy replayed)",
+		}[c]
+		if hasReplay == (c != ClassObserved) {
+			m.Legend = append(m.Legend, legend{c, text, classStyle[c]})
+		}
+	}
+
+	// Denied connections.
+	if in.Replay != nil {
+		for _, x := range in.Replay.Results {
+			if x.Verdict.Allowed() {
+				continue
+			}
+			why := "denied at " + deniedAt(x.Verdict)
+			if r := in.Excluded[x.Edge.ID]; r != "" {
+				why = "not allowed, as the rule packs decided: " + r
+			}
+			m.Denied = append(m.Denied, connView{names[x.Edge.Src], names[x.Edge.Dst], fmt.Sprintf("%s/%d", x.Edge.Protocol, x.Edge.Port), x.Flows, why})
+		}
+	}
+
+	// Policies.
+	m.Policies = policyViews(in)
+	for _, p := range m.Policies {
+		for _, r := range p.Rules {
+			if r.Connections == 0 {
+				m.Unused = append(m.Unused, p.Name+" "+r.Path)
+			}
+		}
+	}
+	return m
+}
+
+func deniedAt(v replay.Verdict) string {
+	var w []string
+	if v.Egress.Decision == replay.Denied {
+		w = append(w, "the source's egress")
+	}
+	if v.Ingress.Decision == replay.Denied {
+		w = append(w, "the destination's ingress")
+	}
+	return strings.Join(w, " and ")
+}
+
+// edgeClasses colours each edge: by the replay verdict when there is one,
+// and "drop" when the cluster dropped flows the policies allow.
+func edgeClasses(in *Input) map[string]Class {
+	cl := map[string]Class{}
+	for id, e := range in.Graph.Edges {
+		c := ClassObserved
+		if in.Replay != nil {
+			c = ClassAllowed
+		}
+		if e.Verdicts["DROPPED"] > 0 {
+			c = ClassDrop
+		}
+		cl[id] = c
+	}
+	if in.Replay != nil {
+		for _, x := range in.Replay.Results {
+			if !x.Verdict.Allowed() {
+				cl[x.Edge.ID] = ClassDenied
+			}
+		}
+	}
+	return cl
+}
+
+func policyViews(in *Input) []policyView {
+	g := in.Graph
+	names := g.DisplayNames()
+	uses := map[string]replay.PolicyUse{}
+	type agg struct {
+		first, last time.Time
+		conns       []connView
+	}
+	byRule := map[replay.RuleRef]*agg{}
+	if in.Replay != nil {
+		for _, u := range in.Replay.Policies {
+			uses[u.Policy] = u
+		}
+		for _, x := range in.Replay.Results {
+			e := x.Edge
+			for _, pt := range []replay.Point{x.Verdict.Egress, x.Verdict.Ingress} {
+				for _, r := range pt.By {
+					a := byRule[r]
+					if a == nil {
+						a = &agg{}
+						byRule[r] = a
+					}
+					if !e.FirstSeen.IsZero() && (a.first.IsZero() || e.FirstSeen.Before(a.first)) {
+						a.first = e.FirstSeen
+					}
+					if e.LastSeen.After(a.last) {
+						a.last = e.LastSeen
+					}
+					a.conns = append(a.conns, connView{names[e.Src], names[e.Dst], fmt.Sprintf("%s/%d", e.Protocol, e.Port), x.Flows, pt.Decision.String()})
+				}
+			}
+		}
+	}
+	var out []policyView
+	for i, p := range in.Policies {
+		v := policyView{Anchor: fmt.Sprintf("policy-%d", i), Name: p.Name, Kind: p.Kind, File: p.File, YAML: string(p.YAML), Errors: p.Errors, Loaded: len(p.Errors) == 0}
+		u, ok := uses[p.Name]
+		if ok {
+			v.Flows, v.Denied = u.AllowedFlows, u.DeniedFlows
+			for _, r := range u.Rules {
+				rv := ruleView{Path: r.Path, Flows: r.Flows, Connections: r.Connections}
+				if a := byRule[replay.RuleRef{Policy: p.Name, Path: r.Path}]; a != nil {
+					rv.FirstSeen, rv.LastSeen = stamp(a.first), stamp(a.last)
+					sort.SliceStable(a.conns, func(i, j int) bool { return a.conns[i].Flows > a.conns[j].Flows })
+					rv.Conns = a.conns
+					if len(rv.Conns) > maxConnsPerRule {
+						rv.More = len(rv.Conns) - maxConnsPerRule
+						rv.Conns = rv.Conns[:maxConnsPerRule]
+					}
+				}
+				if r.Connections == 0 {
+					v.Unexercised++
+				}
+				v.Rules = append(v.Rules, rv)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
