@@ -56,9 +56,24 @@ func Markdown(in *Input) ([]byte, error) {
 		}
 		b.WriteString("\n")
 	}
+	if len(m.PerPolicy) > 0 {
+		b.WriteString("### Flows per policy\n\n| policy | flows allowed | flows denied | rules | rules no flow exercised |\n|---|---:|---:|---:|---:|\n")
+		for i, p := range m.PerPolicy {
+			if i == maxMarkdownRows {
+				fmt.Fprintf(&b, "| … and %d more | | | | |\n", len(m.PerPolicy)-i)
+				break
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d |\n", mdCode(p.Name), p.Flows, p.Denied, p.Rules, p.Unexercised)
+		}
+		b.WriteString("\n")
+	}
 	if len(m.Unused) > 0 {
 		b.WriteString("### Rules no flow exercised\n\n")
-		for _, u := range m.Unused {
+		for i, u := range m.Unused {
+			if i == maxMarkdownRows {
+				fmt.Fprintf(&b, "- … and %d more (see each policy below)\n", len(m.Unused)-i)
+				break
+			}
 			fmt.Fprintf(&b, "- %s\n", mdCode(u))
 		}
 		b.WriteString("\n")
@@ -101,6 +116,10 @@ func Markdown(in *Input) ([]byte, error) {
 	}
 	return []byte(b.String()), nil
 }
+
+// maxMarkdownRows bounds the summary tables of the Markdown report (the
+// per-policy sections still list every policy).
+const maxMarkdownRows = 50
 
 func legendWord(c Class) string {
 	return map[Class]string{ClassAllowed: "green", ClassDrop: "orange, dashed", ClassDenied: "red, dotted", ClassObserved: "grey"}[c]

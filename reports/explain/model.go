@@ -55,6 +55,7 @@ type model struct {
 	NSDiagrams map[string]Diagram // by namespace
 	Policies   []policyView
 	Unused     []string // "policy rule" no flow exercised
+	PerPolicy  []policyFlows
 	Denied     []connView
 	Probe      *replay.ProbeReport
 	ProbeTop   []probeView
@@ -62,6 +63,13 @@ type model struct {
 }
 
 type stat struct{ Name, Value string }
+
+// policyFlows is a row of the flows-per-policy table.
+type policyFlows struct {
+	Anchor, Name       string
+	Flows, Denied      int64
+	Rules, Unexercised int
+}
 
 type legend struct {
 	Class Class
@@ -217,6 +225,12 @@ func newModel(in *Input) *model {
 
 	// Policies.
 	m.Policies = policyViews(in)
+	for _, p := range m.Policies {
+		if p.Loaded {
+			m.PerPolicy = append(m.PerPolicy, policyFlows{p.Anchor, p.Name, p.Flows, p.Denied, len(p.Rules), p.Unexercised})
+		}
+	}
+	sort.SliceStable(m.PerPolicy, func(i, j int) bool { return m.PerPolicy[i].Flows > m.PerPolicy[j].Flows })
 	for _, p := range m.Policies {
 		for _, r := range p.Rules {
 			if r.Connections == 0 {
