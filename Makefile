@@ -22,8 +22,8 @@ test: ## vet, staticcheck and every test (the CI gate)
 
 demo: build ## compile the bundled real Hubble samples into policies/ (demo-out/)
 	rm -rf demo-out
-	./$(BIN) compile testdata/flows/hubble-otel-basic-sample-400-tcp-flows.json testdata/flows/hubble-otel-basic-sample-400-udp-flows.json testdata/flows/hubble-otel-basic-sample-400-l7-redirected-flows.json -o demo-out
-	@echo "policies written to demo-out/:"; find demo-out -name '*.yaml' | sort
+	./$(BIN) compile testdata/flows/hubble-otel-basic-sample-400-tcp-flows.json testdata/flows/hubble-otel-basic-sample-400-udp-flows.json testdata/flows/hubble-otel-basic-sample-400-l7-redirected-flows.json -o demo-out --report demo-out/report.html
+	@echo "policies written to demo-out/ (open demo-out/report.html to review them):"; find demo-out -name "*.yaml" | sort
 
 lint: ## gofmt, vet and staticcheck only
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

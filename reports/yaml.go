@@ -91,8 +91,12 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 	return paths, nil
 }
 
-// WriteFileAtomic writes b to path through a temporary file and a rename.
+// WriteFileAtomic writes b to path (creating its directory) through a
+// temporary file and a rename.
 func WriteFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
 	tmp, err := stage(filepath.Dir(path), b)
 	if err != nil {
 		return err

@@ -71,7 +71,18 @@ func TestWriteFileAtomic(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "b" {
 		t.Errorf("got %q", b)
 	}
-	if err := WriteFileAtomic(filepath.Join(t.TempDir(), "missing", "x"), []byte("a")); err == nil {
-		t.Error("write into a missing directory succeeded")
+	// A path below a regular file cannot be written.
+	if err := WriteFileAtomic(filepath.Join(p, "x"), []byte("a")); err == nil {
+		t.Error("write below a regular file succeeded")
+	}
+}
+
+func TestWriteFileAtomicCreatesDir(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a", "b", "report.html")
+	if err := WriteFileAtomic(p, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "x" {
+		t.Fatalf("%q %v", b, err)
 	}
 }
