@@ -112,7 +112,7 @@ type policyView struct {
 }
 
 // maxConnsPerRule bounds the connections listed under a rule.
-const maxConnsPerRule = 20
+const maxConnsPerRule = 5
 
 func newModel(in *Input) *model {
 	names := in.Graph.DisplayNames()
