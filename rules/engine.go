@@ -346,3 +346,7 @@ func compileError(err error) error {
 	}
 	return errors.New(strings.Join(lines, "\n"))
 }
+
+// CompileError formats OPA's compile errors one per line with their
+// file:line:col (other errors are returned as they are).
+func CompileError(err error) error { return compileError(err) }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
 	"sigs.k8s.io/yaml"
 )
 
@@ -52,15 +53,20 @@ func DefaultPack() (*Pack, error) {
 	return loadFS("default", sub, func(p string) string { return "default/" + p })
 }
 
-// LoadDir loads an organisation pack from a directory: every *.rego file
-// below it and its config.yaml, if any.
+// LoadDir loads an organisation pack: a directory (every *.rego file below
+// it and its config.yaml, if any) or an OPA bundle tarball (*.tar.gz or
+// *.tgz: its modules, and its data document as the pack's settings; the
+// manifest's roots are checked against the modules by OPA's reader).
 func LoadDir(dir string) (*Pack, error) {
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load rule pack: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("load rule pack %s: not a directory", dir)
+		if strings.HasSuffix(dir, ".tar.gz") || strings.HasSuffix(dir, ".tgz") {
+			return loadBundle(dir)
+		}
+		return nil, fmt.Errorf("load rule pack %s: not a directory or a bundle (.tar.gz)", dir)
 	}
 	return loadFS(filepath.Base(filepath.Clean(dir)), os.DirFS(dir), func(p string) string { return filepath.Join(dir, filepath.FromSlash(p)) })
 }
@@ -99,7 +105,7 @@ func loadFS(name string, fsys fs.FS, display func(string) string) (*Pack, error)
 			}
 			continue
 		}
-		m, err := ast.ParseModuleWithOpts(display(f), string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		m, err := ast.ParseModuleWithOpts(display(f), string(src), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
 		if err != nil {
 			if es, ok := err.(ast.Errors); ok {
 				errs = append(errs, es...)
@@ -114,6 +120,46 @@ func loadFS(name string, fsys fs.FS, display func(string) string) (*Pack, error)
 	}
 	if len(p.Modules) == 0 && len(p.Config) == 0 {
 		return nil, fmt.Errorf("load rule pack %s: no .rego files and no %s", name, ConfigFile)
+	}
+	return p, nil
+}
+
+// loadBundle reads an OPA bundle tarball with OPA's bundle reader.
+func loadBundle(file string) (*Pack, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("load rule pack: %w", err)
+	}
+	defer f.Close()
+	b, err := bundle.NewReader(f).WithRegoVersion(ast.RegoV1).Read()
+	if err != nil {
+		return nil, fmt.Errorf("load rule pack %s: %w", file, err)
+	}
+	name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(file), ".tgz"), ".tar.gz")
+	p := &Pack{Name: name, Config: map[string]any{}}
+	if b.Data != nil {
+		p.Config = b.Data
+	}
+	var errs ast.Errors
+	for _, mf := range b.Modules {
+		rel := strings.TrimPrefix(mf.Path, "/")
+		display := file + ":" + rel
+		m, err := ast.ParseModuleWithOpts(display, string(mf.Raw), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			if es, ok := err.(ast.Errors); ok {
+				errs = append(errs, es...)
+				continue
+			}
+			return nil, err
+		}
+		p.Modules = append(p.Modules, Module{Path: display, Module: m, Test: strings.HasSuffix(path.Base(rel), "_test.rego")})
+	}
+	if len(errs) > 0 {
+		return nil, compileError(errs)
+	}
+	sort.Slice(p.Modules, func(i, j int) bool { return p.Modules[i].Path < p.Modules[j].Path })
+	if len(p.Modules) == 0 && len(p.Config) == 0 {
+		return nil, fmt.Errorf("load rule pack %s: the bundle holds no modules and no data", file)
 	}
 	return p, nil
 }
@@ -210,4 +256,10 @@ func SetConfig(cfg map[string]any, assignment string) error {
 	}
 	m[parts[len(parts)-1]] = v
 	return nil
+}
+
+// LoadFS loads a pack from a file system (e.g. an embedded one); display
+// maps a file's path to how diagnostics show it.
+func LoadFS(name string, fsys fs.FS, display func(string) string) (*Pack, error) {
+	return loadFS(name, fsys, display)
 }

@@ -1,0 +1,587 @@
+// Package lint gates CiliumNetworkPolicies with lint packs: Rego rules in
+// the style of Conftest (deny, warn and violation rules under package
+// ppc.lint.*, producing messages or {msg, path, ...} objects), an embedded
+// default pack of Cilium best practices, exceptions per policy (an
+// annotation) or per pack (its config.yaml), and the verification layers
+// of package verify, whose errors are lint errors too. Packs run with the
+// same restricted capabilities as the compile packs (no network, files,
+// clock or randomness) plus one builtin, cilium.identity_label, that asks
+// Cilium's own label filter whether a label key is part of identities.
+package lint
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cilium/cilium/pkg/labels"
+	"github.com/cilium/cilium/pkg/labelsfilter"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/types"
+
+	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/rules"
+)
+
+//go:embed packs/cilium/*.rego packs/cilium/config.yaml
+var defaultFS embed.FS
+
+// DefaultPack is the embedded pack of Cilium best practices.
+func DefaultPack() (*rules.Pack, error) {
+	sub, err := fs.Sub(defaultFS, "packs/cilium")
+	if err != nil {
+		return nil, err
+	}
+	return rules.LoadFS("cilium", sub, func(p string) string { return "cilium/" + p })
+}
+
+// Severity is how much a finding matters.
+type Severity string
+
+// Severities.
+const (
+	Deny Severity = "deny" // fails the gate
+	Warn Severity = "warn" // reported; fails only with --fail-on warn
+)
+
+// Rule describes one lint rule (a package of deny/warn/violation rules).
+type Rule struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title,omitempty"`
+	Rationale string   `json:"rationale,omitempty"`
+	Severity  Severity `json:"severity"`
+	Package   string   `json:"package"`
+	File      string   `json:"file"`
+	Line      int      `json:"line"`
+	Pack      string   `json:"pack"`
+}
+
+// Finding is one result.
+type Finding struct {
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Msg      string   `json:"msg"`
+	// Path is the data path in the policy ("spec.egress[0].toEntities").
+	Path string `json:"path,omitempty"`
+	// The policy and where it was read.
+	Policy string `json:"policy"`
+	Kind   string `json:"kind"`
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Doc    int    `json:"document"`
+	Item   int    `json:"item,omitempty"`
+	// Excepted is the reason of the exception that covers the finding.
+	Excepted string `json:"excepted,omitempty"`
+	// Details are the other fields of a structured result.
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Exception excuses a rule's findings on matching policies.
+type Exception struct {
+	Rule     string   `json:"rule"`
+	Policies []string `json:"policies"` // "namespace/name" globs ("name" for clusterwide)
+	Reason   string   `json:"reason"`
+	Pack     string   `json:"-"`
+}
+
+// AnnotationPrefix: the annotation lint.ppc.policypilot.io/<rule id> with a
+// reason as value excepts the policy from that rule.
+const AnnotationPrefix = "lint.ppc.policypilot.io/"
+
+// Verification rule ids: the layers of ppc verify.
+const (
+	RuleVerifySchema = "verify-schema"
+	RuleVerifyAgent  = "verify-agent"
+	RuleVerifyOrg    = "verify-org"
+)
+
+// Options configure a linter.
+type Options struct {
+	// Packs are organisation lint packs, added to the default pack.
+	Packs []*rules.Pack
+	// NoDefault leaves the embedded default pack out.
+	NoDefault bool
+	// Verifier runs the verification layers first; nil skips them.
+	Verifier *verify.Verifier
+	// Namespace is where a CiliumNetworkPolicy without one is checked.
+	Namespace string
+	Timeout   time.Duration
+}
+
+// Linter is a compiled set of lint packs.
+type Linter struct {
+	opts       Options
+	pq         rego.PreparedEvalQuery
+	rules      []Rule
+	byPkg      map[string]*Rule
+	exceptions []Exception
+}
+
+const query = "data.ppc.lint"
+
+// Modules returns the lint modules of the default pack (unless noDefault)
+// and packs, with or without their tests.
+func Modules(packs []*rules.Pack, noDefault, withTests bool) ([]rules.Module, error) {
+	var all []*rules.Pack
+	if !noDefault {
+		def, err := DefaultPack()
+		if err != nil {
+			return nil, fmt.Errorf("embedded lint pack: %w", err)
+		}
+		all = append(all, def)
+	}
+	all = append(all, packs...)
+	var mods []rules.Module
+	for _, p := range all {
+		for _, m := range p.Modules {
+			if m.Test && !withTests {
+				continue
+			}
+			mods = append(mods, m)
+		}
+	}
+	return mods, nil
+}
+
+// Config merges the packs' settings (default first).
+func Config(packs []*rules.Pack, noDefault bool) (map[string]any, error) {
+	cfg := map[string]any{}
+	if !noDefault {
+		def, err := DefaultPack()
+		if err != nil {
+			return nil, err
+		}
+		rules.MergeConfig(cfg, def.Config)
+	}
+	for _, p := range packs {
+		rules.MergeConfig(cfg, p.Config)
+	}
+	return cfg, nil
+}
+
+// New compiles the packs. Zero lint rules is an error.
+func New(ctx context.Context, opts Options) (*Linter, error) {
+	mods, err := Modules(opts.Packs, opts.NoDefault, false)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Config(opts.Packs, opts.NoDefault)
+	if err != nil {
+		return nil, err
+	}
+	l := &Linter{opts: opts, byPkg: map[string]*Rule{}}
+	if l.opts.Timeout <= 0 {
+		l.opts.Timeout = rules.DefaultTimeout
+	}
+	packOf := map[string]string{}
+	var all []*rules.Pack
+	if !opts.NoDefault {
+		def, _ := DefaultPack()
+		all = append(all, def)
+	}
+	all = append(all, opts.Packs...)
+	for _, p := range all {
+		for _, m := range p.Modules {
+			packOf[m.Path] = p.Name
+		}
+		ex, err := exceptionsOf(p)
+		if err != nil {
+			return nil, err
+		}
+		l.exceptions = append(l.exceptions, ex...)
+	}
+	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
+	args := append(RegoOptions(), rego.Query(query), rego.Store(store))
+	for _, m := range mods {
+		args = append(args, rego.ParsedModule(m.Module))
+	}
+	pq, err := rego.New(args...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, rules.CompileError(err)
+	}
+	l.pq = pq
+	l.rules = Describe(mods, packOf)
+	for i := range l.rules {
+		l.byPkg[l.rules[i].Package] = &l.rules[i]
+	}
+	if len(l.rules) == 0 {
+		return nil, fmt.Errorf("no lint rules loaded: a lint pack defines deny, warn or violation rules in a package under ppc.lint")
+	}
+	return l, nil
+}
+
+// Rules lists the loaded rules by id.
+func (l *Linter) Rules() []Rule { return l.rules }
+
+// RegoOptions are the compile options every lint evaluation uses: Rego v1,
+// the restricted capabilities and the cilium.identity_label builtin.
+func RegoOptions() []func(*rego.Rego) {
+	caps := rules.Capabilities()
+	caps.Builtins = append(caps.Builtins, identityLabelDecl)
+	return []func(*rego.Rego){
+		rego.Capabilities(caps),
+		rego.StrictBuiltinErrors(true),
+		rego.SetRegoVersion(ast.RegoV1),
+		rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true, Nondeterministic: false}, identityLabel),
+	}
+}
+
+var identityLabelDecl = &ast.Builtin{
+	Name:        "cilium.identity_label",
+	Description: "Reports whether Cilium's default label filter keeps a pod label key (with or without a source prefix such as k8s:) in security identities.",
+	Decl:        types.NewFunction(types.Args(types.S), types.B),
+}
+
+var filterOnce sync.Once
+
+func identityLabel(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	key, ok := a.Value.(ast.String)
+	if !ok {
+		return nil, fmt.Errorf("cilium.identity_label: want a string")
+	}
+	filterOnce.Do(func() {
+		_ = labelsfilter.ParseLabelPrefixCfg(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, "")
+	})
+	k := string(key)
+	src := labels.LabelSourceK8s
+	if s, rest, ok := strings.Cut(k, ":"); ok && !strings.Contains(s, "/") && !strings.Contains(s, ".") {
+		src, k = s, rest
+		if src == labels.LabelSourceAny {
+			src = labels.LabelSourceK8s
+		}
+	}
+	if src == labels.LabelSourceReserved || src == labels.LabelSourceCIDR || src == "fqdn" || src == "cidrgroup" {
+		return ast.BooleanTerm(true), nil
+	}
+	lbl := labels.NewLabel(k, "x", src)
+	id, _ := labelsfilter.Filter(labels.Labels{lbl.Key: lbl})
+	return ast.BooleanTerm(len(id) > 0), nil
+}
+
+// Describe lists the lint rules of mods: one per package that defines
+// deny, warn or violation, with the package's (or first rule's) METADATA:
+// custom.id, title, description as the rationale, custom.severity.
+func Describe(mods []rules.Module, packOf map[string]string) []Rule {
+	var parsed []*ast.Module
+	for _, m := range mods {
+		parsed = append(parsed, m.Module)
+	}
+	as, _ := ast.BuildAnnotationSet(parsed)
+	anns := map[string]*ast.Annotations{}
+	if as != nil {
+		for _, a := range as.Flatten() {
+			p := strings.TrimPrefix(a.Path.String(), "data.")
+			switch a.Annotations.Scope {
+			case "package", "subpackages":
+				anns[p] = a.Annotations
+			case "rule", "document":
+				pkg := p[:strings.LastIndexByte(p, '.')]
+				if anns[pkg] == nil {
+					anns[pkg] = a.Annotations
+				}
+			}
+		}
+	}
+	byPkg := map[string]*Rule{}
+	for _, m := range mods {
+		pkg := m.Package()
+		if !strings.HasPrefix(pkg, "ppc.lint.") {
+			continue
+		}
+		for _, r := range m.Module.Rules {
+			name := r.Head.Name.String()
+			if name == "" && len(r.Head.Reference) > 0 {
+				name = strings.Trim(r.Head.Reference[0].String(), `"`)
+			}
+			if name != "deny" && name != "warn" && name != "violation" {
+				continue
+			}
+			x := byPkg[pkg]
+			if x == nil {
+				x = &Rule{ID: strings.TrimPrefix(pkg, "ppc.lint."), Package: pkg, File: m.Path, Line: r.Location.Row, Pack: packOf[m.Path], Severity: Warn}
+				byPkg[pkg] = x
+			}
+			if name != "warn" {
+				x.Severity = Deny
+			}
+		}
+	}
+	var out []Rule
+	for pkg, x := range byPkg {
+		if a := anns[pkg]; a != nil {
+			if id, ok := a.Custom["id"].(string); ok && id != "" {
+				x.ID = id
+			}
+			x.Title = a.Title
+			x.Rationale = strings.TrimSpace(a.Description)
+			if s, ok := a.Custom["severity"].(string); ok && (s == "deny" || s == "warn") {
+				x.Severity = Severity(s)
+			}
+		}
+		out = append(out, *x)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func exceptionsOf(p *rules.Pack) ([]Exception, error) {
+	lc, _ := p.Config["lint"].(map[string]any)
+	raw, ok := lc["exceptions"]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, err
+	}
+	var ex []Exception
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ex); err != nil {
+		return nil, fmt.Errorf("lint pack %s: lint.exceptions: %w", p.Name, err)
+	}
+	for i := range ex {
+		ex[i].Pack = p.Name
+		if ex[i].Rule == "" || strings.TrimSpace(ex[i].Reason) == "" || len(ex[i].Policies) == 0 {
+			return nil, fmt.Errorf("lint pack %s: lint.exceptions[%d]: rule, policies and reason are required", p.Name, i)
+		}
+		for _, g := range ex[i].Policies {
+			if _, err := path.Match(g, ""); err != nil {
+				return nil, fmt.Errorf("lint pack %s: lint.exceptions[%d]: bad glob %q: %w", p.Name, i, g, err)
+			}
+		}
+	}
+	return ex, nil
+}
+
+// Report is the result of a lint run.
+type Report struct {
+	Policies int            `json:"policies"`
+	Files    int            `json:"files"`
+	Rules    []Rule         `json:"rules"`
+	Findings []Finding      `json:"findings"`
+	Skipped  map[string]int `json:"skippedKinds"`
+}
+
+// Count counts the findings of a severity that are not excepted.
+func (r *Report) Count(s Severity) int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == s && f.Excepted == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Lint verifies and lints every policy object of objs.
+func (l *Linter) Lint(ctx context.Context, objs []manifest.Object) (*Report, error) {
+	rep := &Report{Rules: l.rules, Skipped: map[string]int{}}
+	var results []verify.Result
+	if l.opts.Verifier != nil {
+		vr := l.opts.Verifier.Manifests(ctx, objs, l.opts.Namespace)
+		results, rep.Skipped = vr.Results, vr.Skipped
+	} else {
+		for _, o := range objs {
+			if o.Kind != "CiliumNetworkPolicy" && o.Kind != "CiliumClusterwideNetworkPolicy" {
+				rep.Skipped[o.Kind]++
+				continue
+			}
+			if o.Kind == "CiliumNetworkPolicy" && o.Namespace == "" {
+				if err := o.SetNamespace(l.opts.Namespace); err != nil {
+					return nil, err
+				}
+			}
+			results = append(results, verify.Result{Object: o})
+		}
+	}
+	rep.Policies = len(results)
+	for _, r := range results {
+		fs, err := l.lintOne(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		rep.Findings = append(rep.Findings, fs...)
+	}
+	return rep, nil
+}
+
+func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error) {
+	o := r.Object
+	base := Finding{Policy: policyName(o), Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line, Doc: o.Doc, Item: o.Item}
+	var out []Finding
+	for _, d := range r.Diagnostics {
+		if d.Severity != ir.Error {
+			continue
+		}
+		f := base
+		f.Severity = Deny
+		f.Rule = "verify-" + strings.TrimPrefix(d.Code, "ppc_verify_")
+		f.Msg = d.Msg
+		if f.Rule == RuleVerifyAgent {
+			f.Msg += " (kubectl apply succeeds, but the Cilium agent rejects the policy and does not enforce it)"
+		}
+		f.Path = ir.JoinPath(d.Path)
+		out = append(out, f)
+	}
+	var input any
+	dec := json.NewDecoder(bytes.NewReader(o.JSON))
+	dec.UseNumber()
+	if err := dec.Decode(&input); err != nil {
+		return nil, fmt.Errorf("%s: %w", o.Where(), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	rs, err := l.pq.Eval(ctx, rego.EvalInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), err)
+	}
+	var tree map[string]any
+	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+		tree, _ = rs[0].Expressions[0].Value.(map[string]any)
+	}
+	for _, rule := range l.rules {
+		node := any(tree)
+		for _, seg := range strings.Split(strings.TrimPrefix(rule.Package, "ppc.lint."), ".") {
+			m, _ := node.(map[string]any)
+			node = m[seg]
+		}
+		pkg, _ := node.(map[string]any)
+		for _, kind := range []string{"deny", "violation", "warn"} {
+			set, _ := pkg[kind].([]any)
+			for _, v := range set {
+				f := base
+				f.Rule, f.Severity = rule.ID, Deny
+				if kind == "warn" {
+					f.Severity = Warn
+				}
+				fillResult(&f, v)
+				out = append(out, f)
+			}
+		}
+	}
+	annotations := map[string]string{}
+	if m, ok := input.(map[string]any); ok {
+		if md, ok := m["metadata"].(map[string]any); ok {
+			if an, ok := md["annotations"].(map[string]any); ok {
+				for k, v := range an {
+					if s, ok := v.(string); ok {
+						annotations[k] = s
+					}
+				}
+			}
+		}
+	}
+	for i := range out {
+		out[i].Excepted = l.exception(out[i], annotations)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Rule != out[j].Rule {
+			return out[i].Rule < out[j].Rule
+		}
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Msg < out[j].Msg
+	})
+	return out, nil
+}
+
+// fillResult reads a rule's result: a message, or an object with msg,
+// optionally id, path (an array of keys and indexes, or a string) and
+// more fields (kept as details).
+func fillResult(f *Finding, v any) {
+	switch x := v.(type) {
+	case string:
+		f.Msg = x
+		return
+	case map[string]any:
+		for k, val := range x {
+			switch k {
+			case "msg":
+				f.Msg, _ = val.(string)
+			case "id":
+				if s, ok := val.(string); ok && s != "" {
+					f.Rule = s
+				}
+			case "path":
+				f.Path = pathString(val)
+			default:
+				if f.Details == nil {
+					f.Details = map[string]any{}
+				}
+				f.Details[k] = val
+			}
+		}
+		if f.Msg == "" {
+			b, _ := json.Marshal(x)
+			f.Msg = string(b)
+		}
+		return
+	}
+	b, _ := json.Marshal(v)
+	f.Msg = string(b)
+}
+
+func pathString(v any) string {
+	switch p := v.(type) {
+	case string:
+		return p
+	case []any:
+		var b strings.Builder
+		for _, seg := range p {
+			switch s := seg.(type) {
+			case json.Number:
+				b.WriteString("[" + s.String() + "]")
+			case float64:
+				b.WriteString("[" + strconv.Itoa(int(s)) + "]")
+			default:
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				fmt.Fprint(&b, s)
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func (l *Linter) exception(f Finding, annotations map[string]string) string {
+	if r, ok := annotations[AnnotationPrefix+f.Rule]; ok && strings.TrimSpace(r) != "" {
+		return "annotation " + AnnotationPrefix + f.Rule + ": " + r
+	}
+	for _, e := range l.exceptions {
+		if e.Rule != f.Rule {
+			continue
+		}
+		for _, g := range e.Policies {
+			if ok, _ := path.Match(g, f.Policy); ok {
+				return "pack " + e.Pack + ": " + e.Reason
+			}
+		}
+	}
+	return ""
+}
+
+func policyName(o manifest.Object) string {
+	if o.Namespace != "" {
+		return o.Namespace + "/" + o.Name
+	}
+	return o.Name
+}

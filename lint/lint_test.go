@@ -1,0 +1,132 @@
+package lint
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/compiler/verify"
+)
+
+func newLinter(t testing.TB, withVerify bool) *Linter {
+	t.Helper()
+	opts := Options{Namespace: "default"}
+	if withVerify {
+		v, err := verify.New(verify.Options{Agent: agent.Defaults()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Verifier = v
+	}
+	l, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func lintYAML(t testing.TB, l *Linter, y string) *Report {
+	t.Helper()
+	objs, ds := manifest.Parse("p.yaml", []byte(y))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	rep, err := l.Lint(context.Background(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+const head = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: web
+  namespace: shop
+spec:
+`
+
+const dnsEgress = `  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}]
+    toPorts: [{ports: [{port: "53", protocol: UDP}], rules: {dns: [{matchPattern: "*"}]}}]
+`
+
+func ports(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		b.WriteString(`{port: "` + itoa(1000+i) + `", protocol: TCP}, `)
+	}
+	return strings.TrimSuffix(b.String(), ", ")
+}
+
+func itoa(i int) string {
+	s := ""
+	for ; i > 0; i /= 10 {
+		s = string(rune('0'+i%10)) + s
+	}
+	return s
+}
+
+// TestDefaultRules: for every default rule, a policy that triggers it
+// (with the path) and a near miss that does not.
+func TestDefaultRules(t *testing.T) {
+	sel := "  endpointSelector: {matchLabels: {app: web}}\n"
+	tests := []struct {
+		rule, name, spec string
+		path             string // "" for the near miss
+	}{
+		{"CIL001", "toEntities all on every port", sel + "  egress:\n  - toEntities: [all]\n" + dnsEgress, "spec.egress[0].toEntities"},
+		{"CIL001", "fromEntities world on every port", sel + "  ingress:\n  - fromEntities: [world]\n", "spec.ingress[0].fromEntities"},
+		{"CIL001", "near miss: world on one port", sel + "  ingress:\n  - fromEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n", ""},
+		{"CIL002", "empty endpointSelector", "  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector"},
+		{"CIL002", "near miss: a label", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", ""},
+		{"CIL003", "toFQDNs without DNS rule", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n  - toEndpoints: [{matchLabels: {k8s-app: kube-dns}}]\n    toPorts: [{ports: [{port: \"53\", protocol: UDP}]}]\n", "spec.egress[0].toFQDNs"},
+		{"CIL003", "near miss: with rules.dns", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, ""},
+		{"CIL004", "egress without DNS", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n", "spec.egress"},
+		{"CIL004", "near miss: DNS allowed", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n" + dnsEgress, ""},
+		{"CIL005", "pod-template-hash", "  endpointSelector: {matchLabels: {app: web, pod-template-hash: 5d4f8}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector"},
+		{"CIL005", "controller-revision-hash in a peer", sel + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: k8s:controller-revision-hash, operator: Exists}]}]\n", "spec.ingress[0].fromEndpoints[0]"},
+		{"CIL005", "near miss: app.kubernetes.io/name", "  endpointSelector: {matchLabels: {app.kubernetes.io/name: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: x}}]\n", ""},
+		{"CIL006", "CIDR on the API server", sel + "  egress:\n  - toCIDR: [10.96.0.1/32]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, "spec.egress[0].toCIDR[0]"},
+		{"CIL006", "near miss: another CIDR", sel + "  egress:\n  - toCIDRSet: [{cidr: 203.0.113.0/24}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, ""},
+		{"CIL007", "41 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(41) + "]}]\n", "spec.ingressDeny[0].toPorts[0].ports"},
+		{"CIL007", "near miss: 40 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(40) + "]}]\n", ""},
+		{"CIL008", "HTTP on a port range", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", endPort: 8010, protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "spec.ingress[0].toPorts[0].ports[0]"},
+		{"CIL008", "near miss: HTTP on one port", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET}]}}]\n", ""},
+	}
+	l := newLinter(t, false)
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		t.Run(tt.rule+" "+tt.name, func(t *testing.T) {
+			rep := lintYAML(t, l, head+tt.spec)
+			var hits []Finding
+			for _, f := range rep.Findings {
+				if f.Rule == tt.rule {
+					hits = append(hits, f)
+				}
+			}
+			if tt.path == "" {
+				if len(hits) > 0 {
+					t.Fatalf("near miss triggered %s: %+v", tt.rule, hits)
+				}
+				return
+			}
+			seen[tt.rule] = true
+			if len(hits) == 0 {
+				t.Fatalf("%s not triggered; findings: %+v", tt.rule, rep.Findings)
+			}
+			if hits[0].Path != tt.path || hits[0].Policy != "shop/web" || hits[0].File != "p.yaml" || hits[0].Doc != 1 || hits[0].Msg == "" {
+				t.Errorf("finding %+v, want path %s", hits[0], tt.path)
+			}
+		})
+	}
+	for _, r := range l.Rules() {
+		if !seen[r.ID] {
+			t.Errorf("default rule %s has no triggering test", r.ID)
+		}
+		if r.Title == "" || r.Rationale == "" || r.Severity == "" || !strings.HasPrefix(r.ID, "CIL") {
+			t.Errorf("rule %+v lacks metadata", r)
+		}
+	}
+}
