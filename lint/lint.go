@@ -489,6 +489,7 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 	}
 	for i := range out {
 		out[i].Excepted = l.exception(out[i], annotations)
+		out[i].Line = o.Line(out[i].Path)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Rule != out[j].Rule {

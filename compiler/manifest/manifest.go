@@ -21,7 +21,8 @@ import (
 	"strconv"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/policypilot/ppc/ir"
 )
@@ -36,6 +37,9 @@ type Object struct {
 	APIVersion, Kind, Namespace, Name string
 	// JSON is the object as JSON.
 	JSON []byte
+	// src is its document's text, which starts at line start of the file.
+	src   []byte
+	start int
 }
 
 // Where formats the position as "file:line (document N[, item M])".
@@ -53,6 +57,85 @@ func (o Object) ID() string {
 		return o.Kind + " " + o.Namespace + "/" + o.Name
 	}
 	return o.Kind + " " + o.Name
+}
+
+// Line returns the line of the file where the value at a data path
+// ("spec.egress[0].toPorts") starts, or of its closest ancestor that
+// exists; the object's first line when the path is empty or unknown.
+func (o Object) Line(path string) int {
+	if len(o.src) == 0 {
+		return o.Pos.Line
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(o.src, &root); err != nil || len(root.Content) == 0 {
+		return o.Pos.Line
+	}
+	n := root.Content[0]
+	if o.Item > 0 {
+		items, _ := child(n, "items")
+		if items == nil || items.Kind != yaml.SequenceNode || o.Item > len(items.Content) {
+			return o.Pos.Line
+		}
+		n = items.Content[o.Item-1]
+	}
+	line := n.Line
+	for _, seg := range pathSegments(path) {
+		next, at := child(n, seg)
+		if next == nil {
+			break
+		}
+		n, line = next, at
+	}
+	return line + o.start - 1
+}
+
+// child steps from a mapping by key (its line is the key's) or from a
+// sequence by "[i]".
+func child(n *yaml.Node, seg string) (*yaml.Node, int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == seg {
+				return n.Content[i+1], n.Content[i].Line
+			}
+		}
+	case yaml.SequenceNode:
+		if strings.HasPrefix(seg, "[") && strings.HasSuffix(seg, "]") {
+			if i, err := strconv.Atoi(seg[1 : len(seg)-1]); err == nil && i >= 0 && i < len(n.Content) {
+				return n.Content[i], n.Content[i].Line
+			}
+		}
+	}
+	return nil, 0
+}
+
+// pathSegments splits "spec.egress[0].toPorts" into spec, egress, [0],
+// toPorts.
+func pathSegments(p string) []string {
+	var out []string
+	for _, part := range strings.Split(p, ".") {
+		for part != "" {
+			i := strings.IndexByte(part, '[')
+			switch {
+			case i < 0:
+				out = append(out, part)
+				part = ""
+			case i > 0:
+				out = append(out, part[:i])
+				part = part[i:]
+			default:
+				j := strings.IndexByte(part, ']')
+				if j < 0 {
+					out = append(out, part)
+					part = ""
+					continue
+				}
+				out = append(out, part[:j+1])
+				part = part[j+1:]
+			}
+		}
+	}
+	return out
 }
 
 // SetNamespace sets metadata.namespace in the object and its JSON.
@@ -249,7 +332,7 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 		}
 		docIdx++
 		pos := ir.Pos{File: name, Line: firstContentLine(d)}
-		js, err := yaml.YAMLToJSON(d.text)
+		js, err := sigsyaml.YAMLToJSON(d.text)
 		if err != nil {
 			// Make the YAML parser's document-relative line absolute.
 			msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {
@@ -278,6 +361,7 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 					continue
 				}
 				o, err := object(pos, docIdx, i+1, m)
+				o.src, o.start = d.text, d.line
 				if err != nil {
 					ds = append(ds, docErr(pos, docIdx, "items[%d]: %v", i, err))
 					continue
@@ -291,6 +375,7 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 			ds = append(ds, docErr(pos, docIdx, "%v", err))
 			continue
 		}
+		o.src, o.start = d.text, d.line
 		objs = append(objs, o)
 	}
 	return objs, ds

@@ -119,3 +119,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLine(t *testing.T) {
+	src := "# c\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a}\nspec:\n  egress:\n  - toEndpoints: [{}]\n  - toPorts:\n    - ports: [{port: \"80\"}]\n---\nkind: List\nitems:\n- kind: Pod\n  spec:\n    x: 1\n"
+	objs, _ := Parse("m.yaml", []byte(src))
+	for _, tt := range []struct {
+		obj  int
+		path string
+		line int
+	}{
+		{0, "", 3}, {0, "spec", 6}, {0, "spec.egress[1].toPorts[0].ports", 10}, {0, "spec.egress[1]", 9},
+		{0, "spec.egress[7].toPorts", 7}, {0, "spec.nothing", 6}, {1, "spec.x", 16},
+	} {
+		if got := objs[tt.obj].Line(tt.path); got != tt.line {
+			t.Errorf("object %d Line(%q) = %d, want %d", tt.obj, tt.path, got, tt.line)
+		}
+	}
+}

@@ -1,11 +1,13 @@
 # METADATA
 # title: CIDR rule on node or API-server addresses
 # description: >-
-#   Traffic to nodes and to the API server carries Cilium's reserved
-#   identities (host, remote-node, kube-apiserver), not a CIDR identity, so a
-#   CIDR rule for those addresses does not match it. Use toEntities
-#   kube-apiserver, host or remote-node. The addresses are settings of this
-#   pack (lint.apiserver_cidrs, lint.node_cidrs in config.yaml).
+#   A CIDR rule that targets node or API-server addresses (its CIDR lies
+#   within them) does not do what it says: traffic to nodes and to the API
+#   server carries Cilium's reserved identities (host, remote-node,
+#   kube-apiserver), not a CIDR identity, so the rule does not match it. Use
+#   toEntities kube-apiserver, host or remote-node. The addresses are
+#   settings of this pack (lint.apiserver_cidrs, lint.node_cidrs in
+#   config.yaml).
 # custom:
 #   id: CIL006
 #   severity: warn
@@ -15,12 +17,13 @@ import data.ppc.lint.lib
 
 targets contains {"cidr": c, "entity": "kube-apiserver"} if some c in data.ppc.config.lint.apiserver_cidrs
 
-targets contains {"cidr": c, "entity": "remote-node or host"} if some c in data.ppc.config.lint.node_cidrs
+targets contains {"cidr": c, "entity": "remote-node/host"} if some c in data.ppc.config.lint.node_cidrs
 
-warn contains {"msg": sprintf("%s covers %s (%s addresses): use toEntities/fromEntities %s", [c.value, t.cidr, t.entity, t.entity]), "path": c.path} if {
+warn contains {"msg": sprintf("%s is within %s: use toEntities/fromEntities %s", [c.value, concat(", ", hit), concat(" or ", ents)]), "path": c.path} if {
 	some c in cidrs
-	some t in targets
-	net.cidr_intersects(c.value, t.cidr)
+	hit := sort([t.cidr | some t in targets; net.cidr_contains(t.cidr, c.value)])
+	count(hit) > 0
+	ents := sort({t.entity | some t in targets; net.cidr_contains(t.cidr, c.value)})
 }
 
 cidrs contains {"value": v, "path": array.concat(x.path, [f, i])} if {

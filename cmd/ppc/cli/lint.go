@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/lint"
+	"github.com/policypilot/ppc/rules"
+)
+
+type lintParams struct {
+	rules     []string
+	noDefault bool
+	format    string
+	failOn    string
+	namespace string
+	schemas   []string
+	agent     agentFlags
+}
+
+func init() {
+	register(&command{
+		name:  "lint",
+		usage: "[flags] POLICY_PATH|- ...",
+		short: "gate CiliumNetworkPolicies in CI with lint packs (default: Cilium best practices)",
+		long: `Lints every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy in the
+given files, directories or stdin: first the verification layers of
+'ppc verify' (their errors are deny findings: verify-schema, verify-agent,
+verify-org), then the lint packs — the embedded pack of Cilium best practices
+(ppc rules list shows its rules, each with id, severity and rationale) and
+the packs given with --rules (directories or OPA bundle tarballs).
+
+A lint pack is Rego in the style of Conftest: packages under ppc.lint with
+deny, warn or violation rules that produce a message or an object
+{msg, path, id, ...}; the package's METADATA gives the rule's id, title,
+rationale and severity. Exceptions: the policy annotation
+lint.ppc.policypilot.io/<rule id>: "<reason>", or lint.exceptions in a pack's
+config.yaml (rule, policies globs, reason). Excepted findings are reported
+but do not fail.
+
+Outputs: text (colour only on a terminal), json, sarif (2.1.0, for GitHub
+code scanning), junit, tap, github (workflow annotations).
+
+Exit status: 0 no finding at the --fail-on level, 1 findings, 2 usage or
+input error, no policy found or no lint rule loaded.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			p := &lintParams{}
+			fs.StringArrayVar(&p.rules, "rules", nil, "add the lint pack in `DIR` or bundle .tar.gz (repeatable)")
+			fs.BoolVar(&p.noDefault, "no-default", false, "leave out the embedded Cilium best-practice pack")
+			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(lint.Formats, ", "))
+			fs.StringVar(&p.failOn, "fail-on", "deny", "lowest severity that fails: deny or warn")
+			fs.StringVarP(&p.namespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n)")
+			fs.StringArrayVar(&p.schemas, "schemas", nil, "also check policies against the CUE #Policy in `DIR` (repeatable)")
+			p.agent.register(fs)
+			p.agent.fs = fs
+			return func(ctx context.Context, e *env, args []string) error { return runLint(ctx, e, p, args) }
+		},
+	})
+}
+
+// loadPacks loads --rules arguments (directories or bundle tarballs).
+func loadPacks(paths []string) ([]*rules.Pack, error) {
+	var out []*rules.Pack
+	for _, d := range paths {
+		p, err := rules.LoadDir(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
+	if len(args) == 0 {
+		return usageErr("no input: give policy files, directories or - for stdin (usage: ppc lint POLICY_PATH...)")
+	}
+	if !contains(lint.Formats, p.format) {
+		return usageErr("-o %q: want one of %s", p.format, strings.Join(lint.Formats, ", "))
+	}
+	if p.failOn != "deny" && p.failOn != "warn" {
+		return usageErr("--fail-on %q: want deny or warn", p.failOn)
+	}
+	settings, err := p.agent.settings()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	packs, err := loadPacks(p.rules)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	org, err := loadSchemas(p.schemas)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	v, err := verify.New(verify.Options{Agent: settings, Org: org})
+	if err != nil {
+		return err
+	}
+	l, err := lint.New(ctx, lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace})
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	objs, inputErrs, files, err := readManifests(e, args)
+	if err != nil {
+		return err
+	}
+	printDiagnostics(e.stderr, inputErrs, e.cwd)
+	if len(inputErrs) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d documents could not be read", len(inputErrs))}
+	}
+	rep, err := l.Lint(ctx, objs)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	rep.Files = files
+	if rep.Policies == 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
+	if err := lint.Write(e.stdout, rep, lint.WriteOptions{Format: p.format, Color: isTerminal(e), Base: e.cwd, Version: Version}); err != nil {
+		return err
+	}
+	failing := rep.Count(lint.Deny)
+	if p.failOn == "warn" {
+		failing += rep.Count(lint.Warn)
+	}
+	if failing > 0 {
+		return &exitError{code: exitFailed, printed: true}
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// isTerminal reports whether stdout is a terminal that wants colour.
+func isTerminal(e *env) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := e.stdout.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

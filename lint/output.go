@@ -1,0 +1,370 @@
+package lint
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Formats are the output formats of Write.
+var Formats = []string{"text", "json", "sarif", "junit", "tap", "github"}
+
+// WriteOptions control rendering.
+type WriteOptions struct {
+	Format string
+	Color  bool   // text: ANSI colours (only on a terminal)
+	Base   string // file paths are shown relative to this directory
+	// Version is ppc's version, for SARIF's tool.driver.version.
+	Version string
+}
+
+// Write renders the report.
+func Write(w io.Writer, rep *Report, o WriteOptions) error {
+	switch o.Format {
+	case "", "text":
+		return writeText(w, rep, o)
+	case "json":
+		return writeJSON(w, rep, o)
+	case "sarif":
+		return writeSARIF(w, rep, o)
+	case "junit":
+		return writeJUnit(w, rep, o)
+	case "tap":
+		return writeTAP(w, rep, o)
+	case "github":
+		return writeGitHub(w, rep, o)
+	}
+	return fmt.Errorf("unknown format %q (want %s)", o.Format, strings.Join(Formats, ", "))
+}
+
+func (o WriteOptions) rel(file string) string {
+	if file == "-" {
+		return "<stdin>"
+	}
+	if o.Base != "" && filepath.IsAbs(file) {
+		if r, err := filepath.Rel(o.Base, file); err == nil && !strings.HasPrefix(r, "..") {
+			file = r
+		}
+	}
+	return filepath.ToSlash(file)
+}
+
+func (f Finding) where(o WriteOptions) string {
+	return fmt.Sprintf("%s:%d", o.rel(f.File), f.Line)
+}
+
+func writeText(w io.Writer, rep *Report, o WriteOptions) error {
+	paint := func(code, s string) string {
+		if !o.Color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	for _, f := range rep.Findings {
+		level := paint("31;1", "DENY")
+		if f.Severity == Warn {
+			level = paint("33", "WARN")
+		}
+		if f.Excepted != "" {
+			level = paint("2", "EXCEPTED")
+		}
+		path := ""
+		if f.Path != "" {
+			path = " " + f.Path + ":"
+		}
+		fmt.Fprintf(w, "%s %s %s %s:%s %s\n", level, f.where(o), f.Rule, f.Policy, path, f.Msg)
+		if f.Excepted != "" {
+			fmt.Fprintf(w, "    excepted: %s\n", f.Excepted)
+		}
+	}
+	fmt.Fprintf(w, "%d policies, %d rules: %d deny, %d warn, %d excepted\n", rep.Policies, len(rep.Rules), rep.Count(Deny), rep.Count(Warn), excepted(rep))
+	return nil
+}
+
+func excepted(rep *Report) int {
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Excepted != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func writeJSON(w io.Writer, rep *Report, o WriteOptions) error {
+	out := *rep
+	out.Findings = make([]Finding, len(rep.Findings))
+	for i, f := range rep.Findings {
+		f.File = o.rel(f.File)
+		out.Findings[i] = f
+	}
+	if out.Findings == nil {
+		out.Findings = []Finding{}
+	}
+	b, err := json.MarshalIndent(struct {
+		*Report
+		Deny     int `json:"deny"`
+		Warn     int `json:"warn"`
+		Excepted int `json:"excepted"`
+	}{&out, rep.Count(Deny), rep.Count(Warn), excepted(rep)}, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// rulesOf lists the rules of the report plus the verification layers
+// that produced findings, with their index for SARIF.
+func rulesOf(rep *Report) []Rule {
+	rs := append([]Rule(nil), rep.Rules...)
+	have := map[string]bool{}
+	for _, r := range rs {
+		have[r.ID] = true
+	}
+	verifyRules := map[string]Rule{
+		RuleVerifySchema: {ID: RuleVerifySchema, Title: "rejected by the API server", Severity: Deny,
+			Rationale: "The policy fails the validation the Kubernetes API server runs on the CiliumNetworkPolicy CRD: kubectl apply fails."},
+		RuleVerifyAgent: {ID: RuleVerifyAgent, Title: "rejected by the Cilium agent", Severity: Deny,
+			Rationale: "The API server accepts the policy, but the Cilium agent's parser rejects it: the policy is silently not enforced."},
+		RuleVerifyOrg: {ID: RuleVerifyOrg, Title: "violates an organisation schema", Severity: Deny,
+			Rationale: "The policy does not satisfy an organisation CUE schema given with --schemas."},
+	}
+	var extra []string
+	for _, f := range rep.Findings {
+		if !have[f.Rule] {
+			have[f.Rule] = true
+			extra = append(extra, f.Rule)
+		}
+	}
+	sort.Strings(extra)
+	for _, id := range extra {
+		if r, ok := verifyRules[id]; ok {
+			rs = append(rs, r)
+		} else {
+			rs = append(rs, Rule{ID: id, Title: id, Severity: Deny})
+		}
+	}
+	return rs
+}
+
+func sarifLevel(s Severity) string {
+	if s == Warn {
+		return "warning"
+	}
+	return "error"
+}
+
+func writeSARIF(w io.Writer, rep *Report, o WriteOptions) error {
+	type text struct {
+		Text string `json:"text"`
+	}
+	type rule struct {
+		ID                   string         `json:"id"`
+		Name                 string         `json:"name,omitempty"`
+		ShortDescription     text           `json:"shortDescription"`
+		FullDescription      *text          `json:"fullDescription,omitempty"`
+		Help                 *text          `json:"help,omitempty"`
+		DefaultConfiguration map[string]any `json:"defaultConfiguration"`
+		Properties           map[string]any `json:"properties,omitempty"`
+	}
+	rules := rulesOf(rep)
+	index := map[string]int{}
+	var srs []rule
+	for i, r := range rules {
+		index[r.ID] = i
+		title := r.Title
+		if title == "" {
+			title = r.ID
+		}
+		sr := rule{ID: r.ID, Name: r.Package, ShortDescription: text{title},
+			DefaultConfiguration: map[string]any{"level": sarifLevel(r.Severity)},
+			Properties:           map[string]any{"tags": []string{"cilium", "network-policy"}}}
+		if r.Rationale != "" {
+			sr.FullDescription = &text{r.Rationale}
+			sr.Help = &text{r.Rationale}
+		}
+		if r.File != "" {
+			sr.Properties["source"] = fmt.Sprintf("%s:%d", r.File, r.Line)
+		}
+		srs = append(srs, sr)
+	}
+	results := []map[string]any{}
+	for _, f := range rep.Findings {
+		loc := map[string]any{
+			"physicalLocation": map[string]any{
+				"artifactLocation": map[string]any{"uri": o.rel(f.File)},
+				"region":           map[string]any{"startLine": max(f.Line, 1)},
+			},
+		}
+		name := f.Policy
+		if f.Path != "" {
+			name += "/" + f.Path
+		}
+		loc["logicalLocations"] = []map[string]any{{"name": f.Path, "fullyQualifiedName": f.Kind + " " + name, "kind": "member"}}
+		res := map[string]any{
+			"ruleId":    f.Rule,
+			"ruleIndex": index[f.Rule],
+			"level":     sarifLevel(f.Severity),
+			"message":   text{fmt.Sprintf("%s: %s", f.Policy, f.Msg)},
+			"locations": []any{loc},
+			"partialFingerprints": map[string]string{
+				"ppcFinding/v1": f.Rule + "|" + f.Kind + "|" + f.Policy + "|" + f.Path + "|" + f.Msg,
+			},
+		}
+		if f.Excepted != "" {
+			res["suppressions"] = []map[string]any{{"kind": "external", "status": "accepted", "justification": f.Excepted}}
+		}
+		results = append(results, res)
+	}
+	driver := map[string]any{"name": "ppc", "informationUri": "https://github.com/policypilot/ppc", "rules": srs}
+	if o.Version != "" {
+		driver["version"] = o.Version
+	}
+	log := map[string]any{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+		"version": "2.1.0",
+		"runs": []any{map[string]any{
+			"tool":    map[string]any{"driver": driver},
+			"results": results,
+		}},
+	}
+	b, err := json.MarshalIndent(log, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func writeJUnit(w io.Writer, rep *Report, o WriteOptions) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr"`
+		Text    string `xml:",chardata"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		Skipped   *failure `xml:"skipped,omitempty"`
+	}
+	type suite struct {
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Skipped  int        `xml:"skipped,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	type suites struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Name    string   `xml:"name,attr"`
+		Suites  []suite  `xml:"testsuite"`
+	}
+	// One suite per policy, one case per rule of the report: a rule
+	// without findings on the policy passes.
+	byPolicy := map[string][]Finding{}
+	var order []string
+	for _, f := range rep.Findings {
+		k := f.Kind + " " + f.Policy
+		if _, ok := byPolicy[k]; !ok {
+			order = append(order, k)
+		}
+		byPolicy[k] = append(byPolicy[k], f)
+	}
+	sort.Strings(order)
+	doc := suites{Name: "ppc lint"}
+	for _, k := range order {
+		s := suite{Name: k}
+		for _, f := range byPolicy[k] {
+			tc := testcase{Name: f.Rule + " " + f.Path, Classname: o.rel(f.File)}
+			fl := &failure{Message: f.Msg, Type: string(f.Severity), Text: fmt.Sprintf("%s %s %s: %s", f.where(o), f.Rule, f.Path, f.Msg)}
+			switch {
+			case f.Excepted != "":
+				fl.Message, fl.Text = "excepted: "+f.Excepted, fl.Text+"\nexcepted: "+f.Excepted
+				tc.Skipped = fl
+				s.Skipped++
+			case f.Severity == Deny:
+				tc.Failure = fl
+				s.Failures++
+			default:
+				// Warnings are reported as passing cases with the message:
+				// they do not fail the gate unless --fail-on warn.
+				tc.Name += " (warning)"
+			}
+			s.Tests++
+			s.Cases = append(s.Cases, tc)
+		}
+		doc.Suites = append(doc.Suites, s)
+	}
+	if len(doc.Suites) == 0 {
+		doc.Suites = append(doc.Suites, suite{Name: fmt.Sprintf("%d policies", rep.Policies), Tests: 1, Cases: []testcase{{Name: "no findings", Classname: "ppc lint"}}})
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// tapEscape keeps a TAP description on one line and away from "#"
+// directives.
+func tapEscape(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ", "#", `\#`).Replace(s)
+}
+
+func writeTAP(w io.Writer, rep *Report, o WriteOptions) error {
+	n := len(rep.Findings)
+	if n == 0 {
+		_, err := fmt.Fprintf(w, "TAP version 13\n1..1\nok 1 - %d policies, no findings\n", rep.Policies)
+		return err
+	}
+	fmt.Fprintf(w, "TAP version 13\n1..%d\n", n)
+	for i, f := range rep.Findings {
+		desc := tapEscape(fmt.Sprintf("%s %s %s %s: %s", f.where(o), f.Rule, f.Policy, f.Path, f.Msg))
+		switch {
+		case f.Excepted != "":
+			fmt.Fprintf(w, "ok %d - %s # SKIP excepted: %s\n", i+1, desc, tapEscape(f.Excepted))
+		case f.Severity == Warn:
+			fmt.Fprintf(w, "ok %d - %s # TODO warning\n", i+1, desc)
+		default:
+			fmt.Fprintf(w, "not ok %d - %s\n", i+1, desc)
+		}
+	}
+	return nil
+}
+
+// ghEscape escapes a workflow command's data (message) and, with prop,
+// its property values.
+func ghEscape(s string, prop bool) string {
+	s = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+	if prop {
+		s = strings.NewReplacer(":", "%3A", ",", "%2C").Replace(s)
+	}
+	return s
+}
+
+func writeGitHub(w io.Writer, rep *Report, o WriteOptions) error {
+	for _, f := range rep.Findings {
+		if f.Excepted != "" {
+			continue
+		}
+		cmd := "error"
+		if f.Severity == Warn {
+			cmd = "warning"
+		}
+		fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", cmd, ghEscape(o.rel(f.File), true), max(f.Line, 1),
+			ghEscape(f.Rule+" "+f.Policy, true), ghEscape(strings.TrimSpace(f.Path+" "+f.Msg), false))
+	}
+	fmt.Fprintf(w, "%d policies: %d deny, %d warn, %d excepted\n", rep.Policies, rep.Count(Deny), rep.Count(Warn), excepted(rep))
+	return nil
+}
