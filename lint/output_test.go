@@ -1,0 +1,202 @@
+package lint
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/policypilot/ppc/internal/testutil"
+)
+
+// findingsFixture lints a small set with a deny, a warning, a verification
+// error and an excepted finding.
+func findingsFixture(t testing.TB) *Report {
+	t.Helper()
+	l := newLinter(t, true)
+	y := head + "  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEntities: [world]\n" +
+		"---\n" + strings.Replace(head, "name: web", "name: api", 1) + "  endpointSelector: {}\n  ingress:\n  - toPorts: [{ports: [{port: \"99999\", protocol: TCP}]}]\n" +
+		"---\n" + strings.Replace(head, "name: web\n", "name: ok\n  annotations: {lint.ppc.policypilot.io/CIL001: \"public ingress, reviewed in SEC-42\"}\n", 1) +
+		"  endpointSelector: {matchLabels: {app: lb}}\n  ingress:\n  - fromEntities: [world]\n"
+	rep := lintYAML(t, l, y)
+	rep.Files = 1
+	return rep
+}
+
+func render(t testing.TB, rep *Report, format string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Write(&b, rep, WriteOptions{Format: format, Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestFixtureFindings(t *testing.T) {
+	rep := findingsFixture(t)
+	var got []string
+	for _, f := range rep.Findings {
+		s := f.Rule + " " + f.Policy + " " + string(f.Severity)
+		if f.Excepted != "" {
+			s += " excepted"
+		}
+		got = append(got, s)
+	}
+	want := []string{"CIL001 shop/web deny", "CIL002 shop/api warn", "verify-agent shop/api deny", "CIL001 shop/ok deny excepted"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+	if rep.Count(Deny) != 2 || rep.Count(Warn) != 1 {
+		t.Errorf("deny %d warn %d", rep.Count(Deny), rep.Count(Warn))
+	}
+}
+
+// TestSARIFSchema validates -o sarif against the OASIS SARIF 2.1.0 JSON
+// schema (testdata/sarif, see its PROVENANCE.md) and checks what GitHub
+// code scanning reads: rule metadata, levels, locations, suppressions.
+func TestSARIFSchema(t *testing.T) {
+	schemaFile := filepath.Join(testutil.Testdata(), "sarif", "sarif-2.1.0-rtm.5.json")
+	f, err := os.Open(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("sarif-2.1.0.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("sarif-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := render(t, findingsFixture(t), "sarif")
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("SARIF output is not valid SARIF 2.1.0: %v\n%s", err, out)
+	}
+	// A SARIF log that breaks the schema must fail: the check can fail.
+	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{}}}]}`))
+	if sch.Validate(bad) == nil {
+		t.Fatal("the schema accepted a driver without a name")
+	}
+	var log struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID              string `json:"id"`
+						FullDescription struct {
+							Text string `json:"text"`
+						} `json:"fullDescription"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				RuleIndex int    `json:"ruleIndex"`
+				Level     string `json:"level"`
+				Locations []struct {
+					Physical struct {
+						Artifact struct {
+							URI string `json:"uri"`
+						} `json:"artifactLocation"`
+						Region struct {
+							StartLine int `json:"startLine"`
+						} `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+				Suppressions []any `json:"suppressions"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(out, &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if len(run.Results) != 4 {
+		t.Fatalf("%d results", len(run.Results))
+	}
+	for _, r := range run.Results {
+		rule := run.Tool.Driver.Rules[r.RuleIndex]
+		if rule.ID != r.RuleID || rule.FullDescription.Text == "" {
+			t.Errorf("result %s points at rule %+v", r.RuleID, rule)
+		}
+		if r.Locations[0].Physical.Artifact.URI != "p.yaml" || r.Locations[0].Physical.Region.StartLine < 1 {
+			t.Errorf("location %+v", r.Locations[0])
+		}
+	}
+	if run.Results[0].Level != "error" || run.Results[1].Level != "warning" || len(run.Results[3].Suppressions) != 1 {
+		t.Errorf("levels/suppressions: %+v", run.Results)
+	}
+}
+
+func TestOtherFormats(t *testing.T) {
+	rep := findingsFixture(t)
+	// JUnit parses as XML and fails the two deny findings.
+	var ju struct {
+		Suites []struct {
+			Name     string `xml:"name,attr"`
+			Failures int    `xml:"failures,attr"`
+			Skipped  int    `xml:"skipped,attr"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(render(t, rep, "junit"), &ju); err != nil {
+		t.Fatal(err)
+	}
+	fails, skips := 0, 0
+	for _, s := range ju.Suites {
+		fails += s.Failures
+		skips += s.Skipped
+	}
+	if fails != 2 || skips != 1 {
+		t.Errorf("junit: %d failures, %d skipped: %+v", fails, skips, ju)
+	}
+	// TAP: a plan and one line per finding.
+	tap := string(render(t, rep, "tap"))
+	if !strings.HasPrefix(tap, "TAP version 13\n1..4\n") || strings.Count(tap, "\nnot ok ") != 2 || !strings.Contains(tap, "# SKIP excepted: annotation") || !strings.Contains(tap, "# TODO warning") {
+		t.Errorf("tap:\n%s", tap)
+	}
+	// GitHub annotations: one per live finding, file and line set.
+	gh := string(render(t, rep, "github"))
+	if n := len(regexp.MustCompile(`(?m)^::(error|warning) file=p\.yaml,line=\d+,title=`).FindAllString(gh, -1)); n != 3 {
+		t.Errorf("github annotations: %d\n%s", n, gh)
+	}
+	// JSON round-trips.
+	var js struct {
+		Findings []Finding `json:"findings"`
+		Deny     int       `json:"deny"`
+	}
+	if err := json.Unmarshal(render(t, rep, "json"), &js); err != nil || len(js.Findings) != 4 || js.Deny != 2 {
+		t.Errorf("json: %v %+v", err, js)
+	}
+	// Text: colour only when asked.
+	var b bytes.Buffer
+	if err := Write(&b, rep, WriteOptions{Format: "text", Color: true}); err != nil || !strings.Contains(b.String(), "\x1b[31;1mDENY") {
+		t.Errorf("coloured text: %q", b.String())
+	}
+	if plain := string(render(t, rep, "text")); strings.Contains(plain, "\x1b") || !strings.Contains(plain, "excepted: annotation lint.ppc.policypilot.io/CIL001: public ingress, reviewed in SEC-42") {
+		t.Errorf("text:\n%s", plain)
+	}
+}
+
+// TestGitHubEscaping: a message cannot start a new workflow command.
+func TestGitHubEscaping(t *testing.T) {
+	rep := &Report{Policies: 1, Findings: []Finding{{Rule: "x", Severity: Deny, Policy: "a,b:c", File: "p.yaml", Line: 3, Msg: "line1\n::error file=evil::pwned %"}}}
+	out := string(render(t, rep, "github"))
+	if strings.Count(out, "\n::") != 0 || !strings.Contains(out, "line1%0A::error file=evil::pwned %25") || !strings.Contains(out, "title=x a%2Cb%3Ac::") {
+		t.Errorf("github output:\n%s", out)
+	}
+}
