@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
 )
@@ -28,6 +30,8 @@ type compileParams struct {
 	noReplay  bool
 	noProbe   bool
 	report    string
+	lint      bool
+	lintRules []string
 	quiet     bool
 	timings   bool
 }
@@ -61,6 +65,8 @@ written unless every check passed.`,
 			fs.StringVar(&p.dump, "dump", "", "print an intermediate result instead of policies: ir (canonical text) or decisions (JSON)")
 			fs.BoolVar(&p.noReplay, "no-replay", false, "skip proving the policies with Cilium's policy engine")
 			fs.BoolVar(&p.noProbe, "no-probe", false, "skip the least-privilege probe (the over-allow ratio)")
+			fs.BoolVar(&p.lint, "lint", false, "gate the output with the default lint pack: deny findings fail the compile")
+			fs.StringArrayVar(&p.lintRules, "lint-rules", nil, "also gate with the lint pack in `DIR` or bundle (repeatable; implies --lint)")
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
@@ -138,6 +144,11 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit {
 		return nil
 	}
+	if p.lint || len(p.lintRules) > 0 {
+		if err := lintCompiled(ctx, e, res, p.lintRules); err != nil {
+			return err
+		}
+	}
 	if p.report != "" {
 		in, err := explain.FromCompile(res, "ppc policy report", args)
 		if err != nil {
@@ -164,6 +175,38 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	if !p.quiet {
 		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(paths), p.output)
+	}
+	return nil
+}
+
+// lintCompiled lints the compiled policies; deny findings fail the
+// compile before anything is written.
+func lintCompiled(ctx context.Context, e *env, res *compiler.Result, packDirs []string) error {
+	packs, err := loadPacks(packDirs)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default"})
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	var objs []manifest.Object
+	for _, d := range res.Docs {
+		objs = append(objs, manifest.Object{Pos: ir.Pos{File: d.Namespace + "/" + d.Name + ".yaml", Line: 1}, Doc: 1,
+			APIVersion: "cilium.io/v2", Kind: "CiliumNetworkPolicy", Namespace: d.Namespace, Name: d.Name, JSON: d.JSON})
+	}
+	rep, err := l.Lint(ctx, objs)
+	if err != nil {
+		return err
+	}
+	if len(rep.Findings) > 0 {
+		if err := lint.Write(e.stderr, rep, lint.WriteOptions{Format: "text"}); err != nil {
+			return err
+		}
+	}
+	if n := rep.Count(lint.Deny); n > 0 {
+		fmt.Fprintf(e.stderr, "ppc compile: %d lint deny findings; nothing written\n", n)
+		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
 }
