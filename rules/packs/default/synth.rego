@@ -259,7 +259,7 @@ egress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
 	count(es) > 0
 	not blocked(g, "egress")
 	plain := [e | some e in es; not dns_edge(e)]
-	needs_dns := count([e | some e in es; dns_edge(e)]) + count([e | some e in plain; input.nodes[e.dst].kind == "fqdn"]) > 0
+	needs_dns := (count([e | some e in es; dns_edge(e)]) + count([e | some e in plain; input.nodes[e.dst].kind == "fqdn"])) > 0
 	dns_rules := [dns_rule | needs_dns_rule(needs_dns)]
 	rules := array.concat(dns_rules, rules_for(plain, grp.namespace, "egress"))
 }

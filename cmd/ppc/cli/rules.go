@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/lint"
+)
+
+type rulesParams struct {
+	run      string
+	coverage bool
+	verbose  bool
+	format   string
+	write    bool
+	dir      string
+	defaults bool
+}
+
+func init() {
+	register(&command{
+		name:  "rules",
+		usage: "test|list|fmt|check|new [flags] [DIR|BUNDLE ...]",
+		short: "rule-pack tooling: test, list, format, check and scaffold packs",
+		long: `Works on rule packs — compile packs (--rules of ppc compile) and lint packs
+(--rules of ppc lint) — as directories or OPA bundle tarballs, with the
+embedded default packs included, compiled with the restricted capabilities
+packs run with (no network, files, clock or randomness).
+
+  ppc rules test DIR...   run the packs' *_test.rego tests with OPA's tester;
+                          --coverage prints line coverage of the packs;
+                          --run REGEX selects tests; --defaults also runs
+                          the default packs' tests
+  ppc rules list [DIR...] every rule with id, stage, severity and source
+                          file:line, the default packs included (-o json)
+  ppc rules fmt DIR...    list files OPA's formatter would change (exit 1);
+                          -w rewrites them
+  ppc rules check DIR...  compile the packs (type check); errors keep
+                          file:line:col
+  ppc rules new NAME      scaffold a lint pack with a working rule, its tests
+                          and a config.yaml (in ./NAME, or --dir DIR)
+
+Exit status: 0 ok, 1 a test failed or a file needs formatting, 2 usage or
+compile error.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			p := &rulesParams{}
+			fs.StringVar(&p.run, "run", "", "test: run only tests whose name matches `REGEX`")
+			fs.BoolVar(&p.coverage, "coverage", false, "test: print line coverage of the packs")
+			fs.BoolVar(&p.defaults, "defaults", false, "test: also run the default packs' tests")
+			fs.BoolVarP(&p.verbose, "verbose", "v", false, "test: list every test, not only failures")
+			fs.StringVarP(&p.format, "output", "o", "text", "test, list: text or json")
+			fs.BoolVarP(&p.write, "write", "w", false, "fmt: rewrite files in place")
+			fs.StringVar(&p.dir, "dir", "", "new: the directory to create (default ./NAME)")
+			return func(ctx context.Context, e *env, args []string) error { return runRules(ctx, e, p, args) }
+		},
+	})
+}
+
+func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error {
+	if len(args) == 0 {
+		return usageErr("which tool? test, list, fmt, check or new (usage: ppc rules test DIR...)")
+	}
+	if p.format != "text" && p.format != "json" {
+		return usageErr("-o %q: want text or json", p.format)
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "test":
+		if len(rest) == 0 && !p.defaults {
+			return usageErr("ppc rules test: give pack directories or bundles (or --defaults)")
+		}
+		packs, err := loadPacks(rest)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		results, cov, err := lint.Test(ctx, packs, p.defaults, p.run)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		failed := 0
+		for _, r := range results {
+			if !r.Pass && !r.Skipped {
+				failed++
+			}
+		}
+		if p.format == "json" {
+			if err := writeJSON(e.stdout, struct {
+				Tests    []lint.TestResult `json:"tests"`
+				Failed   int               `json:"failed"`
+				Coverage *lint.Coverage    `json:"coverage,omitempty"`
+			}{results, failed, covIf(p.coverage, cov)}); err != nil {
+				return err
+			}
+		} else {
+			for _, r := range results {
+				status := "PASS"
+				switch {
+				case r.Skipped:
+					status = "SKIP"
+				case !r.Pass:
+					status = "FAIL"
+				}
+				if status != "PASS" || p.verbose {
+					fmt.Fprintf(e.stdout, "%s %s %s.%s (%v)\n", status, r.Location, r.Package, r.Name, r.Duration.Round(1000))
+					if r.Message != "" && r.Message != "fail" {
+						fmt.Fprintf(e.stdout, "    %s\n", r.Message)
+					}
+					if r.Output != "" && status == "FAIL" {
+						fmt.Fprintf(e.stdout, "    %s\n", strings.ReplaceAll(strings.TrimSpace(r.Output), "\n", "\n    "))
+					}
+				}
+			}
+			fmt.Fprintf(e.stdout, "%d tests: %d passed, %d failed\n", len(results), len(results)-failed, failed)
+			if p.coverage {
+				files := make([]string, 0, len(cov.Files))
+				for f := range cov.Files {
+					files = append(files, f)
+				}
+				sort.Strings(files)
+				for _, f := range files {
+					fmt.Fprintf(e.stdout, "coverage %6.1f%%  %s\n", cov.Files[f], relPath(f, e.cwd))
+				}
+				fmt.Fprintf(e.stdout, "coverage %6.1f%%  total\n", cov.Percent)
+			}
+		}
+		if len(results) == 0 {
+			return &exitError{code: exitFailure, err: fmt.Errorf("no tests found (test rules are named test_* in *_test.rego files)")}
+		}
+		if failed > 0 {
+			return &exitError{code: exitFailed, printed: true}
+		}
+		return nil
+	case "list":
+		packs, err := loadPacks(rest)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		entries, err := lint.List(packs)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		if p.format == "json" {
+			return writeJSON(e.stdout, entries)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTAGE\tSEVERITY\tSOURCE\tTITLE")
+		for _, x := range entries {
+			sev := x.Severity
+			if sev == "" {
+				sev = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, x.Stage, sev, relPath(x.Source, e.cwd), x.Title)
+		}
+		return tw.Flush()
+	case "fmt":
+		if len(rest) == 0 {
+			return usageErr("ppc rules fmt: give pack directories or files")
+		}
+		changed, err := lint.Fmt(rest, p.write)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		for _, f := range changed {
+			fmt.Fprintln(e.stdout, relPath(f, e.cwd))
+		}
+		if len(changed) > 0 && !p.write {
+			fmt.Fprintf(e.stderr, "ppc rules fmt: %d files need formatting (ppc rules fmt -w rewrites them)\n", len(changed))
+			return &exitError{code: exitFailed, printed: true}
+		}
+		return nil
+	case "check":
+		if len(rest) == 0 {
+			return usageErr("ppc rules check: give pack directories or bundles")
+		}
+		packs, err := loadPacks(rest)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		if err := lint.Check(packs); err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		fmt.Fprintf(e.stderr, "ppc rules check: %d packs compile\n", len(packs))
+		return nil
+	case "new":
+		if len(rest) != 1 {
+			return usageErr("ppc rules new NAME: give one pack name")
+		}
+		dir := p.dir
+		if dir == "" {
+			dir = rest[0]
+		}
+		files, err := lint.Scaffold(dir, rest[0])
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		for _, f := range files {
+			fmt.Fprintf(e.stderr, "ppc rules new: wrote %s\n", f)
+		}
+		fmt.Fprintf(e.stderr, "next: ppc rules test %s && ppc lint --rules %s POLICY_PATH\n", dir, dir)
+		return nil
+	}
+	return usageErr("unknown tool %q: want test, list, fmt, check or new", sub)
+}
+
+func covIf(on bool, c *lint.Coverage) *lint.Coverage {
+	if on {
+		return c
+	}
+	return nil
+}
+
+// relPath shows an absolute path (optionally with :line) relative to cwd.
+func relPath(p, cwd string) string {
+	if cwd == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	if r, err := filepath.Rel(cwd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
