@@ -2,12 +2,16 @@ package lint
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/rules"
 )
 
 func newLinter(t testing.TB, withVerify bool) *Linter {
@@ -128,5 +132,46 @@ func TestDefaultRules(t *testing.T) {
 		if r.Title == "" || r.Rationale == "" || r.Severity == "" || !strings.HasPrefix(r.ID, "CIL") {
 			t.Errorf("rule %+v lacks metadata", r)
 		}
+	}
+}
+
+// TestResultShapes: deny/warn/violation results as strings and as
+// structured objects (msg, path as array or string, id, other fields).
+func TestResultShapes(t *testing.T) {
+	dir := t.TempDir()
+	src := `package ppc.lint.shapes
+
+deny contains "plain message" if input.kind
+
+warn contains {"msg": "with a string path", "path": "spec.endpointSelector"} if input.kind
+
+violation contains {"msg": "structured", "id": "SHP9", "path": ["spec", "ingress", 0], "ticket": "SEC-1"} if input.kind
+`
+	if err := os.WriteFile(filepath.Join(dir, "shapes.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rules.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(context.Background(), Options{Packs: []*rules.Pack{p}, NoDefault: true, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := lintYAML(t, l, head+"  endpointSelector: {}\n  ingress:\n  - {}\n")
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, fmt.Sprintf("%s|%s|%s|%s|%d|%v", f.Rule, f.Severity, f.Msg, f.Path, f.Line, f.Details))
+	}
+	want := []string{
+		"SHP9|deny|structured|spec.ingress[0]|9|map[ticket:SEC-1]",
+		"shapes|deny|plain message||1|map[]",
+		"shapes|warn|with a string path|spec.endpointSelector|7|map[]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if rs := l.Rules(); len(rs) != 1 || rs[0].ID != "shapes" || rs[0].Severity != Deny {
+		t.Errorf("rules %+v", rs)
 	}
 }
