@@ -15,23 +15,19 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/cilium/cilium/pkg/labels"
-	"github.com/cilium/cilium/pkg/labelsfilter"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/types"
 
+	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
@@ -247,30 +243,12 @@ var identityLabelDecl = &ast.Builtin{
 	Decl:        types.NewFunction(types.Args(types.S), types.B),
 }
 
-var filterOnce sync.Once
-
 func identityLabel(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	key, ok := a.Value.(ast.String)
 	if !ok {
 		return nil, fmt.Errorf("cilium.identity_label: want a string")
 	}
-	filterOnce.Do(func() {
-		_ = labelsfilter.ParseLabelPrefixCfg(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, "")
-	})
-	k := string(key)
-	src := labels.LabelSourceK8s
-	if s, rest, ok := strings.Cut(k, ":"); ok && !strings.Contains(s, "/") && !strings.Contains(s, ".") {
-		src, k = s, rest
-		if src == labels.LabelSourceAny {
-			src = labels.LabelSourceK8s
-		}
-	}
-	if src == labels.LabelSourceReserved || src == labels.LabelSourceCIDR || src == "fqdn" || src == "cidrgroup" {
-		return ast.BooleanTerm(true), nil
-	}
-	lbl := labels.NewLabel(k, "x", src)
-	id, _ := labelsfilter.Filter(labels.Labels{lbl.Key: lbl})
-	return ast.BooleanTerm(len(id) > 0), nil
+	return ast.BooleanTerm(agent.IdentityLabel(string(key))), nil
 }
 
 // Describe lists the lint rules of mods: one per package that defines

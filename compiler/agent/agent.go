@@ -7,8 +7,13 @@ package agent
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"sync"
 
+	"github.com/cilium/cilium/pkg/labels"
+	"github.com/cilium/cilium/pkg/labelsfilter"
 	"github.com/cilium/cilium/pkg/option"
 	"github.com/cilium/cilium/pkg/policy"
 	"github.com/cilium/cilium/pkg/policy/api"
@@ -85,4 +90,30 @@ func Apply(s Settings) error {
 	c := s
 	applied = &c
 	return nil
+}
+
+var filterOnce sync.Once
+
+// IdentityLabel reports whether the agent's default label filter keeps a
+// pod label in security identities. key may carry a source prefix
+// ("k8s:app"; "any:" is read as k8s); reserved, cidr, fqdn and cidrgroup
+// labels always count.
+func IdentityLabel(key string) bool {
+	filterOnce.Do(func() {
+		_ = labelsfilter.ParseLabelPrefixCfg(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, "")
+	})
+	src := labels.LabelSourceK8s
+	if s, rest, ok := strings.Cut(key, ":"); ok && !strings.Contains(s, "/") && !strings.Contains(s, ".") {
+		src, key = s, rest
+		if src == labels.LabelSourceAny {
+			src = labels.LabelSourceK8s
+		}
+	}
+	switch src {
+	case labels.LabelSourceReserved, labels.LabelSourceCIDR, "fqdn", "cidrgroup":
+		return true
+	}
+	lbl := labels.NewLabel(key, "x", src)
+	id, _ := labelsfilter.Filter(labels.Labels{lbl.Key: lbl})
+	return len(id) > 0
 }
