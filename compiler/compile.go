@@ -94,6 +94,9 @@ type Options struct {
 	NoReplay bool
 	// NoProbe skips the least-privilege probe of the replay stage.
 	NoProbe bool
+	// Stage, if set, is told the name of each stage as it starts (for a
+	// progress indicator).
+	Stage func(StageID)
 	// SkipPasses disables optional IR passes by name.
 	SkipPasses map[string]bool
 	// RuleTimeout bounds rule evaluation.
@@ -155,6 +158,9 @@ func (e *InputError) Unwrap() error { return e.Err }
 func Compile(ctx context.Context, args []string, opts Options) (*Result, error) {
 	s := &state{args: args, opts: opts, res: &Result{Agent: opts.Agent}}
 	for _, st := range stages {
+		if opts.Stage != nil {
+			opts.Stage(st.id)
+		}
 		if st.id == StageReplay && opts.NoReplay {
 			continue
 		}

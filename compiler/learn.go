@@ -17,6 +17,8 @@ type LearnOptions struct {
 	Lower     lower.Options
 	MaxErrors int
 	Stdin     io.Reader
+	// Progress, if set, counts the records read.
+	Progress *flows.Progress
 }
 
 // Learn reads flow files and IR snapshots (told apart by content) and
@@ -57,7 +59,7 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		b.AddSource(in.Name)
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
-	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors},
+	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {
 		in.R.(*closingReader).Close()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	"github.com/cilium/cilium/api/v1/observer"
@@ -59,6 +60,14 @@ type Options struct {
 	MaxErrors int
 	// Stdin is read for the input named "-".
 	Stdin io.Reader
+	// Progress, if set, counts records as they are read (for a progress
+	// indicator; read it from another goroutine).
+	Progress *Progress
+}
+
+// Progress counts what has been read so far.
+type Progress struct {
+	Records atomic.Int64
 }
 
 // Summary counts what was read.
@@ -208,6 +217,9 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 			return fmt.Errorf("read flows %s: %w", name, err)
 		}
 		sum.Records++
+		if opts.Progress != nil {
+			opts.Progress.Records.Add(1)
+		}
 		recs, err := d.decode(v)
 		if err != nil {
 			if err := fail(v.line, "%v", err); err != nil {

@@ -120,7 +120,10 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 			return usageErr("--report: %v", err)
 		}
 	}
+	prog := startProgress(e.stderr, !p.quiet)
+	opts.Learn.Progress, opts.Stage = prog.records(), prog.stageFunc()
 	res, err := compiler.Compile(ctx, args, opts)
+	prog.stop()
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
 		return compileError(err)

@@ -40,7 +40,10 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				if err != nil {
 					return err
 				}
-				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize})
+				prog := startProgress(e.stderr, !quiet)
+				opts.Progress = prog.records()
+				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize, Stage: prog.stageFunc()})
+				prog.stop()
 				printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}

@@ -112,6 +112,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fs := newFlagSet(c, stderr)
 	run := c.setup(fs)
+	prof := &profiler{}
+	fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile to `FILE` (for reporting slowness: go tool pprof FILE)")
+	fs.StringVar(&prof.mem, "memprofile", "", "write a heap profile to `FILE` when the command ends")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
@@ -119,7 +122,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ppc %s: %v\nrun 'ppc help %s' for usage\n", c.name, err, c.name)
 		return exitUsage
 	}
+	if err := prof.start(); err != nil {
+		fmt.Fprintf(stderr, "ppc %s: --cpuprofile: %v\n", c.name, err)
+		return exitUsage
+	}
 	err := run(ctx, e, fs.Args())
+	if perr := prof.stop(); perr != nil {
+		fmt.Fprintf(stderr, "ppc %s: writing the profile: %v\n", c.name, perr)
+	}
 	if err == nil {
 		return exitOK
 	}
