@@ -68,7 +68,7 @@ func BenchmarkCompile(b *testing.B) {
 	}
 }
 
-func genFlows(b *testing.B, n int) string {
+func genFlows(b testing.TB, n int) string {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "flows.ndjson")
 	f, err := os.Create(path)

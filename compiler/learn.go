@@ -19,6 +19,9 @@ type LearnOptions struct {
 	Stdin     io.Reader
 	// Progress, if set, counts the records read.
 	Progress *flows.Progress
+	// Protojson decodes every record with protojson (for comparisons; the
+	// default fast path gives the same graph).
+	Protojson bool
 }
 
 // Learn reads flow files and IR snapshots (told apart by content) and
@@ -59,7 +62,7 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		b.AddSource(in.Name)
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
-	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress},
+	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {
 		in.R.(*closingReader).Close()

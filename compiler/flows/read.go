@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -63,6 +64,9 @@ type Options struct {
 	// Progress, if set, counts records as they are read (for a progress
 	// indicator; read it from another goroutine).
 	Progress *Progress
+	// Protojson decodes every record with protojson, never with the fast
+	// path (which gives the same records, faster): for comparisons.
+	Protojson bool
 }
 
 // Progress counts what has been read so far.
@@ -177,7 +181,7 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 	if err != nil {
 		return fmt.Errorf("read flows %s: %w", name, err)
 	}
-	d := decoder{file: name, warned: map[string]bool{}}
+	d := decoder{file: name, warned: map[string]bool{}, slow: opts.Protojson}
 	sc := newScanner(r)
 	fail := func(line int, format string, args ...any) error {
 		diag := ir.Errorf("ppc_ingest_error", ir.Pos{File: name, Line: line}, format, args...)
@@ -192,54 +196,164 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 		*ds = append(*ds, diag)
 		return nil
 	}
-	for n := 0; ; n++ {
-		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	// The scanner runs ahead in its own goroutine, chunks of values are
+	// decoded by the fast path on every core, and this goroutine takes the
+	// chunks in input order: records reach fn in the order of the file,
+	// whatever the number of cores.
+	workers := runtime.GOMAXPROCS(0)
+	stop := make(chan struct{})
+	defer close(stop)
+	work := make(chan *chunk, 2*workers)
+	ordered := make(chan *chunk, 4*workers)
+	go produce(sc, work, ordered, stop)
+	for w := 0; w < workers; w++ {
+		go decodeChunks(work, opts.Protojson)
+	}
+	d.slow = true // the workers tried the fast path already
+	for c := range ordered {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		<-c.ready
+		for i := range c.items {
+			it := &c.items[i]
+			if it.err != nil {
+				var se *scanError
+				if errors.As(it.err, &se) {
+					sum.Records++
+					if err := fail(se.line, "%s", se.msg); err != nil {
+						return err
+					}
+					continue
+				}
+				if errors.Is(it.err, gzip.ErrChecksum) || errors.Is(it.err, gzip.ErrHeader) || errors.Is(it.err, io.ErrUnexpectedEOF) {
+					return fmt.Errorf("read flows %s: line %d: %w", name, it.line, it.err)
+				}
+				return fmt.Errorf("read flows %s: %w", name, it.err)
 			}
-		}
-		v, err := sc.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		var se *scanError
-		if errors.As(err, &se) {
 			sum.Records++
-			if err := fail(se.line, "%s", se.msg); err != nil {
-				return err
+			if opts.Progress != nil {
+				opts.Progress.Records.Add(1)
 			}
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("read flows %s: line %d: %w", name, sc.line, err)
+			var recs []Record
+			if it.flow != nil {
+				recs = []Record{{Pos: ir.Pos{File: name, Line: it.v.line}, Kind: KindFlow, Flow: it.flow}}
+			} else {
+				var err error
+				if recs, err = d.decode(it.v); err != nil {
+					if err := fail(it.v.line, "%v", err); err != nil {
+						return err
+					}
+					continue
+				}
+				*ds = append(*ds, d.takeWarnings()...)
 			}
-			return fmt.Errorf("read flows %s: %w", name, err)
-		}
-		sum.Records++
-		if opts.Progress != nil {
-			opts.Progress.Records.Add(1)
-		}
-		recs, err := d.decode(v)
-		if err != nil {
-			if err := fail(v.line, "%v", err); err != nil {
-				return err
-			}
-			continue
-		}
-		*ds = append(*ds, d.takeWarnings()...)
-		for i := range recs {
-			rec := &recs[i]
-			if rec.Kind != KindFlow {
-				sum.NonFlow[rec.Kind.String()]++
-				continue
-			}
-			sum.Flows++
-			if err := fn(rec); err != nil {
-				return err
+			for i := range recs {
+				rec := &recs[i]
+				if rec.Kind != KindFlow {
+					sum.NonFlow[rec.Kind.String()]++
+					continue
+				}
+				sum.Flows++
+				if err := fn(rec); err != nil {
+					return err
+				}
 			}
 		}
 	}
+	return nil
+}
+
+// scanned is one value (or scanning error) of the input.
+type scanned struct {
+	v    *rawValue
+	err  error
+	line int
+	flow *flowpb.Flow // set when the fast path decoded v
+}
+
+// chunk is a run of scanned values; ready is closed once decoded.
+type chunk struct {
+	items []scanned
+	ready chan struct{}
+}
+
+const chunkSize = 256
+
+// produce scans the input into chunks, sending each to the decoders and,
+// in order, to the reader; it stops at the end of the input, at an error
+// that ends scanning, or when stop is closed.
+func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}) {
+	defer close(work)
+	defer close(ordered)
+	for {
+		c := &chunk{ready: make(chan struct{})}
+		end := false
+		for len(c.items) < chunkSize {
+			v, err := sc.next()
+			if errors.Is(err, io.EOF) {
+				end = true
+				break
+			}
+			c.items = append(c.items, scanned{v: v, err: err, line: sc.line})
+			var se *scanError
+			if err != nil && !errors.As(err, &se) {
+				end = true
+				break
+			}
+		}
+		if len(c.items) > 0 {
+			select {
+			case work <- c:
+			case <-stop:
+				return
+			}
+			select {
+			case ordered <- c:
+			case <-stop:
+				return
+			}
+		}
+		if end {
+			return
+		}
+	}
+}
+
+// decodeChunks runs the fast path over the chunks it receives.
+func decodeChunks(work <-chan *chunk, slow bool) {
+	var fd fastDecoder
+	for c := range work {
+		if !slow {
+			for i := range c.items {
+				it := &c.items[i]
+				if it.v == nil {
+					continue
+				}
+				if wrapped, ok := fastShape(it.v.keys); ok {
+					it.flow, _ = fd.decode(it.v.data, wrapped)
+				}
+			}
+		}
+		close(c.ready)
+	}
+}
+
+// fastShape says whether a value with these top-level keys is a flow the
+// fast path may decode, and whether it is wrapped ({"flow": …}); it
+// follows decoder.decode's order of cases.
+func fastShape(keys []string) (wrapped, ok bool) {
+	switch {
+	case hasKey(keys, "flow"):
+		return true, true
+	case hasKey(keys, lostKeys...), hasKey(keys, "num_events_lost", "numEventsLost"),
+		hasKey(keys, statusKeys...), hasKey(keys, agentKeys...), hasKey(keys, debugKeys...),
+		hasKey(keys, "log") && hasKey(keys, "stream"):
+		return false, false
+	case hasKey(keys, bareKeys...):
+		return false, true
+	}
+	return false, false
 }
 
 // decoder turns raw values into records.
@@ -247,6 +361,8 @@ type decoder struct {
 	file     string
 	warned   map[string]bool
 	warnings ir.Diagnostics
+	slow     bool
+	fast     fastDecoder
 }
 
 func (d *decoder) takeWarnings() ir.Diagnostics {
@@ -278,6 +394,11 @@ func (d *decoder) decode(v *rawValue) ([]Record, error) {
 	pos := ir.Pos{File: d.file, Line: v.line}
 	switch {
 	case hasKey(v.keys, "flow"):
+		if !d.slow {
+			if f, ok := d.fast.decode(v.data, true); ok {
+				return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
+			}
+		}
 		var ev observer.ExportEvent
 		if err := d.unmarshal(v, &ev); err != nil {
 			return nil, err
@@ -298,6 +419,11 @@ func (d *decoder) decode(v *rawValue) ([]Record, error) {
 	case hasKey(v.keys, "log") && hasKey(v.keys, "stream"):
 		return d.decodeEnvelope(v)
 	case hasKey(v.keys, bareKeys...):
+		if !d.slow {
+			if f, ok := d.fast.decode(v.data, false); ok {
+				return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
+			}
+		}
 		f := new(flowpb.Flow)
 		if err := d.unmarshal(v, f); err != nil {
 			return nil, err

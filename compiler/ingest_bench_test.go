@@ -1,0 +1,84 @@
+package compiler_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cilium/cilium/api/v1/observer"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/ir"
+)
+
+func learnGraph(t testing.TB, files []string, slow bool) *ir.Graph {
+	t.Helper()
+	g, _, _, err := compiler.Learn(context.Background(), files, compiler.LearnOptions{Protojson: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// TestFastPathIdenticalIR: the fast decoder and protojson give the same
+// graph, byte for byte, on every real sample and on generated traffic.
+func TestFastPathIdenticalIR(t *testing.T) {
+	files := append(realSamples(t), genFlows(t, 20_000))
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var a, b bytes.Buffer
+			if err := ir.Format(&a, learnGraph(t, []string{f}, true)); err != nil {
+				t.Fatal(err)
+			}
+			if err := ir.Format(&b, learnGraph(t, []string{f}, false)); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Fatalf("the fast path changes the IR of %s", f)
+			}
+		})
+	}
+}
+
+// BenchmarkIngest measures ingest + lower (`ppc learn`) side by side with
+// the baseline: protojson.Unmarshal of each NDJSON line into
+// observer.GetFlowsResponse, which is what `hubble observe --input-file`
+// does, on the same generated file. Compare the flows/s (and MB/s).
+func BenchmarkIngest(b *testing.B) {
+	path := genFlows(b, 200_000)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Count(data, []byte("\n"))
+	b.Run("hubble-protojson", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			sc := bufio.NewScanner(bytes.NewReader(data))
+			sc.Buffer(make([]byte, 1<<20), 64<<20)
+			for sc.Scan() {
+				var r observer.GetFlowsResponse
+				if err := protojson.Unmarshal(sc.Bytes(), &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "flows/s")
+	})
+	for _, c := range []struct {
+		name string
+		slow bool
+	}{{"ppc-learn-protojson", true}, {"ppc-learn", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				learnGraph(b, []string{path}, c.slow)
+			}
+			b.ReportMetric(float64(lines*b.N)/b.Elapsed().Seconds(), "flows/s")
+		})
+	}
+}
