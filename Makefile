@@ -35,6 +35,7 @@ golden: ## rewrite golden files (PPC_UPDATE=1)
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFastDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 

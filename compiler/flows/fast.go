@@ -74,6 +74,9 @@ type fastDecoder struct {
 // ("flow" key) when wrapped, else a bare Flow — or false when the record
 // must go through protojson.
 func (d *fastDecoder) decode(data []byte, wrapped bool) (*flowpb.Flow, bool) {
+	if !plainStrings(data) {
+		return nil, false
+	}
 	v, err := d.p.ParseBytes(data)
 	if err != nil {
 		return nil, false
@@ -92,6 +95,60 @@ func (d *fastDecoder) decode(data []byte, wrapped bool) (*flowpb.Flow, bool) {
 	f := &flowpb.Flow{}
 	extractFlow(v, f)
 	return f, true
+}
+
+// plainStrings reports whether every string in data uses only escapes
+// both parsers read the same way: the JSON escapes, \u outside the
+// surrogate range, no raw control characters.
+func plainStrings(data []byte) bool {
+	in := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !in {
+			if c == '"' {
+				in = true
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			in = false
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i+1 >= len(data) {
+				return false
+			}
+			i++
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) {
+					return false
+				}
+				var r rune
+				for _, h := range data[i+1 : i+5] {
+					switch {
+					case h >= '0' && h <= '9':
+						r = r*16 + rune(h-'0')
+					case h >= 'a' && h <= 'f':
+						r = r*16 + rune(h-'a'+10)
+					case h >= 'A' && h <= 'F':
+						r = r*16 + rune(h-'A'+10)
+					default:
+						return false
+					}
+				}
+				if r >= 0xD800 && r <= 0xDFFF {
+					return false
+				}
+				i += 4
+			default:
+				return false
+			}
+		}
+	}
+	return !in
 }
 
 const maxDepth = 32
@@ -192,6 +249,9 @@ func isTimestamp(b []byte) bool {
 		} else if b[i] != shape[i] {
 			return false
 		}
+	}
+	if string(b[:4]) == "0000" {
+		return false // before 0001-01-01: out of Timestamp's range
 	}
 	frac := b[len(shape) : len(b)-1]
 	if len(frac) == 0 {

@@ -1,0 +1,177 @@
+package flows
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+	"github.com/cilium/cilium/api/v1/observer"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// project keeps the fields the fast path extracts.
+func project(f *flowpb.Flow) *flowpb.Flow {
+	p := &flowpb.Flow{Time: f.GetTime(), Verdict: f.GetVerdict(), DropReason: f.GetDropReason(), DropReasonDesc: f.GetDropReasonDesc(),
+		SourceNames: f.GetSourceNames(), DestinationNames: f.GetDestinationNames(), Reply: f.GetReply()}
+	if f.GetIsReply() != nil {
+		p.IsReply = wrapperspb.Bool(f.GetIsReply().GetValue())
+	}
+	if ip := f.GetIP(); ip != nil {
+		p.IP = &flowpb.IP{Source: ip.GetSource(), Destination: ip.GetDestination()}
+	}
+	if l := f.GetL4(); l != nil {
+		p.L4 = &flowpb.Layer4{}
+		switch {
+		case l.GetTCP() != nil:
+			t := l.GetTCP()
+			c := &flowpb.TCP{SourcePort: t.GetSourcePort(), DestinationPort: t.GetDestinationPort()}
+			if fl := t.GetFlags(); fl != nil {
+				c.Flags = &flowpb.TCPFlags{SYN: fl.GetSYN(), ACK: fl.GetACK()}
+			}
+			p.L4.Protocol = &flowpb.Layer4_TCP{TCP: c}
+		case l.GetUDP() != nil:
+			p.L4.Protocol = &flowpb.Layer4_UDP{UDP: &flowpb.UDP{SourcePort: l.GetUDP().GetSourcePort(), DestinationPort: l.GetUDP().GetDestinationPort()}}
+		case l.GetSCTP() != nil:
+			p.L4.Protocol = &flowpb.Layer4_SCTP{SCTP: &flowpb.SCTP{SourcePort: l.GetSCTP().GetSourcePort(), DestinationPort: l.GetSCTP().GetDestinationPort()}}
+		case l.GetICMPv4() != nil:
+			p.L4.Protocol = &flowpb.Layer4_ICMPv4{ICMPv4: &flowpb.ICMPv4{Type: l.GetICMPv4().GetType(), Code: l.GetICMPv4().GetCode()}}
+		case l.GetICMPv6() != nil:
+			p.L4.Protocol = &flowpb.Layer4_ICMPv6{ICMPv6: &flowpb.ICMPv6{Type: l.GetICMPv6().GetType(), Code: l.GetICMPv6().GetCode()}}
+		}
+	}
+	ep := func(e *flowpb.Endpoint) *flowpb.Endpoint {
+		if e == nil {
+			return nil
+		}
+		c := &flowpb.Endpoint{Identity: e.GetIdentity(), Namespace: e.GetNamespace(), Labels: e.GetLabels(), PodName: e.GetPodName()}
+		for _, w := range e.GetWorkloads() {
+			c.Workloads = append(c.Workloads, &flowpb.Workload{Name: w.GetName(), Kind: w.GetKind()})
+		}
+		return c
+	}
+	p.Source, p.Destination = ep(f.GetSource()), ep(f.GetDestination())
+	if l := f.GetL7(); l != nil {
+		p.L7 = &flowpb.Layer7{Type: l.GetType()}
+		switch {
+		case l.GetDns() != nil:
+			p.L7.Record = &flowpb.Layer7_Dns{Dns: &flowpb.DNS{Query: l.GetDns().GetQuery(), Ips: l.GetDns().GetIps()}}
+		case l.GetHttp() != nil:
+			p.L7.Record = &flowpb.Layer7_Http{Http: &flowpb.HTTP{Method: l.GetHttp().GetMethod(), Url: l.GetHttp().GetUrl()}}
+		}
+	}
+	if f.GetAggregate() != nil {
+		p.Aggregate = &flowpb.Aggregate{}
+	}
+	return p
+}
+
+// checkFast: whenever the fast path accepts data, protojson accepts it
+// too and the fields ppc reads are equal.
+func checkFast(t *testing.T, data []byte, wrapped bool) bool {
+	t.Helper()
+	var fd fastDecoder
+	got, ok := fd.decode(data, wrapped)
+	if !ok {
+		return false
+	}
+	var want *flowpb.Flow
+	if wrapped {
+		var ev observer.ExportEvent
+		if err := protojson.Unmarshal(data, &ev); err != nil {
+			t.Fatalf("fast path accepted what protojson rejects (%v): %s", err, data)
+		}
+		want = ev.GetFlow()
+	} else {
+		want = new(flowpb.Flow)
+		if err := protojson.Unmarshal(data, want); err != nil {
+			t.Fatalf("fast path accepted what protojson rejects (%v): %s", err, data)
+		}
+	}
+	if !proto.Equal(got, project(want)) {
+		t.Fatalf("fast path and protojson differ on %s:\nfast     %v\nprotojson %v", data, got, project(want))
+	}
+	return true
+}
+
+// TestFastSamples runs every value of the real samples through both.
+func TestFastSamples(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "*.json*"))
+	fast := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := newScanner(bytesReader(b))
+		for {
+			v, err := sc.next()
+			if err != nil {
+				break
+			}
+			if wrapped, ok := fastShape(v.keys); ok && checkFast(t, v.data, wrapped) {
+				fast++
+			}
+		}
+	}
+	if fast < 2000 {
+		t.Errorf("only %d sample flows took the fast path", fast)
+	}
+}
+
+// FuzzFastDecode: the fast path never accepts what protojson would decode
+// differently.
+func FuzzFastDecode(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "hubble-otel-basic-sample-1*.json"))
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		sc := newScanner(bytesReader(b))
+		for i := 0; i < 5; i++ {
+			v, err := sc.next()
+			if err != nil {
+				break
+			}
+			f.Add(v.data, true)
+		}
+	}
+	f.Add([]byte(`{"verdict":"FORWARDED","l4":{"TCP":{"destination_port":"80","flags":{"SYN":true}}},"source":{"identity":"123"}}`), false)
+	f.Add([]byte(`{"flow":{"time":"2026-01-01T00:00:00.5Z","is_reply":false,"l7":{"type":"REQUEST","dns":{"query":"a.b.","ips":["1.2.3.4"]}}}}`), true)
+	f.Fuzz(func(t *testing.T, data []byte, wrapped bool) {
+		checkFast(t, data, wrapped)
+	})
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// TestFastEdgeCases: shapes where protojson's rules are subtle; the fast
+// path either agrees with protojson or declines.
+func TestFastEdgeCases(t *testing.T) {
+	for _, c := range []struct {
+		json   string
+		accept bool // the fast path must take it (the common shapes)
+	}{
+		{`{"verdict":"FORWARDED","IP":{"source":"10.0.0.1"},"l4":{"TCP":{"destination_port":80}}}`, true},
+		{`{"verdict":1,"l4":{"TCP":{"destinationPort":"80","sourcePort":1234}}}`, true},
+		{`{"source":{"pod_name":"a\u00e9\n\"b"},"isReply":true,"Type":"L7"}`, true},
+		{`{"source":{"pod_name":"bad \x escape"}}`, false},
+		{`{"source":{"pod_name":"\ud800"}}`, false},
+		{`{"verdict":"NOPE"}`, false},
+		{`{"verdict":"FORWARDED","verdict":"DROPPED"}`, false},
+		{`{"drop_reason":1e2}`, false},
+		{`{"drop_reason":-1}`, false},
+		{`{"drop_reason":4294967296}`, false},
+		{`{"source":null}`, false},
+		{`{"l4":{"TCP":{},"UDP":{}}}`, false},
+		{`{"time":"2026-01-01T00:00:00+01:00"}`, false},
+		{`{"extensions":{"@type":"x"}}`, false},
+		{`{"unknown_field":1}`, false},
+	} {
+		got := checkFast(t, []byte(c.json), false)
+		if c.accept && !got {
+			t.Errorf("the fast path declined a common shape: %s", c.json)
+		}
+	}
+}
