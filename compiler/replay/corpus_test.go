@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
@@ -228,4 +229,42 @@ func BenchmarkReplayCold(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(c.flows)*b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// BenchmarkColdStart measures policy import (Parse, RulesToPolicyEntries,
+// ReplaceByResource) and identity set-up for 100, 1,000 and 5,000
+// policies (three identities each), and the first verdict, which computes
+// the source's and destination's policies.
+func BenchmarkColdStart(b *testing.B) {
+	for _, n := range []int{100, 1_000, 5_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			c := genCorpus(n, 2_000, 4)
+			ps := loadPolicies(b, c.policies)
+			var load, ids, first time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				e, err := New(agentDefaults())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := e.Load(ps); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := e.AddGraph(c.graph); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				f := c.flows[0]
+				if _, err := e.Check(f.src, f.dst, f.proto, f.port); err != nil {
+					b.Fatal(err)
+				}
+				load, ids, first = load+t1.Sub(t0), ids+t2.Sub(t1), first+time.Since(t2)
+			}
+			b.ReportMetric(load.Seconds()/float64(b.N), "import-s")
+			b.ReportMetric(ids.Seconds()/float64(b.N), "identities-s")
+			b.ReportMetric(first.Seconds()/float64(b.N), "first-verdict-s")
+			b.ReportMetric(float64(len(c.graph.Nodes)), "identities")
+		})
+	}
 }

@@ -134,6 +134,9 @@ type Engine struct {
 
 	policies []PolicyRules
 	refCache sync.Map // labels.LabelArrayListString -> []RuleRef
+	// batch and pending collect new identities during AddGraph.
+	batch   identity.IdentityMap
+	pending []*identity.Identity
 }
 
 // PolicyRules lists a loaded policy's rules, in the policy's order.
@@ -336,7 +339,7 @@ func (e *Engine) Identity(n *ir.Node) (*identity.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := e.identityFor(n, lbls)
+	id := e.identityFor(n, lbls, e.batch)
 	e.ids[n.ID] = id
 	return id, nil
 }
@@ -409,8 +412,10 @@ func worldLabels(a netip.Addr) labels.Labels {
 
 // identityFor numbers an identity as the agent would: reserved labels keep
 // their fixed IDs, pods get cluster-scope IDs, CIDR/FQDN/other world
-// identities local-scope ones. Equal label sets share one identity.
-func (e *Engine) identityFor(n *ir.Node, lbls labels.Labels) *identity.Identity {
+// identities local-scope ones. Equal label sets share one identity. A new
+// identity is registered with the caches at once, or, when batch is
+// non-nil, added to it for registerIdentities.
+func (e *Engine) identityFor(n *ir.Node, lbls labels.Labels, batch identity.IdentityMap) *identity.Identity {
 	key := lbls.SortedList()
 	if id, ok := e.byLbls[string(key)]; ok {
 		return id
@@ -429,16 +434,31 @@ func (e *Engine) identityFor(n *ir.Node, lbls labels.Labels) *identity.Identity 
 	}
 	e.byLbls[string(key)] = id
 	if !id.ID.IsReservedIdentity() {
-		// Distilled policies only know the identities that existed when
-		// they were computed: a new identity invalidates them.
-		clear(e.cache)
-		var wg sync.WaitGroup
-		e.repo.GetSelectorCache().UpdateIdentities(identity.IdentityMap{id.ID: id.LabelArray}, nil, &wg)
-		wg.Wait()
-		e.repo.UpdateIdentities(identity.IdentityMap{id.ID: id.LabelArray}, nil)
-		e.idmgr.Add(id)
+		if batch != nil {
+			batch[id.ID] = id.LabelArray
+			e.pending = append(e.pending, id)
+		} else {
+			e.registerIdentities(identity.IdentityMap{id.ID: id.LabelArray}, []*identity.Identity{id})
+		}
 	}
 	return id
+}
+
+// registerIdentities adds identities to both selector caches. Distilled
+// policies only know the identities that existed when they were computed:
+// new ones invalidate them.
+func (e *Engine) registerIdentities(m identity.IdentityMap, ids []*identity.Identity) {
+	if len(m) == 0 {
+		return
+	}
+	clear(e.cache)
+	var wg sync.WaitGroup
+	e.repo.GetSelectorCache().UpdateIdentities(m, nil, &wg)
+	wg.Wait()
+	e.repo.UpdateIdentities(m, nil)
+	for _, id := range ids {
+		e.idmgr.Add(id)
+	}
 }
 
 func containsEntity(es []string, e string) bool {
@@ -450,15 +470,25 @@ func containsEntity(es []string, e string) bool {
 	return false
 }
 
-// AddGraph registers the identity of every node of g. Call it before the
-// first Check so that no distilled policy has to be recomputed.
+// AddGraph registers the identity of every node of g, in one batch (the
+// selector caches are updated once, not once per identity). Call it
+// before the first Check so that no distilled policy has to be
+// recomputed.
 func (e *Engine) AddGraph(g *ir.Graph) error {
+	e.mu.Lock()
+	e.batch = identity.IdentityMap{}
+	e.mu.Unlock()
+	var err error
 	for _, n := range g.SortedNodes() {
-		if _, err := e.Identity(n); err != nil {
-			return err
+		if _, err = e.Identity(n); err != nil {
+			break
 		}
 	}
-	return nil
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.registerIdentities(e.batch, e.pending)
+	e.batch, e.pending = nil, nil
+	return err
 }
 
 // owner is the PolicyOwner of a simulated endpoint.
