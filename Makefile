@@ -6,7 +6,7 @@ BIN       := bin/ppc
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1x
 
-.PHONY: help build test demo lint fuzz bench golden clean vendor-mermaid
+.PHONY: help build test demo lint fuzz bench bench-scale golden clean vendor-mermaid
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,8 +39,18 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-bench: ## run the benchmarks (BENCHTIME=1x by default; compare runs with benchstat)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+bench: ## the performance benchmarks of docs/performance.md, into bench.txt (compare runs with benchstat)
+	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -cpu 1,2 ./compiler | tee bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkLearn|BenchmarkCompile' -benchtime 1x -timeout 30m ./compiler | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkDecide' -benchtime 1x -timeout 30m ./rules | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -cpu 1 -count 5 ./compiler/replay | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkColdStart|BenchmarkReplayCold' -benchtime 1x -timeout 30m ./compiler/replay | tee -a bench.txt
+
+bench-scale: build ## end-to-end compile of 1M and 5M generated flows: wall time and peak RSS (needs /usr/bin/time)
+	$(GO) build -o bin/flowgen ./internal/flowgen/cmd/flowgen
+	for n in 1000000 5000000; do \
+	  ./bin/flowgen -flows $$n -seed 1 | /usr/bin/time -f "$$n flows: %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings - -o /tmp/ppc-bench-$$n || exit 1; \
+	done
 
 clean: ## remove build output
 	rm -rf bin demo-out

@@ -12,16 +12,9 @@ import (
 	"github.com/policypilot/ppc/internal/flowgen"
 )
 
-// Measured on the 2-core dev machine (go test -run '^$' -bench . -benchtime 1x ./compiler):
-//
-//	BenchmarkLearn/10000     33k flows/s   1,515 edges   5.9 MiB live
-//	BenchmarkLearn/100000    38k flows/s   4,065 edges   7.4 MiB live
-//	BenchmarkLearn/1000000   42k flows/s   9,192 edges  10.6 MiB live
-//	BenchmarkCompile/10000   3.4 s, 500 policies; /100000 6.9 s
-//
-// Live heap follows distinct edges, not flows. Ingest runs at protojson's
-// speed (~41 MB/s); peak RSS of `ppc learn` on 1M flows (985 MB) is 136 MB,
-// of `ppc compile` 177 MB (/usr/bin/time -v). Compare runs with benchstat.
+// Figures, the machine and how to rerun them: docs/performance.md
+// (make bench). Live heap after learning follows distinct edges, not
+// flows.
 func BenchmarkLearn(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
