@@ -2,12 +2,13 @@ package lint
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/policypilot/ppc/reports/junit"
 )
 
 // Formats are the output formats of Write.
@@ -242,31 +243,9 @@ func writeSARIF(w io.Writer, rep *Report, o WriteOptions) error {
 }
 
 func writeJUnit(w io.Writer, rep *Report, o WriteOptions) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr"`
-		Text    string `xml:",chardata"`
-	}
-	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
-		Skipped   *failure `xml:"skipped,omitempty"`
-	}
-	type suite struct {
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Skipped  int        `xml:"skipped,attr"`
-		Cases    []testcase `xml:"testcase"`
-	}
-	type suites struct {
-		XMLName xml.Name `xml:"testsuites"`
-		Name    string   `xml:"name,attr"`
-		Suites  []suite  `xml:"testsuite"`
-	}
-	// One suite per policy, one case per rule of the report: a rule
-	// without findings on the policy passes.
+	// One suite per policy, one case per finding: deny findings fail,
+	// excepted ones are skipped, warnings pass (they fail the gate only
+	// with --fail-on warn).
 	byPolicy := map[string][]Finding{}
 	var order []string
 	for _, f := range rep.Findings {
@@ -277,43 +256,29 @@ func writeJUnit(w io.Writer, rep *Report, o WriteOptions) error {
 		byPolicy[k] = append(byPolicy[k], f)
 	}
 	sort.Strings(order)
-	doc := suites{Name: "ppc lint"}
+	doc := junit.Suites{Name: "ppc lint"}
 	for _, k := range order {
-		s := suite{Name: k}
+		s := junit.Suite{Name: k}
 		for _, f := range byPolicy[k] {
-			tc := testcase{Name: f.Rule + " " + f.Path, Classname: o.rel(f.File)}
-			fl := &failure{Message: f.Msg, Type: string(f.Severity), Text: fmt.Sprintf("%s %s %s: %s", f.where(o), f.Rule, f.Path, f.Msg)}
+			tc := junit.Case{Name: f.Rule + " " + f.Path, Classname: o.rel(f.File)}
+			m := &junit.Message{Message: f.Msg, Type: string(f.Severity), Text: fmt.Sprintf("%s %s %s: %s", f.where(o), f.Rule, f.Path, f.Msg)}
 			switch {
 			case f.Excepted != "":
-				fl.Message, fl.Text = "excepted: "+f.Excepted, fl.Text+"\nexcepted: "+f.Excepted
-				tc.Skipped = fl
-				s.Skipped++
+				m.Message, m.Text = "excepted: "+f.Excepted, m.Text+"\nexcepted: "+f.Excepted
+				tc.Skipped = m
 			case f.Severity == Deny:
-				tc.Failure = fl
-				s.Failures++
+				tc.Failure = m
 			default:
-				// Warnings are reported as passing cases with the message:
-				// they do not fail the gate unless --fail-on warn.
 				tc.Name += " (warning)"
 			}
-			s.Tests++
 			s.Cases = append(s.Cases, tc)
 		}
 		doc.Suites = append(doc.Suites, s)
 	}
 	if len(doc.Suites) == 0 {
-		doc.Suites = append(doc.Suites, suite{Name: fmt.Sprintf("%d policies", rep.Policies), Tests: 1, Cases: []testcase{{Name: "no findings", Classname: "ppc lint"}}})
+		doc.Suites = append(doc.Suites, junit.Suite{Name: fmt.Sprintf("%d policies", rep.Policies), Cases: []junit.Case{{Name: "no findings", Classname: "ppc lint"}}})
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
 
 // tapEscape keeps a TAP description on one line and away from "#"

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports/junit"
 )
 
 // replaySource are the inputs of a replay: flows, policies and the
@@ -469,65 +469,31 @@ func (r *replayRun) json(cwd string) any {
 // its verdict is not the expected one; invalid policies are failed cases
 // of their own suite.
 func (r *replayRun) junit(w io.Writer) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr"`
-		Text    string `xml:",chardata"`
-	}
-	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
-	}
-	type testsuite struct {
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Cases    []testcase `xml:"testcase"`
-	}
-	type testsuites struct {
-		XMLName xml.Name    `xml:"testsuites"`
-		Name    string      `xml:"name,attr"`
-		Suites  []testsuite `xml:"testsuite"`
-	}
-	flowsSuite := testsuite{Name: "ppc replay: flows must be " + r.params.expect}
+	flowsSuite := junit.Suite{Name: "ppc replay: flows must be " + r.params.expect}
 	for _, x := range r.report.Results {
-		tc := testcase{Name: r.connName(x), Classname: r.name(x.Edge.Src)}
-		flowsSuite.Tests++
+		tc := junit.Case{Name: r.connName(x), Classname: r.name(x.Edge.Src)}
 		if x.Verdict.Allowed() != (r.params.expect == "allowed") {
-			flowsSuite.Failures++
 			verdict := "allowed"
 			if !x.Verdict.Allowed() {
 				verdict = "denied"
 			}
-			tc.Failure = &failure{Type: verdict, Message: fmt.Sprintf("%d flows %s, expected %s", x.Flows, verdict, r.params.expect),
+			tc.Failure = &junit.Message{Type: verdict, Message: fmt.Sprintf("%d flows %s, expected %s", x.Flows, verdict, r.params.expect),
 				Text: pointText("egress", x.Verdict.Egress) + "\n" + pointText("ingress", x.Verdict.Ingress)}
 		}
 		flowsSuite.Cases = append(flowsSuite.Cases, tc)
 	}
-	doc := testsuites{Name: "ppc replay", Suites: []testsuite{flowsSuite}}
+	doc := junit.Suites{Name: "ppc replay", Suites: []junit.Suite{flowsSuite}}
 	if len(r.invalid) > 0 {
-		ps := testsuite{Name: "ppc replay: policies must be valid"}
+		ps := junit.Suite{Name: "ppc replay: policies must be valid"}
 		for _, v := range r.invalid {
 			var lines []string
 			for _, d := range v.Diagnostics {
 				lines = append(lines, strings.TrimPrefix(d.Code, "ppc_verify_")+": "+ir.JoinPath(d.Path)+": "+d.Msg)
 			}
-			ps.Tests++
-			ps.Failures++
-			ps.Cases = append(ps.Cases, testcase{Name: v.Object.ID(), Classname: v.Object.Pos.File,
-				Failure: &failure{Type: "invalid", Message: "not loaded: the cluster would not enforce it", Text: strings.Join(lines, "\n")}})
+			ps.Cases = append(ps.Cases, junit.Case{Name: v.Object.ID(), Classname: v.Object.Pos.File,
+				Failure: &junit.Message{Type: "invalid", Message: "not loaded: the cluster would not enforce it", Text: strings.Join(lines, "\n")}})
 		}
 		doc.Suites = append(doc.Suites, ps)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return junit.Write(w, doc)
 }
