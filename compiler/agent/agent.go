@@ -100,6 +100,8 @@ var filterOnce sync.Once
 // labels always count.
 func IdentityLabel(key string) bool {
 	filterOnce.Do(func() {
+		// With no extra prefixes and no file it parses only Cilium's built-in
+		// defaults, which cannot fail.
 		_ = labelsfilter.ParseLabelPrefixCfg(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, "")
 	})
 	src := labels.LabelSourceK8s

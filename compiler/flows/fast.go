@@ -479,6 +479,7 @@ func extractFlow(v *fastjson.Value, f *flowpb.Flow) {
 		case "verdict":
 			f.Verdict = flowpb.Verdict(getEnum(fv, verdictEnum))
 		case "drop_reason":
+			//lint:ignore SA1019 older Hubble versions give only the legacy field; lower reads it on purpose
 			f.DropReason = getU32(fv)
 		case "drop_reason_desc":
 			f.DropReasonDesc = flowpb.DropReason(getEnum(fv, dropReasonEnum))
@@ -505,6 +506,7 @@ func extractFlow(v *fastjson.Value, f *flowpb.Flow) {
 		case "is_reply":
 			f.IsReply = wrapperspb.Bool(fv.Type() == fastjson.TypeTrue)
 		case "reply":
+			//lint:ignore SA1019 agents before Cilium 1.9 give only the legacy reply flag; lower reads it on purpose
 			f.Reply = fv.Type() == fastjson.TypeTrue
 		case "l7":
 			f.L7 = extractL7(fv)

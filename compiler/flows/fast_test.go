@@ -15,8 +15,10 @@ import (
 
 // project keeps the fields the fast path extracts.
 func project(f *flowpb.Flow) *flowpb.Flow {
-	p := &flowpb.Flow{Time: f.GetTime(), Verdict: f.GetVerdict(), DropReason: f.GetDropReason(), DropReasonDesc: f.GetDropReasonDesc(),
-		SourceNames: f.GetSourceNames(), DestinationNames: f.GetDestinationNames(), Reply: f.GetReply()}
+	p := &flowpb.Flow{Time: f.GetTime(), Verdict: f.GetVerdict(), DropReasonDesc: f.GetDropReasonDesc(),
+		SourceNames: f.GetSourceNames(), DestinationNames: f.GetDestinationNames()}
+	//lint:ignore SA1019 the legacy fields are part of what the fast path extracts
+	p.DropReason, p.Reply = f.GetDropReason(), f.GetReply()
 	if f.GetIsReply() != nil {
 		p.IsReply = wrapperspb.Bool(f.GetIsReply().GetValue())
 	}
