@@ -62,7 +62,8 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		b.AddSource(in.Name)
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
-	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson},
+	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson,
+		Prepare: b.Preparer()},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {
 		in.R.(*closingReader).Close()

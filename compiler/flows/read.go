@@ -46,6 +46,8 @@ type Record struct {
 	Pos  ir.Pos
 	Kind Kind
 	Flow *flowpb.Flow // set for KindFlow
+	// Prepared is what Options.Prepare returned for Flow, when it ran.
+	Prepared any
 }
 
 // Input is one named source of flows. Name "-" is standard input.
@@ -67,6 +69,10 @@ type Options struct {
 	// Protojson decodes every record with protojson, never with the fast
 	// path (which gives the same records, faster): for comparisons.
 	Protojson bool
+	// Prepare, if set, runs on the decoding goroutines for each flow the
+	// fast path decoded; its result travels in Record.Prepared. It must be
+	// safe for concurrent use.
+	Prepare func(*flowpb.Flow) any
 }
 
 // Progress counts what has been read so far.
@@ -207,7 +213,7 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 	ordered := make(chan *chunk, 4*workers)
 	go produce(sc, work, ordered, stop)
 	for w := 0; w < workers; w++ {
-		go decodeChunks(work, opts.Protojson)
+		go decodeChunks(work, opts.Protojson, opts.Prepare)
 	}
 	d.slow = true // the workers tried the fast path already
 	for c := range ordered {
@@ -237,7 +243,7 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 			}
 			var recs []Record
 			if it.flow != nil {
-				recs = []Record{{Pos: ir.Pos{File: name, Line: it.v.line}, Kind: KindFlow, Flow: it.flow}}
+				recs = []Record{{Pos: ir.Pos{File: name, Line: it.v.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}}
 			} else {
 				var err error
 				if recs, err = d.decode(it.v); err != nil {
@@ -270,6 +276,8 @@ type scanned struct {
 	err  error
 	line int
 	flow *flowpb.Flow // set when the fast path decoded v
+	// prepared is Options.Prepare's result for flow.
+	prepared any
 }
 
 // chunk is a run of scanned values; ready is closed once decoded.
@@ -321,7 +329,7 @@ func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}) {
 }
 
 // decodeChunks runs the fast path over the chunks it receives.
-func decodeChunks(work <-chan *chunk, slow bool) {
+func decodeChunks(work <-chan *chunk, slow bool, prepare func(*flowpb.Flow) any) {
 	var fd fastDecoder
 	for c := range work {
 		if !slow {
@@ -332,6 +340,9 @@ func decodeChunks(work <-chan *chunk, slow bool) {
 				}
 				if wrapped, ok := fastShape(it.v.keys); ok {
 					it.flow, _ = fd.decode(it.v.data, wrapped)
+					if it.flow != nil && prepare != nil {
+						it.prepared = prepare(it.flow)
+					}
 				}
 			}
 		}

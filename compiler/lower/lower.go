@@ -116,9 +116,14 @@ func (b *Builder) AddSummary(s flows.Summary) {
 }
 
 // Add lowers one record. It returns the skip reason, or "" if the record
-// became an edge observation.
+// became an edge observation. Records read by package flows may arrive
+// prepared (see Prepare); others are prepared here.
 func (b *Builder) Add(rec *flows.Record) string {
-	reason := b.add(rec)
+	p, _ := rec.Prepared.(*Prepared)
+	if p == nil {
+		p = b.Prepare(rec.Flow)
+	}
+	reason := b.add(rec.Pos, p)
 	if reason != "" {
 		b.g.Stats.Skip(reason)
 	} else {
@@ -127,23 +132,52 @@ func (b *Builder) Add(rec *flows.Record) string {
 	return reason
 }
 
-func (b *Builder) add(rec *flows.Record) string {
-	f := rec.Flow
+// Prepared is what lowering a flow needs that depends on the flow alone:
+// computed by Prepare, possibly on another goroutine, then applied in
+// input order by Add (which keeps the state: DNS names, the duplicate
+// window, the graph).
+type Prepared struct {
+	aggregated bool
+	dnsQuery   string   // a DNS answer's query name, normalized
+	dnsIPs     []string // and its addresses, unmapped
+	skip       string   // the skip reason before duplicate detection
+	obs        ir.Observation
+	src, dst   *ir.Node
+	dedupe     bool // check the five-tuple window
+	key        fiveTuple
+}
+
+// Prepare does the part of lowering f that depends on f alone. It is safe
+// for concurrent use.
+func (b *Builder) Prepare(f *flowpb.Flow) *Prepared {
+	p := &Prepared{}
 	if f.GetAggregate() != nil && f.GetIP() == nil {
-		return SkipAggregated
+		p.aggregated = true
+		return p
 	}
 	l7 := f.GetL7()
 	// DNS answers name the addresses behind world peers, even though the
 	// response itself is a reply and defines no policy.
 	if dns := l7.GetDns(); dns != nil && len(dns.GetIps()) > 0 {
 		if q := normName(dns.GetQuery()); q != "" {
+			p.dnsQuery = q
 			for _, ip := range dns.GetIps() {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					b.g.AddDNS(a.Unmap().String(), q)
+					p.dnsIPs = append(p.dnsIPs, a.Unmap().String())
 				}
 			}
 		}
 	}
+	p.skip = b.prepare(f, l7, p)
+	return p
+}
+
+// Preparer is Prepare in the form flows.Options.Prepare takes.
+func (b *Builder) Preparer() func(*flowpb.Flow) any {
+	return func(f *flowpb.Flow) any { return b.Prepare(f) }
+}
+
+func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared) string {
 	if r := verdictSkip(f, b.opts.IncludeDenied || b.opts.Attempts, b.opts.Attempts); r != "" {
 		return r
 	}
@@ -174,24 +208,41 @@ func (b *Builder) add(rec *flows.Record) string {
 	if !b.nsAllowed(src, dst) {
 		return SkipNamespace
 	}
-	obs := ir.Observation{
-		Protocol: proto, Port: port, Verdict: f.GetVerdict().String(), Pos: rec.Pos,
-	}
+	p.src, p.dst = src, dst
+	p.obs = ir.Observation{Protocol: proto, Port: port, Verdict: f.GetVerdict().String()}
 	if t := f.GetTime(); t != nil {
-		obs.Time = t.AsTime().UTC()
+		p.obs.Time = t.AsTime().UTC()
 	}
 	if l7 != nil {
 		if h := l7.GetHttp(); h != nil && h.GetMethod() != "" {
-			obs.HTTP = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
+			p.obs.HTTP = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
 		}
 		if d := l7.GetDns(); d != nil {
-			obs.DNSQuery = normName(d.GetQuery())
+			p.obs.DNSQuery = normName(d.GetQuery())
 		}
-	} else if b.duplicate(f) {
+	} else {
+		p.key, p.dedupe = fiveTupleOf(f)
+	}
+	return ""
+}
+
+// add applies a prepared flow, in input order.
+func (b *Builder) add(pos ir.Pos, p *Prepared) string {
+	if p.aggregated {
+		return SkipAggregated
+	}
+	for _, ip := range p.dnsIPs {
+		b.g.AddDNS(ip, p.dnsQuery)
+	}
+	if p.skip != "" {
+		return p.skip
+	}
+	if p.dedupe && b.duplicate(p.key) {
 		return SkipDuplicate
 	}
-	src, dst = b.g.AddWorkloadNode(src), b.g.AddWorkloadNode(dst)
-	obs.Src, obs.Dst = src.ID, dst.ID
+	src, dst := b.g.AddWorkloadNode(p.src), b.g.AddWorkloadNode(p.dst)
+	obs := p.obs
+	obs.Pos, obs.Src, obs.Dst = pos, src.ID, dst.ID
 	b.g.Observe(obs)
 	return ""
 }
@@ -256,15 +307,14 @@ func l4(f *flowpb.Flow) (string, uint16, bool) {
 	return "", 0, false
 }
 
-// duplicate reports whether the flow's five-tuple was seen recently: trace
-// events of one connection at several observation points, and later packets
-// of it, are one connection attempt.
-func (b *Builder) duplicate(f *flowpb.Flow) bool {
+// fiveTupleOf is the key of the duplicate window, or false when the flow
+// has none (masked addresses; ICMP, where every echo request counts).
+func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool) {
 	var k fiveTuple
 	k.src, _ = netip.ParseAddr(f.GetIP().GetSource())
 	k.dst, _ = netip.ParseAddr(f.GetIP().GetDestination())
 	if !k.src.IsValid() || !k.dst.IsValid() {
-		return false // masked addresses: cannot tell duplicates apart
+		return k, false
 	}
 	l := f.GetL4()
 	switch {
@@ -275,8 +325,15 @@ func (b *Builder) duplicate(f *flowpb.Flow) bool {
 	case l.GetSCTP() != nil:
 		k.proto, k.sport, k.dport = 132, l.GetSCTP().GetSourcePort(), l.GetSCTP().GetDestinationPort()
 	default:
-		return false // ICMP: every echo request counts
+		return k, false
 	}
+	return k, true
+}
+
+// duplicate reports whether a five-tuple was seen recently: trace events
+// of one connection at several observation points, and later packets of
+// it, are one connection attempt.
+func (b *Builder) duplicate(k fiveTuple) bool {
 	if _, ok := b.seen[k]; ok {
 		return true
 	}
