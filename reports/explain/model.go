@@ -224,7 +224,7 @@ func newModel(in *Input) *model {
 	}
 
 	// Policies.
-	m.Policies = policyViews(in)
+	m.Policies = policyViews(in, names)
 	for _, p := range m.Policies {
 		if p.Loaded {
 			m.PerPolicy = append(m.PerPolicy, policyFlows{p.Anchor, p.Name, p.Flows, p.Denied, len(p.Rules), p.Unexercised})
@@ -276,9 +276,8 @@ func edgeClasses(in *Input) map[string]Class {
 	return cl
 }
 
-func policyViews(in *Input) []policyView {
+func policyViews(in *Input, names map[string]string) []policyView {
 	g := in.Graph
-	names := g.DisplayNames()
 	uses := map[string]replay.PolicyUse{}
 	type agg struct {
 		first, last time.Time
