@@ -277,7 +277,6 @@ func edgeClasses(in *Input) map[string]Class {
 }
 
 func policyViews(in *Input, names map[string]string) []policyView {
-	g := in.Graph
 	uses := map[string]replay.PolicyUse{}
 	type agg struct {
 		first, last time.Time
