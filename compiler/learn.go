@@ -63,7 +63,7 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
 	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson,
-		Prepare: b.Preparer()},
+		NewPrepare: b.Preparer},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {
 		in.R.(*closingReader).Close()

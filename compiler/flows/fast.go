@@ -1,393 +1,708 @@
 package flows
 
 import (
-	"strconv"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	"github.com/cilium/cilium/api/v1/observer"
-	"github.com/valyala/fastjson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The fast path decodes the common shape of Hubble's JSON without
-// protojson: a validating walk over the whole value, driven by the
-// protobuf descriptors (every key must name a field; every value must have
-// a type protojson accepts for it, with the same meaning), then a direct
-// extraction of the fields ppc reads. Anything it cannot vouch for — an
-// unknown field, a null, a number in exponent form, an Any, a duplicate
-// key, … — makes it decline, and the record goes through protojson, which
-// reports the error or warning. So the fast path changes speed, never
-// results; the differential tests and FuzzFastDecode hold it to that.
+// protojson, in one pass over the bytes: every key must name a field of the
+// message at hand (looked up in tables built from the protobuf
+// descriptors), every value must have a type protojson accepts for that
+// field with the same meaning, and the fields ppc reads are stored as they
+// are met. Anything it cannot vouch for — an unknown field, a null, a
+// number with a fraction or exponent, an escape inside a key or a number,
+// an Any, a duplicate key, two members of one oneof, … — makes it decline,
+// and the record goes through protojson, which reports the error or
+// warning. So the fast path changes speed, never results; TestFastSamples,
+// TestFastEdgeCases and FuzzFastDecode hold it to protojson value by value.
+//
+// Endpoints repeat: every flow of a connection carries the same source and
+// destination objects byte for byte. A decoder remembers the endpoints it
+// decoded by their bytes and hands the same (read-only) *flowpb.Endpoint
+// to every flow that carries those bytes again, without reading them twice.
 
-// fields maps a message's JSON names and proto names to its fields.
-type fields map[string]protoreflect.FieldDescriptor
+// valKind says how the fast path reads a value.
+type valKind uint8
 
-var (
-	descOnce sync.Once
-	descs    map[protoreflect.FullName]fields
+const (
+	vDecline valKind = iota // protojson decides
+	vString
+	vBool
+	vInt32
+	vUint32
+	vInt64
+	vUint64
+	vEnum
+	vMessage
+	vTimestamp
+	vBoolValue
+	vUInt32Value
+	vInt32Value
+	vStringValue
 )
 
-func fieldsOf(md protoreflect.MessageDescriptor) fields {
-	descOnce.Do(func() {
-		descs = map[protoreflect.FullName]fields{}
-		var add func(md protoreflect.MessageDescriptor)
-		add = func(md protoreflect.MessageDescriptor) {
-			if _, ok := descs[md.FullName()]; ok {
-				return
-			}
-			fs := fields{}
-			descs[md.FullName()] = fs
-			for i := 0; i < md.Fields().Len(); i++ {
-				fd := md.Fields().Get(i)
-				fs[fd.JSONName()] = fd
-				fs[string(fd.Name())] = fd
-				if m := fd.Message(); m != nil {
-					add(m)
-				}
-			}
-		}
-		add((&observer.ExportEvent{}).ProtoReflect().Descriptor())
-		add((&flowpb.Flow{}).ProtoReflect().Descriptor())
-	})
-	return descs[md.FullName()]
-}
+// fieldID names the fields the extraction stores; others are validated and
+// skipped.
+type fieldID uint8
 
-var (
-	exportEventDesc = (&observer.ExportEvent{}).ProtoReflect().Descriptor()
-	flowDesc        = (&flowpb.Flow{}).ProtoReflect().Descriptor()
-	verdictEnum     = flowpb.Verdict(0).Descriptor()
-	dropReasonEnum  = flowpb.DropReason(0).Descriptor()
-	l7TypeEnum      = flowpb.L7FlowType(0).Descriptor()
+const (
+	xNone fieldID = iota
+	xEventFlow
+	xTime
+	xVerdict
+	xDropReason
+	xDropReasonDesc
+	xIP
+	xL4
+	xSource
+	xDestination
+	xSourceNames
+	xDestinationNames
+	xIsReply
+	xReply
+	xL7
+	xAggregate
+	xIPSource
+	xIPDestination
+	xTCP
+	xUDP
+	xSCTP
+	xICMPv4
+	xICMPv6
+	xSourcePort
+	xDestinationPort
+	xFlags
+	xSYN
+	xACK
+	xICMPType
+	xICMPCode
+	xIdentity
+	xNamespace
+	xLabels
+	xPodName
+	xWorkloads
+	xWorkloadName
+	xWorkloadKind
+	xL7Type
+	xDNS
+	xHTTP
+	xDNSQuery
+	xDNSIPs
+	xHTTPMethod
+	xHTTPURL
 )
 
-// fastDecoder holds a reusable parser; one per goroutine.
-type fastDecoder struct {
-	p fastjson.Parser
+// extracted maps the fields the extraction stores to their IDs.
+var extracted = map[protoreflect.FullName]fieldID{
+	"flow.Flow.time":              xTime,
+	"flow.Flow.verdict":           xVerdict,
+	"flow.Flow.drop_reason":       xDropReason,
+	"flow.Flow.drop_reason_desc":  xDropReasonDesc,
+	"flow.Flow.IP":                xIP,
+	"flow.Flow.l4":                xL4,
+	"flow.Flow.source":            xSource,
+	"flow.Flow.destination":       xDestination,
+	"flow.Flow.source_names":      xSourceNames,
+	"flow.Flow.destination_names": xDestinationNames,
+	"flow.Flow.is_reply":          xIsReply,
+	"flow.Flow.reply":             xReply,
+	"flow.Flow.l7":                xL7,
+	"flow.Flow.aggregate":         xAggregate,
+	"flow.IP.source":              xIPSource,
+	"flow.IP.destination":         xIPDestination,
+	"flow.Layer4.TCP":             xTCP,
+	"flow.Layer4.UDP":             xUDP,
+	"flow.Layer4.SCTP":            xSCTP,
+	"flow.Layer4.ICMPv4":          xICMPv4,
+	"flow.Layer4.ICMPv6":          xICMPv6,
+	"flow.TCP.source_port":        xSourcePort,
+	"flow.TCP.destination_port":   xDestinationPort,
+	"flow.TCP.flags":              xFlags,
+	"flow.UDP.source_port":        xSourcePort,
+	"flow.UDP.destination_port":   xDestinationPort,
+	"flow.SCTP.source_port":       xSourcePort,
+	"flow.SCTP.destination_port":  xDestinationPort,
+	"flow.TCPFlags.SYN":           xSYN,
+	"flow.TCPFlags.ACK":           xACK,
+	"flow.ICMPv4.type":            xICMPType,
+	"flow.ICMPv4.code":            xICMPCode,
+	"flow.ICMPv6.type":            xICMPType,
+	"flow.ICMPv6.code":            xICMPCode,
+	"flow.Endpoint.identity":      xIdentity,
+	"flow.Endpoint.namespace":     xNamespace,
+	"flow.Endpoint.labels":        xLabels,
+	"flow.Endpoint.pod_name":      xPodName,
+	"flow.Endpoint.workloads":     xWorkloads,
+	"flow.Workload.name":          xWorkloadName,
+	"flow.Workload.kind":          xWorkloadKind,
+	"flow.Layer7.type":            xL7Type,
+	"flow.Layer7.dns":             xDNS,
+	"flow.Layer7.http":            xHTTP,
+	"flow.DNS.query":              xDNSQuery,
+	"flow.DNS.ips":                xDNSIPs,
+	"flow.HTTP.method":            xHTTPMethod,
+	"flow.HTTP.url":               xHTTPURL,
+	"observer.ExportEvent.flow":   xEventFlow,
 }
 
-// decode returns the flow of data — an ExportEvent/GetFlowsResponse
-// ("flow" key) when wrapped, else a bare Flow — or false when the record
-// must go through protojson.
-func (d *fastDecoder) decode(data []byte, wrapped bool) (*flowpb.Flow, bool) {
-	if !plainStrings(data) {
-		return nil, false
-	}
-	v, err := d.p.ParseBytes(data)
-	if err != nil {
-		return nil, false
-	}
-	if wrapped {
-		if !validMessage(v, exportEventDesc, 0) {
-			return nil, false
-		}
-		v = v.Get("flow")
-		if v == nil || v.Type() != fastjson.TypeObject {
-			return nil, false
-		}
-	} else if !validMessage(v, flowDesc, 0) {
-		return nil, false
-	}
-	f := &flowpb.Flow{}
-	extractFlow(v, f)
-	return f, true
+// fieldInfo is what the fast path knows of one field.
+type fieldInfo struct {
+	index uint // position in its message (for the duplicate mask)
+	oneof uint // 1 + index of its (non-synthetic) oneof, or 0
+	kind  valKind
+	list  bool
+	msg   *msgInfo                           // vMessage
+	enum  map[string]protoreflect.EnumNumber // vEnum
+	id    fieldID
 }
 
-// plainStrings reports whether every string in data uses only escapes
-// both parsers read the same way: the JSON escapes, \u outside the
-// surrogate range, no raw control characters.
-func plainStrings(data []byte) bool {
-	in := false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if !in {
-			if c == '"' {
-				in = true
-			}
-			continue
+// msgInfo finds a message's fields by JSON or proto name.
+type msgInfo struct {
+	slots [64][]keyEntry
+}
+
+type keyEntry struct {
+	key string
+	fi  *fieldInfo
+}
+
+func keySlot(k []byte) int {
+	n := len(k)
+	if n == 0 {
+		return 0
+	}
+	return (n*7 + int(k[0])*3 + int(k[n-1])*5 + int(k[n/2])) & 63
+}
+
+func (m *msgInfo) lookup(k []byte) *fieldInfo {
+	for _, e := range m.slots[keySlot(k)] {
+		if e.key == string(k) {
+			return e.fi
 		}
-		switch {
-		case c == '"':
-			in = false
-		case c < 0x20:
-			return false
-		case c == '\\':
-			if i+1 >= len(data) {
-				return false
+	}
+	return nil
+}
+
+// The tables of the messages the fast path reads, built at start-up.
+var (
+	eventInfo, flowInfo, epInfo, ipInfo, l4Info, l7Info *msgInfo
+	// The fields besides the extracted ones by which decoder.decode
+	// recognizes a bare flow (bareKeys).
+	flowType, flowEventType, flowDirection *fieldInfo
+)
+
+func init() { buildTables() }
+
+func buildTables() {
+	msgs := map[protoreflect.FullName]*msgInfo{}
+	enums := map[protoreflect.FullName]map[string]protoreflect.EnumNumber{}
+	var build func(md protoreflect.MessageDescriptor) *msgInfo
+	build = func(md protoreflect.MessageDescriptor) *msgInfo {
+		if m, ok := msgs[md.FullName()]; ok {
+			return m
+		}
+		m := &msgInfo{}
+		msgs[md.FullName()] = m
+		if md.Fields().Len() > 64 || md.Oneofs().Len() > 64 {
+			return m // no field is found: every value of it declines
+		}
+		for i := 0; i < md.Fields().Len(); i++ {
+			fd := md.Fields().Get(i)
+			fi := &fieldInfo{index: uint(i), list: fd.IsList(), kind: kindOf(fd), id: extracted[fd.FullName()]}
+			if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+				fi.oneof = uint(od.Index()) + 1
 			}
-			i++
-			switch data[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if i+4 >= len(data) {
-					return false
-				}
-				var r rune
-				for _, h := range data[i+1 : i+5] {
-					switch {
-					case h >= '0' && h <= '9':
-						r = r*16 + rune(h-'0')
-					case h >= 'a' && h <= 'f':
-						r = r*16 + rune(h-'a'+10)
-					case h >= 'A' && h <= 'F':
-						r = r*16 + rune(h-'A'+10)
-					default:
-						return false
+			if fd.IsMap() {
+				fi.kind = vDecline
+			}
+			switch fi.kind {
+			case vMessage:
+				fi.msg = build(fd.Message())
+			case vEnum:
+				ed := fd.Enum()
+				names, ok := enums[ed.FullName()]
+				if !ok {
+					names = map[string]protoreflect.EnumNumber{}
+					for j := 0; j < ed.Values().Len(); j++ {
+						v := ed.Values().Get(j)
+						names[string(v.Name())] = v.Number()
 					}
+					enums[ed.FullName()] = names
 				}
-				if r >= 0xD800 && r <= 0xDFFF {
-					return false
+				fi.enum = names
+			}
+			for _, name := range []string{fd.JSONName(), string(fd.Name())} {
+				s := keySlot([]byte(name))
+				dup := false
+				for _, e := range m.slots[s] {
+					dup = dup || e.key == name
 				}
-				i += 4
-			default:
-				return false
-			}
-		}
-	}
-	return !in
-}
-
-const maxDepth = 32
-
-// validMessage reports whether protojson would accept v as md, with the
-// values the extraction reads.
-func validMessage(v *fastjson.Value, md protoreflect.MessageDescriptor, depth int) bool {
-	if depth > maxDepth || v.Type() != fastjson.TypeObject {
-		return false
-	}
-	fs := fieldsOf(md)
-	obj, _ := v.Object()
-	ok := true
-	var seen [16]protoreflect.FieldNumber
-	nseen := 0
-	var oneofs []protoreflect.OneofDescriptor
-	obj.Visit(func(k []byte, fv *fastjson.Value) {
-		if !ok {
-			return
-		}
-		fd := fs[string(k)]
-		if fd == nil || fv.Type() == fastjson.TypeNull {
-			ok = false
-			return
-		}
-		for _, n := range seen[:min(nseen, len(seen))] {
-			if n == fd.Number() {
-				ok = false // duplicate (perhaps under its other name)
-				return
-			}
-		}
-		if nseen == len(seen) {
-			ok = false // more keys than a flow has: protojson decides
-			return
-		}
-		seen[nseen] = fd.Number()
-		nseen++
-		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
-			for _, o := range oneofs {
-				if o == od {
-					ok = false
-					return
+				if !dup {
+					m.slots[s] = append(m.slots[s], keyEntry{name, fi})
 				}
 			}
-			oneofs = append(oneofs, od)
 		}
-		ok = validField(fv, fd, depth)
-	})
-	return ok
+		return m
+	}
+	eventInfo = build((&observer.ExportEvent{}).ProtoReflect().Descriptor())
+	flowInfo = build((&flowpb.Flow{}).ProtoReflect().Descriptor())
+	epInfo = build((&flowpb.Endpoint{}).ProtoReflect().Descriptor())
+	ipInfo = flowInfo.lookup([]byte("IP")).msg
+	l4Info = flowInfo.lookup([]byte("l4")).msg
+	l7Info = flowInfo.lookup([]byte("l7")).msg
+	flowType = flowInfo.lookup([]byte("Type"))
+	flowEventType = flowInfo.lookup([]byte("event_type"))
+	flowDirection = flowInfo.lookup([]byte("traffic_direction"))
 }
 
-func validField(v *fastjson.Value, fd protoreflect.FieldDescriptor, depth int) bool {
-	if fd.IsMap() {
-		return false
-	}
-	if fd.IsList() {
-		arr, err := v.Array()
-		if err != nil {
-			return false
-		}
-		for _, e := range arr {
-			if e.Type() == fastjson.TypeNull || !validSingle(e, fd, depth) {
-				return false
-			}
-		}
-		return true
-	}
-	return validSingle(v, fd, depth)
-}
-
-// isInt: -?(0|[1-9][0-9]{0,19}), the integer literals the fast path takes.
-func isInt(b []byte) bool {
-	if len(b) > 0 && b[0] == '-' {
-		b = b[1:]
-	}
-	if len(b) == 0 || len(b) > 20 || (b[0] == '0' && len(b) > 1) {
-		return false
-	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// isTimestamp: YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z, the form Hubble writes.
-func isTimestamp(b []byte) bool {
-	const shape = "0000-00-00T00:00:00"
-	if len(b) < len(shape)+1 || b[len(b)-1] != 'Z' {
-		return false
-	}
-	for i := 0; i < len(shape); i++ {
-		if shape[i] == '0' {
-			if b[i] < '0' || b[i] > '9' {
-				return false
-			}
-		} else if b[i] != shape[i] {
-			return false
-		}
-	}
-	if string(b[:4]) == "0000" {
-		return false // before 0001-01-01: out of Timestamp's range
-	}
-	frac := b[len(shape) : len(b)-1]
-	if len(frac) == 0 {
-		return true
-	}
-	if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
-		return false
-	}
-	for _, c := range frac[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// enumNames caches each enum's names for allocation-free lookups.
-var enumNames sync.Map // protoreflect.FullName -> map[string]protoreflect.EnumNumber
-
-func enumNumber(ed protoreflect.EnumDescriptor, name []byte) (protoreflect.EnumNumber, bool) {
-	m, ok := enumNames.Load(ed.FullName())
-	if !ok {
-		names := map[string]protoreflect.EnumNumber{}
-		for i := 0; i < ed.Values().Len(); i++ {
-			v := ed.Values().Get(i)
-			names[string(v.Name())] = v.Number()
-		}
-		m, _ = enumNames.LoadOrStore(ed.FullName(), names)
-	}
-	n, ok := m.(map[string]protoreflect.EnumNumber)[string(name)]
-	return n, ok
-}
-
-// validStr: a JSON string of valid UTF-8.
-func validStr(v *fastjson.Value) bool {
-	if v.Type() != fastjson.TypeString {
-		return false
-	}
-	b, _ := v.StringBytes()
-	return utf8.Valid(b)
-}
-
-func validSingle(v *fastjson.Value, fd protoreflect.FieldDescriptor, depth int) bool {
+func kindOf(fd protoreflect.FieldDescriptor) valKind {
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		switch fd.Message().FullName() {
 		case "google.protobuf.Timestamp":
-			if v.Type() != fastjson.TypeString {
-				return false
-			}
-			b, _ := v.StringBytes()
-			if !isTimestamp(b) {
-				return false
-			}
-			_, err := time.Parse(time.RFC3339Nano, string(b))
-			return err == nil
+			return vTimestamp
 		case "google.protobuf.BoolValue":
-			return v.Type() == fastjson.TypeTrue || v.Type() == fastjson.TypeFalse
+			return vBoolValue
 		case "google.protobuf.UInt32Value":
-			_, ok := integer(v, 0, 1<<32-1)
-			return ok
+			return vUInt32Value
 		case "google.protobuf.Int32Value":
-			_, ok := integer(v, -1<<31, 1<<31-1)
-			return ok
+			return vInt32Value
 		case "google.protobuf.StringValue":
-			return validStr(v)
+			return vStringValue
 		}
 		if fd.Message().FullName().Parent() == "google.protobuf" {
-			return false // Any, Struct, Duration, …: protojson decides
+			return vDecline // Any, Struct, Duration, …: protojson decides
 		}
-		return validMessage(v, fd.Message(), depth+1)
+		return vMessage
 	case protoreflect.EnumKind:
-		if v.Type() == fastjson.TypeString {
-			b, _ := v.StringBytes()
-			_, ok := enumNumber(fd.Enum(), b)
-			return ok
-		}
-		_, ok := integer(v, -1<<31, 1<<31-1)
-		return ok
+		return vEnum
 	case protoreflect.StringKind:
-		return validStr(v)
+		return vString
 	case protoreflect.BoolKind:
-		return v.Type() == fastjson.TypeTrue || v.Type() == fastjson.TypeFalse
+		return vBool
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		_, ok := integer(v, -1<<31, 1<<31-1)
-		return ok
+		return vInt32
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		_, ok := integer(v, 0, 1<<32-1)
-		return ok
+		return vUint32
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		_, ok := integer(v, -1<<63, 1<<63-1)
-		return ok
+		return vInt64
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		if b, ok := rawInt(v); ok {
-			_, err := strconv.ParseUint(string(b), 10, 64)
-			return err == nil
+		return vUint64
+	}
+	return vDecline // floats, bytes: protojson decides
+}
+
+// maxDepth bounds nesting; deeper values decline. An Endpoint's own
+// nesting is bounded by its schema (two levels), so a cached endpoint is
+// valid wherever a flow may carry it.
+const maxDepth = 32
+
+// maxCachedEndpoints bounds a decoder's endpoint cache; it starts afresh
+// when full.
+const maxCachedEndpoints = 4096
+
+// fastDecoder decodes values; one per goroutine.
+type fastDecoder struct {
+	l         lexer
+	endpoints map[string]*flowpb.Endpoint
+}
+
+// flowBox allocates a flow and the parts most flows have at once.
+type flowBox struct {
+	flow    flowpb.Flow
+	time    timestamppb.Timestamp
+	ip      flowpb.IP
+	l4      flowpb.Layer4
+	tcp     flowpb.TCP
+	tcpOf   flowpb.Layer4_TCP
+	udp     flowpb.UDP
+	udpOf   flowpb.Layer4_UDP
+	flags   flowpb.TCPFlags
+	isReply wrapperspb.BoolValue
+}
+
+// decode returns the flow of data — an ExportEvent/GetFlowsResponse
+// ({"flow": …}, wrapped) or a bare Flow, told apart as decoder.decode
+// does — or false when the record must go through protojson.
+func (d *fastDecoder) decode(data []byte) (f *flowpb.Flow, wrapped, ok bool) {
+	l := &d.l
+	*l = lexer{b: data, d: d}
+	l.ws()
+	if l.i >= len(l.b) || l.b[l.i] != '{' {
+		return nil, false, false
+	}
+	// A first key "flow" means an ExportEvent. Anything else is read as a
+	// bare flow, which must then have one of the keys decoder.decode
+	// recognizes a bare flow by; a "flow" key further on makes it decline
+	// (protojson reads it as an ExportEvent).
+	j := l.i + 1
+	for j < len(l.b) && isWS(l.b[j]) {
+		j++
+	}
+	wrapped = hasPrefixAt(l.b, j, `"flow"`)
+	box := &flowBox{}
+	if wrapped {
+		l.event(box, 0)
+	} else {
+		l.flow(box, 0)
+		if !l.bare {
+			l.bad = true
 		}
+	}
+	l.ws()
+	if l.bad || l.i != len(l.b) || (wrapped && !l.sawFlow) {
+		return nil, wrapped, false
+	}
+	return &box.flow, wrapped, true
+}
+
+func hasPrefixAt(b []byte, i int, s string) bool {
+	return len(b)-i >= len(s) && string(b[i:i+len(s)]) == s
+}
+
+// lexer reads one JSON value; bad is set (and sticks) when the fast path
+// must decline.
+type lexer struct {
+	b       []byte
+	i       int
+	bad     bool
+	bare    bool // a key that marks a bare flow was seen
+	sawFlow bool // an ExportEvent's flow was read
+	d       *fastDecoder
+}
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (l *lexer) ws() {
+	for l.i < len(l.b) && isWS(l.b[l.i]) {
+		l.i++
+	}
+}
+
+// peek returns the next non-space byte, or 0 at the end.
+func (l *lexer) peek() byte {
+	l.ws()
+	if l.i >= len(l.b) {
+		return 0
+	}
+	return l.b[l.i]
+}
+
+// object reads the fields of one object of message m.
+type object struct {
+	m      *msgInfo
+	seen   uint64 // field indexes
+	oneofs uint64 // oneof indexes
+	n      int
+}
+
+// open expects '{'.
+func (l *lexer) open(depth int) bool {
+	if depth > maxDepth || l.bad || l.peek() != '{' {
+		l.bad = true
 		return false
 	}
-	return false // floats, bytes: protojson decides
+	l.i++
+	return true
 }
 
-// rawInt is the literal of an integer number or quoted integer.
-func rawInt(v *fastjson.Value) ([]byte, bool) {
-	var b []byte
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		b = v.MarshalTo(nil)
-	case fastjson.TypeString:
-		b, _ = v.StringBytes()
-	default:
+// field returns the next field of the object (positioned at its value),
+// or nil at its end or when declining.
+func (l *lexer) field(o *object) *fieldInfo {
+	if l.bad {
+		return nil
+	}
+	c := l.peek()
+	if o.n > 0 {
+		if c == '}' {
+			l.i++
+			return nil
+		}
+		if c != ',' {
+			l.bad = true
+			return nil
+		}
+		l.i++
+		c = l.peek()
+	} else if c == '}' {
+		l.i++
+		return nil
+	}
+	o.n++
+	if c != '"' {
+		l.bad = true
+		return nil
+	}
+	k, esc := l.str()
+	if esc || l.bad {
+		l.bad = true
+		return nil
+	}
+	fi := o.m.lookup(k)
+	if fi == nil || o.seen&(1<<fi.index) != 0 {
+		l.bad = true // unknown, or a duplicate (perhaps under its other name)
+		return nil
+	}
+	o.seen |= 1 << fi.index
+	if fi.oneof != 0 {
+		if o.oneofs&(1<<(fi.oneof-1)) != 0 {
+			l.bad = true
+			return nil
+		}
+		o.oneofs |= 1 << (fi.oneof - 1)
+	}
+	if l.peek() != ':' {
+		l.bad = true
+		return nil
+	}
+	l.i++
+	if c := l.peek(); c == 'n' || c == 0 {
+		l.bad = true // null: protojson decides
+		return nil
+	}
+	return fi
+}
+
+// strSafe marks the bytes a string may hold without a closer look.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return
+}()
+
+// str reads a string and returns its raw contents and whether it holds
+// escapes. It declines control characters, invalid UTF-8, escapes other
+// than the JSON ones and \u escapes of surrogates (which the two parsers
+// might read differently).
+func (l *lexer) str() ([]byte, bool) {
+	if l.i >= len(l.b) || l.b[l.i] != '"' {
+		l.bad = true
 		return nil, false
 	}
-	return b, isInt(b)
+	l.i++
+	start := l.i
+	b := l.b
+	i := l.i
+	esc, high := false, false
+	for {
+		for i < len(b) && strSafe[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			l.bad = true
+			return nil, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s := b[start:i]
+			l.i = i + 1
+			if high && !utf8.Valid(s) {
+				l.bad = true
+			}
+			return s, esc
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				l.bad = true
+				return nil, false
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				r, ok := hex4(b, i+2)
+				if !ok || (r >= 0xD800 && r <= 0xDFFF) {
+					l.bad = true
+					return nil, false
+				}
+				i += 6
+			default:
+				l.bad = true
+				return nil, false
+			}
+		case c < 0x20:
+			l.bad = true
+			return nil, false
+		default:
+			high = true
+			i++
+		}
+	}
 }
 
-func integer(v *fastjson.Value, lo, hi int64) (int64, bool) {
-	var b []byte
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		var buf [24]byte
-		b = v.MarshalTo(buf[:0])
-	case fastjson.TypeString:
-		b, _ = v.StringBytes()
-	default:
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
 		return 0, false
 	}
-	if !isInt(b) {
-		return 0, false
+	var r rune
+	for _, h := range b[i : i+4] {
+		switch {
+		case h >= '0' && h <= '9':
+			r = r*16 + rune(h-'0')
+		case h >= 'a' && h <= 'f':
+			r = r*16 + rune(h-'a'+10)
+		case h >= 'A' && h <= 'F':
+			r = r*16 + rune(h-'A'+10)
+		default:
+			return 0, false
+		}
 	}
-	var n int64
-	neg := b[0] == '-'
+	return r, true
+}
+
+// unescape decodes the escapes str accepted.
+func unescape(s []byte) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, _ := hex4(s, i+1)
+			out = utf8.AppendRune(out, r)
+			i += 4
+		default: // " \ /
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// text reads a string value.
+func (l *lexer) text() string {
+	s, esc := l.str()
+	if l.bad {
+		return ""
+	}
+	if esc {
+		return unescape(s)
+	}
+	return string(s)
+}
+
+// texts reads a list of strings.
+func (l *lexer) texts() []string {
+	if l.peek() != '[' {
+		l.bad = true
+		return nil
+	}
+	l.i++
+	var out []string
+	for n := 0; !l.bad; n++ {
+		c := l.peek()
+		if c == ']' {
+			l.i++
+			break
+		}
+		if n > 0 {
+			if c != ',' {
+				l.bad = true
+				break
+			}
+			l.i++
+			c = l.peek()
+		}
+		if c != '"' {
+			l.bad = true
+			break
+		}
+		out = append(out, l.text())
+	}
+	return out
+}
+
+// delim reports whether a number or literal ended where one may: protojson
+// reads "80x" or "truex" as one bad token.
+func (l *lexer) delim() {
+	if l.i < len(l.b) {
+		switch c := l.b[l.i]; {
+		case c == '-' || c == '+' || c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			l.bad = true
+		}
+	}
+}
+
+// boolean reads true or false.
+func (l *lexer) boolean() bool {
+	switch {
+	case hasPrefixAt(l.b, l.i, "true"):
+		l.i += 4
+		l.delim()
+		return true
+	case hasPrefixAt(l.b, l.i, "false"):
+		l.i += 5
+		l.delim()
+		return false
+	}
+	l.bad = true
+	return false
+}
+
+// integer reads an integer in [lo, hi], as a number or a quoted number:
+// -?(0|[1-9][0-9]{0,19}). Fractions and exponents decline.
+func (l *lexer) integer(lo, hi int64) int64 {
+	var lit []byte
+	if l.peek() == '"' {
+		s, esc := l.str()
+		if esc {
+			l.bad = true
+		}
+		lit = s
+	} else {
+		start := l.i
+		for l.i < len(l.b) && (l.b[l.i] == '-' || l.b[l.i] >= '0' && l.b[l.i] <= '9') {
+			l.i++
+		}
+		lit = l.b[start:l.i]
+		l.delim()
+	}
+	if l.bad {
+		return 0
+	}
+	n, ok := parseInt(lit)
+	if !ok || n < lo || n > hi {
+		l.bad = true
+		return 0
+	}
+	return n
+}
+
+// parseInt parses -?(0|[1-9][0-9]{0,19}) within int64.
+func parseInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
 	if neg {
 		b = b[1:]
 	}
+	if len(b) == 0 || len(b) > 20 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var n int64
 	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
 		d := int64(c - '0')
 		if n > (1<<63-1-d)/10 {
 			return 0, false
@@ -397,243 +712,564 @@ func integer(v *fastjson.Value, lo, hi int64) (int64, bool) {
 	if neg {
 		n = -n
 	}
-	if n < lo || n > hi {
-		return 0, false
-	}
 	return n, true
 }
 
-func str(v *fastjson.Value) (string, bool) {
-	if v.Type() != fastjson.TypeString {
-		return "", false
+// uint64Value validates a uint64 (numbers beyond int64 included).
+func (l *lexer) uint64Value() {
+	var lit []byte
+	if l.peek() == '"' {
+		s, esc := l.str()
+		if esc {
+			l.bad = true
+		}
+		lit = s
+	} else {
+		start := l.i
+		for l.i < len(l.b) && (l.b[l.i] == '-' || l.b[l.i] >= '0' && l.b[l.i] <= '9') {
+			l.i++
+		}
+		lit = l.b[start:l.i]
+		l.delim()
 	}
-	b, _ := v.StringBytes()
-	if !utf8.Valid(b) {
-		return "", false
+	if l.bad {
+		return
 	}
-	return string(b), true
+	if len(lit) > 0 && lit[0] == '-' {
+		if _, ok := parseInt(lit); !ok || string(lit) != "-0" {
+			l.bad = true
+		}
+		return
+	}
+	if len(lit) == 0 || len(lit) > 20 || (lit[0] == '0' && len(lit) > 1) {
+		l.bad = true
+		return
+	}
+	var n uint64
+	for _, c := range lit {
+		if c < '0' || c > '9' {
+			l.bad = true
+			return
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			l.bad = true
+			return
+		}
+		n = n*10 + d
+	}
 }
 
-// The extraction below runs on validated values only.
-
-func getStr(v *fastjson.Value) string {
-	s, _ := str(v)
-	return s
-}
-
-func getU32(v *fastjson.Value) uint32 {
-	n, _ := integer(v, 0, 1<<32-1)
-	return uint32(n)
-}
-
-func getEnum(v *fastjson.Value, ed protoreflect.EnumDescriptor) protoreflect.EnumNumber {
-	if v.Type() == fastjson.TypeString {
-		b, _ := v.StringBytes()
-		n, _ := enumNumber(ed, b)
+// enum reads an enum value: a name of the enum or an int32.
+func (l *lexer) enum(names map[string]protoreflect.EnumNumber) protoreflect.EnumNumber {
+	if l.peek() == '"' {
+		s, esc := l.str()
+		if l.bad {
+			return 0
+		}
+		n, ok := names[string(s)]
+		if esc || !ok {
+			l.bad = true
+		}
 		return n
 	}
-	n, _ := integer(v, -1<<31, 1<<31-1)
-	return protoreflect.EnumNumber(n)
+	return protoreflect.EnumNumber(l.integer(-1<<31, 1<<31-1))
 }
 
-func getStrings(v *fastjson.Value) []string {
-	arr, _ := v.Array()
-	out := make([]string, 0, len(arr))
-	for _, e := range arr {
-		out = append(out, getStr(e))
+// timestamp reads YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z, the form Hubble writes,
+// with the checks time.Parse(time.RFC3339Nano) makes (protojson's parser).
+func (l *lexer) timestamp() (sec int64, nsec int32) {
+	s, esc := l.str()
+	if l.bad {
+		return 0, 0
+	}
+	sec, nsec, ok := parseTimestamp(s)
+	if esc || !ok {
+		l.bad = true
+	}
+	return sec, nsec
+}
+
+func parseTimestamp(b []byte) (int64, int32, bool) {
+	const shape = "0000-00-00T00:00:00"
+	if len(b) < len(shape)+1 || b[len(b)-1] != 'Z' {
+		return 0, 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == '0' {
+			if b[i] < '0' || b[i] > '9' {
+				return 0, 0, false
+			}
+		} else if b[i] != shape[i] {
+			return 0, 0, false
+		}
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, second := num(11, 2), num(14, 2), num(17, 2)
+	if year == 0 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || second > 59 {
+		return 0, 0, false
+	}
+	frac := b[len(shape) : len(b)-1]
+	nsec := 0
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return 0, 0, false
+		}
+		for _, c := range frac[1:] {
+			if c < '0' || c > '9' {
+				return 0, 0, false
+			}
+			nsec = nsec*10 + int(c-'0')
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, second, nsec, time.UTC)
+	return t.Unix(), int32(nsec), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// value validates (and skips) a value of field fi.
+func (l *lexer) value(fi *fieldInfo, depth int) {
+	if !fi.list {
+		l.single(fi, depth)
+		return
+	}
+	if l.peek() != '[' {
+		l.bad = true
+		return
+	}
+	l.i++
+	for n := 0; !l.bad; n++ {
+		c := l.peek()
+		if c == ']' {
+			l.i++
+			return
+		}
+		if n > 0 {
+			if c != ',' {
+				l.bad = true
+				return
+			}
+			l.i++
+			c = l.peek()
+		}
+		if c == 'n' {
+			l.bad = true // null in a list
+			return
+		}
+		l.single(fi, depth)
+	}
+}
+
+func (l *lexer) single(fi *fieldInfo, depth int) {
+	switch fi.kind {
+	case vString, vStringValue:
+		l.str()
+	case vBool, vBoolValue:
+		l.boolean()
+	case vInt32, vInt32Value:
+		l.integer(-1<<31, 1<<31-1)
+	case vUint32, vUInt32Value:
+		l.integer(0, 1<<32-1)
+	case vInt64:
+		l.integer(-1<<63, 1<<63-1)
+	case vUint64:
+		l.uint64Value()
+	case vEnum:
+		l.enum(fi.enum)
+	case vTimestamp:
+		l.timestamp()
+	case vMessage:
+		l.message(fi.msg, depth+1)
+	default:
+		l.bad = true
+	}
+}
+
+// message validates (and skips) an object of message m.
+func (l *lexer) message(m *msgInfo, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: m}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		l.value(fi, depth)
+	}
+}
+
+// event reads an ExportEvent (GetFlowsResponse has the same JSON).
+func (l *lexer) event(box *flowBox, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: eventInfo}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		if fi.id == xEventFlow {
+			l.flow(box, depth+1)
+			l.sawFlow = true
+			continue
+		}
+		l.value(fi, depth)
+	}
+}
+
+func (l *lexer) flow(box *flowBox, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	f := &box.flow
+	o := object{m: flowInfo}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xTime:
+			box.time.Seconds, box.time.Nanos = l.timestamp()
+			f.Time = &box.time
+		case xVerdict:
+			f.Verdict = flowpb.Verdict(l.enum(fi.enum))
+			l.bare = true
+		case xDropReason:
+			//lint:ignore SA1019 older Hubble versions give only the legacy field; lower reads it on purpose
+			f.DropReason = uint32(l.integer(0, 1<<32-1))
+		case xDropReasonDesc:
+			f.DropReasonDesc = flowpb.DropReason(l.enum(fi.enum))
+		case xIP:
+			l.ip(&box.ip, depth+1)
+			f.IP = &box.ip
+			l.bare = true
+		case xL4:
+			l.l4(box, depth+1)
+			f.L4 = &box.l4
+			l.bare = true
+		case xSource:
+			f.Source = l.endpoint(depth + 1)
+			l.bare = true
+		case xDestination:
+			f.Destination = l.endpoint(depth + 1)
+			l.bare = true
+		case xSourceNames:
+			f.SourceNames = l.texts()
+		case xDestinationNames:
+			f.DestinationNames = l.texts()
+		case xIsReply:
+			box.isReply.Value = l.boolean()
+			f.IsReply = &box.isReply
+		case xReply:
+			//lint:ignore SA1019 agents before Cilium 1.9 give only the legacy reply flag; lower reads it on purpose
+			f.Reply = l.boolean()
+		case xL7:
+			f.L7 = l.l7(depth + 1)
+			l.bare = true
+		case xAggregate:
+			l.value(fi, depth)
+			f.Aggregate = &flowpb.Aggregate{}
+		default:
+			l.value(fi, depth)
+		}
+		// The other keys decoder.decode recognizes a bare flow by: Type,
+		// event_type and traffic_direction (l4 is above).
+		if !l.bare {
+			switch fi {
+			case flowType, flowEventType, flowDirection:
+				l.bare = true
+			}
+		}
+	}
+}
+
+func (l *lexer) ip(ip *flowpb.IP, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: ipInfo}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xIPSource:
+			ip.Source = l.text()
+		case xIPDestination:
+			ip.Destination = l.text()
+		default:
+			l.value(fi, depth)
+		}
+	}
+}
+
+func (l *lexer) l4(box *flowBox, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: l4Info}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xTCP:
+			var flags bool
+			box.tcp.SourcePort, box.tcp.DestinationPort, flags = l.ports(fi.msg, &box.flags, depth+1)
+			if flags {
+				box.tcp.Flags = &box.flags
+			}
+			box.tcpOf.TCP = &box.tcp
+			box.l4.Protocol = &box.tcpOf
+		case xUDP:
+			box.udp.SourcePort, box.udp.DestinationPort, _ = l.ports(fi.msg, nil, depth+1)
+			box.udpOf.UDP = &box.udp
+			box.l4.Protocol = &box.udpOf
+		case xSCTP:
+			s, d, _ := l.ports(fi.msg, nil, depth+1)
+			box.l4.Protocol = &flowpb.Layer4_SCTP{SCTP: &flowpb.SCTP{SourcePort: s, DestinationPort: d}}
+		case xICMPv4:
+			t, c := l.icmp(fi.msg, depth+1)
+			box.l4.Protocol = &flowpb.Layer4_ICMPv4{ICMPv4: &flowpb.ICMPv4{Type: t, Code: c}}
+		case xICMPv6:
+			t, c := l.icmp(fi.msg, depth+1)
+			box.l4.Protocol = &flowpb.Layer4_ICMPv6{ICMPv6: &flowpb.ICMPv6{Type: t, Code: c}}
+		default:
+			l.value(fi, depth)
+		}
+	}
+}
+
+func (l *lexer) ports(m *msgInfo, flags *flowpb.TCPFlags, depth int) (src, dst uint32, hasFlags bool) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: m}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xSourcePort:
+			src = uint32(l.integer(0, 1<<32-1))
+		case xDestinationPort:
+			dst = uint32(l.integer(0, 1<<32-1))
+		case xFlags:
+			hasFlags = true
+			l.flags(fi.msg, flags, depth+1)
+		default:
+			l.value(fi, depth)
+		}
+	}
+	return
+}
+
+func (l *lexer) flags(m *msgInfo, flags *flowpb.TCPFlags, depth int) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: m}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xSYN:
+			flags.SYN = l.boolean()
+		case xACK:
+			flags.ACK = l.boolean()
+		default:
+			l.value(fi, depth)
+		}
+	}
+}
+
+func (l *lexer) icmp(m *msgInfo, depth int) (typ, code uint32) {
+	if !l.open(depth) {
+		return
+	}
+	o := object{m: m}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xICMPType:
+			typ = uint32(l.integer(0, 1<<32-1))
+		case xICMPCode:
+			code = uint32(l.integer(0, 1<<32-1))
+		default:
+			l.value(fi, depth)
+		}
+	}
+	return
+}
+
+// skipObject returns the end of the object at l.i without reading it
+// (strings are skipped by their quotes), or -1.
+func (l *lexer) skipObject() int {
+	b := l.b
+	depth := 0
+	for i := l.i; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
+
+// endpoint reads an Endpoint, from the decoder's cache when these bytes
+// were read before.
+func (l *lexer) endpoint(depth int) *flowpb.Endpoint {
+	if l.peek() != '{' {
+		l.bad = true
+		return nil
+	}
+	start := l.i
+	end := l.skipObject()
+	if end < 0 {
+		l.bad = true
+		return nil
+	}
+	raw := l.b[start:end]
+	if ep, ok := l.d.endpoints[string(raw)]; ok {
+		l.i = end
+		return ep
+	}
+	ep := l.readEndpoint(depth)
+	if l.bad || l.i != end {
+		l.bad = true
+		return nil
+	}
+	if l.d.endpoints == nil || len(l.d.endpoints) >= maxCachedEndpoints {
+		l.d.endpoints = map[string]*flowpb.Endpoint{}
+	}
+	l.d.endpoints[string(raw)] = ep
+	return ep
+}
+
+func (l *lexer) readEndpoint(depth int) *flowpb.Endpoint {
+	ep := &flowpb.Endpoint{}
+	if !l.open(depth) {
+		return nil
+	}
+	o := object{m: epInfo}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xIdentity:
+			ep.Identity = uint32(l.integer(0, 1<<32-1))
+		case xNamespace:
+			ep.Namespace = l.text()
+		case xLabels:
+			ep.Labels = l.texts()
+		case xPodName:
+			ep.PodName = l.text()
+		case xWorkloads:
+			ep.Workloads = l.workloads(fi.msg, depth+1)
+		default:
+			l.value(fi, depth)
+		}
+	}
+	return ep
+}
+
+func (l *lexer) workloads(m *msgInfo, depth int) []*flowpb.Workload {
+	if l.peek() != '[' {
+		l.bad = true
+		return nil
+	}
+	l.i++
+	var out []*flowpb.Workload
+	for n := 0; !l.bad; n++ {
+		c := l.peek()
+		if c == ']' {
+			l.i++
+			break
+		}
+		if n > 0 {
+			if c != ',' {
+				l.bad = true
+				break
+			}
+			l.i++
+		}
+		if !l.open(depth) {
+			break
+		}
+		w := &flowpb.Workload{}
+		o := object{m: m}
+		for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+			switch fi.id {
+			case xWorkloadName:
+				w.Name = l.text()
+			case xWorkloadKind:
+				w.Kind = l.text()
+			default:
+				l.value(fi, depth)
+			}
+		}
+		out = append(out, w)
 	}
 	return out
 }
 
-// visit calls fn with the proto name of every field of a validated object.
-func visit(v *fastjson.Value, md protoreflect.MessageDescriptor, fn func(name protoreflect.Name, v *fastjson.Value)) {
-	fs := fieldsOf(md)
-	obj, _ := v.Object()
-	obj.Visit(func(k []byte, fv *fastjson.Value) {
-		fn(fs[string(k)].Name(), fv)
-	})
-}
-
-var (
-	ipDesc       = (&flowpb.IP{}).ProtoReflect().Descriptor()
-	l4Desc       = (&flowpb.Layer4{}).ProtoReflect().Descriptor()
-	tcpDesc      = (&flowpb.TCP{}).ProtoReflect().Descriptor()
-	udpDesc      = (&flowpb.UDP{}).ProtoReflect().Descriptor()
-	sctpDesc     = (&flowpb.SCTP{}).ProtoReflect().Descriptor()
-	icmp4Desc    = (&flowpb.ICMPv4{}).ProtoReflect().Descriptor()
-	icmp6Desc    = (&flowpb.ICMPv6{}).ProtoReflect().Descriptor()
-	flagsDesc    = (&flowpb.TCPFlags{}).ProtoReflect().Descriptor()
-	epDesc       = (&flowpb.Endpoint{}).ProtoReflect().Descriptor()
-	workloadDesc = (&flowpb.Workload{}).ProtoReflect().Descriptor()
-	l7Desc       = (&flowpb.Layer7{}).ProtoReflect().Descriptor()
-	dnsDesc      = (&flowpb.DNS{}).ProtoReflect().Descriptor()
-	httpDesc     = (&flowpb.HTTP{}).ProtoReflect().Descriptor()
-)
-
-func extractFlow(v *fastjson.Value, f *flowpb.Flow) {
-	visit(v, flowDesc, func(name protoreflect.Name, fv *fastjson.Value) {
-		switch name {
-		case "time":
-			t, _ := time.Parse(time.RFC3339Nano, getStr(fv))
-			f.Time = timestamppb.New(t)
-		case "verdict":
-			f.Verdict = flowpb.Verdict(getEnum(fv, verdictEnum))
-		case "drop_reason":
-			//lint:ignore SA1019 older Hubble versions give only the legacy field; lower reads it on purpose
-			f.DropReason = getU32(fv)
-		case "drop_reason_desc":
-			f.DropReasonDesc = flowpb.DropReason(getEnum(fv, dropReasonEnum))
-		case "IP":
-			f.IP = &flowpb.IP{}
-			visit(fv, ipDesc, func(n protoreflect.Name, x *fastjson.Value) {
-				switch n {
-				case "source":
-					f.IP.Source = getStr(x)
-				case "destination":
-					f.IP.Destination = getStr(x)
-				}
-			})
-		case "l4":
-			f.L4 = extractL4(fv)
-		case "source":
-			f.Source = extractEndpoint(fv)
-		case "destination":
-			f.Destination = extractEndpoint(fv)
-		case "source_names":
-			f.SourceNames = getStrings(fv)
-		case "destination_names":
-			f.DestinationNames = getStrings(fv)
-		case "is_reply":
-			f.IsReply = wrapperspb.Bool(fv.Type() == fastjson.TypeTrue)
-		case "reply":
-			//lint:ignore SA1019 agents before Cilium 1.9 give only the legacy reply flag; lower reads it on purpose
-			f.Reply = fv.Type() == fastjson.TypeTrue
-		case "l7":
-			f.L7 = extractL7(fv)
-		case "aggregate":
-			f.Aggregate = &flowpb.Aggregate{}
-		}
-	})
-}
-
-func ports(v *fastjson.Value, md protoreflect.MessageDescriptor) (src, dst uint32, flags *flowpb.TCPFlags) {
-	visit(v, md, func(n protoreflect.Name, x *fastjson.Value) {
-		switch n {
-		case "source_port":
-			src = getU32(x)
-		case "destination_port":
-			dst = getU32(x)
-		case "flags":
-			flags = &flowpb.TCPFlags{}
-			visit(x, flagsDesc, func(n protoreflect.Name, y *fastjson.Value) {
-				switch n {
-				case "SYN":
-					flags.SYN = y.Type() == fastjson.TypeTrue
-				case "ACK":
-					flags.ACK = y.Type() == fastjson.TypeTrue
-				}
-			})
-		}
-	})
-	return
-}
-
-func icmp(v *fastjson.Value, md protoreflect.MessageDescriptor) (typ, code uint32) {
-	visit(v, md, func(n protoreflect.Name, x *fastjson.Value) {
-		switch n {
-		case "type":
-			typ = getU32(x)
-		case "code":
-			code = getU32(x)
-		}
-	})
-	return
-}
-
-func extractL4(v *fastjson.Value) *flowpb.Layer4 {
-	l := &flowpb.Layer4{}
-	visit(v, l4Desc, func(n protoreflect.Name, x *fastjson.Value) {
-		switch n {
-		case "TCP":
-			s, d, fl := ports(x, tcpDesc)
-			l.Protocol = &flowpb.Layer4_TCP{TCP: &flowpb.TCP{SourcePort: s, DestinationPort: d, Flags: fl}}
-		case "UDP":
-			s, d, _ := ports(x, udpDesc)
-			l.Protocol = &flowpb.Layer4_UDP{UDP: &flowpb.UDP{SourcePort: s, DestinationPort: d}}
-		case "SCTP":
-			s, d, _ := ports(x, sctpDesc)
-			l.Protocol = &flowpb.Layer4_SCTP{SCTP: &flowpb.SCTP{SourcePort: s, DestinationPort: d}}
-		case "ICMPv4":
-			t, c := icmp(x, icmp4Desc)
-			l.Protocol = &flowpb.Layer4_ICMPv4{ICMPv4: &flowpb.ICMPv4{Type: t, Code: c}}
-		case "ICMPv6":
-			t, c := icmp(x, icmp6Desc)
-			l.Protocol = &flowpb.Layer4_ICMPv6{ICMPv6: &flowpb.ICMPv6{Type: t, Code: c}}
-		}
-	})
-	return l
-}
-
-func extractEndpoint(v *fastjson.Value) *flowpb.Endpoint {
-	ep := &flowpb.Endpoint{}
-	visit(v, epDesc, func(n protoreflect.Name, x *fastjson.Value) {
-		switch n {
-		case "identity":
-			ep.Identity = getU32(x)
-		case "namespace":
-			ep.Namespace = getStr(x)
-		case "labels":
-			ep.Labels = getStrings(x)
-		case "pod_name":
-			ep.PodName = getStr(x)
-		case "workloads":
-			arr, _ := x.Array()
-			for _, w := range arr {
-				wl := &flowpb.Workload{}
-				visit(w, workloadDesc, func(n protoreflect.Name, y *fastjson.Value) {
-					switch n {
-					case "name":
-						wl.Name = getStr(y)
-					case "kind":
-						wl.Kind = getStr(y)
-					}
-				})
-				ep.Workloads = append(ep.Workloads, wl)
-			}
-		}
-	})
-	return ep
-}
-
-func extractL7(v *fastjson.Value) *flowpb.Layer7 {
-	l := &flowpb.Layer7{}
-	visit(v, l7Desc, func(n protoreflect.Name, x *fastjson.Value) {
-		switch n {
-		case "type":
-			l.Type = flowpb.L7FlowType(getEnum(x, l7TypeEnum))
-		case "dns":
+func (l *lexer) l7(depth int) *flowpb.Layer7 {
+	if !l.open(depth) {
+		return nil
+	}
+	r := &flowpb.Layer7{}
+	o := object{m: l7Info}
+	for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+		switch fi.id {
+		case xL7Type:
+			r.Type = flowpb.L7FlowType(l.enum(fi.enum))
+		case xDNS:
 			d := &flowpb.DNS{}
-			visit(x, dnsDesc, func(n protoreflect.Name, y *fastjson.Value) {
-				switch n {
-				case "query":
-					d.Query = getStr(y)
-				case "ips":
-					d.Ips = getStrings(y)
+			if l.open(depth + 1) {
+				o := object{m: fi.msg}
+				for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+					switch fi.id {
+					case xDNSQuery:
+						d.Query = l.text()
+					case xDNSIPs:
+						d.Ips = l.texts()
+					default:
+						l.value(fi, depth+1)
+					}
 				}
-			})
-			l.Record = &flowpb.Layer7_Dns{Dns: d}
-		case "http":
+			}
+			r.Record = &flowpb.Layer7_Dns{Dns: d}
+		case xHTTP:
 			h := &flowpb.HTTP{}
-			visit(x, httpDesc, func(n protoreflect.Name, y *fastjson.Value) {
-				switch n {
-				case "method":
-					h.Method = getStr(y)
-				case "url":
-					h.Url = getStr(y)
+			if l.open(depth + 1) {
+				o := object{m: fi.msg}
+				for fi := l.field(&o); fi != nil; fi = l.field(&o) {
+					switch fi.id {
+					case xHTTPMethod:
+						h.Method = l.text()
+					case xHTTPURL:
+						h.Url = l.text()
+					default:
+						l.value(fi, depth+1)
+					}
 				}
-			})
-			l.Record = &flowpb.Layer7_Http{Http: h}
+			}
+			r.Record = &flowpb.Layer7_Http{Http: h}
+		default:
+			l.value(fi, depth)
 		}
-	})
-	return l
+	}
+	return r
 }

@@ -46,7 +46,8 @@ type Record struct {
 	Pos  ir.Pos
 	Kind Kind
 	Flow *flowpb.Flow // set for KindFlow
-	// Prepared is what Options.Prepare returned for Flow, when it ran.
+	// Prepared is what Options.NewPrepare's function returned for Flow,
+	// when it ran.
 	Prepared any
 }
 
@@ -69,10 +70,10 @@ type Options struct {
 	// Protojson decodes every record with protojson, never with the fast
 	// path (which gives the same records, faster): for comparisons.
 	Protojson bool
-	// Prepare, if set, runs on the decoding goroutines for each flow the
-	// fast path decoded; its result travels in Record.Prepared. It must be
-	// safe for concurrent use.
-	Prepare func(*flowpb.Flow) any
+	// NewPrepare, if set, is called once per decoding goroutine; the
+	// function it returns runs on that goroutine for each flow the fast
+	// path decoded, and its result travels in Record.Prepared.
+	NewPrepare func() func(*flowpb.Flow) any
 }
 
 // Progress counts what has been read so far.
@@ -213,7 +214,7 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 	ordered := make(chan *chunk, 4*workers)
 	go produce(sc, work, ordered, stop)
 	for w := 0; w < workers; w++ {
-		go decodeChunks(work, opts.Protojson, opts.Prepare)
+		go decodeChunks(work, opts.Protojson, opts.NewPrepare)
 	}
 	d.slow = true // the workers tried the fast path already
 	for c := range ordered {
@@ -276,7 +277,7 @@ type scanned struct {
 	err  error
 	line int
 	flow *flowpb.Flow // set when the fast path decoded v
-	// prepared is Options.Prepare's result for flow.
+	// prepared is Options.NewPrepare's function's result for flow.
 	prepared any
 }
 
@@ -329,8 +330,12 @@ func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}) {
 }
 
 // decodeChunks runs the fast path over the chunks it receives.
-func decodeChunks(work <-chan *chunk, slow bool, prepare func(*flowpb.Flow) any) {
+func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.Flow) any) {
 	var fd fastDecoder
+	var prepare func(*flowpb.Flow) any
+	if newPrepare != nil {
+		prepare = newPrepare()
+	}
 	for c := range work {
 		if !slow {
 			for i := range c.items {
@@ -338,33 +343,16 @@ func decodeChunks(work <-chan *chunk, slow bool, prepare func(*flowpb.Flow) any)
 				if it.v == nil {
 					continue
 				}
-				if wrapped, ok := fastShape(it.v.keys); ok {
-					it.flow, _ = fd.decode(it.v.data, wrapped)
-					if it.flow != nil && prepare != nil {
-						it.prepared = prepare(it.flow)
+				if f, _, ok := fd.decode(it.v.data); ok {
+					it.flow = f
+					if prepare != nil {
+						it.prepared = prepare(f)
 					}
 				}
 			}
 		}
 		close(c.ready)
 	}
-}
-
-// fastShape says whether a value with these top-level keys is a flow the
-// fast path may decode, and whether it is wrapped ({"flow": …}); it
-// follows decoder.decode's order of cases.
-func fastShape(keys []string) (wrapped, ok bool) {
-	switch {
-	case hasKey(keys, "flow"):
-		return true, true
-	case hasKey(keys, lostKeys...), hasKey(keys, "num_events_lost", "numEventsLost"),
-		hasKey(keys, statusKeys...), hasKey(keys, agentKeys...), hasKey(keys, debugKeys...),
-		hasKey(keys, "log") && hasKey(keys, "stream"):
-		return false, false
-	case hasKey(keys, bareKeys...):
-		return false, true
-	}
-	return false, false
 }
 
 // decoder turns raw values into records.
@@ -403,13 +391,14 @@ var (
 
 func (d *decoder) decode(v *rawValue) ([]Record, error) {
 	pos := ir.Pos{File: d.file, Line: v.line}
+	if !d.slow {
+		// The fast path tells the shapes apart as the cases below do.
+		if f, _, ok := d.fast.decode(v.data); ok {
+			return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
+		}
+	}
 	switch {
 	case hasKey(v.keys, "flow"):
-		if !d.slow {
-			if f, ok := d.fast.decode(v.data, true); ok {
-				return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
-			}
-		}
 		var ev observer.ExportEvent
 		if err := d.unmarshal(v, &ev); err != nil {
 			return nil, err
@@ -430,11 +419,6 @@ func (d *decoder) decode(v *rawValue) ([]Record, error) {
 	case hasKey(v.keys, "log") && hasKey(v.keys, "stream"):
 		return d.decodeEnvelope(v)
 	case hasKey(v.keys, bareKeys...):
-		if !d.slow {
-			if f, ok := d.fast.decode(v.data, false); ok {
-				return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
-			}
-		}
 		f := new(flowpb.Flow)
 		if err := d.unmarshal(v, f); err != nil {
 			return nil, err

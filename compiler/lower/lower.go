@@ -149,7 +149,9 @@ type Prepared struct {
 
 // Prepare does the part of lowering f that depends on f alone. It is safe
 // for concurrent use.
-func (b *Builder) Prepare(f *flowpb.Flow) *Prepared {
+func (b *Builder) Prepare(f *flowpb.Flow) *Prepared { return b.prepareFlow(f, nil) }
+
+func (b *Builder) prepareFlow(f *flowpb.Flow, m *memo) *Prepared {
 	p := &Prepared{}
 	if f.GetAggregate() != nil && f.GetIP() == nil {
 		p.aggregated = true
@@ -168,16 +170,49 @@ func (b *Builder) Prepare(f *flowpb.Flow) *Prepared {
 			}
 		}
 	}
-	p.skip = b.prepare(f, l7, p)
+	p.skip = b.prepare(f, l7, p, m)
 	return p
 }
 
-// Preparer is Prepare in the form flows.Options.Prepare takes.
+// Preparer returns Prepare for one decoding goroutine, in the form
+// flows.Options.NewPrepare takes. It remembers what the endpoints it saw
+// lowered to: a reader hands the same *flowpb.Endpoint to every flow that
+// carries the same endpoint bytes.
 func (b *Builder) Preparer() func(*flowpb.Flow) any {
-	return func(f *flowpb.Flow) any { return b.Prepare(f) }
+	m := &memo{}
+	return func(f *flowpb.Flow) any { return b.prepareFlow(f, m) }
 }
 
-func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared) string {
+// memo remembers the endpoints one goroutine lowered, by pointer.
+type memo struct {
+	nodes map[*flowpb.Endpoint]*ir.Node
+}
+
+// maxMemo bounds a memo; it starts afresh when full.
+const maxMemo = 8192
+
+// node lowers an endpoint that depends on its own fields alone (see
+// ownEndpoint), or returns nil.
+func (m *memo) node(ep *flowpb.Endpoint) *ir.Node {
+	if m == nil {
+		return ownEndpoint(ep)
+	}
+	n, ok := m.nodes[ep]
+	if !ok {
+		n = ownEndpoint(ep)
+		if m.nodes == nil || len(m.nodes) >= maxMemo {
+			m.nodes = map[*flowpb.Endpoint]*ir.Node{}
+		}
+		m.nodes[ep] = n
+	}
+	if n == nil {
+		return nil
+	}
+	c := *n // each flow gets its own node: the graph keeps the first
+	return &c
+}
+
+func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *memo) string {
 	if r := verdictSkip(f, b.opts.IncludeDenied || b.opts.Attempts, b.opts.Attempts); r != "" {
 		return r
 	}
@@ -194,11 +229,11 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared) string
 	if icmpNotRequest(proto, port) {
 		return SkipICMPRelated
 	}
-	src, r := b.endpoint(f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
+	src, r := endpoint(m, f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
 	if r != "" {
 		return r
 	}
-	dst, r := b.endpoint(f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
+	dst, r := endpoint(m, f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
 	if r != "" {
 		return r
 	}
@@ -373,10 +408,37 @@ var reservedByID = map[uint32]string{
 
 // endpoint classifies one end of a flow. It returns a node (not yet in the
 // graph) or a skip reason.
-func (b *Builder) endpoint(ep *flowpb.Endpoint, ip string, names []string) (*ir.Node, string) {
-	var k8s, entities []string
-	var cidr string
-	world := false
+func endpoint(m *memo, ep *flowpb.Endpoint, ip string, names []string) (*ir.Node, string) {
+	if n := m.node(ep); n != nil {
+		return n, ""
+	}
+	_, _, world, cidr := classify(ep)
+	if world || cidr != "" || (ep.GetIdentity() == 0 && len(names) > 0) {
+		for _, n := range names {
+			if n = normName(n); n != "" {
+				return &ir.Node{ID: ir.FQDNID(n), Kind: ir.KindFQDN, FQDN: n}, ""
+			}
+		}
+		if cidr == "" && ip != "" {
+			a, err := netip.ParseAddr(ip)
+			if err != nil {
+				return nil, SkipInvalidAddress
+			}
+			a = a.Unmap()
+			cidr = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		if cidr != "" {
+			return &ir.Node{ID: ir.CIDRID(cidr), Kind: ir.KindCIDR, CIDR: cidr}, ""
+		}
+		return &ir.Node{ID: ir.EntityID([]string{"world"}), Kind: ir.KindEntity, Entities: []string{"world"}}, ""
+	}
+	return nil, SkipUnknownPeer
+}
+
+// classify sorts an endpoint's labels: k8s labels, reserved entities
+// (world aside), world, and the CIDR of its (last) cidr label. Without any
+// of those, a fixed reserved identity stands for its entity.
+func classify(ep *flowpb.Endpoint) (k8s, entities []string, world bool, cidr string) {
 	for _, l := range ep.GetLabels() {
 		src, kv, ok := strings.Cut(l, ":")
 		if !ok {
@@ -405,6 +467,15 @@ func (b *Builder) endpoint(ep *flowpb.Endpoint, ip string, names []string) (*ir.
 			}
 		}
 	}
+	return k8s, entities, world, cidr
+}
+
+// ownEndpoint lowers the endpoints whose node depends on the endpoint
+// alone — a workload (its namespace known) or reserved entities without
+// workload labels — and returns nil for the others (world, CIDR and FQDN
+// peers, which depend on the flow's address and DNS names).
+func ownEndpoint(ep *flowpb.Endpoint) *ir.Node {
+	k8s, entities, world, _ := classify(ep)
 	ns := ep.GetNamespace()
 	if ns == "" {
 		for _, l := range k8s {
@@ -420,36 +491,20 @@ func (b *Builder) endpoint(ep *flowpb.Endpoint, ip string, names []string) (*ir.
 		}
 		slices.Sort(entities)
 		entities = slices.Compact(entities)
-		return &ir.Node{ID: ir.EntityID(entities), Kind: ir.KindEntity, Entities: entities}, ""
+		return &ir.Node{ID: ir.EntityID(entities), Kind: ir.KindEntity, Entities: entities}
 	case ns != "":
 		slices.Sort(k8s)
 		k8s = slices.Compact(k8s)
 		name := workloadName(k8s, ep)
 		n := &ir.Node{ID: ir.WorkloadID(ns, name, k8s), Kind: ir.KindWorkload, Namespace: ns, Name: name, Labels: k8s}
 		if c := controllerName(ep); c != "" {
-			n.Pods = []string{c}
+			// Full slice: the graph grows a node's pods by appending, and
+			// the copies of a remembered node share this array.
+			n.Pods = []string{c}[:1:1]
 		}
-		return n, ""
-	case world || cidr != "" || (ep.GetIdentity() == 0 && len(names) > 0):
-		for _, n := range names {
-			if n = normName(n); n != "" {
-				return &ir.Node{ID: ir.FQDNID(n), Kind: ir.KindFQDN, FQDN: n}, ""
-			}
-		}
-		if cidr == "" && ip != "" {
-			a, err := netip.ParseAddr(ip)
-			if err != nil {
-				return nil, SkipInvalidAddress
-			}
-			a = a.Unmap()
-			cidr = netip.PrefixFrom(a, a.BitLen()).String()
-		}
-		if cidr != "" {
-			return &ir.Node{ID: ir.CIDRID(cidr), Kind: ir.KindCIDR, CIDR: cidr}, ""
-		}
-		return &ir.Node{ID: ir.EntityID([]string{"world"}), Kind: ir.KindEntity, Entities: []string{"world"}}, ""
+		return n
 	}
-	return nil, SkipUnknownPeer
+	return nil
 }
 
 // labelCIDR parses Hubble's cidr label value ("10.0.0.0/8"; IPv6 with "-"
