@@ -212,7 +212,12 @@ type Observation struct {
 // Observe adds an observation to the edge it belongs to, creating the edge
 // on first sight. Both endpoints must already be nodes of g.
 func (g *Graph) Observe(o Observation) *Edge {
-	id := EdgeID(o.Src, o.Dst, o.Protocol, o.Port)
+	return g.ObserveEdge(EdgeID(o.Src, o.Dst, o.Protocol, o.Port), o)
+}
+
+// ObserveEdge is Observe for a caller that computed the edge's ID
+// (EdgeID of the observation's endpoints, protocol and port).
+func (g *Graph) ObserveEdge(id string, o Observation) *Edge {
 	e, ok := g.Edges[id]
 	if !ok {
 		e = &Edge{ID: id, Src: o.Src, Dst: o.Dst, Protocol: o.Protocol, Port: o.Port, Verdicts: map[string]int64{}}

@@ -88,7 +88,7 @@ func checkFast(t *testing.T, data []byte) bool {
 		t.Fatalf("fast path accepted what the scanner rejects (%v): %s", err, data)
 	}
 	slow := decoder{file: "x", warned: map[string]bool{}, slow: true}
-	recs, err := slow.decode(v)
+	recs, err := slow.decode(v, false)
 	if err != nil || len(recs) != 1 || recs[0].Kind != KindFlow || len(slow.warnings) > 0 {
 		t.Fatalf("fast path accepted what the slow path reads otherwise (%v, %d records, %v): %s", err, len(recs), slow.warnings, data)
 	}

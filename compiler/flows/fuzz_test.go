@@ -27,7 +27,13 @@ func FuzzRead(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	for _, in := range lineModeInputs {
+		f.Add([]byte(in))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if want, got := readAll(t, data, Options{noLineMode: true}), readAll(t, data, Options{blockSize: 64}); got != want {
+			t.Fatalf("line mode differs from the scanner:\n--- scanner\n%s\n--- line mode\n%s", want, got)
+		}
 		sum, ds, err := Read(context.Background(), []Input{{Name: "fuzz.json", R: strings.NewReader(string(data))}},
 			Options{MaxErrors: 1 << 20}, func(r *Record) error {
 				if r.Flow == nil || r.Pos.Line < 1 || r.Pos.File != "fuzz.json" {

@@ -74,6 +74,10 @@ type Options struct {
 	// function it returns runs on that goroutine for each flow the fast
 	// path decoded, and its result travels in Record.Prepared.
 	NewPrepare func() func(*flowpb.Flow) any
+
+	// For tests: never switch to line mode; the size of a block of lines.
+	noLineMode bool
+	blockSize  int
 }
 
 // Progress counts what has been read so far.
@@ -203,20 +207,63 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 		*ds = append(*ds, diag)
 		return nil
 	}
-	// The scanner runs ahead in its own goroutine, chunks of values are
-	// decoded by the fast path on every core, and this goroutine takes the
-	// chunks in input order: records reach fn in the order of the file,
-	// whatever the number of cores.
+	// One value: count it, decode it unless the fast path did, hand its
+	// records to fn.
+	value := func(v *rawValue, tryFast bool) error {
+		sum.Records++
+		if opts.Progress != nil {
+			opts.Progress.Records.Add(1)
+		}
+		recs, err := d.decode(v, tryFast)
+		if err != nil {
+			return fail(v.line, "%v", err)
+		}
+		*ds = append(*ds, d.takeWarnings()...)
+		for i := range recs {
+			rec := &recs[i]
+			if rec.Kind != KindFlow {
+				sum.NonFlow[rec.Kind.String()]++
+				continue
+			}
+			sum.Flows++
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	scanErr := func(err error, line int) error {
+		var se *scanError
+		if errors.As(err, &se) {
+			sum.Records++
+			return fail(se.line, "%s", se.msg)
+		}
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("read flows %s: line %d: %w", name, line, err)
+		}
+		return fmt.Errorf("read flows %s: %w", name, err)
+	}
+	// The producer runs ahead in its own goroutine: the scanner splits the
+	// input into values until it is known to be NDJSON, then the input is
+	// cut into blocks of whole lines. Chunks of values or lines are decoded
+	// by the fast path on every core, and this goroutine takes the chunks
+	// in input order: records reach fn in the order of the file, whatever
+	// the number of cores. Lines the fast path declines (not exactly one
+	// flow) go through the scanner here, in order, as if it had read them.
 	workers := runtime.GOMAXPROCS(0)
 	stop := make(chan struct{})
 	defer close(stop)
 	work := make(chan *chunk, 2*workers)
 	ordered := make(chan *chunk, 4*workers)
-	go produce(sc, work, ordered, stop)
+	free := make(chan []byte, 6*workers+2) // blocks to reuse
+	bs := opts.blockSize
+	if bs <= 0 {
+		bs = blockSize
+	}
+	go produce(sc, work, ordered, stop, free, !opts.noLineMode, bs)
 	for w := 0; w < workers; w++ {
 		go decodeChunks(work, opts.Protojson, opts.NewPrepare)
 	}
-	d.slow = true // the workers tried the fast path already
 	for c := range ordered {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -224,109 +271,203 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 		<-c.ready
 		for i := range c.items {
 			it := &c.items[i]
-			if it.err != nil {
-				var se *scanError
-				if errors.As(it.err, &se) {
-					sum.Records++
-					if err := fail(se.line, "%s", se.msg); err != nil {
-						return err
-					}
-					continue
-				}
-				if errors.Is(it.err, gzip.ErrChecksum) || errors.Is(it.err, gzip.ErrHeader) || errors.Is(it.err, io.ErrUnexpectedEOF) {
-					return fmt.Errorf("read flows %s: line %d: %w", name, it.line, it.err)
-				}
-				return fmt.Errorf("read flows %s: %w", name, it.err)
-			}
-			sum.Records++
-			if opts.Progress != nil {
-				opts.Progress.Records.Add(1)
-			}
-			var recs []Record
-			if it.flow != nil {
-				recs = []Record{{Pos: ir.Pos{File: name, Line: it.v.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}}
-			} else {
-				var err error
-				if recs, err = d.decode(it.v); err != nil {
-					if err := fail(it.v.line, "%v", err); err != nil {
-						return err
-					}
-					continue
-				}
-				*ds = append(*ds, d.takeWarnings()...)
-			}
-			for i := range recs {
-				rec := &recs[i]
-				if rec.Kind != KindFlow {
-					sum.NonFlow[rec.Kind.String()]++
-					continue
-				}
-				sum.Flows++
-				if err := fn(rec); err != nil {
+			switch {
+			case it.err != nil:
+				if err := scanErr(it.err, it.line); err != nil {
 					return err
 				}
+			case it.flow != nil && !(it.cri && sc.inArray):
+				sum.Records++
+				sum.Flows++
+				if opts.Progress != nil {
+					opts.Progress.Records.Add(1)
+				}
+				rec := Record{Pos: ir.Pos{File: name, Line: it.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}
+				if err := fn(&rec); err != nil {
+					return err
+				}
+			case it.v != nil:
+				// The workers tried the fast path already.
+				if err := value(it.v, false); err != nil {
+					return err
+				}
+			case it.raw != nil:
+				sc.feed(it.raw, it.line)
+				for len(sc.pending) > 0 {
+					v, err := sc.scanPending()
+					if err != nil {
+						if err := scanErr(err, it.line); err != nil {
+							return err
+						}
+						continue
+					}
+					if v != nil {
+						if err := value(v, !opts.Protojson); err != nil {
+							return err
+						}
+					}
+				}
+			}
+		}
+		if c.eof {
+			sc.line = c.lines
+			for err := sc.finish(); !errors.Is(err, io.EOF); err = sc.finish() {
+				if err := scanErr(err, c.lines); err != nil {
+					return err
+				}
+			}
+		}
+		if c.block != nil {
+			select {
+			case free <- c.block[:0]:
+			default:
 			}
 		}
 	}
 	return nil
 }
 
-// scanned is one value (or scanning error) of the input.
+// scanned is one value, line or error of the input.
 type scanned struct {
-	v    *rawValue
+	v    *rawValue // a value the scanner split out
+	raw  []byte    // a line of NDJSON, with its newline
 	err  error
-	line int
-	flow *flowpb.Flow // set when the fast path decoded v
+	line int          // the line of v or raw
+	flow *flowpb.Flow // set when the fast path decoded v or raw
+	cri  bool         // raw's flow followed a container-runtime log prefix
 	// prepared is Options.NewPrepare's function's result for flow.
 	prepared any
 }
 
-// chunk is a run of scanned values; ready is closed once decoded.
+// chunk is a run of scanned values, or a block of whole lines (split into
+// items by the decoders); ready is closed once decoded.
 type chunk struct {
 	items []scanned
+	block []byte
+	first int  // the line block starts on
+	eof   bool // the last chunk of line mode: lines is the input's line count
+	lines int
 	ready chan struct{}
 }
 
-const chunkSize = 256
+const (
+	chunkSize = 256       // values per chunk
+	blockSize = 512 << 10 // bytes per block of lines (a line may be longer)
+)
 
-// produce scans the input into chunks, sending each to the decoders and,
+// produce splits the input into chunks, sending each to the decoders and,
 // in order, to the reader; it stops at the end of the input, at an error
-// that ends scanning, or when stop is closed.
-func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}) {
+// that ends reading, or when stop is closed.
+func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}, free chan []byte, lineMode bool, blockSize int) {
 	defer close(work)
 	defer close(ordered)
+	send := func(c *chunk) bool {
+		select {
+		case work <- c:
+		case <-stop:
+			return false
+		}
+		select {
+		case ordered <- c:
+		case <-stop:
+			return false
+		}
+		return true
+	}
 	for {
 		c := &chunk{ready: make(chan struct{})}
-		end := false
+		end, lines := false, false
 		for len(c.items) < chunkSize {
 			v, err := sc.next()
 			if errors.Is(err, io.EOF) {
 				end = true
 				break
 			}
-			c.items = append(c.items, scanned{v: v, err: err, line: sc.line})
+			it := scanned{v: v, err: err, line: sc.line}
+			if v != nil {
+				it.line = v.line
+			}
+			c.items = append(c.items, it)
 			var se *scanError
 			if err != nil && !errors.As(err, &se) {
 				end = true
 				break
 			}
+			if v != nil && lineMode && sc.lineMode() {
+				lines = true
+				break
+			}
 		}
-		if len(c.items) > 0 {
-			select {
-			case work <- c:
-			case <-stop:
-				return
-			}
-			select {
-			case ordered <- c:
-			case <-stop:
-				return
-			}
+		if len(c.items) > 0 && !send(c) {
+			return
 		}
 		if end {
 			return
 		}
+		if lines {
+			break
+		}
 	}
+	// Line mode: blocks of whole lines.
+	line := sc.line + 1
+	var carry []byte
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+		}
+		if need := len(carry) + blockSize/2 + 1; cap(buf) < need {
+			buf = make([]byte, 0, max(blockSize, 2*need))
+		}
+		buf = append(buf[:0], carry...)
+		n, err := fill(sc.r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		eof := errors.Is(err, io.EOF)
+		block := buf
+		carry = carry[:0]
+		if !eof {
+			k := bytes.LastIndexByte(buf, '\n')
+			if k < 0 && err == nil {
+				// A line longer than the block: read on.
+				carry = append(carry, buf...)
+				continue
+			}
+			block = buf[:k+1]
+			carry = append(carry, buf[k+1:]...)
+		}
+		c := &chunk{block: block, first: line, ready: make(chan struct{})}
+		line += bytes.Count(block, []byte{'\n'})
+		if eof {
+			c.eof = true
+			c.lines = line - 1
+			if len(block) > 0 && block[len(block)-1] != '\n' {
+				c.lines = line
+			}
+		}
+		if !send(c) || eof {
+			return
+		}
+		if err != nil {
+			// The whole lines before a read error are read; then the error.
+			send(&chunk{items: []scanned{{err: err, line: line}}, ready: make(chan struct{})})
+			return
+		}
+	}
+}
+
+// fill reads into b until it is full, the input ends (io.EOF) or reading
+// fails.
+func fill(r io.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // decodeChunks runs the fast path over the chunks it receives.
@@ -336,23 +477,66 @@ func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.
 	if newPrepare != nil {
 		prepare = newPrepare()
 	}
+	fast := func(it *scanned, data []byte) bool {
+		f, _, ok := fd.decode(data)
+		if !ok {
+			return false
+		}
+		it.flow = f
+		if prepare != nil {
+			it.prepared = prepare(f)
+		}
+		return true
+	}
 	for c := range work {
-		if !slow {
+		if c.block != nil {
+			c.items = splitLines(c.block, c.first, slow, fast)
+		} else if !slow {
 			for i := range c.items {
-				it := &c.items[i]
-				if it.v == nil {
-					continue
-				}
-				if f, _, ok := fd.decode(it.v.data); ok {
-					it.flow = f
-					if prepare != nil {
-						it.prepared = prepare(f)
-					}
+				if it := &c.items[i]; it.v != nil {
+					fast(it, it.v.data)
 				}
 			}
 		}
 		close(c.ready)
 	}
+}
+
+// splitLines turns a block of NDJSON lines into items: a flow for each
+// line that holds exactly one (after a container-runtime log prefix, if
+// any), the raw line for the others; blank lines are left out.
+func splitLines(block []byte, line int, slow bool, fast func(*scanned, []byte) bool) []scanned {
+	items := make([]scanned, 0, 1+len(block)/512)
+	for len(block) > 0 {
+		var raw []byte
+		if k := bytes.IndexByte(block, '\n'); k >= 0 {
+			raw, block = block[:k+1], block[k+1:]
+		} else {
+			raw, block = block, nil
+		}
+		it := scanned{raw: raw, line: line}
+		line++
+		if blank(raw) {
+			continue
+		}
+		if !slow && !fast(&it, raw) {
+			if j := criPrefix(raw); j > 0 && fast(&it, raw[j:]) {
+				it.cri = true
+			}
+		}
+		items = append(items, it)
+	}
+	return items
+}
+
+// blank reports a line of JSON whitespace only.
+func blank(b []byte) bool {
+	for _, c := range b {
+		if !isWS(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // decoder turns raw values into records.
@@ -389,9 +573,11 @@ var (
 	bareKeys   = []string{"verdict", "IP", "l4", "l7", "source", "destination", "Type", "event_type", "eventType", "traffic_direction", "trafficDirection"}
 )
 
-func (d *decoder) decode(v *rawValue) ([]Record, error) {
+// decode turns a value into records; tryFast tries the fast path first
+// (unless the decoder is slow).
+func (d *decoder) decode(v *rawValue, tryFast bool) ([]Record, error) {
 	pos := ir.Pos{File: d.file, Line: v.line}
-	if !d.slow {
+	if tryFast && !d.slow {
 		// The fast path tells the shapes apart as the cases below do.
 		if f, _, ok := d.fast.decode(v.data); ok {
 			return []Record{{Pos: pos, Kind: KindFlow, Flow: f}}, nil
@@ -450,7 +636,7 @@ func (d *decoder) decodeEnvelope(v *rawValue) ([]Record, error) {
 			return nil, fmt.Errorf("log envelope: %v", err)
 		}
 		inner.line = v.line
-		recs, err := d.decode(inner)
+		recs, err := d.decode(inner, true)
 		if err != nil {
 			return nil, fmt.Errorf("log envelope: %v", err)
 		}

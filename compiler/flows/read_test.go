@@ -5,10 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/policypilot/ppc/ir"
 )
@@ -200,5 +203,60 @@ func TestReadRealSamples(t *testing.T) {
 				t.Errorf("flows = %d, want %d", sum.Flows, n)
 			}
 		})
+	}
+}
+
+// readAll reads data with opts and renders everything Read reports —
+// records (position, kind, the flow), summary, diagnostics, error — as
+// text, for comparisons.
+func readAll(t testing.TB, data []byte, opts Options) string {
+	t.Helper()
+	var b strings.Builder
+	opts.MaxErrors = 1 << 20
+	sum, ds, err := Read(context.Background(), []Input{{Name: "f.json", R: bytes.NewReader(data)}}, opts, func(r *Record) error {
+		fmt.Fprintf(&b, "%v %v %v\n", r.Pos, r.Kind, protojson.Format(r.Flow))
+		return nil
+	})
+	fmt.Fprintf(&b, "summary %+v\nerror %v\n", sum, err)
+	for _, d := range ds {
+		fmt.Fprintf(&b, "diag %v\n", d)
+	}
+	return b.String()
+}
+
+// lineModeInputs mix what NDJSON files hold with what line mode must hand
+// back to the scanner: blank lines, CRI prefixes, several objects on a
+// line, pretty objects, arrays opened mid-file, truncated lines, non-flow
+// records, unknown fields, garbage, no final newline.
+var lineModeInputs = []string{
+	wrapped + "\n" + bare + "\n" + camel + "\n",
+	wrapped + "\n\n  \n" + wrapped + "\r\n" + lost + "\n" + status + "\n" + agent + "\n" + wrapped,
+	wrapped + "\n" + wrapped + wrapped + "\n" + wrapped + "\n",
+	wrapped + "\n" + "2026-09-15T16:20:01.123Z stdout F " + wrapped + "\n" + "2026-09-15T16:20:01.123Z stderr P " + wrapped[:40] + "\n" + wrapped + "\n",
+	wrapped + "\n[" + wrapped + ",\n" + wrapped + "\n" + "2026-09-15T16:20:01.123Z stdout F " + wrapped + "\n]\n" + wrapped + "\n",
+	wrapped + "\n[" + wrapped + ",\n" + wrapped + "\n",
+	wrapped + "\n" + wrapped[:100] + "\n" + wrapped + "\nnot json\n" + wrapped + "\n{\n \"flow\": {}\n}\n",
+	wrapped + "\n" + strings.Replace(wrapped, `"verdict"`, `"bogus":1,"verdict"`, 1) + "\n" + strings.Replace(wrapped, `"verdict"`, `"bogus":1,"verdict"`, 1) + "\n",
+	wrapped + "\n" + `{"log":"` + strings.ReplaceAll(wrapped, `"`, `\"`) + `\n","stream":"stdout"}` + "\n" + wrapped + "\n",
+	wrapped + "\n" + wrapped[:len(wrapped)-1],
+	"\n\n" + wrapped + "\n" + `{"node_name":"x","flow":{"verdict":"DROPPED"}}` + "\n" + `{"flow":null}` + "\n" + `{}` + "\n",
+}
+
+// TestLineModeSameAsScanner: reading NDJSON line by line on every core
+// reports exactly what the scanner alone reports, whatever the block size.
+func TestLineModeSameAsScanner(t *testing.T) {
+	inputs := lineModeInputs
+	for _, f := range []string{"hubble-otel-basic-sample-1.json", "policy-report-publisher-hubble2.json"} {
+		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f)); err == nil {
+			inputs = append(inputs, string(b))
+		}
+	}
+	for i, in := range inputs {
+		want := readAll(t, []byte(in), Options{noLineMode: true})
+		for _, bs := range []int{0, 1, 7, 300, 4096} {
+			if got := readAll(t, []byte(in), Options{blockSize: bs}); got != want {
+				t.Errorf("input %d, block size %d: line mode differs from the scanner:\n--- scanner\n%s\n--- line mode\n%s", i, bs, want, got)
+			}
+		}
 	}
 }

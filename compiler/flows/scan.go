@@ -92,6 +92,21 @@ func (s *scanner) next() (*rawValue, error) {
 	}
 }
 
+// lineMode reports whether the rest of the input may be read line by line:
+// it is NDJSON (its first object fitted on one line, outside an array), and
+// the scanner stands at the end of a line, outside any object.
+func (s *scanner) lineMode() bool {
+	return s.ndjson == 1 && s.depth == 0 && !s.inArray && !s.eof && blank(s.pending)
+}
+
+// feed gives the scanner one line (with its newline) that the line mode
+// could not decode, as if it had read it.
+func (s *scanner) feed(line []byte, n int) {
+	s.line = n
+	s.atLineHead = true
+	s.pending = line
+}
+
 // finish is called at the end of input.
 func (s *scanner) finish() error {
 	if s.depth > 0 {

@@ -65,10 +65,13 @@ type Builder struct {
 	excNS map[string]bool
 }
 
+// fiveTuple is the key of the duplicate window. It holds no pointers, so
+// the garbage collector does not scan the window.
 type fiveTuple struct {
-	src, dst     netip.Addr
+	src, dst     [16]byte
 	sport, dport uint32
 	proto        uint8
+	v4           uint8 // bit 0: src is IPv4, bit 1: dst is (not IPv4-mapped IPv6)
 }
 
 // New returns a builder with an empty graph.
@@ -145,6 +148,7 @@ type Prepared struct {
 	src, dst   *ir.Node
 	dedupe     bool // check the five-tuple window
 	key        fiveTuple
+	edge       string // the ID of the edge obs belongs to
 }
 
 // Prepare does the part of lowering f that depends on f alone. It is safe
@@ -245,6 +249,7 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 	}
 	p.src, p.dst = src, dst
 	p.obs = ir.Observation{Protocol: proto, Port: port, Verdict: f.GetVerdict().String()}
+	p.edge = ir.EdgeID(src.ID, dst.ID, proto, port)
 	if t := f.GetTime(); t != nil {
 		p.obs.Time = t.AsTime().UTC()
 	}
@@ -278,7 +283,7 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 	src, dst := b.g.AddWorkloadNode(p.src), b.g.AddWorkloadNode(p.dst)
 	obs := p.obs
 	obs.Pos, obs.Src, obs.Dst = pos, src.ID, dst.ID
-	b.g.Observe(obs)
+	b.g.ObserveEdge(p.edge, obs)
 	return ""
 }
 
@@ -346,10 +351,19 @@ func l4(f *flowpb.Flow) (string, uint16, bool) {
 // has none (masked addresses; ICMP, where every echo request counts).
 func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool) {
 	var k fiveTuple
-	k.src, _ = netip.ParseAddr(f.GetIP().GetSource())
-	k.dst, _ = netip.ParseAddr(f.GetIP().GetDestination())
-	if !k.src.IsValid() || !k.dst.IsValid() {
+	src, _ := netip.ParseAddr(f.GetIP().GetSource())
+	dst, _ := netip.ParseAddr(f.GetIP().GetDestination())
+	// Hubble writes addresses without zones; one with a zone is not
+	// deduplicated (every such flow counts).
+	if !src.IsValid() || !dst.IsValid() || src.Zone() != "" || dst.Zone() != "" {
 		return k, false
+	}
+	k.src, k.dst = src.As16(), dst.As16()
+	if src.Is4() {
+		k.v4 |= 1
+	}
+	if dst.Is4() {
+		k.v4 |= 2
 	}
 	l := f.GetL4()
 	switch {
