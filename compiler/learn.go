@@ -60,13 +60,22 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 			continue
 		}
 		b.AddSource(in.Name)
+		if f, ok := closer.(*os.File); ok && isRegular(f) {
+			// A regular file: package flows opens it again (and may map
+			// it). Pipes and devices are read on from what was peeked.
+			f.Close()
+			flowInputs = append(flowInputs, flows.Input{Name: in.Name})
+			continue
+		}
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
 	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson,
 		NewPrepare: b.Preparer},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {
-		in.R.(*closingReader).Close()
+		if c, ok := in.R.(*closingReader); ok {
+			c.Close()
+		}
 	}
 	if err != nil {
 		return nil, sum, ds, err
@@ -79,6 +88,11 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		}
 	}
 	return g, sum, ds, nil
+}
+
+func isRegular(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 type closingReader struct {

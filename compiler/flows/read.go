@@ -3,6 +3,7 @@ package flows
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -12,8 +13,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
@@ -75,9 +78,13 @@ type Options struct {
 	// path decoded, and its result travels in Record.Prepared.
 	NewPrepare func() func(*flowpb.Flow) any
 
-	// For tests: never switch to line mode; the size of a block of lines.
+	// For tests: never switch to line mode; the size of a block of lines;
+	// never map files into memory.
 	noLineMode bool
 	blockSize  int
+	noMap      bool
+	minMapped  int64
+	afterMap   func()
 }
 
 // Progress counts what has been read so far.
@@ -137,7 +144,9 @@ func Expand(args []string) ([]Input, error) {
 	return ins, nil
 }
 
-// Read reads every input in order and calls fn for each record. Malformed
+// Read reads every input in order and calls fn for each record; the
+// *Record is valid only during the call (its Flow and Prepared may be
+// kept). Malformed
 // records and warnings (unknown fields, once per file and field) are
 // returned as diagnostics; the returned error is non-nil when reading must
 // stop: an I/O error, more malformed records than MaxErrors allows, or an
@@ -151,6 +160,8 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 		}
 		r := in.R
 		var closer io.Closer
+		var mapped []byte
+		var unmap func()
 		if r == nil {
 			if in.Name == "-" {
 				r = opts.Stdin
@@ -163,10 +174,19 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 					return sum, ds, fmt.Errorf("read flows: %w", err)
 				}
 				r, closer = f, f
+				if !opts.noMap {
+					mapped, unmap = mapFile(f, cmp.Or(opts.minMapped, minMapped))
+					if mapped != nil && opts.afterMap != nil {
+						opts.afterMap()
+					}
+				}
 			}
 		}
 		sum.Files++
-		err := readOne(ctx, in.Name, r, opts, &sum, &ds, fn)
+		err := readOne(ctx, in.Name, r, mapped, opts, &sum, &ds, fn)
+		if unmap != nil {
+			unmap()
+		}
 		if closer != nil {
 			closer.Close()
 		}
@@ -187,10 +207,40 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) error {
-	r, err := maybeGunzip(r)
-	if err != nil {
-		return fmt.Errorf("read flows %s: %w", name, err)
+// minMapped is the size from which a file is mapped into memory rather
+// than read.
+const minMapped = 1 << 20
+
+// errChanged is reported when a mapped file shrinks under the reader.
+var errChanged = errors.New("the file changed while it was read (truncated?)")
+
+// readOne reads one input. When mapped holds the input's bytes (a file
+// mapped into memory), they are read in place; r is not used.
+func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) (err error) {
+	var br *bytes.Reader
+	if mapped != nil {
+		// A file that shrinks while mapped faults on access: that ends
+		// reading with an error rather than the program.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				if !isFault(e) {
+					panic(e)
+				}
+				err = fmt.Errorf("read flows %s: %w", name, errChanged)
+			}
+		}()
+		if len(mapped) >= 2 && mapped[0] == 0x1f && mapped[1] == 0x8b {
+			mapped = nil // gzip: decompress from the reader
+		} else {
+			br = bytes.NewReader(mapped)
+			r = br
+		}
+	}
+	if mapped == nil {
+		if r, err = maybeGunzip(r); err != nil {
+			return fmt.Errorf("read flows %s: %w", name, err)
+		}
 	}
 	d := decoder{file: name, warned: map[string]bool{}, slow: opts.Protojson}
 	sc := newScanner(r)
@@ -252,7 +302,6 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 	// flow) go through the scanner here, in order, as if it had read them.
 	workers := runtime.GOMAXPROCS(0)
 	stop := make(chan struct{})
-	defer close(stop)
 	work := make(chan *chunk, 2*workers)
 	ordered := make(chan *chunk, 4*workers)
 	free := make(chan []byte, 6*workers+2) // blocks to reuse
@@ -260,17 +309,41 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 	if bs <= 0 {
 		bs = blockSize
 	}
-	go produce(sc, work, ordered, stop, free, !opts.noLineMode, bs)
-	for w := 0; w < workers; w++ {
-		go decodeChunks(work, opts.Protojson, opts.NewPrepare)
+	p := &producer{sc: sc, work: work, ordered: ordered, stop: stop, free: free,
+		lineMode: !opts.noLineMode, blockSize: bs, mapped: mapped, mappedReader: br}
+	var wg sync.WaitGroup
+	if mapped != nil {
+		// The mapping must outlive every goroutine that reads it.
+		defer wg.Wait()
 	}
+	defer close(stop)
+	wg.Go(p.run)
+	for w := 0; w < workers; w++ {
+		wg.Go(func() { decodeChunks(work, opts.Protojson, opts.NewPrepare, mapped != nil) })
+	}
+	next := 0 // in line mode, the line the next block starts on
+	var rec Record
 	for c := range ordered {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		<-c.ready
+		base := 0 // the line a block starts on
+		if c.block != nil {
+			if c.first > 0 {
+				next = c.first
+			}
+			base = next
+			next += c.newlines
+		}
 		for i := range c.items {
 			it := &c.items[i]
+			switch {
+			case c.block != nil:
+				it.line += base
+			case it.line == 0:
+				it.line = next // a read error after the last block
+			}
 			switch {
 			case it.err != nil:
 				if err := scanErr(it.err, it.line); err != nil {
@@ -282,7 +355,7 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 				if opts.Progress != nil {
 					opts.Progress.Records.Add(1)
 				}
-				rec := Record{Pos: ir.Pos{File: name, Line: it.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}
+				rec = Record{Pos: ir.Pos{File: name, Line: it.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}
 				if err := fn(&rec); err != nil {
 					return err
 				}
@@ -310,14 +383,18 @@ func readOne(ctx context.Context, name string, r io.Reader, opts Options, sum *S
 			}
 		}
 		if c.eof {
-			sc.line = c.lines
+			// The number of lines, as the scanner counts them.
+			sc.line = next - 1
+			if n := len(c.block); n > 0 && c.block[n-1] != '\n' {
+				sc.line = next
+			}
 			for err := sc.finish(); !errors.Is(err, io.EOF); err = sc.finish() {
-				if err := scanErr(err, c.lines); err != nil {
+				if err := scanErr(err, sc.line); err != nil {
 					return err
 				}
 			}
 		}
-		if c.block != nil {
+		if c.block != nil && !c.mapped {
 			select {
 			case free <- c.block[:0]:
 			default:
@@ -343,11 +420,14 @@ type scanned struct {
 // items by the decoders); ready is closed once decoded.
 type chunk struct {
 	items []scanned
-	block []byte
-	first int  // the line block starts on
-	eof   bool // the last chunk of line mode: lines is the input's line count
-	lines int
-	ready chan struct{}
+	// A block of lines: its items' lines count from 0 at its start; the
+	// reader numbers them.
+	block    []byte
+	first    int  // the line the first block starts on (0 for the others)
+	newlines int  // the newlines in block
+	eof      bool // the last chunk of line mode
+	mapped   bool // block is part of a mapped file
+	ready    chan struct{}
 }
 
 const (
@@ -355,25 +435,50 @@ const (
 	blockSize = 512 << 10 // bytes per block of lines (a line may be longer)
 )
 
-// produce splits the input into chunks, sending each to the decoders and,
-// in order, to the reader; it stops at the end of the input, at an error
-// that ends reading, or when stop is closed.
-func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}, free chan []byte, lineMode bool, blockSize int) {
-	defer close(work)
-	defer close(ordered)
-	send := func(c *chunk) bool {
-		select {
-		case work <- c:
-		case <-stop:
-			return false
-		}
-		select {
-		case ordered <- c:
-		case <-stop:
-			return false
-		}
-		return true
+// producer splits the input into chunks, sending each to the decoders
+// and, in order, to the reader.
+type producer struct {
+	sc            *scanner
+	work, ordered chan<- *chunk
+	stop          <-chan struct{}
+	free          chan []byte // blocks to reuse
+	lineMode      bool        // switch to line mode when the input allows
+	blockSize     int
+	mapped        []byte        // the input, when mapped into memory
+	mappedReader  *bytes.Reader // what the scanner reads mapped through
+}
+
+func (p *producer) send(c *chunk) bool {
+	select {
+	case p.work <- c:
+	case <-p.stop:
+		return false
 	}
+	select {
+	case p.ordered <- c:
+	case <-p.stop:
+		return false
+	}
+	return true
+}
+
+// run produces until the end of the input, an error that ends reading,
+// or stop.
+func (p *producer) run() {
+	defer close(p.work)
+	defer close(p.ordered)
+	if p.mapped != nil {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		defer func() {
+			if e := recover(); e != nil {
+				if !isFault(e) {
+					panic(e)
+				}
+				p.send(&chunk{items: []scanned{{err: errChanged}}, ready: make(chan struct{})})
+			}
+		}()
+	}
+	sc := p.sc
 	for {
 		c := &chunk{ready: make(chan struct{})}
 		end, lines := false, false
@@ -393,12 +498,12 @@ func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}, fre
 				end = true
 				break
 			}
-			if v != nil && lineMode && sc.lineMode() {
+			if v != nil && p.lineMode && sc.lineMode() {
 				lines = true
 				break
 			}
 		}
-		if len(c.items) > 0 && !send(c) {
+		if len(c.items) > 0 && !p.send(c) {
 			return
 		}
 		if end {
@@ -408,20 +513,53 @@ func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}, fre
 			break
 		}
 	}
-	// Line mode: blocks of whole lines.
-	line := sc.line + 1
+	if p.mapped != nil {
+		// The scanner has consumed what it read and what it buffered.
+		pos := len(p.mapped) - p.mappedReader.Len() - sc.r.Buffered()
+		p.mappedLines(p.mapped[pos:], sc.line+1)
+		return
+	}
+	p.readLines(sc.line + 1)
+}
+
+// mappedLines cuts the rest of a mapped input into blocks of whole lines,
+// the first starting on line first. It touches little of the input: the
+// decoders read (and fault in) the blocks, on every core.
+func (p *producer) mappedLines(rest []byte, first int) {
+	for {
+		end := min(p.blockSize, len(rest))
+		if end < len(rest) {
+			if k := bytes.LastIndexByte(rest[:end], '\n'); k >= 0 {
+				end = k + 1
+			} else if k := bytes.IndexByte(rest[end:], '\n'); k >= 0 {
+				end += k + 1 // a line longer than the block
+			} else {
+				end = len(rest)
+			}
+		}
+		c := &chunk{block: rest[:end], first: first, mapped: true, eof: end == len(rest), ready: make(chan struct{})}
+		rest, first = rest[end:], 0
+		if !p.send(c) || c.eof {
+			return
+		}
+	}
+}
+
+// readLines reads the rest of the input in blocks of whole lines, the
+// first starting on line first.
+func (p *producer) readLines(first int) {
 	var carry []byte
 	for {
 		var buf []byte
 		select {
-		case buf = <-free:
+		case buf = <-p.free:
 		default:
 		}
-		if need := len(carry) + blockSize/2 + 1; cap(buf) < need {
-			buf = make([]byte, 0, max(blockSize, 2*need))
+		if need := len(carry) + p.blockSize/2 + 1; cap(buf) < need {
+			buf = make([]byte, 0, max(p.blockSize, 2*need))
 		}
 		buf = append(buf[:0], carry...)
-		n, err := fill(sc.r, buf[len(buf):cap(buf)])
+		n, err := fill(p.sc.r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		eof := errors.Is(err, io.EOF)
 		block := buf
@@ -436,24 +574,24 @@ func produce(sc *scanner, work, ordered chan<- *chunk, stop <-chan struct{}, fre
 			block = buf[:k+1]
 			carry = append(carry, buf[k+1:]...)
 		}
-		c := &chunk{block: block, first: line, ready: make(chan struct{})}
-		line += bytes.Count(block, []byte{'\n'})
-		if eof {
-			c.eof = true
-			c.lines = line - 1
-			if len(block) > 0 && block[len(block)-1] != '\n' {
-				c.lines = line
-			}
-		}
-		if !send(c) || eof {
+		c := &chunk{block: block, first: first, eof: eof, ready: make(chan struct{})}
+		first = 0
+		if !p.send(c) || eof {
 			return
 		}
 		if err != nil {
 			// The whole lines before a read error are read; then the error.
-			send(&chunk{items: []scanned{{err: err, line: line}}, ready: make(chan struct{})})
+			p.send(&chunk{items: []scanned{{err: err}}, ready: make(chan struct{})})
 			return
 		}
 	}
+}
+
+// isFault reports whether a recovered panic is a memory fault (with
+// debug.SetPanicOnFault): a mapped file that shrank.
+func isFault(e any) bool {
+	_, ok := e.(interface{ Addr() uintptr })
+	return ok
 }
 
 // fill reads into b until it is full, the input ends (io.EOF) or reading
@@ -471,7 +609,10 @@ func fill(r io.Reader, b []byte) (int, error) {
 }
 
 // decodeChunks runs the fast path over the chunks it receives.
-func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.Flow) any) {
+func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.Flow) any, mapped bool) {
+	if mapped {
+		debug.SetPanicOnFault(true)
+	}
 	var fd fastDecoder
 	var prepare func(*flowpb.Flow) any
 	if newPrepare != nil {
@@ -488,9 +629,20 @@ func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.
 		}
 		return true
 	}
-	for c := range work {
+	decode := func(c *chunk) {
+		defer close(c.ready)
+		if c.mapped {
+			defer func() {
+				if e := recover(); e != nil {
+					if !isFault(e) {
+						panic(e)
+					}
+					c.items = []scanned{{err: errChanged}}
+				}
+			}()
+		}
 		if c.block != nil {
-			c.items = splitLines(c.block, c.first, slow, fast)
+			c.items, c.newlines = splitLines(c.block, slow, fast)
 		} else if !slow {
 			for i := range c.items {
 				if it := &c.items[i]; it.v != nil {
@@ -498,26 +650,33 @@ func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.
 				}
 			}
 		}
-		close(c.ready)
+	}
+	for c := range work {
+		decode(c)
 	}
 }
 
 // splitLines turns a block of NDJSON lines into items: a flow for each
 // line that holds exactly one (after a container-runtime log prefix, if
-// any), the raw line for the others; blank lines are left out.
-func splitLines(block []byte, line int, slow bool, fast func(*scanned, []byte) bool) []scanned {
+// any), the raw line for the others; blank lines are left out. Items'
+// lines count from 0; it returns them and the number of newlines.
+func splitLines(block []byte, slow bool, fast func(*scanned, []byte) bool) ([]scanned, int) {
 	items := make([]scanned, 0, 1+len(block)/512)
+	line := 0
 	for len(block) > 0 {
 		var raw []byte
 		if k := bytes.IndexByte(block, '\n'); k >= 0 {
 			raw, block = block[:k+1], block[k+1:]
+			line++
 		} else {
 			raw, block = block, nil
 		}
-		it := scanned{raw: raw, line: line}
-		line++
 		if blank(raw) {
 			continue
+		}
+		it := scanned{raw: raw, line: line - 1}
+		if raw[len(raw)-1] != '\n' {
+			it.line = line
 		}
 		if !slow && !fast(&it, raw) {
 			if j := criPrefix(raw); j > 0 && fast(&it, raw[j:]) {
@@ -526,7 +685,7 @@ func splitLines(block []byte, line int, slow bool, fast func(*scanned, []byte) b
 		}
 		items = append(items, it)
 	}
-	return items
+	return items, line
 }
 
 // blank reports a line of JSON whitespace only.

@@ -20,7 +20,7 @@ func readString(t *testing.T, name, s string, maxErrors int) (Summary, []*Record
 	t.Helper()
 	var recs []*Record
 	sum, ds, err := Read(context.Background(), []Input{{Name: name, R: strings.NewReader(s)}}, Options{MaxErrors: maxErrors},
-		func(r *Record) error { recs = append(recs, r); return nil })
+		func(r *Record) error { c := *r; recs = append(recs, &c); return nil })
 	return sum, recs, ds, err
 }
 
@@ -257,6 +257,76 @@ func TestLineModeSameAsScanner(t *testing.T) {
 			if got := readAll(t, []byte(in), Options{blockSize: bs}); got != want {
 				t.Errorf("input %d, block size %d: line mode differs from the scanner:\n--- scanner\n%s\n--- line mode\n%s", i, bs, want, got)
 			}
+		}
+	}
+}
+
+// TestMappedSameAsScanner: a file mapped into memory reads exactly as the
+// scanner reads its bytes.
+func TestMappedSameAsScanner(t *testing.T) {
+	inputs := lineModeInputs
+	for _, f := range []string{"hubble-otel-basic-sample-1.json", "policy-report-publisher-hubble2.json", "hubble-otel-basic-sample-400-tcp-flows.json.gz"} {
+		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f)); err == nil {
+			inputs = append(inputs, string(b))
+		}
+	}
+	dir := t.TempDir()
+	for i, in := range inputs {
+		path := filepath.Join(dir, "f.json")
+		if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := readAll(t, []byte(in), Options{noLineMode: true})
+		for _, bs := range []int{0, 1, 300} {
+			got := readPath(t, path, Options{minMapped: 1, blockSize: bs})
+			if got != want {
+				t.Errorf("input %d, block size %d: the mapped file reads differently:\n--- scanner\n%s\n--- mapped\n%s", i, bs, want, got)
+			}
+		}
+	}
+}
+
+// readPath is readAll of a file by name, reported as f.json.
+func readPath(t testing.TB, path string, opts Options) string {
+	t.Helper()
+	var b strings.Builder
+	opts.MaxErrors = 1 << 20
+	sum, ds, err := Read(context.Background(), []Input{{Name: path}}, opts, func(r *Record) error {
+		r.Pos.File = "f.json"
+		fmt.Fprintf(&b, "%v %v %v\n", r.Pos, r.Kind, protojson.Format(r.Flow))
+		return nil
+	})
+	fmt.Fprintf(&b, "summary %+v\nerror %v\n", sum, err)
+	for _, d := range ds {
+		d.Pos.File = "f.json"
+		fmt.Fprintf(&b, "diag %v\n", d)
+	}
+	return b.String()
+}
+
+// TestMappedFileTruncated: a file that shrinks while mapped ends reading
+// with an error that says so, not with a crash.
+func TestMappedFileTruncated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.json")
+	data := strings.Repeat(wrapped+"\n", 20000)
+	for _, at := range []string{"start", "line mode"} {
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		opts := Options{minMapped: 1, afterMap: func() { os.Truncate(path, 0) }}
+		if at == "line mode" {
+			// Truncate once the first flows were read.
+			opts.afterMap = nil
+		}
+		n := 0
+		_, _, err := Read(context.Background(), []Input{{Name: path}}, opts, func(*Record) error {
+			if n++; n == 10 && at == "line mode" {
+				os.Truncate(path, 0)
+			}
+			return nil
+		})
+		if !errors.Is(err, errChanged) {
+			t.Errorf("%s: truncating the mapped file gave %v (after %d flows)", at, err, n)
 		}
 	}
 }

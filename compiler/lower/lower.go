@@ -209,11 +209,7 @@ func (m *memo) node(ep *flowpb.Endpoint) *ir.Node {
 		}
 		m.nodes[ep] = n
 	}
-	if n == nil {
-		return nil
-	}
-	c := *n // each flow gets its own node: the graph keeps the first
-	return &c
+	return n // shared by the flows of ep: add copies it into the graph
 }
 
 func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *memo) string {
@@ -280,11 +276,22 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 	if p.dedupe && b.duplicate(p.key) {
 		return SkipDuplicate
 	}
-	src, dst := b.g.AddWorkloadNode(p.src), b.g.AddWorkloadNode(p.dst)
+	src, dst := b.addNode(p.src), b.addNode(p.dst)
 	obs := p.obs
 	obs.Pos, obs.Src, obs.Dst = pos, src.ID, dst.ID
 	b.g.ObserveEdge(p.edge, obs)
 	return ""
+}
+
+// addNode adds a prepared node to the graph. Prepared nodes may be shared
+// by many flows (see memo): a node new to the graph is copied into it.
+func (b *Builder) addNode(n *ir.Node) *ir.Node {
+	if _, ok := b.g.Nodes[n.ID]; !ok {
+		c := *n
+		c.Pods = slices.Clone(n.Pods)
+		n = &c
+	}
+	return b.g.AddWorkloadNode(n)
 }
 
 func verdictSkip(f *flowpb.Flow, includeDenied, includeDeny bool) string {
@@ -512,9 +519,7 @@ func ownEndpoint(ep *flowpb.Endpoint) *ir.Node {
 		name := workloadName(k8s, ep)
 		n := &ir.Node{ID: ir.WorkloadID(ns, name, k8s), Kind: ir.KindWorkload, Namespace: ns, Name: name, Labels: k8s}
 		if c := controllerName(ep); c != "" {
-			// Full slice: the graph grows a node's pods by appending, and
-			// the copies of a remembered node share this array.
-			n.Pods = []string{c}[:1:1]
+			n.Pods = []string{c}
 		}
 		return n
 	}
