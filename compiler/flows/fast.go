@@ -1,6 +1,8 @@
 package flows
 
 import (
+	"bytes"
+	"encoding/binary"
 	"time"
 	"unicode/utf8"
 
@@ -493,6 +495,10 @@ func (l *lexer) str() ([]byte, bool) {
 	i := l.i
 	esc, high := false, false
 	for {
+		// Eight bytes at a time while none needs a closer look.
+		for i+8 <= len(b) && plain8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strSafe[b[i]] {
 			i++
 		}
@@ -536,6 +542,14 @@ func (l *lexer) str() ([]byte, bool) {
 			i++
 		}
 	}
+}
+
+// plain8 reports whether none of the eight bytes of v is a control
+// character, a quote, a backslash or non-ASCII.
+func plain8(v uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(x uint64) uint64 { return (x - ones) & ^x & highs }
+	return (v&highs)|((v-0x20*ones) & ^v & highs)|zero(v^('"'*ones))|zero(v^('\\'*ones)) == 0
 }
 
 func hex4(b []byte, i int) (rune, bool) {
@@ -1113,9 +1127,21 @@ func (l *lexer) skipObject() int {
 	for i := l.i; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
+			// The string ends at the first quote after an even run of
+			// backslashes.
+			start := i
+			for {
+				k := bytes.IndexByte(b[i+1:], '"')
+				if k < 0 {
+					return -1
+				}
+				i += 1 + k
+				n := 0
+				for p := i - 1; p > start && b[p] == '\\'; p-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
 				}
 			}
 		case '{', '[':

@@ -22,3 +22,12 @@ func mapFile(f *os.File, minSize int64) (data []byte, unmap func()) {
 	}
 	return data, func() { syscall.Munmap(data) }
 }
+
+// release tells the system that the mapped pages of b (page-aligned) will
+// not be read again: they leave the process's resident set, so reading a
+// large file does not grow it. The file's pages stay in the page cache.
+func release(b []byte) {
+	if len(b) > 0 {
+		syscall.Madvise(b, syscall.MADV_DONTNEED)
+	}
+}

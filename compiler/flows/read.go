@@ -207,6 +207,13 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
+// pageSize is the granularity of releasing mapped pages.
+var pageSize = os.Getpagesize()
+
+// releaseBatch is how many bytes of a mapped file are read before their
+// pages are released.
+const releaseBatch = 32 << 20
+
 // minMapped is the size from which a file is mapped into memory rather
 // than read.
 const minMapped = 1 << 20
@@ -323,6 +330,7 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 	}
 	next := 0 // in line mode, the line the next block starts on
 	var rec Record
+	released := 0 // the mapped bytes released so far
 	for c := range ordered {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -392,6 +400,15 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 				if err := scanErr(err, sc.line); err != nil {
 					return err
 				}
+			}
+		}
+		if c.mapped {
+			// The pages of the blocks read so far leave the resident set,
+			// in batches (releasing costs a system call and TLB flushes).
+			end := cap(mapped) - cap(c.block) + len(c.block)
+			if end = end &^ (pageSize - 1); end-released >= releaseBatch || c.eof && end > released {
+				release(mapped[released:end])
+				released = end
 			}
 		}
 		if c.block != nil && !c.mapped {
