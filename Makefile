@@ -40,7 +40,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 bench: ## the performance benchmarks of docs/performance.md, into bench.txt (compare runs with benchstat)
-	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -cpu 1,2 ./compiler | tee bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -count 3 -cpu 1,2 ./compiler | tee bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkLearn|BenchmarkCompile' -benchtime 1x -timeout 30m ./compiler | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkDecide' -benchtime 1x -timeout 30m ./rules | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -cpu 1 -count 5 ./compiler/replay | tee -a bench.txt
