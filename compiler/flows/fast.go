@@ -674,24 +674,29 @@ func (l *lexer) boolean() bool {
 	return false
 }
 
-// integer reads an integer in [lo, hi], as a number or a quoted number:
-// -?(0|[1-9][0-9]{0,19}). Fractions and exponents decline.
-func (l *lexer) integer(lo, hi int64) int64 {
-	var lit []byte
+// numberLiteral reads the digits (and signs) of a number or of a quoted
+// number without escapes; parsing them is the caller's.
+func (l *lexer) numberLiteral() []byte {
 	if l.peek() == '"' {
 		s, esc := l.str()
 		if esc {
 			l.bad = true
 		}
-		lit = s
-	} else {
-		start := l.i
-		for l.i < len(l.b) && (l.b[l.i] == '-' || l.b[l.i] >= '0' && l.b[l.i] <= '9') {
-			l.i++
-		}
-		lit = l.b[start:l.i]
-		l.delim()
+		return s
 	}
+	start := l.i
+	for l.i < len(l.b) && (l.b[l.i] == '-' || l.b[l.i] >= '0' && l.b[l.i] <= '9') {
+		l.i++
+	}
+	lit := l.b[start:l.i]
+	l.delim()
+	return lit
+}
+
+// integer reads an integer in [lo, hi], as a number or a quoted number:
+// -?(0|[1-9][0-9]{0,19}). Fractions and exponents decline.
+func (l *lexer) integer(lo, hi int64) int64 {
+	lit := l.numberLiteral()
 	if l.bad {
 		return 0
 	}
@@ -731,21 +736,7 @@ func parseInt(b []byte) (int64, bool) {
 
 // uint64Value validates a uint64 (numbers beyond int64 included).
 func (l *lexer) uint64Value() {
-	var lit []byte
-	if l.peek() == '"' {
-		s, esc := l.str()
-		if esc {
-			l.bad = true
-		}
-		lit = s
-	} else {
-		start := l.i
-		for l.i < len(l.b) && (l.b[l.i] == '-' || l.b[l.i] >= '0' && l.b[l.i] <= '9') {
-			l.i++
-		}
-		lit = l.b[start:l.i]
-		l.delim()
-	}
+	lit := l.numberLiteral()
 	if l.bad {
 		return
 	}
