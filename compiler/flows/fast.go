@@ -616,29 +616,40 @@ func (l *lexer) text() string {
 	return string(s)
 }
 
+// element moves to element n of an array, opening it at n == 0; it
+// returns false at the array's end (consumed) or when declining.
+func (l *lexer) element(n int) bool {
+	if l.bad {
+		return false
+	}
+	c := l.peek()
+	if n == 0 {
+		if c != '[' {
+			l.bad = true
+			return false
+		}
+		l.i++
+		c = l.peek()
+	}
+	if c == ']' {
+		l.i++
+		return false
+	}
+	if n > 0 {
+		if c != ',' {
+			l.bad = true
+			return false
+		}
+		l.i++
+	}
+	return true
+}
+
 // texts reads a list of strings.
 func (l *lexer) texts() []string {
-	if l.peek() != '[' {
-		l.bad = true
-		return nil
-	}
-	l.i++
 	var out []string
-	for n := 0; !l.bad; n++ {
-		c := l.peek()
-		if c == ']' {
-			l.i++
-			break
-		}
-		if n > 0 {
-			if c != ',' {
-				l.bad = true
-				break
-			}
-			l.i++
-			c = l.peek()
-		}
-		if c != '"' {
+	for n := 0; l.element(n); n++ {
+		if l.peek() != '"' {
 			l.bad = true
 			break
 		}
@@ -861,26 +872,8 @@ func (l *lexer) value(fi *fieldInfo, depth int) {
 		l.single(fi, depth)
 		return
 	}
-	if l.peek() != '[' {
-		l.bad = true
-		return
-	}
-	l.i++
-	for n := 0; !l.bad; n++ {
-		c := l.peek()
-		if c == ']' {
-			l.i++
-			return
-		}
-		if n > 0 {
-			if c != ',' {
-				l.bad = true
-				return
-			}
-			l.i++
-			c = l.peek()
-		}
-		if c == 'n' {
+	for n := 0; l.element(n); n++ {
+		if l.peek() == 'n' {
 			l.bad = true // null in a list
 			return
 		}
@@ -1203,25 +1196,8 @@ func (l *lexer) readEndpoint(depth int) *flowpb.Endpoint {
 }
 
 func (l *lexer) workloads(m *msgInfo, depth int) []*flowpb.Workload {
-	if l.peek() != '[' {
-		l.bad = true
-		return nil
-	}
-	l.i++
 	var out []*flowpb.Workload
-	for n := 0; !l.bad; n++ {
-		c := l.peek()
-		if c == ']' {
-			l.i++
-			break
-		}
-		if n > 0 {
-			if c != ',' {
-				l.bad = true
-				break
-			}
-			l.i++
-		}
+	for n := 0; l.element(n); n++ {
 		if !l.open(depth) {
 			break
 		}
