@@ -7,8 +7,9 @@
 // It is the only package that knows Hubble's wire format. Values are split
 // out of the byte stream by a small scanner that keeps line numbers and has
 // no line-length limit; once the input is known to be NDJSON, blocks of
-// whole lines are split and decoded on every core (files of 1 MiB and more
-// are mapped into memory and read in place). Each value is decoded into
+// whole lines are split and decoded on every core (a regular file is read
+// at positions by the decoders themselves, each its own range of lines).
+// Each value is decoded into
 // Cilium's own flow and observer types: by a one-pass fast decoder for the
 // common shapes, which declines anything protojson might judge differently,
 // and by protojson for the rest. Non-flow records are counted, never

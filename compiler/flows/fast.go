@@ -314,6 +314,9 @@ const maxCachedEndpoints = 4096
 type fastDecoder struct {
 	l         lexer
 	endpoints map[string]*flowpb.Endpoint
+	// reuse: each flow is decoded into box, valid until the next decode.
+	reuse bool
+	box   flowBox
 }
 
 // flowBox allocates a flow and the parts most flows have at once.
@@ -349,7 +352,13 @@ func (d *fastDecoder) decode(data []byte) (f *flowpb.Flow, wrapped, ok bool) {
 		j++
 	}
 	wrapped = hasPrefixAt(l.b, j, `"flow"`)
-	box := &flowBox{}
+	var box *flowBox
+	if d.reuse {
+		d.box = flowBox{}
+		box = &d.box
+	} else {
+		box = &flowBox{}
+	}
 	if wrapped {
 		l.event(box, 0)
 	} else {

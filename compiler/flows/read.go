@@ -3,7 +3,6 @@ package flows
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -48,9 +46,11 @@ func (k Kind) String() string {
 type Record struct {
 	Pos  ir.Pos
 	Kind Kind
-	Flow *flowpb.Flow // set for KindFlow
-	// Prepared is what Options.NewPrepare's function returned for Flow,
-	// when it ran.
+	// Flow is set for KindFlow, unless Prepared is: the reader reuses the
+	// memory of a flow it prepared.
+	Flow *flowpb.Flow
+	// Prepared is what Options.NewPrepare's function returned for the
+	// flow, when it ran.
 	Prepared any
 }
 
@@ -75,16 +75,20 @@ type Options struct {
 	Protojson bool
 	// NewPrepare, if set, is called once per decoding goroutine; the
 	// function it returns runs on that goroutine for each flow the fast
-	// path decoded, and its result travels in Record.Prepared.
+	// path decoded, and its result travels in Record.Prepared (with a nil
+	// Record.Flow). The flow's own memory (the Flow, its IP, L4 and time
+	// messages) is reused once the function returns, so it must not keep
+	// them; strings, slices and the Endpoint and Layer7 messages are not
+	// reused (a decoder hands the same Endpoint to the flows that carry
+	// the same endpoint bytes).
 	NewPrepare func() func(*flowpb.Flow) any
 
 	// For tests: never switch to line mode; the size of a block of lines;
-	// never map files into memory.
-	noLineMode bool
-	blockSize  int
-	noMap      bool
-	minMapped  int64
-	afterMap   func()
+	// read files as streams; called once a file is open.
+	noLineMode   bool
+	blockSize    int
+	noPositional bool
+	afterOpen    func()
 }
 
 // Progress counts what has been read so far.
@@ -160,8 +164,7 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 		}
 		r := in.R
 		var closer io.Closer
-		var mapped []byte
-		var unmap func()
+		var file *fileSource
 		if r == nil {
 			if in.Name == "-" {
 				r = opts.Stdin
@@ -174,19 +177,16 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 					return sum, ds, fmt.Errorf("read flows: %w", err)
 				}
 				r, closer = f, f
-				if !opts.noMap {
-					mapped, unmap = mapFile(f, cmp.Or(opts.minMapped, minMapped))
-					if mapped != nil && opts.afterMap != nil {
-						opts.afterMap()
+				if !opts.noPositional {
+					file = newFileSource(f)
+					if file != nil && opts.afterOpen != nil {
+						opts.afterOpen()
 					}
 				}
 			}
 		}
 		sum.Files++
-		err := readOne(ctx, in.Name, r, mapped, opts, &sum, &ds, fn)
-		if unmap != nil {
-			unmap()
-		}
+		err := readOne(ctx, in.Name, r, file, opts, &sum, &ds, fn)
 		if closer != nil {
 			closer.Close()
 		}
@@ -207,47 +207,20 @@ func maybeGunzip(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-// pageSize is the granularity of releasing mapped pages.
-var pageSize = os.Getpagesize()
-
-// releaseBatch is how many bytes of a mapped file are read before their
-// pages are released.
-const releaseBatch = 32 << 20
-
-// minMapped is the size from which a file is mapped into memory rather
-// than read.
-const minMapped = 1 << 20
-
-// errChanged is reported when a mapped file shrinks under the reader.
+// errChanged is reported when a file shrinks while it is read.
 var errChanged = errors.New("the file changed while it was read (truncated?)")
 
-// readOne reads one input. When mapped holds the input's bytes (a file
-// mapped into memory), they are read in place; r is not used.
-func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) (err error) {
-	var br *bytes.Reader
-	if mapped != nil {
-		// A file that shrinks while mapped faults on access: that ends
-		// reading with an error rather than the program.
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if e := recover(); e != nil {
-				if !isFault(e) {
-					panic(e)
-				}
-				err = fmt.Errorf("read flows %s: %w", name, errChanged)
-			}
-		}()
-		if len(mapped) >= 2 && mapped[0] == 0x1f && mapped[1] == 0x8b {
-			mapped = nil // gzip: decompress from the reader
-		} else {
-			br = bytes.NewReader(mapped)
-			r = br
-		}
+// readOne reads one input. A regular file (file, not nil) is read at
+// positions: by the scanner from its start, then in blocks of lines by
+// the decoders; r is not used.
+func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) (err error) {
+	if file != nil && file.gzip() {
+		file = nil // gzip: decompress from the stream
 	}
-	if mapped == nil {
-		if r, err = maybeGunzip(r); err != nil {
-			return fmt.Errorf("read flows %s: %w", name, err)
-		}
+	if file != nil {
+		r = &file.stream
+	} else if r, err = maybeGunzip(r); err != nil {
+		return fmt.Errorf("read flows %s: %w", name, err)
 	}
 	d := decoder{file: name, warned: map[string]bool{}, slow: opts.Protojson}
 	sc := newScanner(r)
@@ -311,33 +284,30 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 	stop := make(chan struct{})
 	work := make(chan *chunk, 2*workers)
 	ordered := make(chan *chunk, 4*workers)
-	free := make(chan []byte, 6*workers+2) // blocks to reuse
+	free := newSpares(6*workers + 2)
 	bs := opts.blockSize
 	if bs <= 0 {
 		bs = blockSize
 	}
 	p := &producer{sc: sc, work: work, ordered: ordered, stop: stop, free: free,
-		lineMode: !opts.noLineMode, blockSize: bs, mapped: mapped, mappedReader: br}
+		lineMode: !opts.noLineMode, blockSize: bs, file: file}
 	var wg sync.WaitGroup
-	if mapped != nil {
-		// The mapping must outlive every goroutine that reads it.
-		defer wg.Wait()
-	}
+	// The file must stay open until every goroutine that reads it is done.
+	defer wg.Wait()
 	defer close(stop)
 	wg.Go(p.run)
 	for w := 0; w < workers; w++ {
-		wg.Go(func() { decodeChunks(work, opts.Protojson, opts.NewPrepare, mapped != nil) })
+		wg.Go(func() { decodeChunks(work, free, opts.Protojson, opts.NewPrepare) })
 	}
 	next := 0 // in line mode, the line the next block starts on
 	var rec Record
-	released := 0 // the mapped bytes released so far
 	for c := range ordered {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		<-c.ready
 		base := 0 // the line a block starts on
-		if c.block != nil {
+		if c.lines {
 			if c.first > 0 {
 				next = c.first
 			}
@@ -347,7 +317,7 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 		for i := range c.items {
 			it := &c.items[i]
 			switch {
-			case c.block != nil:
+			case c.lines:
 				it.line += base
 			case it.line == 0:
 				it.line = next // a read error after the last block
@@ -357,7 +327,7 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 				if err := scanErr(it.err, it.line); err != nil {
 					return err
 				}
-			case it.flow != nil && !(it.cri && sc.inArray):
+			case it.decoded && !(it.cri && sc.inArray):
 				sum.Records++
 				sum.Flows++
 				if opts.Progress != nil {
@@ -393,7 +363,7 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 		if c.eof {
 			// The number of lines, as the scanner counts them.
 			sc.line = next - 1
-			if n := len(c.block); n > 0 && c.block[n-1] != '\n' {
+			if c.unterminated {
 				sc.line = next
 			}
 			for err := sc.finish(); !errors.Is(err, io.EOF); err = sc.finish() {
@@ -402,20 +372,9 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 				}
 			}
 		}
-		if c.mapped {
-			// The pages of the blocks read so far leave the resident set,
-			// in batches (releasing costs a system call and TLB flushes).
-			end := cap(mapped) - cap(c.block) + len(c.block)
-			if end = end &^ (pageSize - 1); end-released >= releaseBatch || c.eof && end > released {
-				release(mapped[released:end])
-				released = end
-			}
-		}
-		if c.block != nil && !c.mapped {
-			select {
-			case free <- c.block[:0]:
-			default:
-			}
+		free.putBuf(c.buf)
+		if c.lines {
+			free.putItems(c.items)
 		}
 	}
 	return nil
@@ -423,13 +382,14 @@ func readOne(ctx context.Context, name string, r io.Reader, mapped []byte, opts 
 
 // scanned is one value, line or error of the input.
 type scanned struct {
-	v    *rawValue // a value the scanner split out
-	raw  []byte    // a line of NDJSON, with its newline
-	err  error
-	line int          // the line of v or raw
-	flow *flowpb.Flow // set when the fast path decoded v or raw
-	cri  bool         // raw's flow followed a container-runtime log prefix
-	// prepared is Options.NewPrepare's function's result for flow.
+	v       *rawValue // a value the scanner split out
+	raw     []byte    // a line of NDJSON, with its newline
+	err     error
+	line    int          // the line of v or raw
+	decoded bool         // the fast path decoded v or raw:
+	flow    *flowpb.Flow // its flow, unless it was prepared
+	cri     bool         // raw's flow followed a container-runtime log prefix
+	// prepared is Options.NewPrepare's function's result for the flow.
 	prepared any
 }
 
@@ -439,11 +399,20 @@ type chunk struct {
 	items []scanned
 	// A block of lines: its items' lines count from 0 at its start; the
 	// reader numbers them.
+	lines    bool
 	block    []byte
-	first    int  // the line the first block starts on (0 for the others)
-	newlines int  // the newlines in block
-	eof      bool // the last chunk of line mode
-	mapped   bool // block is part of a mapped file
+	buf      []byte // what block was read into, reused once read
+	first    int    // the line the first block starts on (0 for the others)
+	newlines int    // the newlines in block
+	eof      bool   // the last chunk of line mode
+	// unterminated: the input's last line has no newline (set by the
+	// decoder of an eof chunk).
+	unterminated bool
+	// The lines of a file that start in [off, end) are read by the
+	// decoders; head: a line starts at off.
+	file     *fileSource
+	off, end int64
+	head     bool
 	ready    chan struct{}
 }
 
@@ -458,11 +427,10 @@ type producer struct {
 	sc            *scanner
 	work, ordered chan<- *chunk
 	stop          <-chan struct{}
-	free          chan []byte // blocks to reuse
-	lineMode      bool        // switch to line mode when the input allows
+	free          *spares
+	lineMode      bool // switch to line mode when the input allows
 	blockSize     int
-	mapped        []byte        // the input, when mapped into memory
-	mappedReader  *bytes.Reader // what the scanner reads mapped through
+	file          *fileSource // the input, when a regular file
 }
 
 func (p *producer) send(c *chunk) bool {
@@ -484,17 +452,6 @@ func (p *producer) send(c *chunk) bool {
 func (p *producer) run() {
 	defer close(p.work)
 	defer close(p.ordered)
-	if p.mapped != nil {
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		defer func() {
-			if e := recover(); e != nil {
-				if !isFault(e) {
-					panic(e)
-				}
-				p.send(&chunk{items: []scanned{{err: errChanged}}, ready: make(chan struct{})})
-			}
-		}()
-	}
 	sc := p.sc
 	for {
 		c := &chunk{ready: make(chan struct{})}
@@ -530,32 +487,23 @@ func (p *producer) run() {
 			break
 		}
 	}
-	if p.mapped != nil {
-		// The scanner has consumed what it read and what it buffered.
-		pos := len(p.mapped) - p.mappedReader.Len() - sc.r.Buffered()
-		p.mappedLines(p.mapped[pos:], sc.line+1)
+	if p.file != nil {
+		// The scanner has consumed what it read but still buffers.
+		p.fileLines(p.file.stream.off-int64(sc.r.Buffered()), sc.line+1)
 		return
 	}
 	p.readLines(sc.line + 1)
 }
 
-// mappedLines cuts the rest of a mapped input into blocks of whole lines,
-// the first starting on line first. It touches little of the input: the
-// decoders read (and fault in) the blocks, on every core.
-func (p *producer) mappedLines(rest []byte, first int) {
-	for {
-		end := min(p.blockSize, len(rest))
-		if end < len(rest) {
-			if k := bytes.LastIndexByte(rest[:end], '\n'); k >= 0 {
-				end = k + 1
-			} else if k := bytes.IndexByte(rest[end:], '\n'); k >= 0 {
-				end += k + 1 // a line longer than the block
-			} else {
-				end = len(rest)
-			}
-		}
-		c := &chunk{block: rest[:end], first: first, mapped: true, eof: end == len(rest), ready: make(chan struct{})}
-		rest, first = rest[end:], 0
+// fileLines cuts the rest of a file, from pos, into ranges of blockSize
+// bytes; the first starts on line first. The decoders read the lines
+// that start in each range, in parallel.
+func (p *producer) fileLines(pos int64, first int) {
+	size := p.file.size
+	for off := pos; ; off += int64(p.blockSize) {
+		end := min(off+int64(p.blockSize), size)
+		c := &chunk{lines: true, file: p.file, off: off, end: end, head: off == pos, first: first, eof: end == size, ready: make(chan struct{})}
+		first = 0
 		if !p.send(c) || c.eof {
 			return
 		}
@@ -567,11 +515,7 @@ func (p *producer) mappedLines(rest []byte, first int) {
 func (p *producer) readLines(first int) {
 	var carry []byte
 	for {
-		var buf []byte
-		select {
-		case buf = <-p.free:
-		default:
-		}
+		buf := p.free.buf()
 		if need := len(carry) + p.blockSize/2 + 1; cap(buf) < need {
 			buf = make([]byte, 0, max(p.blockSize, 2*need))
 		}
@@ -591,7 +535,8 @@ func (p *producer) readLines(first int) {
 			block = buf[:k+1]
 			carry = append(carry, buf[k+1:]...)
 		}
-		c := &chunk{block: block, first: first, eof: eof, ready: make(chan struct{})}
+		c := &chunk{lines: true, block: block, buf: buf, first: first, eof: eof, ready: make(chan struct{})}
+		c.unterminated = eof && len(block) > 0 && block[len(block)-1] != '\n'
 		first = 0
 		if !p.send(c) || eof {
 			return
@@ -602,13 +547,6 @@ func (p *producer) readLines(first int) {
 			return
 		}
 	}
-}
-
-// isFault reports whether a recovered panic is a memory fault (with
-// debug.SetPanicOnFault): a mapped file that shrank.
-func isFault(e any) bool {
-	_, ok := e.(interface{ Addr() uintptr })
-	return ok
 }
 
 // fill reads into b until it is full, the input ends (io.EOF) or reading
@@ -626,40 +564,38 @@ func fill(r io.Reader, b []byte) (int, error) {
 }
 
 // decodeChunks runs the fast path over the chunks it receives.
-func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.Flow) any, mapped bool) {
-	if mapped {
-		debug.SetPanicOnFault(true)
-	}
+func decodeChunks(work <-chan *chunk, free *spares, slow bool, newPrepare func() func(*flowpb.Flow) any) {
 	var fd fastDecoder
 	var prepare func(*flowpb.Flow) any
 	if newPrepare != nil {
 		prepare = newPrepare()
+		fd.reuse = true // prepared flows are not handed on
 	}
 	fast := func(it *scanned, data []byte) bool {
 		f, _, ok := fd.decode(data)
 		if !ok {
 			return false
 		}
-		it.flow = f
+		it.decoded = true
 		if prepare != nil {
 			it.prepared = prepare(f)
+		} else {
+			it.flow = f
 		}
 		return true
 	}
 	decode := func(c *chunk) {
 		defer close(c.ready)
-		if c.mapped {
-			defer func() {
-				if e := recover(); e != nil {
-					if !isFault(e) {
-						panic(e)
-					}
-					c.items = []scanned{{err: errChanged}}
-				}
-			}()
+		if c.file != nil {
+			var err error
+			c.block, c.buf, c.unterminated, err = c.file.lines(c.off, c.end, c.head, free.buf())
+			if err != nil {
+				c.lines, c.items = false, []scanned{{err: err}}
+				return
+			}
 		}
-		if c.block != nil {
-			c.items, c.newlines = splitLines(c.block, slow, fast)
+		if c.lines {
+			c.items, c.newlines = splitLines(free.items(), c.block, slow, fast)
 		} else if !slow {
 			for i := range c.items {
 				if it := &c.items[i]; it.v != nil {
@@ -677,8 +613,7 @@ func decodeChunks(work <-chan *chunk, slow bool, newPrepare func() func(*flowpb.
 // line that holds exactly one (after a container-runtime log prefix, if
 // any), the raw line for the others; blank lines are left out. Items'
 // lines count from 0; it returns them and the number of newlines.
-func splitLines(block []byte, slow bool, fast func(*scanned, []byte) bool) ([]scanned, int) {
-	items := make([]scanned, 0, 1+len(block)/512)
+func splitLines(items []scanned, block []byte, slow bool, fast func(*scanned, []byte) bool) ([]scanned, int) {
 	line := 0
 	for len(block) > 0 {
 		var raw []byte
@@ -703,6 +638,61 @@ func splitLines(block []byte, slow bool, fast func(*scanned, []byte) bool) ([]sc
 		items = append(items, it)
 	}
 	return items, line
+}
+
+// spares keeps the buffers and item slices of chunks read, for the
+// chunks to come: reading a large file then allocates little.
+type spares struct {
+	bufs  chan []byte
+	slots chan []scanned
+}
+
+func newSpares(n int) *spares {
+	return &spares{bufs: make(chan []byte, n), slots: make(chan []scanned, n)}
+}
+
+// buf returns an empty buffer, or nil.
+func (s *spares) buf() []byte {
+	select {
+	case b := <-s.bufs:
+		return b
+	default:
+		return nil
+	}
+}
+
+// putBuf keeps b (unless nil) for reuse.
+func (s *spares) putBuf(b []byte) {
+	if b == nil {
+		return
+	}
+	select {
+	case s.bufs <- b[:0]:
+	default:
+	}
+}
+
+// items returns an empty slice of items, or nil.
+func (s *spares) items() []scanned {
+	select {
+	case it := <-s.slots:
+		return it
+	default:
+		return nil
+	}
+}
+
+// putItems keeps items for reuse, cleared: they point into buffers and
+// at prepared flows.
+func (s *spares) putItems(items []scanned) {
+	if cap(items) == 0 {
+		return
+	}
+	clear(items)
+	select {
+	case s.slots <- items[:0]:
+	default:
+	}
 }
 
 // blank reports a line of JSON whitespace only.

@@ -240,7 +240,13 @@ var lineModeInputs = []string{
 	wrapped + "\n" + `{"log":"` + strings.ReplaceAll(wrapped, `"`, `\"`) + `\n","stream":"stdout"}` + "\n" + wrapped + "\n",
 	wrapped + "\n" + wrapped[:len(wrapped)-1],
 	"\n\n" + wrapped + "\n" + `{"node_name":"x","flow":{"verdict":"DROPPED"}}` + "\n" + `{"flow":null}` + "\n" + `{}` + "\n",
+	// Lines longer than many blocks, the last one without a newline.
+	wrapped + "\n" + long + "\n" + wrapped + "\n" + long,
+	wrapped + "\n" + long + "\n" + long + "\n",
 }
+
+// long is a flow on a line of more than 5000 bytes.
+var long = strings.Replace(wrapped, "{", "{"+strings.Repeat(" ", 5000), 1)
 
 // TestLineModeSameAsScanner: reading NDJSON line by line on every core
 // reports exactly what the scanner alone reports, whatever the block size.
@@ -261,9 +267,9 @@ func TestLineModeSameAsScanner(t *testing.T) {
 	}
 }
 
-// TestMappedSameAsScanner: a file mapped into memory reads exactly as the
-// scanner reads its bytes.
-func TestMappedSameAsScanner(t *testing.T) {
+// TestFileSameAsScanner: a file read at positions by the decoders reads
+// exactly as the scanner reads its bytes, and as a stream of them.
+func TestFileSameAsScanner(t *testing.T) {
 	inputs := lineModeInputs
 	for _, f := range []string{"hubble-otel-basic-sample-1.json", "policy-report-publisher-hubble2.json", "hubble-otel-basic-sample-400-tcp-flows.json.gz"} {
 		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f)); err == nil {
@@ -277,10 +283,12 @@ func TestMappedSameAsScanner(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := readAll(t, []byte(in), Options{noLineMode: true})
-		for _, bs := range []int{0, 1, 300} {
-			got := readPath(t, path, Options{minMapped: 1, blockSize: bs})
-			if got != want {
-				t.Errorf("input %d, block size %d: the mapped file reads differently:\n--- scanner\n%s\n--- mapped\n%s", i, bs, want, got)
+		for _, bs := range []int{0, 1, 7, 300} {
+			for _, stream := range []bool{false, true} {
+				got := readPath(t, path, Options{blockSize: bs, noPositional: stream})
+				if got != want {
+					t.Errorf("input %d, block size %d, stream %v: the file reads differently:\n--- scanner\n%s\n--- file\n%s", i, bs, stream, want, got)
+				}
 			}
 		}
 	}
@@ -304,19 +312,19 @@ func readPath(t testing.TB, path string, opts Options) string {
 	return b.String()
 }
 
-// TestMappedFileTruncated: a file that shrinks while mapped ends reading
-// with an error that says so, not with a crash.
-func TestMappedFileTruncated(t *testing.T) {
+// TestFileTruncated: a file that shrinks while it is read ends reading
+// with an error that says so.
+func TestFileTruncated(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.json")
 	data := strings.Repeat(wrapped+"\n", 20000)
 	for _, at := range []string{"start", "line mode"} {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		opts := Options{minMapped: 1, afterMap: func() { os.Truncate(path, 0) }}
+		opts := Options{afterOpen: func() { os.Truncate(path, 0) }}
 		if at == "line mode" {
 			// Truncate once the first flows were read.
-			opts.afterMap = nil
+			opts.afterOpen = nil
 		}
 		n := 0
 		_, _, err := Read(context.Background(), []Input{{Name: path}}, opts, func(*Record) error {
@@ -326,7 +334,7 @@ func TestMappedFileTruncated(t *testing.T) {
 			return nil
 		})
 		if !errors.Is(err, errChanged) {
-			t.Errorf("%s: truncating the mapped file gave %v (after %d flows)", at, err, n)
+			t.Errorf("%s: truncating the file gave %v (after %d flows)", at, err, n)
 		}
 	}
 }

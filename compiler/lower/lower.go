@@ -156,7 +156,7 @@ type Prepared struct {
 func (b *Builder) Prepare(f *flowpb.Flow) *Prepared { return b.prepareFlow(f, nil) }
 
 func (b *Builder) prepareFlow(f *flowpb.Flow, m *memo) *Prepared {
-	p := &Prepared{}
+	p := m.alloc()
 	if f.GetAggregate() != nil && f.GetIP() == nil {
 		p.aggregated = true
 		return p
@@ -179,21 +179,63 @@ func (b *Builder) prepareFlow(f *flowpb.Flow, m *memo) *Prepared {
 }
 
 // Preparer returns Prepare for one decoding goroutine, in the form
-// flows.Options.NewPrepare takes. It remembers what the endpoints it saw
-// lowered to: a reader hands the same *flowpb.Endpoint to every flow that
-// carries the same endpoint bytes.
+// flows.Options.NewPrepare takes. It keeps nothing of the flows' own
+// messages. It remembers what the endpoints it saw lowered to (a reader
+// hands the same *flowpb.Endpoint to every flow that carries the same
+// endpoint bytes) and the IDs of the edges it saw.
 func (b *Builder) Preparer() func(*flowpb.Flow) any {
 	m := &memo{}
 	return func(f *flowpb.Flow) any { return b.prepareFlow(f, m) }
 }
 
-// memo remembers the endpoints one goroutine lowered, by pointer.
+// memo remembers, for one goroutine, the endpoints it lowered (by
+// pointer) and the edge IDs it made; it hands out Prepared values from
+// slabs (one allocation for many flows).
 type memo struct {
 	nodes map[*flowpb.Endpoint]*ir.Node
+	edges map[edgeKey]string
+	slab  []Prepared
 }
 
-// maxMemo bounds a memo; it starts afresh when full.
+// edgeKey is what an edge ID is made of.
+type edgeKey struct {
+	src, dst *ir.Node
+	protocol string
+	port     uint16
+}
+
+// maxMemo bounds a memo's maps; each starts afresh when full.
 const maxMemo = 8192
+
+// slabSize is how many Prepared values one allocation makes.
+const slabSize = 256
+
+// alloc returns a new Prepared.
+func (m *memo) alloc() *Prepared {
+	if m == nil {
+		return &Prepared{}
+	}
+	if len(m.slab) == 0 {
+		m.slab = make([]Prepared, slabSize)
+	}
+	p := &m.slab[0]
+	m.slab = m.slab[1:]
+	return p
+}
+
+// edgeID is ir.EdgeID, remembered for nodes of this memo (m.node).
+func (m *memo) edgeID(src, dst *ir.Node, protocol string, port uint16) string {
+	k := edgeKey{src, dst, protocol, port}
+	id, ok := m.edges[k]
+	if !ok {
+		id = ir.EdgeID(src.ID, dst.ID, protocol, port)
+		if m.edges == nil || len(m.edges) >= maxMemo {
+			m.edges = map[edgeKey]string{}
+		}
+		m.edges[k] = id
+	}
+	return id
+}
 
 // node lowers an endpoint that depends on its own fields alone (see
 // ownEndpoint), or returns nil.
@@ -229,11 +271,11 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 	if icmpNotRequest(proto, port) {
 		return SkipICMPRelated
 	}
-	src, r := endpoint(m, f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
+	src, srcShared, r := endpoint(m, f.GetSource(), f.GetIP().GetSource(), f.GetSourceNames())
 	if r != "" {
 		return r
 	}
-	dst, r := endpoint(m, f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
+	dst, dstShared, r := endpoint(m, f.GetDestination(), f.GetIP().GetDestination(), f.GetDestinationNames())
 	if r != "" {
 		return r
 	}
@@ -245,7 +287,11 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 	}
 	p.src, p.dst = src, dst
 	p.obs = ir.Observation{Protocol: proto, Port: port, Verdict: f.GetVerdict().String()}
-	p.edge = ir.EdgeID(src.ID, dst.ID, proto, port)
+	if srcShared && dstShared {
+		p.edge = m.edgeID(src, dst, proto, port)
+	} else {
+		p.edge = ir.EdgeID(src.ID, dst.ID, proto, port)
+	}
 	if t := f.GetTime(); t != nil {
 		p.obs.Time = t.AsTime().UTC()
 	}
@@ -429,31 +475,31 @@ var reservedByID = map[uint32]string{
 
 // endpoint classifies one end of a flow. It returns a node (not yet in the
 // graph) or a skip reason.
-func endpoint(m *memo, ep *flowpb.Endpoint, ip string, names []string) (*ir.Node, string) {
+func endpoint(m *memo, ep *flowpb.Endpoint, ip string, names []string) (n *ir.Node, shared bool, skip string) {
 	if n := m.node(ep); n != nil {
-		return n, ""
+		return n, m != nil, ""
 	}
 	_, _, world, cidr := classify(ep)
 	if world || cidr != "" || (ep.GetIdentity() == 0 && len(names) > 0) {
 		for _, n := range names {
 			if n = normName(n); n != "" {
-				return &ir.Node{ID: ir.FQDNID(n), Kind: ir.KindFQDN, FQDN: n}, ""
+				return &ir.Node{ID: ir.FQDNID(n), Kind: ir.KindFQDN, FQDN: n}, false, ""
 			}
 		}
 		if cidr == "" && ip != "" {
 			a, err := netip.ParseAddr(ip)
 			if err != nil {
-				return nil, SkipInvalidAddress
+				return nil, false, SkipInvalidAddress
 			}
 			a = a.Unmap()
 			cidr = netip.PrefixFrom(a, a.BitLen()).String()
 		}
 		if cidr != "" {
-			return &ir.Node{ID: ir.CIDRID(cidr), Kind: ir.KindCIDR, CIDR: cidr}, ""
+			return &ir.Node{ID: ir.CIDRID(cidr), Kind: ir.KindCIDR, CIDR: cidr}, false, ""
 		}
-		return &ir.Node{ID: ir.EntityID([]string{"world"}), Kind: ir.KindEntity, Entities: []string{"world"}}, ""
+		return &ir.Node{ID: ir.EntityID([]string{"world"}), Kind: ir.KindEntity, Entities: []string{"world"}}, false, ""
 	}
-	return nil, SkipUnknownPeer
+	return nil, false, SkipUnknownPeer
 }
 
 // classify sorts an endpoint's labels: k8s labels, reserved entities
