@@ -1,7 +1,6 @@
 package flows
 
 import (
-	"bytes"
 	"encoding/binary"
 	"time"
 	"unicode/utf8"
@@ -313,7 +312,8 @@ const maxCachedEndpoints = 4096
 // fastDecoder decodes values; one per goroutine.
 type fastDecoder struct {
 	l         lexer
-	endpoints map[string]*flowpb.Endpoint
+	endpoints map[string][]cachedEndpoint // by their first epKey bytes
+	cached    int                         // endpoints added to the cache
 	// reuse: each flow is decoded into box, valid until the next decode.
 	reuse bool
 	box   flowBox
@@ -1112,72 +1112,61 @@ func (l *lexer) icmp(m *msgInfo, depth int) (typ, code uint32) {
 	return
 }
 
-// skipObject returns the end of the object at l.i without reading it
-// (strings are skipped by their quotes), or -1.
-func (l *lexer) skipObject() int {
-	b := l.b
-	depth := 0
-	for i := l.i; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			// The string ends at the first quote after an even run of
-			// backslashes.
-			start := i
-			for {
-				k := bytes.IndexByte(b[i+1:], '"')
-				if k < 0 {
-					return -1
-				}
-				i += 1 + k
-				n := 0
-				for p := i - 1; p > start && b[p] == '\\'; p-- {
-					n++
-				}
-				if n%2 == 0 {
-					break
-				}
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return -1
-}
-
 // endpoint reads an Endpoint, from the decoder's cache when these bytes
-// were read before.
+// were read before. The cache is looked up by the first epKey bytes of
+// the input, then each candidate's bytes are compared with what follows:
+// an object that starts with the whole of a cached object (validated when
+// it was read) is that object, so nothing is scanned twice.
 func (l *lexer) endpoint(depth int) *flowpb.Endpoint {
 	if l.peek() != '{' {
 		l.bad = true
 		return nil
 	}
 	start := l.i
-	end := l.skipObject()
-	if end < 0 {
-		l.bad = true
-		return nil
-	}
-	raw := l.b[start:end]
-	if ep, ok := l.d.endpoints[string(raw)]; ok {
-		l.i = end
-		return ep
+	rest := l.b[start:]
+	key := rest[:min(epKey, len(rest))]
+	cands := l.d.endpoints[string(key)]
+	for _, c := range cands {
+		if len(rest) >= len(c.raw) && string(rest[:len(c.raw)]) == c.raw {
+			l.i += len(c.raw)
+			return c.ep
+		}
 	}
 	ep := l.readEndpoint(depth)
-	if l.bad || l.i != end {
-		l.bad = true
+	if l.bad {
 		return nil
 	}
-	if l.d.endpoints == nil || len(l.d.endpoints) >= maxCachedEndpoints {
-		l.d.endpoints = map[string]*flowpb.Endpoint{}
+	if l.d.endpoints == nil || l.d.cached >= maxCachedEndpoints {
+		l.d.endpoints = map[string][]cachedEndpoint{}
+		l.d.cached = 0
+		cands = nil
 	}
-	l.d.endpoints[string(raw)] = ep
+	l.d.cached++
+	c := cachedEndpoint{raw: string(l.b[start:l.i]), ep: ep}
+	if len(cands) < maxCandidates {
+		cands = append(cands, c)
+	} else {
+		copy(cands, cands[1:]) // the oldest leaves
+		cands[len(cands)-1] = c
+	}
+	l.d.endpoints[string(key)] = cands
 	return ep
 }
+
+// cachedEndpoint is an endpoint a decoder read, and its bytes.
+type cachedEndpoint struct {
+	raw string
+	ep  *flowpb.Endpoint
+}
+
+const (
+	// epKey is how many bytes of an endpoint object look up the cache:
+	// enough to cover its ID and identity.
+	epKey = 32
+	// maxCandidates bounds the cached endpoints that share their first
+	// epKey bytes.
+	maxCandidates = 4
+)
 
 func (l *lexer) readEndpoint(depth int) *flowpb.Endpoint {
 	ep := &flowpb.Endpoint{}

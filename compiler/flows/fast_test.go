@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -74,7 +75,13 @@ func project(f *flowpb.Flow) *flowpb.Flow {
 // without warnings, and the fields ppc reads are equal.
 func checkFast(t *testing.T, data []byte) bool {
 	t.Helper()
-	var fd fastDecoder
+	return checkFastWith(t, &fastDecoder{}, data)
+}
+
+// checkFastWith is checkFast with a decoder that may remember endpoints
+// from earlier values.
+func checkFastWith(t *testing.T, fd *fastDecoder, data []byte) bool {
+	t.Helper()
 	got, _, ok := fd.decode(data)
 	if !ok {
 		return false
@@ -144,6 +151,38 @@ func FuzzFastDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, wrapped bool) {
 		checkFast(t, data)
 	})
+}
+
+// TestEndpointCache: one decoder reads flows whose endpoints share their
+// first bytes (more than a cache key holds candidates), endpoints shorter
+// than a key in different surroundings, and the same endpoint bytes
+// followed by something else; every flow reads as protojson reads it.
+func TestEndpointCache(t *testing.T) {
+	var flows []string
+	for i := range 7 {
+		ep := fmt.Sprintf(`{"ID":1,"identity":101,"namespace":"ns-000","labels":["k8s:app=a"],"pod_name":"pod-%d"}`, i)
+		flows = append(flows, `{"flow":{"verdict":"FORWARDED","source":`+ep+`,"destination":{"identity":2}}}`)
+		flows = append(flows, `{"flow":{"source":{"identity":2},"destination":`+ep+`,"verdict":"DROPPED"}}`)
+	}
+	flows = append(flows,
+		`{"flow":{"source":{"identity":2},"verdict":"FORWARDED"}}`,
+		`{"flow":{"source":{"identity":2} ,"verdict":"FORWARDED"}}`,
+		`{"flow":{"source":{"identity":2}}}`,
+		`{"flow":{"source":{"identity":2,"namespace":"x"}}}`,
+		`{"flow":{"source":{"identity":2},"destination":{"identity":2}}}`,
+	)
+	fd := &fastDecoder{}
+	for round := range 3 {
+		for i, f := range flows {
+			if !checkFastWith(t, fd, []byte(f)) {
+				t.Errorf("round %d: flow %d declined: %s", round, i, f)
+			}
+		}
+	}
+	// Cached bytes followed by an invalid rest must not be accepted.
+	if _, _, ok := fd.decode([]byte(`{"flow":{"source":{"identity":2}x}}`)); ok {
+		t.Error("the cache accepted an object followed by garbage")
+	}
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
