@@ -61,8 +61,9 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		}
 		b.AddSource(in.Name)
 		if f, ok := closer.(*os.File); ok && isRegular(f) {
-			// A regular file: package flows opens it again (and may map
-			// it). Pipes and devices are read on from what was peeked.
+			// A regular file: package flows opens it again (and reads it
+			// at positions, on every core). Pipes and devices are read on
+			// from what was peeked.
 			f.Close()
 			flowInputs = append(flowInputs, flows.Input{Name: in.Name})
 			continue

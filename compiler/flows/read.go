@@ -626,16 +626,16 @@ func splitLines(items []scanned, block []byte, slow bool, fast func(*scanned, []
 		if blank(raw) {
 			continue
 		}
-		it := scanned{raw: raw, line: line - 1}
+		items = append(items, scanned{raw: raw, line: line - 1})
+		it := &items[len(items)-1] // in place: an item of its own would escape
 		if raw[len(raw)-1] != '\n' {
 			it.line = line
 		}
-		if !slow && !fast(&it, raw) {
-			if j := criPrefix(raw); j > 0 && fast(&it, raw[j:]) {
+		if !slow && !fast(it, raw) {
+			if j := criPrefix(raw); j > 0 && fast(it, raw[j:]) {
 				it.cri = true
 			}
 		}
-		items = append(items, it)
 	}
 	return items, line
 }

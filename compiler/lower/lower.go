@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 
@@ -58,9 +59,7 @@ const (
 type Builder struct {
 	opts  Options
 	g     *ir.Graph
-	seen  map[fiveTuple]struct{}
-	ring  []fiveTuple
-	next  int
+	win   *window
 	incNS map[string]bool
 	excNS map[string]bool
 }
@@ -79,7 +78,7 @@ func New(opts Options) *Builder {
 	if opts.DedupeWindow <= 0 {
 		opts.DedupeWindow = 1 << 16
 	}
-	b := &Builder{opts: opts, g: ir.New(), seen: map[fiveTuple]struct{}{}, ring: make([]fiveTuple, 0, 1024)}
+	b := &Builder{opts: opts, g: ir.New(), win: newWindow(opts.DedupeWindow)}
 	if len(opts.Namespaces) > 0 {
 		b.incNS = map[string]bool{}
 		for _, n := range opts.Namespaces {
@@ -140,15 +139,26 @@ func (b *Builder) Add(rec *flows.Record) string {
 // input order by Add (which keeps the state: DNS names, the duplicate
 // window, the graph).
 type Prepared struct {
+	skip     string     // the skip reason before duplicate detection
+	dns      *dnsAnswer // set for a DNS answer that names addresses
+	src, dst *ir.Node
+	edge     string // the ID of the edge the flow observes
+	// What the observation holds besides its position and endpoints.
+	protocol, verdict, dnsQuery string
+	time                        time.Time
+	http                        *ir.HTTPFact
+	port                        uint16
+	// The five-tuple and its hash, when the window is checked.
+	dedupe     bool
 	aggregated bool
-	dnsQuery   string   // a DNS answer's query name, normalized
-	dnsIPs     []string // and its addresses, unmapped
-	skip       string   // the skip reason before duplicate detection
-	obs        ir.Observation
-	src, dst   *ir.Node
-	dedupe     bool // check the five-tuple window
+	hash       uint32
 	key        fiveTuple
-	edge       string // the ID of the edge obs belongs to
+}
+
+// dnsAnswer is the names a DNS answer gives world addresses.
+type dnsAnswer struct {
+	query string   // normalized
+	ips   []string // unmapped
 }
 
 // Prepare does the part of lowering f that depends on f alone. It is safe
@@ -166,10 +176,10 @@ func (b *Builder) prepareFlow(f *flowpb.Flow, m *memo) *Prepared {
 	// response itself is a reply and defines no policy.
 	if dns := l7.GetDns(); dns != nil && len(dns.GetIps()) > 0 {
 		if q := normName(dns.GetQuery()); q != "" {
-			p.dnsQuery = q
+			p.dns = &dnsAnswer{query: q}
 			for _, ip := range dns.GetIps() {
 				if a, err := netip.ParseAddr(ip); err == nil {
-					p.dnsIPs = append(p.dnsIPs, a.Unmap().String())
+					p.dns.ips = append(p.dns.ips, a.Unmap().String())
 				}
 			}
 		}
@@ -286,24 +296,24 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 		return SkipNamespace
 	}
 	p.src, p.dst = src, dst
-	p.obs = ir.Observation{Protocol: proto, Port: port, Verdict: f.GetVerdict().String()}
+	p.protocol, p.port, p.verdict = proto, port, f.GetVerdict().String()
 	if srcShared && dstShared {
 		p.edge = m.edgeID(src, dst, proto, port)
 	} else {
 		p.edge = ir.EdgeID(src.ID, dst.ID, proto, port)
 	}
 	if t := f.GetTime(); t != nil {
-		p.obs.Time = t.AsTime().UTC()
+		p.time = t.AsTime().UTC()
 	}
 	if l7 != nil {
 		if h := l7.GetHttp(); h != nil && h.GetMethod() != "" {
-			p.obs.HTTP = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
+			p.http = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
 		}
 		if d := l7.GetDns(); d != nil {
-			p.obs.DNSQuery = normName(d.GetQuery())
+			p.dnsQuery = normName(d.GetQuery())
 		}
-	} else {
-		p.key, p.dedupe = fiveTupleOf(f)
+	} else if p.key, p.dedupe = fiveTupleOf(f); p.dedupe {
+		p.hash = b.win.hash(p.key)
 	}
 	return ""
 }
@@ -313,19 +323,22 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 	if p.aggregated {
 		return SkipAggregated
 	}
-	for _, ip := range p.dnsIPs {
-		b.g.AddDNS(ip, p.dnsQuery)
+	if p.dns != nil {
+		for _, ip := range p.dns.ips {
+			b.g.AddDNS(ip, p.dns.query)
+		}
 	}
 	if p.skip != "" {
 		return p.skip
 	}
-	if p.dedupe && b.duplicate(p.key) {
+	// Trace events of one connection at several observation points, and
+	// its later packets, are one connection attempt.
+	if p.dedupe && b.win.add(p.key, p.hash) {
 		return SkipDuplicate
 	}
 	src, dst := b.addNode(p.src), b.addNode(p.dst)
-	obs := p.obs
-	obs.Pos, obs.Src, obs.Dst = pos, src.ID, dst.ID
-	b.g.ObserveEdge(p.edge, obs)
+	b.g.ObserveEdge(p.edge, ir.Observation{Src: src.ID, Dst: dst.ID, Protocol: p.protocol, Port: p.port, Verdict: p.verdict,
+		Time: p.time, Pos: pos, HTTP: p.http, DNSQuery: p.dnsQuery})
 	return ""
 }
 
@@ -430,24 +443,6 @@ func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool) {
 		return k, false
 	}
 	return k, true
-}
-
-// duplicate reports whether a five-tuple was seen recently: trace events
-// of one connection at several observation points, and later packets of
-// it, are one connection attempt.
-func (b *Builder) duplicate(k fiveTuple) bool {
-	if _, ok := b.seen[k]; ok {
-		return true
-	}
-	if len(b.ring) < b.opts.DedupeWindow {
-		b.ring = append(b.ring, k)
-	} else {
-		delete(b.seen, b.ring[b.next])
-		b.ring[b.next] = k
-		b.next = (b.next + 1) % b.opts.DedupeWindow
-	}
-	b.seen[k] = struct{}{}
-	return false
 }
 
 func (b *Builder) nsAllowed(src, dst *ir.Node) bool {

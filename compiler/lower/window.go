@@ -1,0 +1,93 @@
+package lower
+
+import (
+	"hash/maphash"
+	"math/bits"
+)
+
+// window is the duplicate window: the set of the last n distinct
+// five-tuples added, the oldest leaving when a new one comes. It is a hash
+// table of its own rather than a Go map because it is consulted for every
+// flow, in input order, on one goroutine: keys are hashed beforehand on
+// the decoding goroutines (hash), the table (a ring of keys, and an index
+// into it probed linearly) never allocates once made, and the index is
+// small enough to stay in a core's cache.
+type window struct {
+	n     int
+	ring  []windowKey
+	next  int      // the ring entry replaced next, once the ring is full
+	index []uint64 // per slot: ring entry + 1 (0: empty) << 32 | hash
+	mask  uint64
+	seed  maphash.Seed
+}
+
+type windowKey struct {
+	k    fiveTuple
+	hash uint32
+}
+
+func newWindow(n int) *window {
+	size := uint64(1) << bits.Len(uint(2*n-1)) // a power of two ≥ 2n
+	return &window{n: n, ring: make([]windowKey, 0, min(n, 1024)), index: make([]uint64, size), mask: size - 1, seed: maphash.MakeSeed()}
+}
+
+// hash is the hash of k that add takes; it is safe for concurrent use.
+func (w *window) hash(k fiveTuple) uint32 {
+	return uint32(maphash.Comparable(w.seed, k))
+}
+
+// add reports whether k (whose hash is h) is in the window, and adds it
+// when it is not.
+func (w *window) add(k fiveTuple, h uint32) bool {
+	i := uint64(h) & w.mask
+	for {
+		s := w.index[i]
+		if s == 0 {
+			break
+		}
+		if uint32(s) == h && w.ring[s>>32-1].k == k {
+			return true
+		}
+		i = (i + 1) & w.mask
+	}
+	e := len(w.ring)
+	if e < w.n {
+		w.ring = append(w.ring, windowKey{k, h})
+	} else {
+		e = w.next
+		w.remove(e)
+		w.ring[e] = windowKey{k, h}
+		w.next = (w.next + 1) % w.n
+		// Removing may have moved slots: find the free one again.
+		i = uint64(h) & w.mask
+		for w.index[i] != 0 {
+			i = (i + 1) & w.mask
+		}
+	}
+	w.index[i] = uint64(e+1)<<32 | uint64(h)
+	return false
+}
+
+// remove takes ring entry e out of the index, moving the slots after it
+// back so that every key stays reachable from its home slot.
+func (w *window) remove(e int) {
+	i := uint64(w.ring[e].hash) & w.mask
+	for w.index[i]>>32 != uint64(e+1) {
+		i = (i + 1) & w.mask
+	}
+	for j := i; ; {
+		j = (j + 1) & w.mask
+		s := w.index[j]
+		if s == 0 {
+			break
+		}
+		// The slot at j may move to the hole at i unless its home lies
+		// cyclically in (i, j].
+		home := uint64(uint32(s)) & w.mask
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			w.index[i] = s
+			i = j
+		}
+	}
+	w.index[i] = 0
+}
