@@ -214,13 +214,27 @@ var errChanged = errors.New("the file changed while it was read (truncated?)")
 // positions: by the scanner from its start, then in blocks of lines by
 // the decoders; r is not used.
 func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) (err error) {
+	stop := make(chan struct{}) // closed when reading ends
+	// A stream (not a regular file) may stay open: what was read of it is
+	// handed on before waiting for more.
+	stream := file == nil
 	if file != nil && file.gzip() {
 		file = nil // gzip: decompress from the stream
 	}
+	var ahead *readAhead
 	if file != nil {
 		r = &file.stream
-	} else if r, err = maybeGunzip(r); err != nil {
-		return fmt.Errorf("read flows %s: %w", name, err)
+	} else {
+		if r, err = maybeGunzip(r); err != nil {
+			close(stop)
+			return fmt.Errorf("read flows %s: %w", name, err)
+		}
+		ahead = newReadAhead(r, stop)
+		r = ahead
+	}
+	var waitable *readAhead // the input, when reading it may wait
+	if stream {
+		waitable = ahead
 	}
 	d := decoder{file: name, warned: map[string]bool{}, slow: opts.Protojson}
 	sc := newScanner(r)
@@ -281,7 +295,6 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 	// the number of cores. Lines the fast path declines (not exactly one
 	// flow) go through the scanner here, in order, as if it had read them.
 	workers := runtime.GOMAXPROCS(0)
-	stop := make(chan struct{})
 	work := make(chan *chunk, 2*workers)
 	ordered := make(chan *chunk, 4*workers)
 	free := newSpares(6*workers + 2)
@@ -290,10 +303,14 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 		bs = blockSize
 	}
 	p := &producer{sc: sc, work: work, ordered: ordered, stop: stop, free: free,
-		lineMode: !opts.noLineMode, blockSize: bs, file: file}
+		lineMode: !opts.noLineMode, blockSize: bs, file: file, waitable: waitable}
 	var wg sync.WaitGroup
-	// The file must stay open until every goroutine that reads it is done.
-	defer wg.Wait()
+	if file != nil {
+		// The file must stay open until every goroutine that reads it is
+		// done. (A stream is not waited for: its producer may be blocked
+		// reading a pipe that stays open.)
+		defer wg.Wait()
+	}
 	defer close(stop)
 	wg.Go(p.run)
 	for w := 0; w < workers; w++ {
@@ -301,11 +318,24 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 	}
 	next := 0 // in line mode, the line the next block starts on
 	var rec Record
-	for c := range ordered {
-		if err := ctx.Err(); err != nil {
-			return err
+	for {
+		// Waiting for a stream that stays open (hubble observe --follow)
+		// ends when ctx does.
+		var c *chunk
+		var more bool
+		select {
+		case c, more = <-ordered:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		<-c.ready
+		if !more {
+			break
+		}
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		base := 0 // the line a block starts on
 		if c.lines {
 			if c.first > 0 {
@@ -431,6 +461,7 @@ type producer struct {
 	lineMode      bool // switch to line mode when the input allows
 	blockSize     int
 	file          *fileSource // the input, when a regular file
+	waitable      *readAhead  // the input, when reading it may wait
 }
 
 func (p *producer) send(c *chunk) bool {
@@ -476,6 +507,9 @@ func (p *producer) run() {
 				lines = true
 				break
 			}
+			if p.waitable != nil && sc.idle() && !p.waitable.readyWithin(idleWait) {
+				break // what was read is handed on before waiting for more
+			}
 		}
 		if len(c.items) > 0 && !p.send(c) {
 			return
@@ -520,7 +554,7 @@ func (p *producer) readLines(first int) {
 			buf = make([]byte, 0, max(p.blockSize, 2*need))
 		}
 		buf = append(buf[:0], carry...)
-		n, err := fill(p.sc.r, buf[len(buf):cap(buf)])
+		n, err := fillLines(p.sc.r, buf[len(buf):cap(buf)], p.waitable)
 		buf = buf[:len(buf)+n]
 		eof := errors.Is(err, io.EOF)
 		block := buf
@@ -549,15 +583,21 @@ func (p *producer) readLines(first int) {
 	}
 }
 
-// fill reads into b until it is full, the input ends (io.EOF) or reading
-// fails.
-func fill(r io.Reader, b []byte) (int, error) {
-	n := 0
+// fillLines reads into b until it is full, the input ends (io.EOF),
+// reading fails, or b holds a whole line and waitable (not nil) has
+// nothing more to give for a while (a stream that stays open: its lines
+// are handed on as they come).
+func fillLines(r *bufio.Reader, b []byte, waitable *readAhead) (int, error) {
+	n, line := 0, false
 	for n < len(b) {
 		m, err := r.Read(b[n:])
+		line = line || bytes.IndexByte(b[n:n+m], '\n') >= 0
 		n += m
 		if err != nil {
 			return n, err
+		}
+		if waitable != nil && line && r.Buffered() == 0 && !waitable.readyWithin(idleWait) {
+			break
 		}
 	}
 	return n, nil

@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -336,5 +338,61 @@ func TestFileTruncated(t *testing.T) {
 		if !errors.Is(err, errChanged) {
 			t.Errorf("%s: truncating the file gave %v (after %d flows)", at, err, n)
 		}
+	}
+}
+
+// TestOpenPipeError: reading a stream that stays open (hubble observe
+// --follow) ends as soon as an error ends it, in the scanner's phase and in
+// line mode, without waiting for more input.
+func TestOpenPipeError(t *testing.T) {
+	for _, head := range []string{"", strings.Repeat(wrapped+"\n", 300)} {
+		r, w := io.Pipe()
+		go w.Write([]byte(head + "not json\n")) // and never closed
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := Read(context.Background(), []Input{{Name: "-", R: r}}, Options{blockSize: 64}, func(*Record) error { return nil })
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrTooManyErrors) {
+				t.Errorf("%d bytes before the bad line: got %v", len(head), err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d bytes before the bad line: reading did not end", len(head))
+		}
+		w.Close()
+	}
+}
+
+// TestOpenPipeFlowsAndCancel: the flows of a stream that stays open reach
+// the callback as they come (not when a block fills up), and cancelling
+// the context ends reading while it waits for more.
+func TestOpenPipeFlowsAndCancel(t *testing.T) {
+	for _, n := range []int{3, 300} { // the scanner's phase; line mode
+		r, w := io.Pipe()
+		go w.Write([]byte(strings.Repeat(wrapped+"\n", n))) // and never closed
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		seen := 0
+		go func() {
+			_, _, err := Read(ctx, []Input{{Name: "-", R: r}}, Options{}, func(*Record) error {
+				if seen++; seen == n {
+					cancel()
+				}
+				return nil
+			})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) || seen != n {
+				t.Errorf("%d flows: got %v after %d flows", n, err, seen)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d flows: %d reached the callback; reading did not end", n, seen)
+		}
+		cancel()
+		w.Close()
 	}
 }

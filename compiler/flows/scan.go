@@ -99,6 +99,12 @@ func (s *scanner) lineMode() bool {
 	return s.ndjson == 1 && s.depth == 0 && !s.inArray && !s.eof && blank(s.pending)
 }
 
+// idle reports whether the scanner has nothing read that it has not
+// split yet: the next value needs more input (and may wait for it).
+func (s *scanner) idle() bool {
+	return len(s.pending) == 0 && s.r.Buffered() == 0
+}
+
 // feed gives the scanner one line (with its newline) that the line mode
 // could not decode, as if it had read it.
 func (s *scanner) feed(line []byte, n int) {
