@@ -31,8 +31,17 @@ func FuzzRead(f *testing.F) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if want, got := readAll(t, data, Options{noLineMode: true}), readAll(t, data, Options{blockSize: 64}); got != want {
+		want := readAll(t, data, Options{noLineMode: true})
+		if got := readAll(t, data, Options{blockSize: 64}); got != want {
 			t.Fatalf("line mode differs from the scanner:\n--- scanner\n%s\n--- line mode\n%s", want, got)
+		}
+		// The same bytes as a file, read at positions by the decoders.
+		path := filepath.Join(t.TempDir(), "f.json")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := readPath(t, path, Options{blockSize: 64}); got != want {
+			t.Fatalf("the file reads differently from the scanner:\n--- scanner\n%s\n--- file\n%s", want, got)
 		}
 		sum, ds, err := Read(context.Background(), []Input{{Name: "fuzz.json", R: strings.NewReader(string(data))}},
 			Options{MaxErrors: 1 << 20}, func(r *Record) error {

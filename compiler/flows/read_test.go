@@ -306,7 +306,7 @@ func readPath(t testing.TB, path string, opts Options) string {
 		fmt.Fprintf(&b, "%v %v %v\n", r.Pos, r.Kind, protojson.Format(r.Flow))
 		return nil
 	})
-	fmt.Fprintf(&b, "summary %+v\nerror %v\n", sum, err)
+	fmt.Fprintf(&b, "summary %+v\nerror %v\n", sum, strings.ReplaceAll(fmt.Sprint(err), path, "f.json"))
 	for _, d := range ds {
 		d.Pos.File = "f.json"
 		fmt.Fprintf(&b, "diag %v\n", d)
