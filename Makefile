@@ -36,15 +36,20 @@ golden: ## rewrite golden files (PPC_UPDATE=1)
 fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFastDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFileLines$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
+BENCHSTAT = $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+
 bench: ## the performance benchmarks of docs/performance.md, into bench.txt (compare runs with benchstat)
-	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -count 3 -cpu 1,2 ./compiler | tee bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -count 6 -cpu 2 ./compiler | tee bench.txt
+	GOMAXPROCS=1 $(GO) test -run '^$$' -bench 'BenchmarkIngest/ppc-learn$$' -benchtime 3x -count 6 -cpu 1 ./compiler | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkLearn|BenchmarkCompile' -benchtime 1x -timeout 30m ./compiler | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkDecide' -benchtime 1x -timeout 30m ./rules | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -cpu 1 -count 5 ./compiler/replay | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkColdStart|BenchmarkReplayCold' -benchtime 1x -timeout 30m ./compiler/replay | tee -a bench.txt
+	$(BENCHSTAT) bench.txt
 
 bench-scale: build ## end-to-end compile of 1M and 5M generated flows: wall time and peak RSS (needs /usr/bin/time)
 	$(GO) build -o bin/flowgen ./internal/flowgen/cmd/flowgen
