@@ -40,10 +40,8 @@ func newReadAhead(r io.Reader, stop <-chan struct{}) *readAhead {
 func (a *readAhead) run(r io.Reader) {
 	defer close(a.full)
 	for {
-		var b []byte
-		select {
-		case b = <-a.free:
-		default:
+		b := tryReceive(a.free)
+		if b == nil {
 			b = make([]byte, readAheadSize)
 		}
 		n, err := r.Read(b[:cap(b)])
@@ -86,10 +84,7 @@ func (a *readAhead) Read(p []byte) (int, error) {
 // buffer.
 func (a *readAhead) take(b []byte, ok bool) {
 	if a.buf != nil {
-		select {
-		case a.free <- a.buf:
-		default:
-		}
+		trySend(a.free, a.buf)
 	}
 	a.buf, a.cur = b, b
 	a.done = !ok

@@ -692,45 +692,42 @@ func newSpares(n int) *spares {
 }
 
 // buf returns an empty buffer, or nil.
-func (s *spares) buf() []byte {
-	select {
-	case b := <-s.bufs:
-		return b
-	default:
-		return nil
-	}
-}
+func (s *spares) buf() []byte { return tryReceive(s.bufs) }
 
 // putBuf keeps b (unless nil) for reuse.
 func (s *spares) putBuf(b []byte) {
-	if b == nil {
-		return
-	}
-	select {
-	case s.bufs <- b[:0]:
-	default:
+	if b != nil {
+		trySend(s.bufs, b[:0])
 	}
 }
 
 // items returns an empty slice of items, or nil.
-func (s *spares) items() []scanned {
-	select {
-	case it := <-s.slots:
-		return it
-	default:
-		return nil
-	}
-}
+func (s *spares) items() []scanned { return tryReceive(s.slots) }
 
 // putItems keeps items for reuse, cleared: they point into buffers and
 // at prepared flows.
 func (s *spares) putItems(items []scanned) {
-	if cap(items) == 0 {
-		return
+	if cap(items) > 0 {
+		clear(items)
+		trySend(s.slots, items[:0])
 	}
-	clear(items)
+}
+
+// tryReceive receives from c if a value is waiting.
+func tryReceive[T any](c chan T) T {
 	select {
-	case s.slots <- items[:0]:
+	case v := <-c:
+		return v
+	default:
+		var zero T
+		return zero
+	}
+}
+
+// trySend sends v on c unless c is full.
+func trySend[T any](c chan T, v T) {
+	select {
+	case c <- v:
 	default:
 	}
 }
