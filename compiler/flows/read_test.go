@@ -250,15 +250,33 @@ var lineModeInputs = []string{
 // long is a flow on a line of more than 5000 bytes.
 var long = strings.Replace(wrapped, "{", "{"+strings.Repeat(" ", 5000), 1)
 
+// sampleInputs returns real captures for the reader tests: NDJSON with
+// several event kinds, exporter events, and (with gz) one gzip-compressed.
+func sampleInputs(t *testing.T, gz bool) []string {
+	t.Helper()
+	var out []string
+	for _, f := range []string{"hubble-otel-basic-sample-10-flows.json", "policy-report-publisher-hubble2.json", "cilium-docs-exporter-events-log.jsonl", "hubble-otel-basic-sample-400-tcp-flows.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+		if gz && strings.Contains(f, "400-tcp") {
+			var z bytes.Buffer
+			w := gzip.NewWriter(&z)
+			w.Write(b)
+			w.Close()
+			out = append(out, z.String())
+		}
+	}
+	return out
+}
+
 // TestLineModeSameAsScanner: reading NDJSON line by line on every core
 // reports exactly what the scanner alone reports, whatever the block size.
 func TestLineModeSameAsScanner(t *testing.T) {
 	inputs := lineModeInputs
-	for _, f := range []string{"hubble-otel-basic-sample-1.json", "policy-report-publisher-hubble2.json"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f)); err == nil {
-			inputs = append(inputs, string(b))
-		}
-	}
+	inputs = append(inputs, sampleInputs(t, false)...)
 	for i, in := range inputs {
 		want := readAll(t, []byte(in), Options{noLineMode: true})
 		for _, bs := range []int{0, 1, 7, 300, 4096} {
@@ -273,11 +291,7 @@ func TestLineModeSameAsScanner(t *testing.T) {
 // exactly as the scanner reads its bytes, and as a stream of them.
 func TestFileSameAsScanner(t *testing.T) {
 	inputs := lineModeInputs
-	for _, f := range []string{"hubble-otel-basic-sample-1.json", "policy-report-publisher-hubble2.json", "hubble-otel-basic-sample-400-tcp-flows.json.gz"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "flows", f)); err == nil {
-			inputs = append(inputs, string(b))
-		}
-	}
+	inputs = append(inputs, sampleInputs(t, true)...)
 	dir := t.TempDir()
 	for i, in := range inputs {
 		path := filepath.Join(dir, "f.json")
