@@ -29,18 +29,23 @@ func learnGraph(t testing.TB, files []string, slow bool) *ir.Graph {
 func TestFastPathIdenticalIR(t *testing.T) {
 	files := append(realSamples(t), genFlows(t, 20_000))
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			var a, b bytes.Buffer
-			if err := ir.Format(&a, learnGraph(t, []string{f}, true)); err != nil {
-				t.Fatal(err)
-			}
-			if err := ir.Format(&b, learnGraph(t, []string{f}, false)); err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(a.Bytes(), b.Bytes()) {
-				t.Fatalf("the fast path changes the IR of %s", f)
-			}
-		})
+		t.Run(filepath.Base(f), func(t *testing.T) { checkSameIR(t, f) })
+	}
+}
+
+// checkSameIR fails unless learning path with the fast decoder and with
+// protojson gives the same IR, byte for byte.
+func checkSameIR(t testing.TB, path string) {
+	t.Helper()
+	var fast, slow bytes.Buffer
+	if err := ir.Format(&fast, learnGraph(t, []string{path}, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Format(&slow, learnGraph(t, []string{path}, true)); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fast.Bytes(), slow.Bytes()) {
+		t.Fatalf("the fast path changes the IR of %s", path)
 	}
 }
 
@@ -58,16 +63,7 @@ func BenchmarkIngest(b *testing.B) {
 	size, records := int64(len(data)), bytes.Count(data, []byte("\n"))
 	data = nil // see below
 	// The figures compare like with like: both ways give the same IR.
-	var fast, slow bytes.Buffer
-	if err := ir.Format(&fast, learnGraph(b, []string{path}, false)); err != nil {
-		b.Fatal(err)
-	}
-	if err := ir.Format(&slow, learnGraph(b, []string{path}, true)); err != nil {
-		b.Fatal(err)
-	}
-	if !bytes.Equal(fast.Bytes(), slow.Bytes()) {
-		b.Fatal("ppc-learn and ppc-learn-protojson give different IRs")
-	}
+	checkSameIR(b, path)
 	b.Run("hubble-protojson", func(b *testing.B) {
 		// The baseline decodes from memory: its file is read once,
 		// untimed. (It is not kept for the other runs: a large live heap

@@ -435,8 +435,8 @@ type chunk struct {
 	first    int    // the line the first block starts on (0 for the others)
 	newlines int    // the newlines in block
 	eof      bool   // the last chunk of line mode
-	// unterminated: the input's last line has no newline (set by the
-	// decoder of an eof chunk).
+	// unterminated: the input's last line has no newline (set with the
+	// lines of an eof chunk).
 	unterminated bool
 	// The lines of a file that start in [off, end) are read by the
 	// decoders; head: a line starts at off.
