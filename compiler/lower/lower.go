@@ -217,6 +217,16 @@ type edgeKey struct {
 // maxMemo bounds a memo's maps; each starts afresh when full.
 const maxMemo = 8192
 
+// remember adds k to a memo's map, which starts afresh when full; it
+// returns the map.
+func remember[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	if m == nil || len(m) >= maxMemo {
+		m = map[K]V{}
+	}
+	m[k] = v
+	return m
+}
+
 // slabSize is how many Prepared values one allocation makes.
 const slabSize = 256
 
@@ -239,10 +249,7 @@ func (m *memo) edgeID(src, dst *ir.Node, protocol string, port uint16) string {
 	id, ok := m.edges[k]
 	if !ok {
 		id = ir.EdgeID(src.ID, dst.ID, protocol, port)
-		if m.edges == nil || len(m.edges) >= maxMemo {
-			m.edges = map[edgeKey]string{}
-		}
-		m.edges[k] = id
+		m.edges = remember(m.edges, k, id)
 	}
 	return id
 }
@@ -256,10 +263,7 @@ func (m *memo) node(ep *flowpb.Endpoint) *ir.Node {
 	n, ok := m.nodes[ep]
 	if !ok {
 		n = ownEndpoint(ep)
-		if m.nodes == nil || len(m.nodes) >= maxMemo {
-			m.nodes = map[*flowpb.Endpoint]*ir.Node{}
-		}
-		m.nodes[ep] = n
+		m.nodes = remember(m.nodes, ep, n)
 	}
 	return n // shared by the flows of ep: add copies it into the graph
 }
