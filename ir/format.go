@@ -18,6 +18,7 @@ func Format(w io.Writer, g *Graph) error {
 	for _, r := range sortedKeys(g.Stats.Skipped) {
 		fmt.Fprintf(&b, " skipped[%s]=%d", r, g.Stats.Skipped[r])
 	}
+	formatCounts(&b, "direction", g.Stats.Direction)
 	b.WriteByte('\n')
 	for _, n := range g.SortedNodes() {
 		fmt.Fprintf(&b, "node %s %s", n.ID, n.Kind)
@@ -38,6 +39,7 @@ func Format(w io.Writer, g *Graph) error {
 		for _, v := range sortedKeys(e.Verdicts) {
 			fmt.Fprintf(&b, " %s=%d", v, e.Verdicts[v])
 		}
+		formatCounts(&b, "by", e.Direction)
 		if !e.FirstSeen.IsZero() {
 			fmt.Fprintf(&b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
 		}
@@ -60,6 +62,21 @@ func Format(w io.Writer, g *Graph) error {
 				b.WriteString("  l7 truncated\n")
 			}
 		}
+	}
+	for _, u := range g.SortedUndecided() {
+		fmt.Fprintf(&b, "undecided %s connections=%d", u.ID, u.Connections)
+		for _, v := range sortedKeys(u.Verdicts) {
+			fmt.Fprintf(&b, " %s=%d", v, u.Verdicts[v])
+		}
+		fmt.Fprintf(&b, " records=%d/%d", u.RecordsAB, u.RecordsBA)
+		if len(u.Samples) > 0 {
+			ss := make([]string, len(u.Samples))
+			for i, p := range u.Samples {
+				ss[i] = p.String()
+			}
+			fmt.Fprintf(&b, " at=[%s]", strings.Join(ss, " "))
+		}
+		b.WriteByte('\n')
 	}
 	for _, ip := range sortedKeys(g.DNS) {
 		fmt.Fprintf(&b, "dns %s %s\n", ip, strings.Join(g.DNS[ip], " "))

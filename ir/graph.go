@@ -11,7 +11,7 @@ import (
 )
 
 // Version is the version of the IR's JSON form. Readers reject other versions.
-const Version = 1
+const Version = 2
 
 // Kind classifies an endpoint.
 type Kind string
@@ -97,9 +97,13 @@ type Edge struct {
 	// smallest by file and line, so that merging is order-independent.
 	Samples []Pos `json:"samples,omitempty"`
 	L7      *L7   `json:"l7,omitempty"`
+	// Direction counts the connections by the evidence that decided
+	// which end opened them (ByIsReply, ByTCPFlags, …).
+	Direction map[string]int64 `json:"direction,omitempty"`
 }
 
-// Flows returns the total number of observations behind the edge.
+// Flows returns the number of connections behind the edge (each
+// connection is one observation, however many records Hubble wrote of it).
 func (e *Edge) Flows() int64 {
 	var n int64
 	for _, c := range e.Verdicts {
@@ -108,11 +112,17 @@ func (e *Edge) Flows() int64 {
 	return n
 }
 
-// Stats counts what was read and what was skipped, by reason.
+// Stats counts what was read and what was skipped, by reason. Every
+// record read is counted once: as the one record that stands for its
+// connection (Flows), or under a skip reason (the other records of a
+// connection count as replies or trace duplicates).
 type Stats struct {
 	Records int64            `json:"records"` // JSON values read
-	Flows   int64            `json:"flows"`   // flows that became edge observations
+	Flows   int64            `json:"flows"`   // connections that became edge observations
 	Skipped map[string]int64 `json:"skipped,omitempty"`
+	// Direction counts connections by the evidence that decided their
+	// direction (DirectionUnknown: nothing did).
+	Direction map[string]int64 `json:"direction,omitempty"`
 }
 
 // Skip counts one record skipped for reason.
@@ -137,6 +147,9 @@ func (s *Stats) SkippedTotal() int64 {
 type Graph struct {
 	Nodes map[string]*Node
 	Edges map[string]*Edge
+	// Undecided are the connections whose direction is not known (yet):
+	// they define no policy.
+	Undecided map[string]*Undecided
 	// DNS maps an IP address to the DNS names it was seen answering for.
 	DNS   map[string][]string
 	Stats Stats
@@ -146,7 +159,7 @@ type Graph struct {
 
 // New returns an empty graph.
 func New() *Graph {
-	return &Graph{Nodes: map[string]*Node{}, Edges: map[string]*Edge{}, DNS: map[string][]string{}}
+	return &Graph{Nodes: map[string]*Node{}, Edges: map[string]*Edge{}, Undecided: map[string]*Undecided{}, DNS: map[string][]string{}}
 }
 
 // WorkloadID is the ID of a workload with the given namespace, name hint and
@@ -204,9 +217,14 @@ type Observation struct {
 	Port     uint16
 	Verdict  string
 	Time     time.Time
+	// Until is the time of the connection's last record (zero: Time).
+	Until    time.Time
 	Pos      Pos
 	HTTP     *HTTPFact
 	DNSQuery string
+	// Direction is the evidence kind that decided the connection's
+	// direction ("" for none).
+	Direction string
 }
 
 // Observe adds an observation to the edge it belongs to, creating the edge
@@ -224,7 +242,9 @@ func (g *Graph) ObserveEdge(id string, o Observation) *Edge {
 		g.Edges[id] = e
 	}
 	e.Verdicts[o.Verdict]++
+	e.countDirection(o.Direction, 1)
 	e.seen(o.Time)
+	e.seen(o.Until)
 	e.addSample(o.Pos)
 	if o.HTTP != nil {
 		e.addHTTP(*o.HTTP)
@@ -235,35 +255,30 @@ func (g *Graph) ObserveEdge(id string, o Observation) *Edge {
 	return e
 }
 
-func (e *Edge) seen(t time.Time) {
-	if t.IsZero() {
-		return
-	}
-	if e.FirstSeen.IsZero() || t.Before(e.FirstSeen) {
-		e.FirstSeen = t
-	}
-	if e.LastSeen.IsZero() || t.After(e.LastSeen) {
-		e.LastSeen = t
-	}
-}
+func (e *Edge) seen(t time.Time) { e.FirstSeen, e.LastSeen = widen(e.FirstSeen, e.LastSeen, t) }
 
-func (e *Edge) addSample(p Pos) {
+func (e *Edge) addSample(p Pos) { e.Samples = addSample(e.Samples, p) }
+
+// addSample inserts p into the sorted sample list ss, keeping the
+// MaxSamples smallest positions.
+func addSample(ss []Pos, p Pos) []Pos {
 	if !p.IsValid() {
-		return
+		return ss
 	}
-	i := sort.Search(len(e.Samples), func(i int) bool { return !e.Samples[i].Less(p) })
-	if i < len(e.Samples) && e.Samples[i] == p {
-		return
+	i := sort.Search(len(ss), func(i int) bool { return !ss[i].Less(p) })
+	if i < len(ss) && ss[i] == p {
+		return ss
 	}
 	if i >= MaxSamples {
-		return
+		return ss
 	}
-	e.Samples = append(e.Samples, Pos{})
-	copy(e.Samples[i+1:], e.Samples[i:])
-	e.Samples[i] = p
-	if len(e.Samples) > MaxSamples {
-		e.Samples = e.Samples[:MaxSamples]
+	ss = append(ss, Pos{})
+	copy(ss[i+1:], ss[i:])
+	ss[i] = p
+	if len(ss) > MaxSamples {
+		ss = ss[:MaxSamples]
 	}
+	return ss
 }
 
 func (e *Edge) l7() *L7 {
@@ -363,6 +378,9 @@ func (g *Graph) Merge(o *Graph) error {
 	for _, e := range o.SortedEdges() {
 		g.mergeEdge(e)
 	}
+	for _, u := range o.SortedUndecided() {
+		g.mergeUndecided(u)
+	}
 	for ip, names := range o.DNS {
 		for _, n := range names {
 			g.AddDNS(ip, n)
@@ -371,10 +389,10 @@ func (g *Graph) Merge(o *Graph) error {
 	g.Stats.Records += o.Stats.Records
 	g.Stats.Flows += o.Stats.Flows
 	for r, c := range o.Stats.Skipped {
-		if g.Stats.Skipped == nil {
-			g.Stats.Skipped = map[string]int64{}
-		}
-		g.Stats.Skipped[r] += c
+		g.Stats.add(&g.Stats.Skipped, r, c)
+	}
+	for k, c := range o.Stats.Direction {
+		g.Stats.add(&g.Stats.Direction, k, c)
 	}
 	for _, s := range o.Sources {
 		g.Sources, _ = insertSorted(g.Sources, s, 1<<30, false)
@@ -391,6 +409,9 @@ func (g *Graph) mergeEdge(e *Edge) {
 	}
 	for v, c := range e.Verdicts {
 		old.Verdicts[v] += c
+	}
+	for k, c := range e.Direction {
+		old.countDirection(k, c)
 	}
 	old.seen(e.FirstSeen)
 	old.seen(e.LastSeen)

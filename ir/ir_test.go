@@ -3,6 +3,7 @@ package ir_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -151,11 +152,16 @@ func TestJSONRoundTripAndVersion(t *testing.T) {
 	if !bytes.Equal(buf.Bytes(), buf2.Bytes()) {
 		t.Fatal("encoding not deterministic")
 	}
-	bad := bytes.Replace(buf.Bytes(), []byte(`"ir_version": 1`), []byte(`"ir_version": 99`), 1)
+	cur := []byte(fmt.Sprintf(`"ir_version": %d`, ir.Version))
+	bad := bytes.Replace(buf.Bytes(), cur, []byte(`"ir_version": 99`), 1)
 	if err := json.Unmarshal(bad, ir.New()); err == nil || !strings.Contains(err.Error(), "unsupported ir_version 99") {
 		t.Errorf("version not checked: %v", err)
 	}
-	unknown := bytes.Replace(buf.Bytes(), []byte(`"ir_version": 1`), []byte(`"ir_version": 1, "bogus": 1`), 1)
+	old := bytes.Replace(buf.Bytes(), cur, []byte(`"ir_version": 1`), 1)
+	if err := json.Unmarshal(old, ir.New()); err == nil || !strings.Contains(err.Error(), "learn the flows again") {
+		t.Errorf("version 1 not explained: %v", err)
+	}
+	unknown := bytes.Replace(buf.Bytes(), cur, append(cur, []byte(`, "bogus": 1`)...), 1)
 	if err := json.Unmarshal(unknown, ir.New()); err == nil {
 		t.Error("unknown field accepted")
 	}

@@ -10,19 +10,20 @@ import (
 // wire is the JSON form of a Graph: lists sorted by ID so that the same
 // graph always encodes to the same bytes.
 type wire struct {
-	Version int                 `json:"ir_version"`
-	Sources []string            `json:"sources,omitempty"`
-	Stats   Stats               `json:"stats"`
-	Nodes   []*Node             `json:"nodes"`
-	Edges   []*Edge             `json:"edges"`
-	DNS     map[string][]string `json:"dns,omitempty"`
+	Version   int                 `json:"ir_version"`
+	Sources   []string            `json:"sources,omitempty"`
+	Stats     Stats               `json:"stats"`
+	Nodes     []*Node             `json:"nodes"`
+	Edges     []*Edge             `json:"edges"`
+	Undecided []*Undecided        `json:"undecided,omitempty"`
+	DNS       map[string][]string `json:"dns,omitempty"`
 }
 
 // MarshalJSON encodes the graph in its versioned, deterministic JSON form.
 func (g *Graph) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wire{
 		Version: Version, Sources: g.Sources, Stats: g.Stats,
-		Nodes: g.SortedNodes(), Edges: g.SortedEdges(), DNS: g.DNS,
+		Nodes: g.SortedNodes(), Edges: g.SortedEdges(), Undecided: g.SortedUndecided(), DNS: g.DNS,
 	})
 }
 
@@ -33,6 +34,9 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&w); err != nil {
 		return err
+	}
+	if w.Version == 1 {
+		return fmt.Errorf("unsupported ir_version 1 (this ppc reads version %d): version 1 snapshots counted replies and connections dropped by policy elsewhere as connections; learn the flows again", Version)
 	}
 	if w.Version != Version {
 		return fmt.Errorf("unsupported ir_version %d (this ppc reads version %d)", w.Version, Version)
@@ -59,6 +63,18 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 			e.Verdicts = map[string]int64{}
 		}
 		g.Edges[e.ID] = e
+	}
+	for i, u := range w.Undecided {
+		if u == nil || u.ID == "" {
+			return fmt.Errorf("undecided[%d]: missing id", i)
+		}
+		if _, dup := g.Undecided[u.ID]; dup {
+			return fmt.Errorf("undecided[%d]: duplicate group %s", i, u.ID)
+		}
+		if u.Verdicts == nil {
+			u.Verdicts = map[string]int64{}
+		}
+		g.Undecided[u.ID] = u
 	}
 	for ip, names := range w.DNS {
 		g.DNS[ip] = names

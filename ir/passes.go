@@ -17,6 +17,7 @@ type Pass struct {
 var Passes = []Pass{
 	{Name: "resolve-pods", Required: false, Run: resolvePods},
 	{Name: "resolve-dns", Required: false, Run: resolveDNS},
+	{Name: "resolve-direction", Required: false, Run: resolveDirection},
 	{Name: "prune", Required: true, Run: prune},
 }
 
@@ -111,6 +112,26 @@ func moveEdges(g *Graph, rename map[string]string) {
 		ne.Src, ne.Dst, ne.ID = src, dst, EdgeID(src, dst, e.Protocol, e.Port)
 		g.mergeEdge(&ne)
 	}
+	for _, u := range g.SortedUndecided() {
+		a, b := u.A, u.B
+		if r, ok := rename[a]; ok {
+			a = r
+		}
+		if r, ok := rename[b]; ok {
+			b = r
+		}
+		if a == u.A && b == u.B {
+			continue
+		}
+		delete(g.Undecided, u.ID)
+		nu := *u
+		nu.A, nu.B = a, b
+		if b < a || b == a && nu.PortB < nu.PortA {
+			nu.A, nu.B, nu.PortA, nu.PortB, nu.RecordsAB, nu.RecordsBA = b, a, nu.PortB, nu.PortA, nu.RecordsBA, nu.RecordsAB
+		}
+		nu.ID = UndecidedID(nu.A, nu.PortA, nu.B, nu.PortB, nu.Protocol)
+		g.mergeUndecided(&nu)
+	}
 }
 
 // resolveDNS moves edges whose peer is a single-address CIDR node onto an
@@ -145,6 +166,9 @@ func prune(g *Graph) Diagnostics {
 	used := map[string]bool{}
 	for _, e := range g.Edges {
 		used[e.Src], used[e.Dst] = true, true
+	}
+	for _, u := range g.Undecided {
+		used[u.A], used[u.B] = true, true
 	}
 	for id := range g.Nodes {
 		if !used[id] {

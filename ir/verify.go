@@ -96,6 +96,30 @@ func Verify(g *Graph) Diagnostics {
 			bad(id, "more than %d samples", MaxSamples)
 		}
 	}
+	for id, u := range g.Undecided {
+		if want := UndecidedID(u.A, u.PortA, u.B, u.PortB, u.Protocol); want != id || u.ID != id {
+			bad(id, "undecided id mismatch (want %s)", want)
+		}
+		if u.B < u.A || u.B == u.A && u.PortB < u.PortA {
+			bad(id, "undecided group not in canonical order")
+		}
+		a, aok := g.Nodes[u.A]
+		b, bok := g.Nodes[u.B]
+		if !aok || !bok {
+			bad(id, "undecided end is not a node")
+		} else if a.Kind != KindWorkload && b.Kind != KindWorkload {
+			bad(id, "undecided group has no workload endpoint")
+		}
+		if u.Connections <= 0 || u.RecordsAB < 0 || u.RecordsBA < 0 || u.RecordsAB+u.RecordsBA < u.Connections {
+			bad(id, "undecided counts inconsistent (connections %d, records %d/%d)", u.Connections, u.RecordsAB, u.RecordsBA)
+		}
+		if len(u.Samples) > MaxSamples {
+			bad(id, "more than %d samples", MaxSamples)
+		}
+	}
+	if len(g.Undecided) > MaxUndecided {
+		bad("", "more than %d undecided groups", MaxUndecided)
+	}
 	ds.Sort()
 	return ds
 }

@@ -16,9 +16,9 @@ import (
 
 // Options control lowering.
 type Options struct {
-	// IncludeDenied makes DROPPED flows with drop reason POLICY_DENIED define
-	// policy too (the audit-mode workflow: learn what a default-deny policy
-	// blocked).
+	// IncludeDenied makes connections dropped with drop reason
+	// POLICY_DENIED define policy too (the audit-mode workflow: learn what a
+	// default-deny policy blocked).
 	IncludeDenied bool
 	// Attempts makes every connection attempt count, whatever the
 	// cluster's policies did to it: POLICY_DENIED and explicit-deny
@@ -31,41 +31,53 @@ type Options struct {
 	// ExcludeNamespaces drops flows whose workload endpoints are all in these
 	// namespaces.
 	ExcludeNamespaces []string
-	// DedupeWindow is how many recent L3/L4 five-tuples are remembered to
-	// recognise trace duplicates of one connection (default 65536).
+	// DedupeWindow is how many connections are tracked at once to join
+	// the records of one connection (default 65536): the oldest is decided
+	// when a new one comes.
 	DedupeWindow int
+	// ConnWindow is how long a five-tuple stays one connection after its
+	// last record (default one minute): a record later than that starts a
+	// new connection.
+	ConnWindow time.Duration
 }
 
 // Skip reasons, as counted in ir.Stats.Skipped.
 const (
-	SkipReply          = "reply"
-	SkipDuplicate      = "trace duplicate"
-	SkipDenied         = "dropped by policy (use --include-denied)"
-	SkipExplicitDeny   = "dropped by an explicit deny rule"
-	SkipDropped        = "dropped (not by policy)"
-	SkipSockTrace      = "socket-lb trace (TRACED/TRANSLATED)"
-	SkipVerdict        = "verdict not a connection attempt"
-	SkipNoL4           = "no TCP/UDP/SCTP/ICMP layer"
-	SkipUnknownPeer    = "endpoint unknown (no identity, labels, namespace or address)"
-	SkipNoWorkload     = "no workload endpoint (both ends outside the cluster)"
-	SkipNamespace      = "namespace filtered out"
-	SkipAggregated     = "aggregated flow summary (no addresses)"
-	SkipL7Response     = "L7 response"
-	SkipInvalidAddress = "invalid IP address"
-	SkipICMPRelated    = "ICMP reply or error (related to another connection)"
+	SkipReply            = ir.SkipReply
+	SkipDuplicate        = ir.SkipDuplicate
+	SkipDirectionUnknown = ir.SkipDirectionUnknown
+	SkipDenied           = "dropped by policy (use --include-denied)"
+	SkipDroppedElsewhere = "forwarded here, dropped by policy elsewhere (the connection was denied)"
+	SkipExplicitDeny     = "dropped by an explicit deny rule"
+	SkipDropped          = "dropped (not by policy)"
+	SkipSockTrace        = "socket-lb trace (TRACED/TRANSLATED)"
+	SkipVerdict          = "verdict not a connection attempt"
+	SkipNoL4             = "no TCP/UDP/SCTP/ICMP layer"
+	SkipUnknownPeer      = "endpoint unknown (no identity, labels, namespace or address)"
+	SkipNoWorkload       = "no workload endpoint (both ends outside the cluster)"
+	SkipNamespace        = "namespace filtered out"
+	SkipAggregated       = "aggregated flow summary (no addresses)"
+	SkipL7Response       = "L7 response"
+	SkipInvalidAddress   = "invalid IP address"
+	SkipICMPRelated      = "ICMP reply or error (related to another connection)"
 )
 
-// Builder lowers a stream of records into a graph.
+// Builder lowers a stream of records into a graph. Records of one
+// connection (the same five-tuple in either direction, within
+// Options.ConnWindow) are joined: the connection's direction and fate are
+// decided from all of them (see conn.go), and it becomes one observation.
 type Builder struct {
 	opts  Options
 	g     *ir.Graph
 	win   *window
+	conns []conn // by window ring entry
 	incNS map[string]bool
 	excNS map[string]bool
 }
 
-// fiveTuple is the key of the duplicate window. It holds no pointers, so
-// the garbage collector does not scan the window.
+// fiveTuple is the key of the connection table, in canonical order (the
+// lower address and port first). It holds no pointers, so the garbage
+// collector does not scan the table.
 type fiveTuple struct {
 	src, dst     [16]byte
 	sport, dport uint32
@@ -77,6 +89,9 @@ type fiveTuple struct {
 func New(opts Options) *Builder {
 	if opts.DedupeWindow <= 0 {
 		opts.DedupeWindow = 1 << 16
+	}
+	if opts.ConnWindow <= 0 {
+		opts.ConnWindow = time.Minute
 	}
 	b := &Builder{opts: opts, g: ir.New(), win: newWindow(opts.DedupeWindow)}
 	if len(opts.Namespaces) > 0 {
@@ -92,8 +107,12 @@ func New(opts Options) *Builder {
 	return b
 }
 
-// Graph returns the graph built so far.
-func (b *Builder) Graph() *ir.Graph { return b.g }
+// Graph decides the connections still open and returns the graph built
+// so far.
+func (b *Builder) Graph() *ir.Graph {
+	b.flush()
+	return b.g
+}
 
 // AddSource records an input name in the graph's provenance.
 func (b *Builder) AddSource(name string) {
@@ -117,9 +136,11 @@ func (b *Builder) AddSummary(s flows.Summary) {
 	}
 }
 
-// Add lowers one record. It returns the skip reason, or "" if the record
-// became an edge observation. Records read by package flows may arrive
-// prepared (see Prepare); others are prepared here.
+// Add lowers one record. It returns the skip reason of a record that is
+// not part of any connection, or "": the record joined a connection,
+// which is counted when it is decided (when it leaves the connection
+// table, or at Graph). Records read by package flows may arrive prepared
+// (see Prepare); others are prepared here.
 func (b *Builder) Add(rec *flows.Record) string {
 	p, _ := rec.Prepared.(*Prepared)
 	if p == nil {
@@ -128,8 +149,6 @@ func (b *Builder) Add(rec *flows.Record) string {
 	reason := b.add(rec.Pos, p)
 	if reason != "" {
 		b.g.Stats.Skip(reason)
-	} else {
-		b.g.Stats.Flows++
 	}
 	return reason
 }
@@ -147,9 +166,14 @@ type Prepared struct {
 	protocol, verdict, dnsQuery string
 	time                        time.Time
 	http                        *ir.HTTPFact
-	port                        uint16
-	// The five-tuple and its hash, when the window is checked.
-	dedupe     bool
+	port, sport                 uint16
+	// Direction evidence and fate of the record (see conn.go).
+	request, reply evidence
+	fate           fate
+	// The five-tuple and its hash, when the record joins a connection;
+	// reversed: the record runs against the tuple's canonical order.
+	joined     bool
+	reversed   bool
 	aggregated bool
 	hash       uint32
 	key        fiveTuple
@@ -269,14 +293,12 @@ func (m *memo) node(ep *flowpb.Endpoint) *ir.Node {
 }
 
 func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *memo) string {
-	if r := verdictSkip(f, b.opts.IncludeDenied || b.opts.Attempts, b.opts.Attempts); r != "" {
+	ft, r := verdictFate(f)
+	if r != "" {
 		return r
 	}
 	if l7.GetType() == flowpb.L7FlowType_RESPONSE {
 		return SkipL7Response
-	}
-	if isReply(f) {
-		return SkipReply
 	}
 	proto, port, ok := l4(f)
 	if !ok {
@@ -300,7 +322,7 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 		return SkipNamespace
 	}
 	p.src, p.dst = src, dst
-	p.protocol, p.port, p.verdict = proto, port, f.GetVerdict().String()
+	p.protocol, p.port, p.sport, p.verdict, p.fate = proto, port, sourcePort(f), f.GetVerdict().String(), ft
 	if srcShared && dstShared {
 		p.edge = m.edgeID(src, dst, proto, port)
 	} else {
@@ -309,14 +331,18 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 	if t := f.GetTime(); t != nil {
 		p.time = t.AsTime().UTC()
 	}
+	p.request, p.reply = recordEvidence(f, proto)
 	if l7 != nil {
+		// An L7 request: the proxy terminated the connection and knows
+		// its client. Each request is an observation of its own.
+		p.request |= evL7
 		if h := l7.GetHttp(); h != nil && h.GetMethod() != "" {
 			p.http = &ir.HTTPFact{Method: strings.ToUpper(h.GetMethod()), Path: urlPath(h.GetUrl())}
 		}
 		if d := l7.GetDns(); d != nil {
 			p.dnsQuery = normName(d.GetQuery())
 		}
-	} else if p.key, p.dedupe = fiveTupleOf(f); p.dedupe {
+	} else if p.key, p.reversed, p.joined = fiveTupleOf(f); p.joined {
 		p.hash = b.win.hash(p.key)
 	}
 	return ""
@@ -335,15 +361,39 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 	if p.skip != "" {
 		return p.skip
 	}
-	// Trace events of one connection at several observation points, and
-	// its later packets, are one connection attempt.
-	if p.dedupe && b.win.add(p.key, p.hash) {
-		return SkipDuplicate
+	if !p.joined {
+		// Nothing to join it with (an L7 request, masked addresses): a
+		// connection of one record.
+		var c conn
+		c.add(pos, p)
+		b.resolve(&c)
+		return ""
 	}
-	src, dst := b.addNode(p.src), b.addNode(p.dst)
-	b.g.ObserveEdge(p.edge, ir.Observation{Src: src.ID, Dst: dst.ID, Protocol: p.protocol, Port: p.port, Verdict: p.verdict,
-		Time: p.time, Pos: pos, HTTP: p.http, DNSQuery: p.dnsQuery})
+	e, found, evicted := b.win.add(p.key, p.hash)
+	if e == len(b.conns) {
+		b.conns = append(b.conns, conn{})
+	}
+	c := &b.conns[e]
+	switch {
+	case evicted:
+		b.resolve(c)
+		*c = conn{}
+	case found && c.stale(p.time, b.opts.ConnWindow):
+		// The five-tuple again, after a pause: a new connection.
+		b.resolve(c)
+		*c = conn{}
+	}
+	c.add(pos, p)
 	return ""
+}
+
+// flush decides every connection still in the table, and empties it.
+func (b *Builder) flush() {
+	for i := range b.conns {
+		b.resolve(&b.conns[i])
+	}
+	b.conns = b.conns[:0]
+	b.win.reset()
 }
 
 // addNode adds a prepared node to the graph. Prepared nodes may be shared
@@ -357,47 +407,71 @@ func (b *Builder) addNode(n *ir.Node) *ir.Node {
 	return b.g.AddWorkloadNode(n)
 }
 
-func verdictSkip(f *flowpb.Flow, includeDenied, includeDeny bool) string {
+// verdictFate classifies a record by its verdict: a connection attempt
+// (with the fate a policy drop gives its connection), or a skip reason.
+func verdictFate(f *flowpb.Flow) (fate, string) {
 	switch f.GetVerdict() {
 	case flowpb.Verdict_FORWARDED, flowpb.Verdict_REDIRECTED, flowpb.Verdict_AUDIT:
-		return ""
+		return fateNone, ""
 	case flowpb.Verdict_DROPPED:
 		// drop_reason is deprecated but is all that older Hubble versions
 		// (and some exporters' field masks) give.
 		switch {
 		//lint:ignore SA1019 the legacy field is read on purpose (see above)
 		case f.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENIED || f.GetDropReason() == uint32(flowpb.DropReason_POLICY_DENIED):
-			if includeDenied {
-				return ""
-			}
-			return SkipDenied
+			return fateDenied, ""
 		//lint:ignore SA1019 the legacy field is read on purpose (see above)
 		case f.GetDropReasonDesc() == flowpb.DropReason_POLICY_DENY || f.GetDropReason() == uint32(flowpb.DropReason_POLICY_DENY):
-			if includeDeny {
-				return ""
-			}
-			return SkipExplicitDeny
+			return fateExplicitDeny, ""
 		}
-		return SkipDropped
+		return fateNone, SkipDropped
 	case flowpb.Verdict_TRACED, flowpb.Verdict_TRANSLATED:
-		return SkipSockTrace
+		return fateNone, SkipSockTrace
 	}
-	return SkipVerdict
+	return fateNone, SkipVerdict
 }
 
-// isReply prefers is_reply, falls back to the deprecated reply flag, and
-// treats a TCP SYN+ACK as a reply whatever the flags above say.
-func isReply(f *flowpb.Flow) bool {
-	if tcp := f.GetL4().GetTCP(); tcp != nil {
-		if fl := tcp.GetFlags(); fl != nil && fl.GetSYN() && fl.GetACK() {
-			return true
+// recordEvidence is what one record says about its own direction:
+// request evidence (is_reply false; TCP SYN without ACK; an ICMP request
+// type) and reply evidence (is_reply true, or the legacy reply flag
+// before Cilium 1.9; TCP SYN-ACK). An absent is_reply says nothing: Hubble
+// leaves it out where conntrack was not consulted (TO_OVERLAY, TO_STACK,
+// drops) and field masks drop it.
+func recordEvidence(f *flowpb.Flow, proto string) (request, reply evidence) {
+	if r := f.GetIsReply(); r != nil {
+		if r.GetValue() {
+			reply |= evIsReply
+		} else {
+			request |= evIsReply
+		}
+		//lint:ignore SA1019 flows from agents before Cilium 1.9 carry only the deprecated reply flag
+	} else if f.GetReply() {
+		reply |= evIsReply
+	}
+	if fl := f.GetL4().GetTCP().GetFlags(); fl != nil && fl.GetSYN() {
+		if fl.GetACK() {
+			reply |= evTCPFlags
+		} else {
+			request |= evTCPFlags
 		}
 	}
-	if r := f.GetIsReply(); r != nil {
-		return r.GetValue()
+	if proto == "ICMPv4" || proto == "ICMPv6" {
+		request |= evICMP
 	}
-	//lint:ignore SA1019 flows from agents before Cilium 1.9 carry only the deprecated reply flag
-	return f.GetReply()
+	return request, reply
+}
+
+func sourcePort(f *flowpb.Flow) uint16 {
+	l := f.GetL4()
+	switch {
+	case l.GetTCP() != nil:
+		return uint16(l.GetTCP().GetSourcePort())
+	case l.GetUDP() != nil:
+		return uint16(l.GetUDP().GetSourcePort())
+	case l.GetSCTP() != nil:
+		return uint16(l.GetSCTP().GetSourcePort())
+	}
+	return 0
 }
 
 func l4(f *flowpb.Flow) (string, uint16, bool) {
@@ -417,23 +491,17 @@ func l4(f *flowpb.Flow) (string, uint16, bool) {
 	return "", 0, false
 }
 
-// fiveTupleOf is the key of the duplicate window, or false when the flow
-// has none (masked addresses; ICMP, where every echo request counts).
-func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool) {
+// fiveTupleOf is the key of the connection table in canonical order,
+// whether the flow runs against that order, and false when the flow has
+// none (masked addresses). ICMP requests are keyed by addresses and type.
+func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool, bool) {
 	var k fiveTuple
 	src, _ := netip.ParseAddr(f.GetIP().GetSource())
 	dst, _ := netip.ParseAddr(f.GetIP().GetDestination())
 	// Hubble writes addresses without zones; one with a zone is not
-	// deduplicated (every such flow counts).
+	// joined (every such flow is a connection of its own).
 	if !src.IsValid() || !dst.IsValid() || src.Zone() != "" || dst.Zone() != "" {
-		return k, false
-	}
-	k.src, k.dst = src.As16(), dst.As16()
-	if src.Is4() {
-		k.v4 |= 1
-	}
-	if dst.Is4() {
-		k.v4 |= 2
+		return k, false, false
 	}
 	l := f.GetL4()
 	switch {
@@ -443,10 +511,25 @@ func fiveTupleOf(f *flowpb.Flow) (fiveTuple, bool) {
 		k.proto, k.sport, k.dport = 17, l.GetUDP().GetSourcePort(), l.GetUDP().GetDestinationPort()
 	case l.GetSCTP() != nil:
 		k.proto, k.sport, k.dport = 132, l.GetSCTP().GetSourcePort(), l.GetSCTP().GetDestinationPort()
+	case l.GetICMPv4() != nil:
+		k.proto, k.dport = 1, l.GetICMPv4().GetType()
+	case l.GetICMPv6() != nil:
+		k.proto, k.dport = 58, l.GetICMPv6().GetType()
 	default:
-		return k, false
+		return k, false, false
 	}
-	return k, true
+	reversed := false
+	if c := src.Compare(dst); c > 0 || c == 0 && k.sport > k.dport {
+		src, dst, k.sport, k.dport, reversed = dst, src, k.dport, k.sport, true
+	}
+	k.src, k.dst = src.As16(), dst.As16()
+	if src.Is4() {
+		k.v4 |= 1
+	}
+	if dst.Is4() {
+		k.v4 |= 2
+	}
+	return k, reversed, true
 }
 
 func (b *Builder) nsAllowed(src, dst *ir.Node) bool {

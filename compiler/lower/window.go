@@ -5,8 +5,10 @@ import (
 	"math/bits"
 )
 
-// window is the duplicate window: the set of the last n distinct
-// five-tuples added, the oldest leaving when a new one comes. It is a hash
+// window is the connection table's index: the set of the last n distinct
+// five-tuples added, the oldest leaving when a new one comes. Each key
+// has a ring entry number, which the builder uses to keep the
+// connection's state beside it. It is a hash
 // table of its own rather than a Go map because it is consulted for every
 // flow, in input order, on one goroutine: keys are hashed beforehand on
 // the decoding goroutines (hash), the table (a ring of keys, and an index
@@ -36,9 +38,10 @@ func (w *window) hash(k fiveTuple) uint32 {
 	return uint32(maphash.Comparable(w.seed, k))
 }
 
-// add reports whether k (whose hash is h) is in the window, and adds it
-// when it is not.
-func (w *window) add(k fiveTuple, h uint32) bool {
+// add returns the ring entry of k (whose hash is h) and whether k was in
+// the window. A new key takes a new entry (len of the ring before) or,
+// once the ring is full, the oldest key's entry: evicted is then true.
+func (w *window) add(k fiveTuple, h uint32) (e int, found, evicted bool) {
 	i := uint64(h) & w.mask
 	for {
 		s := w.index[i]
@@ -46,14 +49,15 @@ func (w *window) add(k fiveTuple, h uint32) bool {
 			break
 		}
 		if uint32(s) == h && w.ring[s>>32-1].k == k {
-			return true
+			return int(s>>32 - 1), true, false
 		}
 		i = (i + 1) & w.mask
 	}
-	e := len(w.ring)
+	e = len(w.ring)
 	if e < w.n {
 		w.ring = append(w.ring, windowKey{k, h})
 	} else {
+		evicted = true
 		e = w.next
 		w.remove(e)
 		w.ring[e] = windowKey{k, h}
@@ -65,7 +69,14 @@ func (w *window) add(k fiveTuple, h uint32) bool {
 		}
 	}
 	w.index[i] = uint64(e+1)<<32 | uint64(h)
-	return false
+	return e, false, evicted
+}
+
+// reset empties the window.
+func (w *window) reset() {
+	w.ring = w.ring[:0]
+	w.next = 0
+	clear(w.index)
 }
 
 // remove takes ring entry e out of the index, moving the slots after it

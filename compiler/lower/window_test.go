@@ -9,24 +9,26 @@ import (
 // must answer.
 type refWindow struct {
 	n    int
-	seen map[fiveTuple]bool
+	seen map[fiveTuple]int // ring entry
 	ring []fiveTuple
 	next int
 }
 
-func (r *refWindow) add(k fiveTuple) bool {
-	if r.seen[k] {
-		return true
+func (r *refWindow) add(k fiveTuple) (int, bool, bool) {
+	if e, ok := r.seen[k]; ok {
+		return e, true, false
 	}
+	e, evicted := len(r.ring), false
 	if len(r.ring) < r.n {
 		r.ring = append(r.ring, k)
 	} else {
+		e, evicted = r.next, true
 		delete(r.seen, r.ring[r.next])
 		r.ring[r.next] = k
 		r.next = (r.next + 1) % r.n
 	}
-	r.seen[k] = true
-	return false
+	r.seen[k] = e
+	return e, false, evicted
 }
 
 // TestWindowSameAsMap: the window answers as a map and a ring would, for
@@ -40,7 +42,7 @@ func TestWindowSameAsMap(t *testing.T) {
 					continue // colliding keys probe the whole window
 				}
 				rng := rand.New(rand.NewPCG(uint64(n), uint64(universe)))
-				w, ref := newWindow(n), &refWindow{n: n, seen: map[fiveTuple]bool{}}
+				w, ref := newWindow(n), &refWindow{n: n, seen: map[fiveTuple]int{}}
 				for op := range 20 * universe {
 					var k fiveTuple
 					k.sport = uint32(rng.IntN(universe))
@@ -49,8 +51,10 @@ func TestWindowSameAsMap(t *testing.T) {
 					if hashes > 0 {
 						h = uint32(k.sport%uint32(hashes)) * 7
 					}
-					if got, want := w.add(k, h), ref.add(k); got != want {
-						t.Fatalf("n %d, universe %d, hashes %d, op %d: key %d seen %v, want %v", n, universe, hashes, op, k.sport, got, want)
+					e, found, evicted := w.add(k, h)
+					we, wfound, wevicted := ref.add(k)
+					if e != we || found != wfound || evicted != wevicted {
+						t.Fatalf("n %d, universe %d, hashes %d, op %d: key %d: entry %d found %v evicted %v, want %d %v %v", n, universe, hashes, op, k.sport, e, found, evicted, we, wfound, wevicted)
 					}
 				}
 			}

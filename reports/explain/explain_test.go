@@ -146,7 +146,7 @@ func TestHTMLStructure(t *testing.T) {
 	if err := json.Unmarshal([]byte(data[1]), &d); err != nil {
 		t.Fatalf("data block: %v", err)
 	}
-	if !strings.HasPrefix(d.Topology.Text, "flowchart LR\n") || d.Topology.Edges != 15 {
+	if !strings.HasPrefix(d.Topology.Text, "flowchart LR\n") || d.Topology.Edges != 13 {
 		t.Errorf("topology %d edges: %.200s", d.Topology.Edges, d.Topology.Text)
 	}
 }
