@@ -248,7 +248,7 @@ func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 	}
 	if len(names) > 1 {
 		sort.Strings(names)
-		d := ir.Warnf("ppc_cluster_ambiguous", ir.Pos{}, "the flows come from several clusters (%s); checking as cluster %q: compile each cluster's flows separately, or pass --cluster-name", strings.Join(names, ", "), best)
+		d := ir.Warnf("ppc_cluster_ambiguous", ir.Pos{}, "the flows come from several clusters (%s): policies are written per cluster (-o DIR/<cluster>/<namespace>/<name>.yaml), peers in another cluster are selected by their cluster label, and each cluster's policies are replayed with its name (%q is the default for the rest)", strings.Join(names, ", "), best)
 		d.Stage = string(StageNormalize)
 		return best, d
 	}
@@ -312,7 +312,7 @@ func (s *state) synthesize(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", p.Key, err)
 		}
-		s.res.Docs = append(s.res.Docs, reports.Doc{Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
+		s.res.Docs = append(s.res.Docs, reports.Doc{Cluster: p.Cluster, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
 	}
 	return nil
 }
@@ -337,24 +337,50 @@ func (s *state) verify(ctx context.Context) error {
 }
 
 func (s *state) replay(context.Context) error {
-	eng, err := replay.New(s.opts.Agent)
-	if err != nil {
-		return err
-	}
-	var ps []replay.Policy
+	// Policies are replayed per cluster, each with its own cluster name
+	// and enforced only at its own workloads, as each cluster's agents do.
+	byCluster := map[string][]replay.Policy{}
 	for _, p := range s.res.Policies {
-		ps = append(ps, replay.Policy{CNP: p.CNP})
+		byCluster[p.Cluster] = append(byCluster[p.Cluster], replay.Policy{CNP: p.CNP})
 	}
-	if err := eng.Load(ps); err != nil {
-		return err
+	clusters := []string{""}
+	if len(byCluster) > 1 || byCluster[""] == nil && len(byCluster) == 1 {
+		clusters = clusters[:0]
+		for c := range byCluster {
+			clusters = append(clusters, c)
+		}
+		sort.Strings(clusters)
 	}
 	g := s.res.Graph
-	if err := eng.AddGraph(g); err != nil {
-		return err
+	var reps []*replay.Report
+	var eng *replay.Engine
+	for _, c := range clusters {
+		settings := s.opts.Agent
+		if c != "" {
+			settings.ClusterName = c
+		}
+		var err error
+		if eng, err = replay.New(settings); err != nil {
+			return err
+		}
+		if c != "" {
+			eng.EnforceOnly(c)
+		}
+		if err := eng.Load(byCluster[c]); err != nil {
+			return err
+		}
+		if err := eng.AddGraph(g); err != nil {
+			return err
+		}
+		r, err := eng.Replay(g)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, r)
 	}
-	r, err := eng.Replay(g)
-	if err != nil {
-		return err
+	r := reps[0]
+	if len(clusters) > 1 || clusters[0] != "" {
+		r = replay.Merge(clusters, reps)
 	}
 	rep := &ReplayReport{Report: r}
 	for _, x := range r.Results {
@@ -378,7 +404,14 @@ func (s *state) replay(context.Context) error {
 		d.Related = e.Samples
 		s.res.Diagnostics = append(s.res.Diagnostics, d)
 	}
-	if !s.opts.NoProbe {
+	switch {
+	case s.opts.NoProbe:
+	case len(clusters) > 1:
+		d := ir.Warnf("ppc_probe_skipped", ir.Pos{}, "the least-privilege probe covers one cluster at a time; the flows span %d (%s): probe each cluster's policies with ppc replay --probe", len(clusters), strings.Join(clusters, ", "))
+		d.Stage = string(StageReplay)
+		s.res.Diagnostics = append(s.res.Diagnostics, d)
+	default:
+		var err error
 		if rep.Probe, err = eng.Probe(g, replay.ProbeOptions{}); err != nil {
 			return err
 		}
@@ -397,6 +430,9 @@ func firstPos(e *ir.Edge) ir.Pos {
 func (s *state) emit(context.Context) error {
 	sort.SliceStable(s.res.Docs, func(i, j int) bool {
 		a, b := s.res.Docs[i], s.res.Docs[j]
+		if a.Cluster != b.Cluster {
+			return a.Cluster < b.Cluster
+		}
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}

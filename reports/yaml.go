@@ -13,6 +13,8 @@ import (
 // Doc is one policy document: its namespace and name, and the JSON bytes
 // that were verified. The YAML written is derived from exactly these bytes.
 type Doc struct {
+	// Cluster is set when policies are written per cluster (ClusterMesh).
+	Cluster   string
 	Namespace string
 	Name      string
 	JSON      []byte
@@ -45,7 +47,9 @@ func Stream(docs []Doc) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// WriteDir writes each document to dir/<namespace>/<name>.yaml. All files
+// WriteDir writes each document to dir/<namespace>/<name>.yaml, or
+// dir/<cluster>/<namespace>/<name>.yaml when it is for one cluster of
+// several. All files
 // are first written to temporary files next to their targets and renamed
 // into place only when every one was written, so a failure leaves no half
 // output behind. It returns the paths written.
@@ -58,16 +62,16 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 		}
 	}
 	for _, d := range docs {
-		if !safeSegment(d.Namespace) || !safeSegment(d.Name) {
+		if !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
 			cleanup()
-			return nil, fmt.Errorf("write %s/%s: unsafe file name", d.Namespace, d.Name)
+			return nil, fmt.Errorf("write %s/%s/%s: unsafe file name", d.Cluster, d.Namespace, d.Name)
 		}
 		b, err := YAML(d)
 		if err != nil {
 			cleanup()
 			return nil, err
 		}
-		sub := filepath.Join(dir, d.Namespace)
+		sub := filepath.Join(dir, d.Cluster, d.Namespace)
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("write policies: %w", err)

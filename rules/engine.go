@@ -164,6 +164,9 @@ type Decisions struct {
 // PolicyDecision is one policy as the packs decided it. Ingress and Egress
 // hold Cilium rule objects (decoded and validated by synthesis).
 type PolicyDecision struct {
+	// Cluster is the cluster of the policy's subjects ("" when the flows
+	// name none); policies are written per cluster.
+	Cluster      string            `json:"cluster,omitempty"`
 	Namespace    string            `json:"namespace"`
 	Name         string            `json:"name"`
 	Selector     map[string]string `json:"selector"`
@@ -238,6 +241,11 @@ func Input(g *ir.Graph) map[string]any {
 			"id": id, "src": e.Src, "dst": e.Dst, "protocol": e.Protocol,
 			"port": json.Number(fmt.Sprint(e.Port)), "flows": json.Number(fmt.Sprint(e.Flows())), "verdicts": verdicts,
 		}
+		dir := map[string]any{}
+		for k, c := range e.Direction {
+			dir[k] = json.Number(fmt.Sprint(c))
+		}
+		m["direction"] = dir
 		if e.L7 != nil {
 			l7 := map[string]any{"truncated": e.L7.Truncated}
 			var hs []any

@@ -108,9 +108,10 @@ func TestDefaultPack(t *testing.T) {
 			if len(p.EgressEdges) != 5 {
 				t.Errorf("egress covers %d edges, want 5", len(p.EgressEdges))
 			}
-			// The DNS server gets no ingress section learned from a capture
-			// that cannot show all its clients.
-			if k := d.Policies["kube-system/kube-dns"]; k != nil {
+			// The DNS server stays reachable by every cluster endpoint on
+			// its DNS ports: no capture shows all its clients.
+			k := d.Policies["kube-system/kube-dns"]
+			if k == nil || !strings.HasPrefix(rulesJSON(k.Ingress), `[{"fromEntities":["cluster"],"toPorts":[{"ports":[{"port":"53","protocol":"TCP"},{"port":"53","protocol":"UDP"}]}]}`) {
 				t.Errorf("kube-dns policy %s", js(k))
 			}
 		}},
@@ -152,7 +153,7 @@ func TestDefaultPack(t *testing.T) {
 				t.Errorf("got %s", got)
 			}
 		}},
-		{"unselectable peer drops the whole section, with a warning", func() *ir.Graph {
+		{"unselectable peer: that connection left denied, the section written (fail closed)", func() *ir.Graph {
 			g := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"),
 				irtest.Edge("shop/web", "shop/api", "TCP/80"))
 			masked := &ir.Node{ID: ir.WorkloadID("shop", "ghost", nil), Kind: ir.KindWorkload, Namespace: "shop", Name: "ghost"}
@@ -166,8 +167,12 @@ func TestDefaultPack(t *testing.T) {
 			g.Observe(ir.Observation{Src: web, Dst: masked.ID, Protocol: "TCP", Port: 81, Verdict: "FORWARDED"})
 			return g
 		}(), func(t *testing.T, d *rules.Decisions) {
-			if p := d.Policies["shop/web"]; p != nil && len(p.Egress) > 0 {
-				t.Errorf("partial egress section emitted: %s", js(p))
+			p := d.Policies["shop/web"]
+			if p == nil || len(p.EgressEdges) != 1 || !strings.Contains(rulesJSON(p.Egress), `"port":"80"`) || strings.Contains(rulesJSON(p.Egress), `"port":"81"`) {
+				t.Errorf("egress section: %s", js(p))
+			}
+			if len(d.Excluded) != 1 {
+				t.Errorf("excluded = %v", d.Excluded)
 			}
 			if len(d.Warnings) != 2 {
 				t.Errorf("warnings = %s", js(d.Warnings))

@@ -93,7 +93,7 @@ func TestDisjunctionAndMatchNMessages(t *testing.T) {
 	}
 	want := []string{
 		`spec.ingress[0].toPorts[0].ports[0].protocol: invalid value "ICMP": want one of "ANY", "SCTP", "TCP", "UDP"`,
-		`spec.ingress[1]: a rule must name exactly one kind of peer: fromEndpoints, fromEntities, fromCIDR or fromCIDRSet`,
+		`spec.ingress[1]: a rule must name exactly one kind of peer: fromEndpoints, fromEntities, fromCIDR or fromCIDRSet (or be empty)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

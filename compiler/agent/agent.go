@@ -38,6 +38,11 @@ type Settings struct {
 	// EnableNonDefaultDenyPolicies (--enable-non-default-deny-policies,
 	// default true).
 	EnableNonDefaultDenyPolicies bool
+	// PolicyAnyCluster: selectors without a cluster label select
+	// endpoints of every cluster of a ClusterMesh
+	// (--policy-default-local-cluster=false; the default, true, limits
+	// them to the local cluster).
+	PolicyAnyCluster bool
 }
 
 // Defaults are the Cilium v1.20 agent's defaults.
@@ -68,6 +73,7 @@ func Apply(s Settings) error {
 	if applied != nil {
 		a, b := *applied, s
 		a.ClusterName, b.ClusterName = "", ""
+		a.PolicyAnyCluster, b.PolicyAnyCluster = false, false
 		if a != b {
 			return fmt.Errorf("cilium agent settings already applied as %+v; cannot change them to %+v in one process", *applied, s)
 		}
@@ -88,6 +94,7 @@ func Apply(s Settings) error {
 	policy.SetPolicyEnabled(option.DefaultEnforcement)
 	api.InitEntities(s.ClusterName)
 	c := s
+	c.PolicyAnyCluster = false // read by replay's Parse, not a process global
 	applied = &c
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 
+	cmtypes "github.com/cilium/cilium/pkg/clustermesh/types"
 	"github.com/cilium/cilium/pkg/endpoint/regeneration"
 	envoypolicy "github.com/cilium/cilium/pkg/envoy/policy"
 	"github.com/cilium/cilium/pkg/identity"
@@ -117,9 +118,15 @@ func (v Verdict) Rules() []RuleRef {
 // Engine is Cilium's policy engine loaded with policies and identities.
 type Engine struct {
 	cluster string
-	logger  *slog.Logger
-	repo    *policy.Repository
-	idmgr   identitymanager.IDManager
+	// only, when set, limits enforcement to the workloads of this cluster
+	// (ClusterMesh: each cluster's agents enforce its own policies).
+	only string
+	// anyCluster: selectors without a cluster label select every cluster
+	// (the agent's --policy-default-local-cluster=false).
+	anyCluster bool
+	logger     *slog.Logger
+	repo       *policy.Repository
+	idmgr      identitymanager.IDManager
 
 	prefixes []netip.Prefix
 	fqdns    []*api.FQDNSelector
@@ -172,7 +179,7 @@ func New(s agent.Settings) (*Engine, error) {
 	idmgr := identitymanager.NewIDManager(logger)
 	repo := policy.NewPolicyRepository(logger, identity.ListReservedIdentities(), nil, envoypolicy.NewEnvoyL7RulesTranslator(logger, nil), idmgr, nil)
 	e := &Engine{
-		cluster: s.ClusterName, logger: logger, repo: repo, idmgr: idmgr,
+		cluster: s.ClusterName, anyCluster: s.PolicyAnyCluster, logger: logger, repo: repo, idmgr: idmgr,
 		ids: map[string]*identity.Identity{}, byLbls: map[string]*identity.Identity{},
 		nextPod: identity.MinimalNumericIdentity, nextLoc: identity.IdentityScopeLocal | 1,
 		cache: map[identity.NumericIdentity]*distilled{},
@@ -230,12 +237,13 @@ func (e *Engine) Load(ps []Policy) error {
 		var err error
 		var rid ipcachetypes.ResourceID
 		var hasSpec bool
+		local := cmtypes.LocalClusterNameForPolicies(cmtypes.PolicyConfig{PolicyDefaultLocalCluster: !e.anyCluster}, e.cluster)
 		if p.CNP != nil {
-			rules, err = p.CNP.DeepCopy().Parse(e.logger, e.cluster)
+			rules, err = p.CNP.DeepCopy().Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, p.CNP.Namespace, p.CNP.Name)
 			hasSpec = p.CNP.Spec != nil
 		} else {
-			rules, err = p.CCNP.DeepCopy().Parse(e.logger, e.cluster)
+			rules, err = p.CCNP.DeepCopy().Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", p.CCNP.Name)
 			hasSpec = p.CCNP.Spec != nil
 		}
@@ -591,7 +599,35 @@ func (e *Engine) Check(src, dst *ir.Node, protocol string, port uint16) (Verdict
 	if err != nil {
 		return v, err
 	}
-	return e.check(src.Kind == ir.KindWorkload, dst.Kind == ir.KindWorkload, sid, did, proto, port)
+	return e.check(e.enforces(src), e.enforces(dst), sid, did, proto, port)
+}
+
+// EnforceOnly limits enforcement to the workloads of one cluster (those
+// whose cluster label names it, or that carry none): the engine then
+// answers as that cluster's agents do, and reports the other cluster's
+// end as not enforced.
+func (e *Engine) EnforceOnly(cluster string) { e.only = cluster }
+
+// enforces reports whether the engine enforces policy at n.
+func (e *Engine) enforces(n *ir.Node) bool {
+	if n.Kind != ir.KindWorkload {
+		return false
+	}
+	if e.only == "" {
+		return true
+	}
+	c := ClusterOf(n)
+	return c == "" || c == e.only
+}
+
+// ClusterOf is the cluster a workload's labels name, or "".
+func ClusterOf(n *ir.Node) string {
+	for _, l := range n.Labels {
+		if v, ok := strings.CutPrefix(l, "k8s:io.cilium.k8s.policy.cluster="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8proto.U8proto, port uint16) (Verdict, error) {

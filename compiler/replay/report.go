@@ -314,3 +314,48 @@ func mix(x uint64) uint64 {
 	x ^= x >> 31
 	return x
 }
+
+// Merge combines the reports of one graph replayed by the engines of
+// several clusters (each enforcing only at its own workloads, see
+// EnforceOnly): a connection's egress verdict comes from its source's
+// cluster, its ingress verdict from its destination's. Policy names are
+// prefixed with their cluster.
+func Merge(clusters []string, reps []*Report) *Report {
+	out := &Report{}
+	if len(reps) == 0 {
+		return out
+	}
+	for i, r0 := range reps[0].Results {
+		x := Result{Edge: r0.Edge, Flows: r0.Flows}
+		for _, r := range reps {
+			v := r.Results[i].Verdict
+			if v.Egress.Decision != NotApplicable {
+				x.Verdict.Egress = v.Egress
+			}
+			if v.Ingress.Decision != NotApplicable {
+				x.Verdict.Ingress = v.Ingress
+			}
+		}
+		out.Results = append(out.Results, x)
+		out.Connections++
+		out.Flows += x.Flows
+		if x.Verdict.Allowed() {
+			out.Allowed++
+			out.AllowedFlows += x.Flows
+			if x.Verdict.Proxied() {
+				out.Proxied++
+			}
+		} else {
+			out.Denied++
+			out.DeniedFlows += x.Flows
+		}
+	}
+	for i, r := range reps {
+		for _, u := range r.Policies {
+			u.Policy = clusters[i] + "/" + u.Policy
+			out.Policies = append(out.Policies, u)
+		}
+	}
+	sort.Slice(out.Policies, func(i, j int) bool { return out.Policies[i].Policy < out.Policies[j].Policy })
+	return out
+}

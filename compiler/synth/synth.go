@@ -31,7 +31,10 @@ const (
 
 // Policy is one synthesised policy.
 type Policy struct {
-	Key      string // namespace/name
+	Key string // namespace/name, or cluster/namespace/name
+	// Cluster is set when the flows span several clusters: the policy is
+	// for the workloads of this one (written under its own directory).
+	Cluster  string
 	CNP      *ciliumv2.CiliumNetworkPolicy
 	Decision *rules.PolicyDecision
 	// Edges are the IR edges the policy allows (ingress and egress).
@@ -58,6 +61,9 @@ func Policies(g *ir.Graph, d *rules.Decisions) ([]*Policy, ir.Diagnostics) {
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].CNP, out[j].CNP
+		if out[i].Cluster != out[j].Cluster {
+			return out[i].Cluster < out[j].Cluster
+		}
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace
 		}
@@ -79,8 +85,12 @@ func build(g *ir.Graph, key string, pd *rules.PolicyDecision) (*Policy, ir.Diagn
 		bad(nil, "rule packs produced a policy without namespace or name")
 		return nil, ds
 	}
+	cluster := ""
 	if want := pd.Namespace + "/" + pd.Name; want != key {
-		bad(nil, "policy key %q does not match its namespace and name (%s)", key, want)
+		if pd.Cluster == "" || pd.Cluster+"/"+want != key {
+			bad(nil, "policy key %q does not match its namespace and name (%s), or cluster, namespace and name", key, want)
+		}
+		cluster = pd.Cluster
 	}
 	spec := &api.Rule{EndpointSelector: api.NewESFromMatchRequirements(pd.Selector, nil)}
 	for i, raw := range pd.Ingress {
@@ -102,7 +112,7 @@ func build(g *ir.Graph, key string, pd *rules.PolicyDecision) (*Policy, ir.Diagn
 	if len(ds) > 0 {
 		return nil, ds
 	}
-	p := &Policy{Key: key, Decision: pd}
+	p := &Policy{Key: key, Cluster: cluster, Decision: pd}
 	var first, last time.Time
 	seen := map[string]bool{}
 	for _, id := range append(append([]string(nil), pd.IngressEdges...), pd.EgressEdges...) {

@@ -48,8 +48,9 @@ func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
 
 // agentFlags select the Cilium agent settings verification and replay use.
 type agentFlags struct {
-	s  agent.Settings
-	fs *pflag.FlagSet
+	s            agent.Settings
+	fs           *pflag.FlagSet
+	localCluster bool
 }
 
 // clusterSet reports whether --cluster-name was given; if not, compile
@@ -65,10 +66,12 @@ func (f *agentFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.s.EnableNodeSelectorLabels, "enable-node-selector-labels", f.s.EnableNodeSelectorLabels, "as the agent flag: allow fromNodes/toNodes")
 	fs.BoolVar(&f.s.EnableExtendedIPProtocols, "enable-extended-ip-protocols", f.s.EnableExtendedIPProtocols, "as the agent flag: allow port-less VRRP, IGMP, … rules")
 	fs.BoolVar(&f.s.EnableL7Proxy, "enable-l7-proxy", f.s.EnableL7Proxy, "as the agent flag: allow L7 rules")
+	fs.BoolVar(&f.localCluster, "policy-default-local-cluster", true, "as the agent flag: selectors without a cluster label select only the local cluster (ClusterMesh)")
 }
 
 func (f *agentFlags) settings() (agent.Settings, error) {
 	s := f.s
+	s.PolicyAnyCluster = !f.localCluster
 	if s.ClusterName == "" {
 		if f.clusterSet() {
 			return s, fmt.Errorf("--%s must not be empty", flagClusterName)

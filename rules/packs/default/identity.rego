@@ -77,13 +77,27 @@ display_name(id) := v if {
 	v := input.nodes[id].pods[0]
 } else := input.nodes[id].name
 
-# group_key identifies the policy a workload belongs to: workloads of one
-# namespace with the same selector share a policy.
-group_key(id) := json.marshal([input.nodes[id].namespace, selector[id]])
+# cluster_of(n) is the cluster a workload's identity labels name ("" if none).
+cluster_of(n) := c if {
+	some l in n.labels
+	startswith(l, "k8s:io.cilium.k8s.policy.cluster=")
+	c := substring(l, count("k8s:io.cilium.k8s.policy.cluster="), -1)
+} else := ""
 
-# groups[key] is one policy subject: namespace, base name (the smallest of
-# its members' display names) and selector.
-groups[key] := {"namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} if {
+# clusters are the clusters the workloads come from; multi_cluster: more
+# than one (ClusterMesh), so policies are written per cluster and peers are
+# selected with their cluster label.
+clusters := {c | some n in input.nodes; n.kind == "workload"; c := cluster_of(n); c != ""}
+
+multi_cluster if count(clusters) > 1
+
+# group_key identifies the policy a workload belongs to: workloads of one
+# cluster and namespace with the same selector share a policy.
+group_key(id) := json.marshal([cluster_of(input.nodes[id]), input.nodes[id].namespace, selector[id]])
+
+# groups[key] is one policy subject: cluster, namespace, base name (the
+# smallest of its members' display names) and selector.
+groups[key] := {"cluster": cluster_of(input.nodes[ids[0]]), "namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} if {
 	some key, ids in members
 	bases := sort({display_name(id) | some id in ids})
 }
@@ -107,7 +121,7 @@ members[key] := sort(ids) if {
 
 # shared_bases are the [namespace, base] pairs more than one group has:
 # equal pairs are adjacent once sorted, so this is O(n log n).
-sorted_bases := sort([[g.namespace, g.base] | some g in groups])
+sorted_bases := sort([[g.cluster, g.namespace, g.base] | some g in groups])
 
 shared_bases := {sorted_bases[i] |
 	count(sorted_bases) > 1
@@ -119,13 +133,13 @@ shared_bases := {sorted_bases[i] |
 # short hash of the selector when several groups share a base name.
 name[key] := n if {
 	some key, g in groups
-	not shared_bases[[g.namespace, g.base]]
+	not shared_bases[[g.cluster, g.namespace, g.base]]
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
 }
 
 name[key] := n if {
 	some key, g in groups
-	shared_bases[[g.namespace, g.base]]
+	shared_bases[[g.cluster, g.namespace, g.base]]
 	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
 }

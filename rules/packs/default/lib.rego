@@ -33,3 +33,6 @@ port_entry(t) := {"port": format_int(t[1], 10), "protocol": t[0]}
 
 # namespace_key is the label Cilium stores a pod's namespace under.
 namespace_key := "k8s:io.kubernetes.pod.namespace"
+
+# cluster_key is the label Cilium stores an endpoint's cluster under.
+cluster_key := "k8s:io.cilium.k8s.policy.cluster"

@@ -1,9 +1,11 @@
 # Package ppc.synth decides the rules of every policy: one policy per
-# workload group, with an ingress section built from the connections it
-# received and an egress section that allows everything it was seen to
-# reach (in-cluster peers, DNS, entities, FQDNs, CIDRs) — or no egress
-# section at all, because any egress rule puts the workload in egress
-# default-deny.
+# workload group, default-deny in both directions, with an ingress section
+# built from the connections it received and an egress section that allows
+# everything it was seen to reach (in-cluster peers, DNS, entities, FQDNs,
+# CIDRs). A direction in which nothing was observed gets one empty rule
+# ({}), which isolates the workload without allowing anything. A
+# connection that cannot be written as a rule is excluded (left denied)
+# and reported; the rest of its section is still written (fail closed).
 #
 # Output (read by ppc):
 #   policies[key]   {namespace, name, selector, subjects, ingress?, egress?,
@@ -27,14 +29,59 @@ subject_ns_ok(ns) if {
 	not ns in hooks.exclude_namespace
 }
 
+# exclusion_reasons[edge] are the reasons an observed edge is left
+# denied: an organisation hook, a peer ppc cannot express, or a port with
+# no evidence that anything listens on it.
+exclusion_reasons[id] contains x.reason if {
+	some x in hooks.exclude_edge
+	id := x.edge
+}
+
+exclusion_reasons[id] contains why if {
+	some id
+	unexpressible_ingress[id]
+	why := unexpressible_ingress[id]
+}
+
+exclusion_reasons[id] contains why if {
+	some id
+	unexpressible_egress[id]
+	why := unexpressible_egress[id]
+}
+
+exclusion_reasons[id] contains why if {
+	some id, e in input.edges
+	e.protocol in lib.l4_protocols
+	ephemeral(e.port)
+	not listening_evidence(e)
+	why := sprintf("port %d is in the ephemeral range and no connection shows %s listening on it (a reply read as a request?)", [e.port, e.dst])
+}
+
 # A complete object (evaluated once), so each lookup is O(1).
-excluded_edge := {x.edge: x.reason | some x in hooks.exclude_edge}
+excluded_edge := {id: concat("; ", sort(rs)) | some id, rs in exclusion_reasons}
+
+# ephemeral(p): p is in the range clients take their ports from (config
+# ephemeral_ports, Linux's default 32768-60999).
+ephemeral(p) if {
+	r := lib.setting("ephemeral_ports", {"from": 32768, "to": 60999})
+	p >= r.from
+	p <= r.to
+}
+
+# listening_evidence(e): some connection on the edge had its direction
+# stated by Hubble's records (is_reply, the reverse tuple, TCP flags, L7,
+# ICMP) or was decided because its server is seen listening on the port.
+listening_evidence(e) if {
+	some kind, n in object.get(e, "direction", {})
+	n > 0
+	kind in {"is_reply", "reverse_tuple", "tcp_flags", "l7", "icmp_type", "listening_port"}
+}
 
 # ---- peers ----------------------------------------------------------------
 
 # peer describes how a rule names node id when seen from a policy in
 # namespace ns: {"kind": "endpoints"|"entities"|"cidr"|"fqdn", "value": …}.
-peer(id, ns) := {"kind": "endpoints", "value": object.union(identity.selector[id], nsl)} if {
+peer(id, ns) := {"kind": "endpoints", "value": object.union_n([identity.selector[id], nsl, cluster_label(n)])} if {
 	n := input.nodes[id]
 	n.kind == "workload"
 	nsl := ns_label(n.namespace, ns)
@@ -59,6 +106,15 @@ peer(id, _) := {"kind": "fqdn", "value": input.nodes[id].fqdn} if {
 }
 
 ns_label(peer_ns, ns) := {} if peer_ns == ns
+
+# cluster_label(n) selects a peer's cluster when the flows span several
+# (ClusterMesh): explicit, so the rule is right whatever the agents'
+# policy-default-local-cluster says.
+cluster_label(n) := {lib.cluster_key: c} if {
+	identity.multi_cluster
+	c := identity.cluster_of(n)
+	c != ""
+} else := {}
 
 ns_label(peer_ns, ns) := {lib.namespace_key: peer_ns} if peer_ns != ns
 
@@ -160,20 +216,33 @@ out_edges[g] := es if {
 	]
 }
 
-# A direction of a group is synthesised only when every edge in it can be
-# expressed: a partial section would deny the rest.
-blocked(g, side) if {
-	some e in edges_of(g, side)
-	unexpressible(e.id, side)
+# Public services: a port of a group that many distinct world addresses
+# reach (config world_clients.public_service, 0 turns it off) is open to
+# world on that port rather than to a list of /32s that the next client
+# is not on.
+public_port[[g, e.protocol, e.port]] := n if {
+	some g
+	identity.groups[g]
+	some e in in_edges[g]
+	input.nodes[e.src].kind == "cidr"
+	n := count({e2.src |
+		some e2 in in_edges[g]
+		e2.protocol == e.protocol
+		e2.port == e.port
+		input.nodes[e2.src].kind == "cidr"
+	})
+	min := lib.setting("world_clients", {}).public_service
+	min > 0
+	n >= min
 }
 
-unexpressible(id, "ingress") := unexpressible_ingress[id]
+# edge_peer is peer() for the far end of an edge of group g's side.
+edge_peer(e, g, ns, "ingress") := {"kind": "entities", "value": "world"} if {
+	input.nodes[e.src].kind == "cidr"
+	public_port[[g, e.protocol, e.port]]
+} else := peer(e.src, ns)
 
-unexpressible(id, "egress") := unexpressible_egress[id]
-
-edges_of(g, "ingress") := in_edges[g]
-
-edges_of(g, "egress") := out_edges[g]
+edge_peer(e, _, ns, "egress") := peer(e.dst, ns)
 
 # ---- rules ----------------------------------------------------------------
 
@@ -181,8 +250,8 @@ edges_of(g, "egress") := out_edges[g]
 # merged per peer, sorted and split into chunks of max_ports_per_rule;
 # peers of one kind that are allowed exactly the same ports share a rule;
 # ICMP gets rules of its own (Cilium forbids icmps and toPorts in one rule).
-rules_for(edges, ns, dir) := rules if {
-	tagged := [[peer(e[end], ns), e] | some e in edges; end := peer_end(dir)]
+rules_for(edges, g, ns, dir) := rules if {
+	tagged := [[edge_peer(e, g, ns, dir), e] | some e in edges]
 	peers := {p | some [p, _] in tagged}
 	ports_of := {p: ts |
 		some p in peers
@@ -212,10 +281,6 @@ rules_for(edges, ns, dir) := rules if {
 	rules := array.concat(l4, icmp)
 }
 
-peer_end("ingress") := "src"
-
-peer_end("egress") := "dst"
-
 sort_ports(ps) := [p | some t in sort([[to_number(q.port), q.protocol, q] | some q in ps]); p := t[2]]
 
 peer_field("endpoints", vs, "ingress") := {"fromEndpoints": [{"matchLabels": v} | some v in vs]}
@@ -234,35 +299,48 @@ peer_field("fqdn", vs, "egress") := {"toFQDNs": [{"matchName": v} | some v in vs
 
 # dns_group(g): the group selects the cluster's DNS servers. Every pod must
 # reach them, and every egress section ppc writes allows it, but no capture
-# shows every client: unless config dns.ingress is true they get no
-# ingress section, which would cut off the pods the capture missed.
+# shows every client: unless config dns.ingress is "observed", their
+# ingress also allows the whole cluster on the DNS ports.
 dns_group(g) if {
-	object.get(dns, "ingress", false) != true
+	object.get(dns, "ingress", "cluster") in {"cluster", false}
 	some id in identity.members[g]
 	dns_server(id)
 }
 
+dns_ingress_rule := {
+	"fromEntities": ["cluster"],
+	"toPorts": [{"ports": sort([{"port": format_int(p, 10), "protocol": proto} |
+		some p in object.get(dns, "ports", [53])
+		some proto in ["UDP", "TCP"]
+	])}],
+}
+
+# isolate is the rule of a direction in which nothing is allowed: an empty
+# rule selects no peer, yet puts the workload in default deny.
+isolate := [{}]
+
 ingress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_ingress_namespace
-	not dns_group(g)
 	es := in_edges[g]
-	count(es) > 0
-	not blocked(g, "ingress")
-	rules := rules_for(es, grp.namespace, "ingress")
+	dns_rules := [dns_ingress_rule | dns_group(g)]
+	observed := rules_for(es, g, grp.namespace, "ingress")
+	rules := nonempty(array.concat(dns_rules, observed))
 }
 
 egress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
 	es := out_edges[g]
-	count(es) > 0
-	not blocked(g, "egress")
 	plain := [e | some e in es; not dns_edge(e)]
 	needs_dns := (count([e | some e in es; dns_edge(e)]) + count([e | some e in plain; input.nodes[e.dst].kind == "fqdn"])) > 0
 	dns_rules := [dns_rule | needs_dns_rule(needs_dns)]
-	rules := array.concat(dns_rules, rules_for(plain, grp.namespace, "egress"))
+	rules := nonempty(array.concat(dns_rules, rules_for(plain, g, grp.namespace, "egress")))
 }
+
+nonempty(rules) := rules if count(rules) > 0
+
+nonempty(rules) := isolate if count(rules) == 0
 
 needs_dns_rule(_) if object.get(dns, "always", true) == true
 
@@ -274,7 +352,7 @@ policies[key] := pol if {
 	some g, grp in identity.groups
 	subject_ns_ok(grp.namespace)
 	name := identity.name[g]
-	key := concat("/", [grp.namespace, name])
+	key := policy_key(grp, name)
 	sections := {side: s |
 		some side in ["ingress", "egress"]
 		s := section(g, side)
@@ -282,6 +360,7 @@ policies[key] := pol if {
 	count(sections) > 0
 	pol := object.union(
 		{
+			"cluster": grp.cluster,
 			"namespace": grp.namespace,
 			"name": name,
 			"selector": grp.selector,
@@ -293,6 +372,12 @@ policies[key] := pol if {
 		{side: s.rules | some side, s in sections},
 	)
 }
+
+# policy_key is "namespace/name", or "cluster/namespace/name" when the
+# flows span several clusters (each cluster gets its own policies).
+policy_key(grp, name) := concat("/", [grp.namespace, name]) if not identity.multi_cluster
+
+policy_key(grp, name) := concat("/", [grp.cluster, grp.namespace, name]) if identity.multi_cluster
 
 section(g, "ingress") := ingress_section(g)
 
@@ -307,10 +392,30 @@ warnings contains {"msg": sprintf("workload %s gets no policy: %s", [id, why]), 
 	id in {e.src, e.dst}
 }
 
-warnings contains {"msg": sprintf("%s section omitted: %s", [side, why]), "policy": concat("/", [grp.namespace, identity.name[g]])} if {
+warnings contains {"msg": sprintf("%s left denied: %s", [edge_text(id), why]), "object": id} if {
+	some id, why in excluded_edge
+	not hooks_excluded(id)
+}
+
+hooks_excluded(id) if {
+	some x in hooks.exclude_edge
+	x.edge == id
+}
+
+edge_text(id) := sprintf("%s -> %s %s/%d", [e.src, e.dst, e.protocol, e.port]) if {
+	e := input.edges[id]
+}
+
+warnings contains {"msg": sprintf("%d world addresses reach %s on %s/%d: allowed from world on that port (config world_clients.public_service: %d)", [n, policy_key(grp, identity.name[g]), proto, port, lib.setting("world_clients", {}).public_service]), "policy": policy_key(grp, identity.name[g])} if {
+	some [g, proto, port], n in public_port
+	grp := identity.groups[g]
+	subject_ns_ok(grp.namespace)
+}
+
+warnings contains {"msg": "the cluster's DNS servers were seen reaching nothing: their egress is isolated, which cuts them off from the kube-apiserver and upstream resolvers; capture their traffic too, or leave their namespace out (--set exclude_namespaces=[...])", "policy": policy_key(grp, identity.name[g])} if {
 	some g, grp in identity.groups
 	subject_ns_ok(grp.namespace)
-	some side in ["ingress", "egress"]
-	some e in edges_of(g, side)
-	why := unexpressible(e.id, side)
+	dns_group(g)
+	not grp.namespace in hooks.exclude_egress_namespace
+	count([e | some e in out_edges[g]; not dns_edge(e)]) == 0
 }
