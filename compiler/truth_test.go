@@ -1,0 +1,134 @@
+package compiler_test
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/internal/flowgen"
+	"github.com/policypilot/ppc/ir"
+)
+
+// TestGroundTruth compiles a capture written the way Hubble writes each
+// connection (both nodes' observation points, is_reply absent at
+// TO_OVERLAY/TO_STACK, drops at the destination after a FORWARDED at the
+// source, many internet clients) and judges the policies against what
+// really happened, with Cilium's engine: every real pair allowed, every
+// attempt the cluster dropped denied, a new internet client allowed to
+// the public service, no rule for an ephemeral port, every workload
+// isolated.
+func TestGroundTruth(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "shop.json")
+	out, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := flowgen.Scenario(out, 3000, 7)
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := compile(t, []string{f}, compiler.Options{})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+	}
+	g := res.Graph
+	if n := g.Stats.Skipped["forwarded here, dropped by policy elsewhere (the connection was denied)"]; n == 0 {
+		t.Errorf("no record counted as dropped elsewhere: %v", g.Stats.Skipped)
+	}
+	for _, e := range g.Edges {
+		stated := false
+		for k := range e.Direction {
+			stated = stated || ir.Stated(k)
+		}
+		if e.Port >= 32768 && e.Port <= 60999 && !stated {
+			t.Errorf("edge on an ephemeral port without evidence that anything listens there: %s", e.ID)
+		}
+		// Servers that never open connections: an edge from one is a
+		// reply read as a request.
+		for _, server := range []string{"wl:shop/redis-cart#", "wl:kube-system/kube-dns#"} {
+			if strings.HasPrefix(e.Src, server) {
+				t.Errorf("reply read as a connection: %s", e.ID)
+			}
+		}
+	}
+	eng, err := replay.New(res.Agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []replay.Policy
+	for _, p := range res.Policies {
+		ps = append(ps, replay.Policy{CNP: p.CNP})
+		if len(p.CNP.Spec.Ingress) == 0 || len(p.CNP.Spec.Egress) == 0 {
+			t.Errorf("%s is not isolated in both directions", p.Key)
+		}
+	}
+	if err := eng.Load(ps); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*ir.Node{}
+	for _, n := range g.Nodes {
+		if n.Kind == ir.KindWorkload {
+			byName[n.Namespace+"/"+n.Name] = n
+		}
+	}
+	// Workloads only seen trying (the attacker) are not in the graph:
+	// build them as the agent would.
+	node := func(name string) *ir.Node {
+		if n := byName[name]; n != nil {
+			return n
+		}
+		ns, app, _ := strings.Cut(name, "/")
+		labels := []string{"k8s:app=" + app, "k8s:io.cilium.k8s.policy.cluster=shop-prod", "k8s:io.kubernetes.pod.namespace=" + ns}
+		return &ir.Node{ID: ir.WorkloadID(ns, app, labels), Kind: ir.KindWorkload, Namespace: ns, Name: app, Labels: labels}
+	}
+	check := func(p flowgen.Pair, src *ir.Node) replay.Verdict {
+		t.Helper()
+		v, err := eng.Check(src, node(p.Dst), "TCP", uint16(p.Port))
+		if p.Port == 53 {
+			v, err = eng.Check(src, node(p.Dst), "UDP", 53)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, p := range truth.Allowed {
+		if v := check(p, node(p.Src)); !v.Allowed() {
+			t.Errorf("legitimate %s -> %s:%d denied: %+v", p.Src, p.Dst, p.Port, v)
+		}
+	}
+	for _, p := range truth.Denied {
+		if v := check(p, node(p.Src)); v.Allowed() {
+			t.Errorf("dropped attempt %s -> %s:%d allowed: %+v", p.Src, p.Dst, p.Port, v)
+		}
+	}
+	if truth.WorldClients < 20 {
+		t.Fatalf("only %d internet clients", truth.WorldClients)
+	}
+	// An internet client never seen reaches the public service.
+	a := netip.MustParseAddr("203.0.113.99")
+	newClient := &ir.Node{ID: ir.CIDRID(netip.PrefixFrom(a, 32).String()), Kind: ir.KindCIDR, CIDR: netip.PrefixFrom(a, 32).String()}
+	if v := check(truth.Public, newClient); !v.Allowed() {
+		t.Errorf("a new internet client is denied the public service: %+v", v)
+	}
+	// The probe: nothing is left open by a missing section, and little is
+	// over-allowed.
+	if err := eng.AddGraph(g); err != nil {
+		t.Fatal(err)
+	}
+	pr := res.Replay.Probe
+	if pr == nil {
+		t.Fatal("no probe")
+	}
+	for _, c := range pr.ByPolicy {
+		if strings.Contains(c.Policy, "not isolated") {
+			t.Errorf("probe: %d unobserved connections allowed because an endpoint is not isolated", c.Allowed)
+		}
+	}
+	t.Logf("over-allow %d of %d (%.2f%%), by %v; direction %v; skipped %v", pr.Allowed, pr.Checked, 100*pr.Ratio, pr.ByPolicy, g.Stats.Direction, g.Stats.Skipped)
+}

@@ -1,0 +1,172 @@
+package flowgen
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+)
+
+// Pair is one connection pattern of the ground truth: namespace/app of
+// the client (or "world"), namespace/app of the server, and the server's
+// port.
+type Pair struct {
+	Src, Dst string
+	Port     int
+}
+
+// Truth is what really happened in a Scenario capture.
+type Truth struct {
+	// Allowed are the pairs that talked: policies must allow them.
+	Allowed []Pair
+	// Denied are the pairs the cluster's policies dropped (at the
+	// destination, after the source node forwarded them): policies must
+	// not allow them.
+	Denied []Pair
+	// WorldClients is how many distinct internet addresses reached the
+	// public service (Public); a new one must be allowed too.
+	WorldClients int
+	Public       Pair
+}
+
+// scenario workloads: namespace, app, node, address, listening port.
+type swl struct {
+	ns, app string
+	node    int
+	ip      string
+	port    int
+}
+
+// Scenario writes what Hubble Relay writes for a small shop on two nodes,
+// connection by connection, with the semantics real captures have: each
+// connection recorded at the source node (TO_OVERLAY, no is_reply) and at
+// the destination node (TO_ENDPOINT, is_reply false), replies likewise
+// (TO_OVERLAY without is_reply, TO_ENDPOINT with is_reply true), DNS
+// lookups, many internet clients of the public frontend, an attacker in
+// another namespace whose attempts are forwarded at its node and dropped
+// by policy at the destination, and a scraper whose replies are the only
+// records of some of its connections. It returns the ground truth.
+func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
+	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
+	wl := map[string]*swl{
+		"frontend":   {"shop", "frontend", 1, "10.1.1.10", 8080},
+		"cart":       {"shop", "cartservice", 2, "10.1.2.20", 7070},
+		"redis":      {"shop", "redis-cart", 2, "10.1.2.30", 6379},
+		"checkout":   {"shop", "checkoutservice", 1, "10.1.1.40", 5050},
+		"payment":    {"shop", "paymentservice", 2, "10.1.2.50", 50051},
+		"prometheus": {"monitoring", "prometheus", 1, "10.1.1.60", 9090},
+		"attacker":   {"sandbox", "attacker", 1, "10.1.1.66", 0},
+		"dns":        {"kube-system", "kube-dns", 2, "10.1.2.53", 53},
+	}
+	calls := []struct {
+		from, to string
+		port     int
+	}{
+		{"frontend", "cart", 7070}, {"cart", "redis", 6379}, {"frontend", "checkout", 5050},
+		{"checkout", "payment", 50051}, {"checkout", "cart", 7070}, {"prometheus", "redis", 9121},
+	}
+	t := Truth{Public: Pair{"world", "shop/frontend", 8080}}
+	for _, c := range calls {
+		t.Allowed = append(t.Allowed, Pair{wl[c.from].ns + "/" + wl[c.from].app, wl[c.to].ns + "/" + wl[c.to].app, c.port})
+	}
+	for _, name := range []string{"frontend", "cart", "checkout", "payment"} {
+		t.Allowed = append(t.Allowed, Pair{wl[name].ns + "/" + wl[name].app, "kube-system/kube-dns", 53})
+	}
+	t.Denied = []Pair{{"sandbox/attacker", "shop/redis-cart", 6379}, {"sandbox/attacker", "shop/cartservice", 7070}}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	clients := map[string]bool{}
+	for k := 0; k < conns; k++ {
+		at := t0.Add(time.Duration(k) * 7 * time.Millisecond)
+		sport := 32768 + r.IntN(28232)
+		switch x := r.IntN(100); {
+		case x < 20: // an internet client of the public frontend
+			ip := fmt.Sprintf("198.51.100.%d", 1+r.IntN(60))
+			clients[ip] = true
+			fe := wl["frontend"]
+			conn(bw, at, ip, worldScn, 0, fe.ip, sEP(fe), fe.node, "TCP", sport, fe.port, "")
+		case x < 30: // DNS lookup
+			names := []string{"frontend", "cart", "checkout", "payment"}
+			c := wl[names[r.IntN(len(names))]]
+			conn(bw, at, c.ip, sEP(c), c.node, wl["dns"].ip, sEP(wl["dns"]), 2, "UDP", sport, 53, "")
+		case x < 34: // the attacker, dropped at the destination
+			a := wl["attacker"]
+			d := wl["redis"]
+			if r.IntN(2) == 0 {
+				d = wl["cart"]
+			}
+			conn(bw, at, a.ip, sEP(a), a.node, d.ip, sEP(d), d.node, "TCP", sport, d.port, "POLICY_DENIED")
+		case x < 38: // a scrape whose request went unrecorded: only the replies
+			p, d := wl["prometheus"], wl["redis"]
+			replyOnly(bw, at, p.ip, sEP(p), p.node, d.ip, sEP(d), d.node, sport, 9121)
+		default:
+			c := calls[r.IntN(len(calls))]
+			s, d := wl[c.from], wl[c.to]
+			conn(bw, at, s.ip, sEP(s), s.node, d.ip, sEP(d), d.node, "TCP", sport, c.port, "")
+		}
+	}
+	t.WorldClients = len(clients)
+	return t, bw.Flush()
+}
+
+func sEP(w *swl) string {
+	return fmt.Sprintf(`{"identity":%d,"namespace":"%s","labels":["k8s:app=%s","k8s:io.cilium.k8s.policy.cluster=shop-prod","k8s:io.kubernetes.pod.namespace=%s"],"pod_name":"%s-0"}`,
+		10000+len(w.app)*97+int(w.ip[len(w.ip)-1]), w.ns, w.app, w.ns, w.app)
+}
+
+const worldScn = `{"identity":2,"labels":["reserved:world"]}`
+
+// rec writes one record.
+func rec(w *bufio.Writer, at time.Time, node int, verdict, point, sip, src, dip, dst, proto string, sport, dport int, flags, reply, drop string) {
+	l4 := fmt.Sprintf(`{"%s":{"source_port":%d,"destination_port":%d}}`, proto, sport, dport)
+	if proto == "TCP" {
+		l4 = fmt.Sprintf(`{"TCP":{"source_port":%d,"destination_port":%d,"flags":{%s}}}`, sport, dport, flags)
+	}
+	extra := ""
+	if point != "" {
+		extra += `,"trace_observation_point":"` + point + `"`
+	}
+	if reply != "" {
+		extra += `,"is_reply":` + reply
+	}
+	if drop != "" {
+		extra += `,"drop_reason_desc":"` + drop + `"`
+	}
+	ts := at.Format(time.RFC3339Nano)
+	fmt.Fprintf(w, `{"flow":{"time":"%s","verdict":"%s","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":%s,"source":%s,"destination":%s,"Type":"L3_L4","node_name":"shop-prod/node-%d"%s},"node_name":"shop-prod/node-%d","time":"%s"}`+"\n",
+		ts, verdict, sip, dip, l4, src, dst, node, extra, node, ts)
+}
+
+// conn writes one connection as both nodes record it. drop, when set, is
+// the drop reason at the destination: the source node still forwards.
+func conn(w *bufio.Writer, at time.Time, sip, src string, snode int, dip, dst string, dnode int, proto string, sport, dport int, drop string) {
+	us := time.Microsecond
+	if snode != 0 && snode != dnode {
+		rec(w, at, snode, "FORWARDED", "TO_OVERLAY", sip, src, dip, dst, proto, sport, dport, `"SYN":true`, "", "")
+	}
+	if drop != "" {
+		rec(w, at.Add(300*us), dnode, "DROPPED", "", sip, src, dip, dst, proto, sport, dport, `"SYN":true`, "", drop)
+		return
+	}
+	rec(w, at.Add(300*us), dnode, "FORWARDED", "TO_ENDPOINT", sip, src, dip, dst, proto, sport, dport, `"SYN":true`, "false", "")
+	// The reply leaves the destination node without is_reply (TO_OVERLAY
+	// or, to the internet, TO_STACK) and reaches the client with it.
+	point := "TO_OVERLAY"
+	if snode == 0 {
+		point = "TO_STACK"
+	}
+	rec(w, at.Add(500*us), dnode, "FORWARDED", point, dip, dst, sip, src, proto, dport, sport, `"SYN":true,"ACK":true`, "", "")
+	rec(w, at.Add(600*us), dnode, "FORWARDED", point, dip, dst, sip, src, proto, dport, sport, `"ACK":true`, "", "")
+	if snode != 0 && snode != dnode {
+		rec(w, at.Add(800*us), snode, "FORWARDED", "TO_ENDPOINT", dip, dst, sip, src, proto, dport, sport, `"ACK":true`, "true", "")
+	}
+}
+
+// replyOnly writes only the replies of a connection, as the destination
+// node's TO_OVERLAY records them (no is_reply, no SYN).
+func replyOnly(w *bufio.Writer, at time.Time, sip, src string, snode int, dip, dst string, dnode int, sport, dport int) {
+	for i := range 3 {
+		rec(w, at.Add(time.Duration(i)*time.Millisecond), dnode, "FORWARDED", "TO_OVERLAY", dip, dst, sip, src, "TCP", dport, sport, `"PSH":true,"ACK":true`, "", "")
+	}
+}
