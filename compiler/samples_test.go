@@ -75,8 +75,8 @@ func TestRealSamples(t *testing.T) {
 	}
 }
 
-// crossCheck compares every cached verdict with policy.LookupFlow.
-func crossCheck(t *testing.T, res *compiler.Result) {
+// engineFor returns Cilium's engine loaded with a compile's policies.
+func engineFor(t *testing.T, res *compiler.Result) *replay.Engine {
 	t.Helper()
 	eng, err := replay.New(res.Agent)
 	if err != nil {
@@ -89,6 +89,13 @@ func crossCheck(t *testing.T, res *compiler.Result) {
 	if err := eng.Load(ps); err != nil {
 		t.Fatal(err)
 	}
+	return eng
+}
+
+// crossCheck compares every cached verdict with policy.LookupFlow.
+func crossCheck(t *testing.T, res *compiler.Result) {
+	t.Helper()
+	eng := engineFor(t, res)
 	g := res.Graph
 	if err := eng.AddGraph(g); err != nil {
 		t.Fatal(err)

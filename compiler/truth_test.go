@@ -56,20 +56,12 @@ func TestGroundTruth(t *testing.T) {
 			}
 		}
 	}
-	eng, err := replay.New(res.Agent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []replay.Policy
 	for _, p := range res.Policies {
-		ps = append(ps, replay.Policy{CNP: p.CNP})
 		if len(p.CNP.Spec.Ingress) == 0 || len(p.CNP.Spec.Egress) == 0 {
 			t.Errorf("%s is not isolated in both directions", p.Key)
 		}
 	}
-	if err := eng.Load(ps); err != nil {
-		t.Fatal(err)
-	}
+	eng := engineFor(t, res)
 	byName := map[string]*ir.Node{}
 	for _, n := range g.Nodes {
 		if n.Kind == ir.KindWorkload {
@@ -116,11 +108,8 @@ func TestGroundTruth(t *testing.T) {
 	if v := check(truth.Public, newClient); !v.Allowed() {
 		t.Errorf("a new internet client is denied the public service: %+v", v)
 	}
-	// The probe: nothing is left open by a missing section, and little is
-	// over-allowed.
-	if err := eng.AddGraph(g); err != nil {
-		t.Fatal(err)
-	}
+	// The compile's probe: nothing is left open by a missing section, and
+	// little is over-allowed.
 	pr := res.Replay.Probe
 	if pr == nil {
 		t.Fatal("no probe")

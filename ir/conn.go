@@ -109,35 +109,32 @@ type UndecidedObservation struct {
 // false when the graph already keeps MaxUndecided groups and this
 // connection belongs to none of them (it is then not kept).
 func (g *Graph) ObserveUndecided(o UndecidedObservation) bool {
-	a, pa, b, pb, fwd, bwd := o.Src, o.SrcPort, o.Dst, o.DstPort, o.Forward, o.Backward
-	if b < a || b == a && pb < pa {
-		a, pa, b, pb, fwd, bwd = b, pb, a, pa, bwd, fwd
-	}
-	id := UndecidedID(a, pa, b, pb, o.Protocol)
-	u, ok := g.Undecided[id]
-	if !ok {
-		if len(g.Undecided) >= MaxUndecided {
-			return false
-		}
-		u = &Undecided{ID: id, A: a, B: b, Protocol: o.Protocol, PortA: pa, PortB: pb, Verdicts: map[string]int64{}}
-		g.Undecided[id] = u
-	}
-	u.Connections++
-	u.Verdicts[o.Verdict]++
-	u.RecordsAB += fwd
-	u.RecordsBA += bwd
-	u.FirstSeen, u.LastSeen = widen(u.FirstSeen, u.LastSeen, o.FirstSeen)
+	u := &Undecided{A: o.Src, B: o.Dst, Protocol: o.Protocol, PortA: o.SrcPort, PortB: o.DstPort, Connections: 1,
+		Verdicts: map[string]int64{o.Verdict: 1}, RecordsAB: o.Forward, RecordsBA: o.Backward}
+	u.FirstSeen, u.LastSeen = widen(time.Time{}, time.Time{}, o.FirstSeen)
 	u.FirstSeen, u.LastSeen = widen(u.FirstSeen, u.LastSeen, o.LastSeen)
-	u.Samples = addSample(u.Samples, o.Pos)
-	return true
+	u.Samples = addSample(nil, o.Pos)
+	u.canonicalize()
+	return g.mergeUndecided(u)
 }
 
-// mergeUndecided adds u's connections to the group with u's ID.
-func (g *Graph) mergeUndecided(u *Undecided) {
+// canonicalize puts u in canonical orientation (A before B by ID, then by
+// port) and sets its ID.
+func (u *Undecided) canonicalize() {
+	if u.B < u.A || u.B == u.A && u.PortB < u.PortA {
+		u.A, u.B, u.PortA, u.PortB, u.RecordsAB, u.RecordsBA = u.B, u.A, u.PortB, u.PortA, u.RecordsBA, u.RecordsAB
+	}
+	u.ID = UndecidedID(u.A, u.PortA, u.B, u.PortB, u.Protocol)
+}
+
+// mergeUndecided adds u's connections to the group with u's ID; it
+// returns false when that group is new and the graph already keeps
+// MaxUndecided groups (u is then not kept).
+func (g *Graph) mergeUndecided(u *Undecided) bool {
 	old, ok := g.Undecided[u.ID]
 	if !ok {
 		if len(g.Undecided) >= MaxUndecided {
-			return
+			return false
 		}
 		c := *u
 		c.Verdicts = map[string]int64{}
@@ -157,6 +154,7 @@ func (g *Graph) mergeUndecided(u *Undecided) {
 	for _, p := range u.Samples {
 		old.Samples = addSample(old.Samples, p)
 	}
+	return true
 }
 
 // SortedUndecided returns the undecided groups ordered by ID.
@@ -307,6 +305,9 @@ func (s *Stats) add(m *map[string]int64, key string, n int64) {
 
 // CountDirection counts n connections under the direction evidence kind.
 func (s *Stats) CountDirection(kind string, n int64) { s.add(&s.Direction, kind, n) }
+
+// SkipN counts n records skipped for reason.
+func (s *Stats) SkipN(reason string, n int64) { s.add(&s.Skipped, reason, n) }
 
 func (e *Edge) countDirection(kind string, n int64) {
 	if kind == "" || n == 0 {

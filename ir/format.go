@@ -43,13 +43,7 @@ func Format(w io.Writer, g *Graph) error {
 		if !e.FirstSeen.IsZero() {
 			fmt.Fprintf(&b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
 		}
-		if len(e.Samples) > 0 {
-			ss := make([]string, len(e.Samples))
-			for i, p := range e.Samples {
-				ss[i] = p.String()
-			}
-			fmt.Fprintf(&b, " at=[%s]", strings.Join(ss, " "))
-		}
+		formatSamples(&b, e.Samples)
 		b.WriteByte('\n')
 		if e.L7 != nil {
 			for _, h := range e.L7.HTTP {
@@ -69,13 +63,7 @@ func Format(w io.Writer, g *Graph) error {
 			fmt.Fprintf(&b, " %s=%d", v, u.Verdicts[v])
 		}
 		fmt.Fprintf(&b, " records=%d/%d", u.RecordsAB, u.RecordsBA)
-		if len(u.Samples) > 0 {
-			ss := make([]string, len(u.Samples))
-			for i, p := range u.Samples {
-				ss[i] = p.String()
-			}
-			fmt.Fprintf(&b, " at=[%s]", strings.Join(ss, " "))
-		}
+		formatSamples(&b, u.Samples)
 		b.WriteByte('\n')
 	}
 	for _, ip := range sortedKeys(g.DNS) {
@@ -92,4 +80,16 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// formatSamples writes " at=[pos pos …]" for a non-empty sample list.
+func formatSamples(b *strings.Builder, ss []Pos) {
+	if len(ss) == 0 {
+		return
+	}
+	parts := make([]string, len(ss))
+	for i, p := range ss {
+		parts[i] = p.String()
+	}
+	fmt.Fprintf(b, " at=[%s]", strings.Join(parts, " "))
 }

@@ -96,14 +96,14 @@ func moveEdges(g *Graph, rename map[string]string) {
 	if len(rename) == 0 {
 		return
 	}
+	to := func(id string) string {
+		if r, ok := rename[id]; ok {
+			return r
+		}
+		return id
+	}
 	for _, e := range g.SortedEdges() {
-		src, dst := e.Src, e.Dst
-		if r, ok := rename[src]; ok {
-			src = r
-		}
-		if r, ok := rename[dst]; ok {
-			dst = r
-		}
+		src, dst := to(e.Src), to(e.Dst)
 		if src == e.Src && dst == e.Dst {
 			continue
 		}
@@ -113,23 +113,14 @@ func moveEdges(g *Graph, rename map[string]string) {
 		g.mergeEdge(&ne)
 	}
 	for _, u := range g.SortedUndecided() {
-		a, b := u.A, u.B
-		if r, ok := rename[a]; ok {
-			a = r
-		}
-		if r, ok := rename[b]; ok {
-			b = r
-		}
+		a, b := to(u.A), to(u.B)
 		if a == u.A && b == u.B {
 			continue
 		}
 		delete(g.Undecided, u.ID)
 		nu := *u
 		nu.A, nu.B = a, b
-		if b < a || b == a && nu.PortB < nu.PortA {
-			nu.A, nu.B, nu.PortA, nu.PortB, nu.RecordsAB, nu.RecordsBA = b, a, nu.PortB, nu.PortA, nu.RecordsBA, nu.RecordsAB
-		}
-		nu.ID = UndecidedID(nu.A, nu.PortA, nu.B, nu.PortB, nu.Protocol)
+		nu.canonicalize()
 		g.mergeUndecided(&nu)
 	}
 }

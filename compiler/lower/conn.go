@@ -186,8 +186,8 @@ func (b *Builder) resolve(c *conn) {
 		if c.fate == fateExplicitDeny {
 			reason = SkipExplicitDeny
 		}
-		st.Skipped = addCount(st.Skipped, reason, drops)
-		st.Skipped = addCount(st.Skipped, SkipDroppedElsewhere, n-drops)
+		st.SkipN(reason, drops)
+		st.SkipN(SkipDroppedElsewhere, n-drops)
 		return
 	}
 	o, kind := c.direction()
@@ -206,7 +206,7 @@ func (b *Builder) resolve(c *conn) {
 		b.g.ObserveUndecided(ir.UndecidedObservation{Src: f.src.ID, Dst: f.dst.ID, SrcPort: f.sport, DstPort: f.port, Protocol: f.protocol,
 			Verdict: c.verdict(), Forward: c.side[i].records, Backward: c.side[1-i].records, FirstSeen: first, LastSeen: last, Pos: f.pos})
 		st.CountDirection(ir.DirectionUnknown, 1)
-		st.Skipped = addCount(st.Skipped, SkipDirectionUnknown, n)
+		st.SkipN(SkipDirectionUnknown, n)
 		return
 	}
 	req, rep := &c.side[o], &c.side[1-o]
@@ -226,18 +226,6 @@ func (b *Builder) resolve(c *conn) {
 	if req.records == 0 {
 		dup, replies = 0, rep.records-1
 	}
-	st.Skipped = addCount(st.Skipped, SkipDuplicate, dup)
-	st.Skipped = addCount(st.Skipped, SkipReply, replies)
-}
-
-// addCount adds n (if not zero) to m[key], making the map when needed.
-func addCount(m map[string]int64, key string, n int64) map[string]int64 {
-	if n == 0 {
-		return m
-	}
-	if m == nil {
-		m = map[string]int64{}
-	}
-	m[key] += n
-	return m
+	st.SkipN(SkipDuplicate, dup)
+	st.SkipN(SkipReply, replies)
 }
