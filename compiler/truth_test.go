@@ -108,6 +108,30 @@ func TestGroundTruth(t *testing.T) {
 	if v := check(truth.Public, newClient); !v.Allowed() {
 		t.Errorf("a new internet client is denied the public service: %+v", v)
 	}
+	// The gateway reached by address: every address seen is allowed, one
+	// outside the prefix they were folded into is not.
+	ext := truth.External
+	if len(ext.Addrs) < 2 {
+		t.Fatalf("external addresses %v", ext.Addrs)
+	}
+	for _, ip := range append(append([]string{}, ext.Addrs...), ext.Far) {
+		a := netip.MustParseAddr(ip)
+		dst := &ir.Node{ID: ir.CIDRID(netip.PrefixFrom(a, 32).String()), Kind: ir.KindCIDR, CIDR: netip.PrefixFrom(a, 32).String()}
+		v, err := eng.Check(node(ext.Src), dst, "TCP", uint16(ext.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Allowed() != (ip != ext.Far) {
+			t.Errorf("%s -> %s:%d: allowed %v (%+v)", ext.Src, ip, ext.Port, v.Allowed(), v)
+		}
+	}
+	folded := false
+	for _, w := range res.Decisions.Warnings {
+		folded = folded || strings.Contains(w.Msg, "reaches on TCP/443 are allowed as 203.0.113.8/29")
+	}
+	if !folded {
+		t.Errorf("the gateway's addresses were not folded: %v", res.Decisions.Warnings)
+	}
 	// The compile's probe: nothing is left open by a missing section, and
 	// little is over-allowed.
 	pr := res.Replay.Probe

@@ -181,6 +181,47 @@ func TestDefaultPack(t *testing.T) {
 				t.Error("unrelated policy lost")
 			}
 		}},
+		{"unnamed egress addresses on one port folded into the smallest covering prefix, within /24", irtest.Graph(
+			irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("shop/api", "cidr:203.0.113.9/32", "TCP/443"),
+			irtest.Edge("shop/api", "cidr:203.0.113.14/32", "TCP/443"),
+			irtest.Edge("shop/api", "cidr:203.0.113.12/32", "TCP/443"),
+			irtest.Edge("shop/api", "cidr:203.0.113.12/32", "TCP/5432"), // alone on its port: stays /32
+			irtest.Edge("shop/api", "cidr:198.51.100.7/32", "TCP/443"),  // alone in its /24
+			irtest.Edge("shop/api", "cidr:2001:db8::1/128", "TCP/443"),
+			irtest.Edge("shop/api", "cidr:2001:db8::ff/128", "TCP/443"),
+			irtest.Edge("shop/api", "cidr:2001:db8:1::1/128", "TCP/443"), // another /64
+			irtest.Edge("shop/api", "cidr:192.0.2.0/25", "TCP/443"),      // a prefix from Hubble's cidr label stays
+			irtest.Edge("shop/api", "fqdn:api.stripe.com", "TCP/443"),
+		), func(t *testing.T, d *rules.Decisions) {
+			got := rulesJSON(d.Policies["shop/api"].Egress)
+			for _, want := range []string{
+				`{"toCIDR":["192.0.2.0/25","198.51.100.7/32","2001:db8:1::1/128","2001:db8::/120","203.0.113.8/29"],"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]}`,
+				`{"toCIDR":["203.0.113.12/32"],"toPorts":[{"ports":[{"port":"5432","protocol":"TCP"}]}]}`,
+				`{"toFQDNs":[{"matchName":"api.stripe.com"}]`,
+			} {
+				if !strings.Contains(got, want) {
+					t.Errorf("egress lacks %s\n%s", want, got)
+				}
+			}
+			var folds []string
+			for _, w := range d.Warnings {
+				if strings.Contains(w.Msg, "smallest prefix covering them") {
+					folds = append(folds, w.Msg)
+				}
+			}
+			if len(folds) != 2 || !strings.Contains(strings.Join(folds, "\n"), "3 addresses without a DNS name that shop/api reaches on TCP/443 are allowed as 203.0.113.8/29") {
+				t.Errorf("fold warnings %q", folds)
+			}
+			off := decide(t, irtest.Graph(
+				irtest.Workload("shop", "api", "app=api"),
+				irtest.Edge("shop/api", "cidr:203.0.113.9/32", "TCP/443"),
+				irtest.Edge("shop/api", "cidr:203.0.113.14/32", "TCP/443"),
+			), rules.Options{Set: []string{"world_egress.fold.ipv4=0"}})
+			if got := rulesJSON(off.Policies["shop/api"].Egress); !strings.Contains(got, `"toCIDR":["203.0.113.14/32","203.0.113.9/32"]`) {
+				t.Errorf("fold off: %s", got)
+			}
+		}},
 		{"world ingress as CIDR; host as entity", irtest.Graph(
 			irtest.Workload("shop", "api", "app=api"),
 			irtest.Edge("cidr:198.51.100.0/24", "shop/api", "TCP/443"),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"sort"
 	"time"
 )
 
@@ -28,6 +29,16 @@ type Truth struct {
 	// public service (Public); a new one must be allowed too.
 	WorldClients int
 	Public       Pair
+	// External is a service outside the cluster that a workload (Src)
+	// reaches by address, with no DNS name in the flows, on Port: the
+	// addresses it was seen reaching (Addrs) must be allowed, Far (outside
+	// their /24) must not.
+	External struct {
+		Src   string
+		Addrs []string
+		Far   string
+		Port  int
+	}
 }
 
 // scenario workloads: namespace, app, node, address, listening port.
@@ -76,7 +87,7 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 	t.Denied = []Pair{{"sandbox/attacker", "shop/redis-cart", 6379}, {"sandbox/attacker", "shop/cartservice", 7070}}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
-	clients := map[string]bool{}
+	clients, ext := map[string]bool{}, map[string]bool{}
 	for k := 0; k < conns; k++ {
 		at := t0.Add(time.Duration(k) * 7 * time.Millisecond)
 		sport := 32768 + r.IntN(28232)
@@ -100,6 +111,11 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 		case x < 38: // a scrape whose request went unrecorded: only the replies
 			p, d := wl["prometheus"], wl["redis"]
 			replyOnly(bw, at, p.ip, sEP(p), p.node, d.ip, sEP(d), d.node, sport, 9121)
+		case x < 41: // the payment gateway, by address
+			p := wl["payment"]
+			ip := fmt.Sprintf("203.0.113.%d", 10+r.IntN(4))
+			ext[ip] = true
+			egressWorld(bw, at, p.ip, sEP(p), p.node, ip, sport, 443)
 		default:
 			c := calls[r.IntN(len(calls))]
 			s, d := wl[c.from], wl[c.to]
@@ -107,6 +123,11 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 		}
 	}
 	t.WorldClients = len(clients)
+	t.External.Src, t.External.Port, t.External.Far = "shop/paymentservice", 443, "203.0.114.10"
+	for ip := range ext {
+		t.External.Addrs = append(t.External.Addrs, ip)
+	}
+	sort.Strings(t.External.Addrs)
 	return t, bw.Flush()
 }
 
@@ -169,4 +190,14 @@ func replyOnly(w *bufio.Writer, at time.Time, sip, src string, snode int, dip, d
 	for i := range 3 {
 		rec(w, at.Add(time.Duration(i)*time.Millisecond), dnode, "FORWARDED", "TO_OVERLAY", dip, dst, sip, src, "TCP", dport, sport, `"PSH":true,"ACK":true`, "", "")
 	}
+}
+
+// egressWorld writes a connection from a pod to an address outside the
+// cluster as the pod's node records it: the request leaving to the stack
+// without is_reply, the reply coming back with is_reply true.
+func egressWorld(w *bufio.Writer, at time.Time, sip, src string, snode int, dip string, sport, dport int) {
+	us := time.Microsecond
+	rec(w, at, snode, "FORWARDED", "TO_STACK", sip, src, dip, worldScn, "TCP", sport, dport, `"SYN":true`, "", "")
+	rec(w, at.Add(900*us), snode, "FORWARDED", "TO_ENDPOINT", dip, worldScn, sip, src, "TCP", dport, sport, `"SYN":true,"ACK":true`, "true", "")
+	rec(w, at.Add(950*us), snode, "FORWARDED", "TO_STACK", sip, src, dip, worldScn, "TCP", sport, dport, `"ACK":true`, "", "")
 }

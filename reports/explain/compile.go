@@ -17,8 +17,21 @@ func FromCompile(res *compiler.Result, title string, flows []string) (*Input, er
 		Source: fmt.Sprintf("Policies compiled by ppc from %s, proved with Cilium's validation and policy engine (cluster %q).", strings.Join(flows, ", "), res.Agent.ClusterName),
 		Graph:  res.Graph, Files: res.Summary.Files,
 	}
+	// The packs' warnings, under the policy they concern (by its key).
+	notes := map[string][]string{}
 	if res.Decisions != nil {
 		in.Excluded = res.Decisions.Excluded
+		for _, w := range res.Decisions.Warnings {
+			if w.Policy == "" {
+				in.Notes = append(in.Notes, w.Msg)
+			} else {
+				notes[w.Policy] = append(notes[w.Policy], w.Msg)
+			}
+		}
+	}
+	keys := map[[3]string]string{}
+	for _, p := range res.Policies {
+		keys[[3]string{p.Cluster, p.CNP.Namespace, p.CNP.Name}] = p.Key
 	}
 	if res.Replay != nil {
 		in.Replay, in.Probe = res.Replay.Report, res.Replay.Probe
@@ -32,7 +45,7 @@ func FromCompile(res *compiler.Result, title string, flows []string) (*Input, er
 		if d.Namespace != "" {
 			name = d.Namespace + "/" + d.Name
 		}
-		in.Policies = append(in.Policies, Policy{Name: name, Kind: "CiliumNetworkPolicy", YAML: y})
+		in.Policies = append(in.Policies, Policy{Name: name, Kind: "CiliumNetworkPolicy", YAML: y, Notes: notes[keys[[3]string{d.Cluster, d.Namespace, d.Name}]]})
 	}
 	return in, nil
 }

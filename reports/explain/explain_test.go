@@ -168,8 +168,8 @@ func hostileInput() *Input {
 	for i, h := range hostile {
 		y += fmt.Sprintf("    a%d: %q\n", i, h)
 	}
-	return &Input{Title: hostile[0], Source: hostile[2], Graph: g, Files: 1,
-		Policies: []Policy{{Name: hostile[0], Kind: "CiliumNetworkPolicy", File: hostile[1], YAML: []byte(y), Errors: []string{hostile[2]}}}}
+	return &Input{Title: hostile[0], Source: hostile[2], Graph: g, Files: 1, Notes: hostile,
+		Policies: []Policy{{Name: hostile[0], Kind: "CiliumNetworkPolicy", File: hostile[1], YAML: []byte(y), Errors: []string{hostile[2]}, Notes: hostile}}}
 }
 
 // TestHostileText: no hostile string reaches the HTML or the Markdown as

@@ -29,6 +29,11 @@ func Markdown(in *Input) ([]byte, error) {
 		b.WriteString("\n")
 	}
 
+	if len(m.Notes) > 0 {
+		b.WriteString("**Notes from the rule packs:**\n\n")
+		writeNotes(&b, m.Notes)
+	}
+
 	b.WriteString("### Topology\n\n")
 	for _, l := range m.Legend {
 		fmt.Fprintf(&b, "- %s: %s\n", legendWord(l.Class), mdText(l.Text))
@@ -84,6 +89,10 @@ func Markdown(in *Input) ([]byte, error) {
 		if p.File != "" {
 			fmt.Fprintf(&b, "From %s.\n\n", mdCode(p.File))
 		}
+		if len(p.Notes) > 0 {
+			b.WriteString("The rule packs decided:\n\n")
+			writeNotes(&b, p.Notes)
+		}
 		if len(p.Errors) > 0 {
 			b.WriteString("**Invalid: not loaded, the cluster would not enforce it.**\n\n")
 			for _, e := range p.Errors {
@@ -115,6 +124,18 @@ func Markdown(in *Input) ([]byte, error) {
 		b.WriteString("<details><summary>YAML</summary>\n\n" + fence("yaml", p.YAML) + "\n</details>\n\n")
 	}
 	return []byte(b.String()), nil
+}
+
+// writeNotes lists notes, at most maxMarkdownRows of them.
+func writeNotes(b *strings.Builder, notes []string) {
+	for i, n := range notes {
+		if i == maxMarkdownRows {
+			fmt.Fprintf(b, "- … and %d more\n", len(notes)-i)
+			break
+		}
+		fmt.Fprintf(b, "- %s\n", mdText(n))
+	}
+	b.WriteString("\n")
 }
 
 // maxMarkdownRows bounds the summary tables of the Markdown report (the

@@ -27,6 +27,9 @@ type Policy struct {
 	// Errors are the verification errors ("layer: path: message"); a
 	// policy with errors was not loaded into the replay.
 	Errors []string
+	// Notes say what the rule packs decided about the policy beyond its
+	// rules (addresses folded into a prefix, a port opened to world).
+	Notes []string
 }
 
 // Input is everything a report shows.
@@ -42,7 +45,9 @@ type Input struct {
 	// Excluded are the connections the rule packs chose not to allow,
 	// by edge ID, with the reason.
 	Excluded map[string]string
-	Limits   Limits
+	// Notes are the rule packs' warnings that concern no single policy.
+	Notes  []string
+	Limits Limits
 }
 
 // model is what the templates render, computed once from Input.
@@ -57,6 +62,7 @@ type model struct {
 	Unused     []string // "policy rule" no flow exercised
 	PerPolicy  []policyFlows
 	Denied     []connView
+	Notes      []string
 	Probe      *replay.ProbeReport
 	ProbeTop   []probeView
 	Legend     []legend
@@ -104,6 +110,7 @@ type policyView struct {
 	File        string
 	YAML        string
 	Errors      []string
+	Notes       []string
 	Loaded      bool
 	Flows       int64
 	Denied      int64
@@ -120,7 +127,7 @@ func newModel(in *Input) *model {
 		in.Limits = DefaultLimits
 	}
 	g := in.Graph
-	m := &model{in: in, Probe: in.Probe, NSDiagrams: map[string]Diagram{}}
+	m := &model{in: in, Probe: in.Probe, Notes: in.Notes, NSDiagrams: map[string]Diagram{}}
 	classes := edgeClasses(in)
 
 	// Statistics.
@@ -309,7 +316,7 @@ func policyViews(in *Input, names map[string]string) []policyView {
 	}
 	var out []policyView
 	for i, p := range in.Policies {
-		v := policyView{Anchor: fmt.Sprintf("policy-%d", i), Name: p.Name, Kind: p.Kind, File: p.File, YAML: string(p.YAML), Errors: p.Errors, Loaded: len(p.Errors) == 0}
+		v := policyView{Anchor: fmt.Sprintf("policy-%d", i), Name: p.Name, Kind: p.Kind, File: p.File, YAML: string(p.YAML), Errors: p.Errors, Notes: p.Notes, Loaded: len(p.Errors) == 0}
 		u, ok := uses[p.Name]
 		if ok {
 			v.Flows, v.Denied = u.AllowedFlows, u.DeniedFlows

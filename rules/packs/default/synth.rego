@@ -242,7 +242,74 @@ edge_peer(e, g, ns, "ingress") := {"kind": "entities", "value": "world"} if {
 	public_port[[g, e.protocol, e.port]]
 } else := peer(e.src, ns)
 
-edge_peer(e, _, ns, "egress") := peer(e.dst, ns)
+edge_peer(e, g, ns, "egress") := {"kind": "cidr", "value": p} if {
+	p := folded[[g, e.protocol, e.port, input.nodes[e.dst].cidr]]
+} else := peer(e.dst, ns)
+
+# ---- unnamed world egress -------------------------------------------------
+
+# Addresses outside the cluster that a group reaches with no DNS name in
+# the flows (no toFQDNs possible) and on one port are folded, when at
+# least config world_egress.fold.min_addresses of them share a prefix of
+# world_egress.fold.ipv4 (ipv6) bits, into the smallest prefix that
+# covers them: an address the service adds next to them is allowed, one
+# farther away is not. 0 turns folding off for the family.
+fold := object.get(lib.setting("world_egress", {}), "fold", {})
+
+fold_len(c) := object.get(fold, "ipv6", 0) if contains(c, ":")
+
+fold_len(c) := object.get(fold, "ipv4", 0) if not contains(c, ":")
+
+host_len(c) := 128 if contains(c, ":")
+
+host_len(c) := 32 if not contains(c, ":")
+
+# network(c, l) is the prefix of l bits that holds the address of c.
+network(c, l) := p if {
+	some p in net.cidr_merge([sprintf("%s/%d", [split(c, "/")[0], l])])
+}
+
+# world_out[[g, protocol, port, bucket]] are the unnamed addresses (/32,
+# /128) group g reaches on that port, by the fold-length prefix they are in.
+world_out[[g, e.protocol, e.port, b]] contains c if {
+	lib.setting("world_peers", "cidr") == "cidr"
+	some g
+	identity.groups[g]
+	some e in out_edges[g]
+	n := input.nodes[e.dst]
+	n.kind == "cidr"
+	c := n.cidr
+	endswith(c, sprintf("/%d", [host_len(c)]))
+	l := fold_len(c)
+	l > 0
+	l < host_len(c)
+	b := network(c, l)
+}
+
+# fold_sets[[g, protocol, port, prefix]] are the addresses folded into prefix.
+fold_sets[[g, proto, port, p]] := cs if {
+	some [g, proto, port, b], cs in world_out
+	count(cs) >= object.get(fold, "min_addresses", 2)
+	p := covering(cs, b)
+}
+
+folded[[g, proto, port, c]] := p if {
+	some [g, proto, port, p], cs in fold_sets
+	some c in cs
+}
+
+# covering(cs, b) is the smallest prefix inside b that holds every
+# address of cs.
+covering(cs, b) := network(c0, max(lens)) if {
+	c0 := min(cs)
+	lens := [l |
+		some l in numbers.range(host_len(c0), to_number(split(b, "/")[1]))
+		p := network(c0, l)
+		every c in cs {
+			net.cidr_contains(p, c)
+		}
+	]
+}
 
 # ---- rules ----------------------------------------------------------------
 
@@ -408,6 +475,12 @@ edge_text(id) := sprintf("%s -> %s %s/%d", [e.src, e.dst, e.protocol, e.port]) i
 
 warnings contains {"msg": sprintf("%d world addresses reach %s on %s/%d: allowed from world on that port (config world_clients.public_service: %d)", [n, policy_key(grp, identity.name[g]), proto, port, lib.setting("world_clients", {}).public_service]), "policy": policy_key(grp, identity.name[g])} if {
 	some [g, proto, port], n in public_port
+	grp := identity.groups[g]
+	subject_ns_ok(grp.namespace)
+}
+
+warnings contains {"msg": sprintf("%d addresses without a DNS name that %s reaches on %s/%d are allowed as %s, the smallest prefix covering them (config world_egress.fold: /%d, at least %d addresses): %s", [count(cs), policy_key(grp, identity.name[g]), proto, port, p, fold_len(p), object.get(fold, "min_addresses", 2), concat(", ", sort(cs))]), "policy": policy_key(grp, identity.name[g])} if {
+	some [g, proto, port, p], cs in fold_sets
 	grp := identity.groups[g]
 	subject_ns_ok(grp.namespace)
 }
