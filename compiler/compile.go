@@ -353,16 +353,17 @@ func (s *state) replay(context.Context) error {
 	}
 	g := s.res.Graph
 	var reps []*replay.Report
-	var eng *replay.Engine
+	var engines []*replay.Engine
 	for _, c := range clusters {
 		settings := s.opts.Agent
 		if c != "" {
 			settings.ClusterName = c
 		}
-		var err error
-		if eng, err = replay.New(settings); err != nil {
+		eng, err := replay.New(settings)
+		if err != nil {
 			return err
 		}
+		engines = append(engines, eng)
 		if c != "" {
 			eng.EnforceOnly(c)
 		}
@@ -404,15 +405,9 @@ func (s *state) replay(context.Context) error {
 		d.Related = e.Samples
 		s.res.Diagnostics = append(s.res.Diagnostics, d)
 	}
-	switch {
-	case s.opts.NoProbe:
-	case len(clusters) > 1:
-		d := ir.Warnf("ppc_probe_skipped", ir.Pos{}, "the least-privilege probe covers one cluster at a time; the flows span %d (%s): probe each cluster's policies with ppc replay --probe", len(clusters), strings.Join(clusters, ", "))
-		d.Stage = string(StageReplay)
-		s.res.Diagnostics = append(s.res.Diagnostics, d)
-	default:
+	if !s.opts.NoProbe {
 		var err error
-		if rep.Probe, err = eng.Probe(g, replay.ProbeOptions{}); err != nil {
+		if rep.Probe, err = replay.ProbeClusters(g, replay.ProbeOptions{}, clusters, engines); err != nil {
 			return err
 		}
 	}

@@ -25,6 +25,7 @@ import (
 //	stop-after: normalize
 //	rules: rules/org-strict            (packs under testdata)
 //	set: key=value
+//	policy-default-local-cluster: false  (the agent flag, for replay)
 //
 // (other comment lines are prose), and its files "out/ir", "out/policies.yaml" and "out/diagnostics" hold
 // the expected canonical IR, emitted YAML and diagnostics. PPC_UPDATE=1
@@ -64,6 +65,8 @@ func TestGolden(t *testing.T) {
 					opts.Rules = append(opts.Rules, filepath.Join(testutil.Testdata(), v))
 				case "set":
 					opts.Set = append(opts.Set, v)
+				case "policy-default-local-cluster":
+					opts.Agent.PolicyAnyCluster = v == "false"
 				}
 			}
 			for _, f := range ar.Files {

@@ -281,3 +281,154 @@ func TestRulePaths(t *testing.T) {
 }
 
 func agentDefaults() agent.Settings { return agent.Defaults() }
+
+// TestPolicyDefaultLocalCluster: a selector without a cluster label
+// selects only the local cluster under the agent's default
+// (--policy-default-local-cluster=true) and every cluster when it is
+// false; a selector with the label selects that cluster under both.
+func TestPolicyDefaultLocalCluster(t *testing.T) {
+	const bare = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: cache, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: cache}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: worker, k8s:io.kubernetes.pod.namespace: jobs}}]
+    toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+`
+	labelled := strings.Replace(bare, "app: worker,", "app: worker, k8s:io.cilium.k8s.policy.cluster: poc2,", 1)
+	g := irtest.Graph(
+		irtest.Workload("shop", "cache", "app=cache", "io.cilium.k8s.policy.cluster=poc1"),
+		irtest.Workload("jobs", "worker", "app=worker", "io.cilium.k8s.policy.cluster=poc2"),
+		irtest.Workload("jobs", "local-worker", "app=worker", "io.cilium.k8s.policy.cluster=poc1"),
+	)
+	node := func(name string) *ir.Node {
+		for _, n := range g.Nodes {
+			if n.Namespace+"/"+n.Name == name {
+				return n
+			}
+		}
+		t.Fatalf("no node %s", name)
+		return nil
+	}
+	tests := []struct {
+		policy              string
+		anyCluster          bool
+		remote, localWorker bool // allowed from poc2/worker, poc1/worker
+	}{
+		{bare, false, false, true},
+		{bare, true, true, true},
+		{labelled, false, true, false},
+		{labelled, true, true, false},
+	}
+	for i, tt := range tests {
+		s := agent.Defaults()
+		s.ClusterName, s.PolicyAnyCluster = "poc1", tt.anyCluster
+		e, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.EnforceOnly("poc1")
+		if err := e.Load(loadPolicies(t, tt.policy)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.AddGraph(g); err != nil {
+			t.Fatal(err)
+		}
+		for src, want := range map[string]bool{"jobs/worker": tt.remote, "jobs/local-worker": tt.localWorker} {
+			v, err := e.Check(node(src), node("shop/cache"), "TCP", 6379)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Allowed() != want {
+				t.Errorf("case %d (any cluster %v): %s -> poc1 cache allowed %v, want %v", i, tt.anyCluster, src, v.Allowed(), want)
+			}
+		}
+	}
+}
+
+// TestProbeClusters: the probe over a ClusterMesh takes each candidate's
+// egress verdict from its source's cluster and its ingress verdict from
+// its destination's, and names policies with their cluster.
+func TestProbeClusters(t *testing.T) {
+	byCluster := map[string]string{
+		"poc1": `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: cache, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: cache}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: worker, k8s:io.kubernetes.pod.namespace: jobs, k8s:io.cilium.k8s.policy.cluster: poc2}}]
+    toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+  egress: [{}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: lw, namespace: jobs}
+spec:
+  endpointSelector: {matchLabels: {app: worker}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: worker}}]
+    toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+`,
+		"poc2": `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: worker, namespace: jobs}
+spec:
+  endpointSelector: {matchLabels: {app: worker}}
+  egress:
+  - toEndpoints: [{matchLabels: {app: cache, k8s:io.kubernetes.pod.namespace: shop, k8s:io.cilium.k8s.policy.cluster: poc1}}]
+    toPorts: [{ports: [{port: "6379", protocol: TCP}]}]
+  ingress: [{}]
+`,
+	}
+	g := irtest.Graph(
+		irtest.Workload("shop", "cache", "app=cache", "io.cilium.k8s.policy.cluster=poc1"),
+		irtest.Workload("jobs", "worker", "app=worker", "io.cilium.k8s.policy.cluster=poc2"),
+		irtest.Workload("jobs", "local-worker", "app=worker", "io.cilium.k8s.policy.cluster=poc1"),
+		irtest.Edge("jobs/worker", "shop/cache", "TCP/6379"),
+	)
+	clusters := []string{"poc1", "poc2"}
+	var engines []*Engine
+	for _, c := range clusters {
+		s := agent.Defaults()
+		s.ClusterName = c
+		e, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.EnforceOnly(c)
+		if err := e.Load(loadPolicies(t, byCluster[c])); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.AddGraph(g); err != nil {
+			t.Fatal(err)
+		}
+		engines = append(engines, e)
+	}
+	rep, err := ProbeClusters(g, ProbeOptions{}, clusters, engines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Of the 8 unobserved pairs only local-worker to itself is allowed:
+	// its own egress rule (poc1) allows it, and nothing isolates its
+	// ingress. poc2's worker policy does not select it.
+	if rep.Checked != 8 || rep.Allowed != 1 {
+		t.Fatalf("checked %d, allowed %d: %+v", rep.Checked, rep.Allowed, rep.ByPolicy)
+	}
+	var got []string
+	for _, c := range rep.ByPolicy {
+		got = append(got, c.Policy)
+		for _, h := range c.Examples {
+			if !strings.Contains(h.Src, "local-worker") || !strings.Contains(h.Dst, "local-worker") {
+				t.Errorf("allowed %s -> %s", h.Src, h.Dst)
+			}
+		}
+	}
+	if fmt.Sprint(got) != "["+NoPolicy+" poc1/jobs/lw]" && fmt.Sprint(got) != "[poc1/jobs/lw "+NoPolicy+"]" {
+		t.Errorf("by policy %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/cilium/cilium/pkg/identity"
+	"github.com/cilium/cilium/pkg/u8proto"
 
 	"github.com/policypilot/ppc/ir"
 )
@@ -178,6 +179,15 @@ type ProbeReport struct {
 // nothing) and the source is not the host (the agent always lets the host
 // reach local endpoints), and counts how many the policies allow.
 func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
+	return ProbeClusters(g, o, []string{""}, []*Engine{e})
+}
+
+// ProbeClusters is Probe over the engines of several clusters, each
+// enforcing only at its own workloads (see EnforceOnly), as Merge
+// combines their replays: a candidate's egress verdict comes from its
+// source's cluster, its ingress verdict from its destination's. Policy
+// names are prefixed with their cluster (unless it is "").
+func ProbeClusters(g *ir.Graph, o ProbeOptions, clusters []string, engines []*Engine) (*ProbeReport, error) {
 	if o.Max <= 0 {
 		o.Max = DefaultProbeMax
 	}
@@ -185,13 +195,37 @@ func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 		o.Examples = 5
 	}
 	nodes := g.SortedNodes()
-	ids := make([]*identity.Identity, len(nodes))
-	for i, n := range nodes {
-		id, err := e.Identity(n)
-		if err != nil {
-			return nil, err
+	ids := make([][]*identity.Identity, len(engines))
+	for k, e := range engines {
+		ids[k] = make([]*identity.Identity, len(nodes))
+		for i, n := range nodes {
+			id, err := e.Identity(n)
+			if err != nil {
+				return nil, err
+			}
+			ids[k][i] = id
 		}
-		ids[i] = id
+	}
+	// check is the verdict of the clusters' engines, and the cluster of
+	// each point's rules.
+	check := func(i, j int, proto u8proto.U8proto, port uint16) (v Verdict, egressBy, ingressBy string, err error) {
+		for k, e := range engines {
+			atS, atD := e.enforces(nodes[i]), e.enforces(nodes[j])
+			if !atS && !atD {
+				continue
+			}
+			vk, err := e.check(atS, atD, ids[k][i], ids[k][j], proto, port)
+			if err != nil {
+				return v, "", "", err
+			}
+			if atS {
+				v.Egress, egressBy = vk.Egress, clusters[k]
+			}
+			if atD {
+				v.Ingress, ingressBy = vk.Ingress, clusters[k]
+			}
+		}
+		return v, egressBy, ingressBy, nil
 	}
 	type pp struct {
 		proto string
@@ -257,7 +291,7 @@ func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 					continue
 				}
 				proto, _ := Protocol(p.proto)
-				v, err := e.check(isWL(i), isWL(j), ids[i], ids[j], proto, p.port)
+				v, egressBy, ingressBy, err := check(i, j, proto, p.port)
 				if err != nil {
 					return nil, err
 				}
@@ -266,7 +300,7 @@ func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 					continue
 				}
 				rep.Allowed++
-				hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: v.Rules()}
+				hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: mergeRefs(inCluster(egressBy, v.Egress.By), inCluster(ingressBy, v.Ingress.By))}
 				pols := map[string]bool{}
 				for _, r := range hit.By {
 					pols[r.Policy] = true
@@ -302,6 +336,20 @@ func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 		return a.Policy < b.Policy
 	})
 	return rep, nil
+}
+
+// inCluster prefixes the policy names of rs with cluster (a copy: rs is
+// shared).
+func inCluster(cluster string, rs []RuleRef) []RuleRef {
+	if cluster == "" || len(rs) == 0 {
+		return rs
+	}
+	out := make([]RuleRef, len(rs))
+	for i, r := range rs {
+		r.Policy = cluster + "/" + r.Policy
+		out[i] = r
+	}
+	return out
 }
 
 // mix is a fixed 64-bit mixer (splitmix64's finaliser): deterministic
