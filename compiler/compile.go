@@ -232,10 +232,8 @@ func (s *state) normalize(context.Context) error {
 func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 	counts := map[string]int{}
 	for _, n := range g.Nodes {
-		for _, l := range n.Labels {
-			if v, ok := strings.CutPrefix(l, "k8s:io.cilium.k8s.policy.cluster="); ok {
-				counts[v]++
-			}
+		if v := n.Cluster(); v != "" {
+			counts[v]++
 		}
 	}
 	best := ""
@@ -351,39 +349,19 @@ func (s *state) replay(context.Context) error {
 		}
 		sort.Strings(clusters)
 	}
-	g := s.res.Graph
-	var reps []*replay.Report
-	var engines []*replay.Engine
+	cs := replay.ClusterSet{Clusters: clusters}
 	for _, c := range clusters {
-		settings := s.opts.Agent
-		if c != "" {
-			settings.ClusterName = c
-		}
-		eng, err := replay.New(settings)
-		if err != nil {
-			return err
-		}
-		engines = append(engines, eng)
-		if c != "" {
-			eng.EnforceOnly(c)
-		}
-		if err := eng.Load(byCluster[c]); err != nil {
-			return err
-		}
-		if err := eng.AddGraph(g); err != nil {
-			return err
-		}
-		r, err := eng.Replay(g)
-		if err != nil {
-			return err
-		}
-		reps = append(reps, r)
+		cs.Policies = append(cs.Policies, byCluster[c])
 	}
-	r := reps[0]
-	if len(clusters) > 1 || clusters[0] != "" {
-		r = replay.Merge(clusters, reps)
+	var probe *replay.ProbeOptions
+	if !s.opts.NoProbe {
+		probe = &replay.ProbeOptions{}
 	}
-	rep := &ReplayReport{Report: r}
+	r, pr, err := cs.Run(s.res.Graph, s.opts.Agent, probe)
+	if err != nil {
+		return err
+	}
+	rep := &ReplayReport{Report: r, Probe: pr}
 	for _, x := range r.Results {
 		if x.Verdict.Allowed() {
 			continue
@@ -404,12 +382,6 @@ func (s *state) replay(context.Context) error {
 		d.Stage = string(StageReplay)
 		d.Related = e.Samples
 		s.res.Diagnostics = append(s.res.Diagnostics, d)
-	}
-	if !s.opts.NoProbe {
-		var err error
-		if rep.Probe, err = replay.ProbeClusters(g, replay.ProbeOptions{}, clusters, engines); err != nil {
-			return err
-		}
 	}
 	s.res.Replay = rep
 	return nil

@@ -438,13 +438,26 @@ func sameNode(a, b *Node) bool {
 }
 
 // DisplayNames names every node for people: "namespace/workload" for
-// workloads ("namespace/workload#hash" when several identities share the
+// workloads ("cluster/namespace/workload" when the workloads span several
+// clusters; "namespace/workload#hash" when several identities share the
 // name), the node ID (ent:world, cidr:…, fqdn:…) for the others.
 func (g *Graph) DisplayNames() map[string]string {
 	count := map[string]int{}
+	clusters := map[string]bool{}
 	for _, n := range g.Nodes {
 		if n.Kind == KindWorkload {
-			count[n.Namespace+"/"+n.Name]++
+			clusters[n.Cluster()] = true
+		}
+	}
+	name := func(n *Node) string {
+		if len(clusters) > 1 && n.Cluster() != "" {
+			return n.Cluster() + "/" + n.Namespace + "/" + n.Name
+		}
+		return n.Namespace + "/" + n.Name
+	}
+	for _, n := range g.Nodes {
+		if n.Kind == KindWorkload {
+			count[name(n)]++
 		}
 	}
 	out := make(map[string]string, len(g.Nodes))
@@ -452,11 +465,24 @@ func (g *Graph) DisplayNames() map[string]string {
 		switch {
 		case n.Kind != KindWorkload:
 			out[id] = id
-		case count[n.Namespace+"/"+n.Name] > 1:
+		case count[name(n)] > 1:
 			out[id] = strings.TrimPrefix(id, "wl:")
 		default:
-			out[id] = n.Namespace + "/" + n.Name
+			out[id] = name(n)
 		}
 	}
 	return out
+}
+
+// ClusterLabel is the identity label that names a workload's cluster.
+const ClusterLabel = "k8s:io.cilium.k8s.policy.cluster"
+
+// Cluster is the cluster a workload's labels name (ClusterLabel), or "".
+func (n *Node) Cluster() string {
+	for _, l := range n.Labels {
+		if v, ok := strings.CutPrefix(l, ClusterLabel+"="); ok {
+			return v
+		}
+	}
+	return ""
 }

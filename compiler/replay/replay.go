@@ -150,6 +150,10 @@ type Engine struct {
 type PolicyRules struct {
 	Policy string
 	Rules  []string // paths, e.g. "spec.egress[0]"
+	// Isolating are the empty rules ({}): they allow nothing and only put
+	// the subject in default deny, so they are not among Rules (no flow
+	// can exercise them).
+	Isolating []string
 }
 
 // distilled is an identity's computed policy: the map state and the L7
@@ -263,7 +267,17 @@ func (e *Engine) Load(ps []Policy) error {
 			lbls.Sort()
 			en.Labels = lbls
 		}
-		e.policies = append(e.policies, PolicyRules{Policy: p.Name(), Rules: paths})
+		pr := PolicyRules{Policy: p.Name()}
+		for i, en := range entries {
+			// An empty rule ({}) selects no peer and no port: it only
+			// puts the subject in default deny. No flow can exercise it.
+			if len(en.L3) == 0 && len(en.L4) == 0 && !en.IsDeny() {
+				pr.Isolating = append(pr.Isolating, paths[i])
+				continue
+			}
+			pr.Rules = append(pr.Rules, paths[i])
+		}
+		e.policies = append(e.policies, pr)
 		e.prefixes = append(e.prefixes, policy.GetCIDRPrefixes(entries)...)
 		for _, en := range entries {
 			for _, sel := range en.L3 {
@@ -621,14 +635,7 @@ func (e *Engine) enforces(n *ir.Node) bool {
 }
 
 // ClusterOf is the cluster a workload's labels name, or "".
-func ClusterOf(n *ir.Node) string {
-	for _, l := range n.Labels {
-		if v, ok := strings.CutPrefix(l, "k8s:io.cilium.k8s.policy.cluster="); ok {
-			return v
-		}
-	}
-	return ""
-}
+func ClusterOf(n *ir.Node) string { return n.Cluster() }
 
 func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8proto.U8proto, port uint16) (Verdict, error) {
 	var v Verdict

@@ -391,27 +391,16 @@ spec:
 		irtest.Workload("jobs", "local-worker", "app=worker", "io.cilium.k8s.policy.cluster=poc1"),
 		irtest.Edge("jobs/worker", "shop/cache", "TCP/6379"),
 	)
-	clusters := []string{"poc1", "poc2"}
-	var engines []*Engine
-	for _, c := range clusters {
-		s := agent.Defaults()
-		s.ClusterName = c
-		e, err := New(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.EnforceOnly(c)
-		if err := e.Load(loadPolicies(t, byCluster[c])); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.AddGraph(g); err != nil {
-			t.Fatal(err)
-		}
-		engines = append(engines, e)
+	cs := ClusterSet{Clusters: []string{"poc1", "poc2"}}
+	for _, c := range cs.Clusters {
+		cs.Policies = append(cs.Policies, loadPolicies(t, byCluster[c]))
 	}
-	rep, err := ProbeClusters(g, ProbeOptions{}, clusters, engines)
+	r, rep, err := cs.Run(g, agent.Defaults(), &ProbeOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Connections != 1 || r.Allowed != 1 {
+		t.Errorf("replay: %d of %d connections allowed", r.Allowed, r.Connections)
 	}
 	// Of the 8 unobserved pairs only local-worker to itself is allowed:
 	// its own egress rule (poc1) allows it, and nothing isolates its
