@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,7 +28,13 @@ func TestGroundTruth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	truth, err := flowgen.Scenario(out, 3000, 7)
+	conns := 3000
+	if v := os.Getenv("PPC_TRUTH_CONNS"); v != "" { // PPC_TRUTH_CONNS=28000: ~100k records
+		if conns, err = strconv.Atoi(v); err != nil {
+			t.Fatalf("PPC_TRUTH_CONNS: %v", err)
+		}
+	}
+	truth, err := flowgen.Scenario(out, conns, 7)
 	out.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -143,5 +150,5 @@ func TestGroundTruth(t *testing.T) {
 			t.Errorf("probe: %d unobserved connections allowed because an endpoint is not isolated", c.Allowed)
 		}
 	}
-	t.Logf("over-allow %d of %d (%.2f%%), by %v; direction %v; skipped %v", pr.Allowed, pr.Checked, 100*pr.Ratio, pr.ByPolicy, g.Stats.Direction, g.Stats.Skipped)
+	t.Logf("%d records: over-allow %d of %d (%.2f%%), by %v; direction %v; skipped %v", g.Stats.Records, pr.Allowed, pr.Checked, 100*pr.Ratio, pr.ByPolicy, g.Stats.Direction, g.Stats.Skipped)
 }

@@ -49,7 +49,8 @@ type swl struct {
 	port    int
 }
 
-// Scenario writes what Hubble Relay writes for a small shop on two nodes,
+// Scenario writes what Hubble Relay writes for an Online Boutique shop
+// (13 workloads, Prometheus among them, plus kube-dns and an attacker) on two nodes,
 // connection by connection, with the semantics real captures have: each
 // connection recorded at the source node (TO_OVERLAY, no is_reply) and at
 // the destination node (TO_ENDPOINT, is_reply false), replies likewise
@@ -67,6 +68,13 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 		"checkout":   {"shop", "checkoutservice", 1, "10.1.1.40", 5050},
 		"payment":    {"shop", "paymentservice", 2, "10.1.2.50", 50051},
 		"prometheus": {"monitoring", "prometheus", 1, "10.1.1.60", 9090},
+		"catalog":    {"shop", "productcatalogservice", 2, "10.1.2.70", 3550},
+		"currency":   {"shop", "currencyservice", 1, "10.1.1.71", 7000},
+		"shipping":   {"shop", "shippingservice", 2, "10.1.2.72", 50051},
+		"email":      {"shop", "emailservice", 1, "10.1.1.73", 5000},
+		"recommend":  {"shop", "recommendationservice", 2, "10.1.2.74", 8080},
+		"ad":         {"shop", "adservice", 1, "10.1.1.75", 9555},
+		"loadgen":    {"shop", "loadgenerator", 2, "10.1.2.76", 0},
 		"attacker":   {"sandbox", "attacker", 1, "10.1.1.66", 0},
 		"dns":        {"kube-system", "kube-dns", 2, "10.1.2.53", 53},
 	}
@@ -76,12 +84,17 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 	}{
 		{"frontend", "cart", 7070}, {"cart", "redis", 6379}, {"frontend", "checkout", 5050},
 		{"checkout", "payment", 50051}, {"checkout", "cart", 7070}, {"prometheus", "redis", 9121},
+		{"frontend", "catalog", 3550}, {"frontend", "currency", 7000}, {"frontend", "shipping", 50051},
+		{"frontend", "recommend", 8080}, {"frontend", "ad", 9555}, {"checkout", "catalog", 3550},
+		{"checkout", "currency", 7000}, {"checkout", "shipping", 50051}, {"checkout", "email", 5000},
+		{"recommend", "catalog", 3550}, {"loadgen", "frontend", 8080}, {"prometheus", "frontend", 9090},
 	}
+	dnsClients := []string{"frontend", "cart", "checkout", "payment", "recommend", "loadgen"}
 	t := Truth{Public: Pair{"world", "shop/frontend", 8080}}
 	for _, c := range calls {
 		t.Allowed = append(t.Allowed, Pair{wl[c.from].ns + "/" + wl[c.from].app, wl[c.to].ns + "/" + wl[c.to].app, c.port})
 	}
-	for _, name := range []string{"frontend", "cart", "checkout", "payment"} {
+	for _, name := range dnsClients {
 		t.Allowed = append(t.Allowed, Pair{wl[name].ns + "/" + wl[name].app, "kube-system/kube-dns", 53})
 	}
 	t.Denied = []Pair{{"sandbox/attacker", "shop/redis-cart", 6379}, {"sandbox/attacker", "shop/cartservice", 7070}}
@@ -98,8 +111,7 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 			fe := wl["frontend"]
 			conn(bw, at, ip, worldScn, 0, fe.ip, sEP(fe), fe.node, "TCP", sport, fe.port, "")
 		case x < 30: // DNS lookup
-			names := []string{"frontend", "cart", "checkout", "payment"}
-			c := wl[names[r.IntN(len(names))]]
+			c := wl[dnsClients[r.IntN(len(dnsClients))]]
 			conn(bw, at, c.ip, sEP(c), c.node, wl["dns"].ip, sEP(wl["dns"]), 2, "UDP", sport, 53, "")
 		case x < 34: // the attacker, dropped at the destination
 			a := wl["attacker"]
