@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestGroundTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	conns := 3000
-	if v := os.Getenv("PPC_TRUTH_CONNS"); v != "" { // PPC_TRUTH_CONNS=28000: ~100k records
+	if v := os.Getenv("PPC_TRUTH_CONNS"); v != "" { // PPC_TRUTH_CONNS=26000: ~100k records
 		if conns, err = strconv.Atoi(v); err != nil {
 			t.Fatalf("PPC_TRUTH_CONNS: %v", err)
 		}
@@ -68,7 +69,7 @@ func TestGroundTruth(t *testing.T) {
 			t.Errorf("%s is not isolated in both directions", p.Key)
 		}
 	}
-	eng := engineFor(t, res)
+	eng := meshFor(t, res)
 	byName := map[string]*ir.Node{}
 	for _, n := range g.Nodes {
 		if n.Kind == ir.KindWorkload {
@@ -76,8 +77,12 @@ func TestGroundTruth(t *testing.T) {
 		}
 	}
 	// Workloads only seen trying (the attacker) are not in the graph:
-	// build them as the agent would.
+	// build them as the agent would. "cluster/namespace/app" names a
+	// workload of the second cluster.
 	node := func(name string) *ir.Node {
+		if parts := strings.Split(name, "/"); len(parts) == 3 {
+			name = parts[1] + "/" + parts[2]
+		}
 		if n := byName[name]; n != nil {
 			return n
 		}
@@ -132,6 +137,15 @@ func TestGroundTruth(t *testing.T) {
 			t.Errorf("%s -> %s:%d: allowed %v (%+v)", ext.Src, ip, ext.Port, v.Allowed(), v)
 		}
 	}
+	// The partner API resolved through the DNS proxy: allowed by name.
+	nm := truth.Named
+	fq := &ir.Node{ID: ir.FQDNID(nm.Name), Kind: ir.KindFQDN, FQDN: nm.Name}
+	if v, err := eng.Check(node(nm.Src), fq, "TCP", uint16(nm.Port)); err != nil || !v.Allowed() {
+		t.Errorf("%s -> %s:%d denied (%v): %+v", nm.Src, nm.Name, nm.Port, err, v)
+	}
+	if len(truth.Clusters) != 2 || len(replay.Clusters(g)) != 2 {
+		t.Errorf("clusters: truth %v, graph %v", truth.Clusters, replay.Clusters(g))
+	}
 	folded := false
 	for _, w := range res.Decisions.Warnings {
 		folded = folded || strings.Contains(w.Msg, "reaches on TCP/443 are allowed as 203.0.113.8/29")
@@ -151,4 +165,26 @@ func TestGroundTruth(t *testing.T) {
 		}
 	}
 	t.Logf("%d records: over-allow %d of %d (%.2f%%), by %v; direction %v; skipped %v", g.Stats.Records, pr.Allowed, pr.Checked, 100*pr.Ratio, pr.ByPolicy, g.Stats.Direction, g.Stats.Skipped)
+}
+
+// meshFor loads a compile's policies as each cluster's agents would.
+func meshFor(t *testing.T, res *compiler.Result) *replay.Mesh {
+	t.Helper()
+	by := map[string][]replay.Policy{}
+	for _, p := range res.Policies {
+		by[p.Cluster] = append(by[p.Cluster], replay.Policy{CNP: p.CNP})
+	}
+	var cs replay.ClusterSet
+	for c := range by {
+		cs.Clusters = append(cs.Clusters, c)
+	}
+	sort.Strings(cs.Clusters)
+	for _, c := range cs.Clusters {
+		cs.Policies = append(cs.Policies, by[c])
+	}
+	m, err := cs.Load(res.Graph, res.Agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

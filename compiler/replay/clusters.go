@@ -32,13 +32,16 @@ type ClusterSet struct {
 	Policies [][]Policy
 }
 
-// Run replays g through one engine per cluster, each named after its
-// cluster and enforcing only at that cluster's workloads, as a
-// ClusterMesh's agents do, and merges the verdicts (see Merge). With
-// probe set it also runs the least-privilege probe (see ProbeClusters).
-func (cs ClusterSet) Run(g *ir.Graph, s agent.Settings, probe *ProbeOptions) (*Report, *ProbeReport, error) {
-	var reps []*Report
-	var engines []*Engine
+// Mesh is a ClusterSet loaded: one engine per cluster, named after it
+// and enforcing only at its own workloads, as a ClusterMesh's agents do.
+type Mesh struct {
+	clusters []string
+	engines  []*Engine
+}
+
+// Load builds the engines of the set with g's identities.
+func (cs ClusterSet) Load(g *ir.Graph, s agent.Settings) (*Mesh, error) {
+	m := &Mesh{clusters: cs.Clusters}
 	for i, c := range cs.Clusters {
 		settings := s
 		if c != "" {
@@ -46,34 +49,81 @@ func (cs ClusterSet) Run(g *ir.Graph, s agent.Settings, probe *ProbeOptions) (*R
 		}
 		eng, err := New(settings)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if c != "" {
 			eng.EnforceOnly(c)
 		}
 		if err := eng.Load(cs.Policies[i]); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if err := eng.AddGraph(g); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		r, err := eng.Replay(g)
+		m.engines = append(m.engines, eng)
+	}
+	return m, nil
+}
+
+// Run replays g through the set's engines and merges the verdicts (see
+// Merge); with probe set it also runs the least-privilege probe.
+func (cs ClusterSet) Run(g *ir.Graph, s agent.Settings, probe *ProbeOptions) (*Report, *ProbeReport, error) {
+	m, err := cs.Load(g, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := m.Replay(g)
+	if err != nil || probe == nil {
+		return r, nil, err
+	}
+	p, err := m.Probe(g, *probe)
+	return r, p, err
+}
+
+// Replay checks every edge of g in every cluster and merges the reports:
+// a connection's egress verdict comes from its source's cluster, its
+// ingress verdict from its destination's.
+func (m *Mesh) Replay(g *ir.Graph) (*Report, error) {
+	var reps []*Report
+	for _, e := range m.engines {
+		r, err := e.Replay(g)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		reps = append(reps, r)
-		engines = append(engines, eng)
 	}
 	if len(reps) == 0 {
-		return &Report{}, nil, nil
+		return &Report{}, nil
 	}
-	r := reps[0]
-	if len(cs.Clusters) > 1 || cs.Clusters[0] != "" {
-		r = Merge(cs.Clusters, reps)
+	if len(m.clusters) == 1 && m.clusters[0] == "" {
+		return reps[0], nil
 	}
-	if probe == nil {
-		return r, nil, nil
+	return Merge(m.clusters, reps), nil
+}
+
+// Check is the verdict for one connection: egress as the source's
+// cluster enforces it, ingress as the destination's.
+func (m *Mesh) Check(src, dst *ir.Node, protocol string, port uint16) (Verdict, error) {
+	var v Verdict
+	for _, e := range m.engines {
+		atS, atD := e.enforces(src), e.enforces(dst)
+		if !atS && !atD {
+			continue
+		}
+		proto, sid, did, err := e.resolve(src, dst, protocol)
+		if err != nil {
+			return v, err
+		}
+		vk, err := e.check(atS, atD, sid, did, proto, port)
+		if err != nil {
+			return v, err
+		}
+		if atS {
+			v.Egress = vk.Egress
+		}
+		if atD {
+			v.Ingress = vk.Ingress
+		}
 	}
-	p, err := ProbeClusters(g, *probe, cs.Clusters, engines)
-	return r, p, err
+	return v, nil
 }

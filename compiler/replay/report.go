@@ -179,15 +179,15 @@ type ProbeReport struct {
 // nothing) and the source is not the host (the agent always lets the host
 // reach local endpoints), and counts how many the policies allow.
 func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
-	return ProbeClusters(g, o, []string{""}, []*Engine{e})
+	return (&Mesh{clusters: []string{""}, engines: []*Engine{e}}).Probe(g, o)
 }
 
-// ProbeClusters is Probe over the engines of several clusters, each
-// enforcing only at its own workloads (see EnforceOnly), as Merge
-// combines their replays: a candidate's egress verdict comes from its
-// source's cluster, its ingress verdict from its destination's. Policy
-// names are prefixed with their cluster (unless it is "").
-func ProbeClusters(g *ir.Graph, o ProbeOptions, clusters []string, engines []*Engine) (*ProbeReport, error) {
+// Probe is the least-privilege probe over a ClusterMesh: a candidate's
+// egress verdict comes from its source's cluster, its ingress verdict
+// from its destination's (as Replay merges them). Policy names are
+// prefixed with their cluster.
+func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
+	clusters, engines := m.clusters, m.engines
 	if o.Max <= 0 {
 		o.Max = DefaultProbeMax
 	}

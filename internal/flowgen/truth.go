@@ -29,16 +29,25 @@ type Truth struct {
 	// public service (Public); a new one must be allowed too.
 	WorldClients int
 	Public       Pair
+	// Named is a service outside the cluster that a workload reaches by
+	// a name it resolves through the DNS proxy: toFQDNs must allow it.
+	Named External
 	// External is a service outside the cluster that a workload (Src)
 	// reaches by address, with no DNS name in the flows, on Port: the
 	// addresses it was seen reaching (Addrs) must be allowed, Far (outside
 	// their /24) must not.
-	External struct {
-		Src   string
-		Addrs []string
-		Far   string
-		Port  int
-	}
+	External External
+	// Clusters are the clusters the capture spans.
+	Clusters []string
+}
+
+// External is a peer outside the cluster: a workload (Src) reaches it on
+// Port, by Name or at Addrs; Far is an address nobody reached.
+type External struct {
+	Src, Name string
+	Addrs     []string
+	Far       string
+	Port      int
 }
 
 // scenario workloads: namespace, app, node, address, listening port.
@@ -75,6 +84,7 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 		"recommend":  {"shop", "recommendationservice", 2, "10.1.2.74", 8080},
 		"ad":         {"shop", "adservice", 1, "10.1.1.75", 9555},
 		"loadgen":    {"shop", "loadgenerator", 2, "10.1.2.76", 0},
+		"reporter":   {"analytics", "reporter", 3, "10.2.3.80", 0}, // in the second cluster
 		"attacker":   {"sandbox", "attacker", 1, "10.1.1.66", 0},
 		"dns":        {"kube-system", "kube-dns", 2, "10.1.2.53", 53},
 	}
@@ -97,6 +107,9 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 	for _, name := range dnsClients {
 		t.Allowed = append(t.Allowed, Pair{wl[name].ns + "/" + wl[name].app, "kube-system/kube-dns", 53})
 	}
+	t.Clusters = []string{"shop-dr", "shop-prod"}
+	t.Allowed = append(t.Allowed, Pair{"shop-dr/analytics/reporter", "shop/productcatalogservice", 3550})
+	t.Named = External{Src: "shop/checkoutservice", Name: "api.partner.example", Port: 443}
 	t.Denied = []Pair{{"sandbox/attacker", "shop/redis-cart", 6379}, {"sandbox/attacker", "shop/cartservice", 7070}}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
@@ -127,7 +140,14 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 			p := wl["payment"]
 			ip := fmt.Sprintf("203.0.113.%d", 10+r.IntN(4))
 			ext[ip] = true
-			egressWorld(bw, at, p.ip, sEP(p), p.node, ip, sport, 443)
+			egressWorld(bw, at, p.ip, sEP(p), p.node, ip, sport, 443, "")
+		case x < 44: // the second cluster's reporter reads the catalog
+			s, d := wl["reporter"], wl["catalog"]
+			conn(bw, at, s.ip, sEP(s), s.node, d.ip, sEP(d), d.node, "TCP", sport, d.port, "")
+		case x < 47: // a partner API by name: DNS through the proxy, then the connection
+			c, d := wl["checkout"], wl["dns"]
+			dnsProxy(bw, at, c.ip, sEP(c), c.node, d.ip, sEP(d), sport, t.Named.Name, "192.0.2.50")
+			egressWorld(bw, at.Add(2*time.Millisecond), c.ip, sEP(c), c.node, "192.0.2.50", sport+1, 443, t.Named.Name)
 		default:
 			c := calls[r.IntN(len(calls))]
 			s, d := wl[c.from], wl[c.to]
@@ -144,8 +164,17 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 }
 
 func sEP(w *swl) string {
-	return fmt.Sprintf(`{"identity":%d,"namespace":"%s","labels":["k8s:app=%s","k8s:io.cilium.k8s.policy.cluster=shop-prod","k8s:io.kubernetes.pod.namespace=%s"],"pod_name":"%s-0"}`,
-		10000+len(w.app)*97+int(w.ip[len(w.ip)-1]), w.ns, w.app, w.ns, w.app)
+	return fmt.Sprintf(`{"identity":%d,"namespace":"%s","labels":["k8s:app=%s","k8s:io.cilium.k8s.policy.cluster=%s","k8s:io.kubernetes.pod.namespace=%s"],"pod_name":"%s-0"}`,
+		10000+len(w.app)*97+int(w.ip[len(w.ip)-1]), w.ns, w.app, clusterOf(w.node), w.ns, w.app)
+}
+
+// clusterOf is the cluster of a scenario node: nodes 1 and 2 are
+// shop-prod's, node 3 the second cluster's (ClusterMesh).
+func clusterOf(node int) string {
+	if node == 3 {
+		return "shop-dr"
+	}
+	return "shop-prod"
 }
 
 const worldScn = `{"identity":2,"labels":["reserved:world"]}`
@@ -167,8 +196,8 @@ func rec(w *bufio.Writer, at time.Time, node int, verdict, point, sip, src, dip,
 		extra += `,"drop_reason_desc":"` + drop + `"`
 	}
 	ts := at.Format(time.RFC3339Nano)
-	fmt.Fprintf(w, `{"flow":{"time":"%s","verdict":"%s","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":%s,"source":%s,"destination":%s,"Type":"L3_L4","node_name":"shop-prod/node-%d"%s},"node_name":"shop-prod/node-%d","time":"%s"}`+"\n",
-		ts, verdict, sip, dip, l4, src, dst, node, extra, node, ts)
+	fmt.Fprintf(w, `{"flow":{"time":"%s","verdict":"%s","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":%s,"source":%s,"destination":%s,"Type":"L3_L4","node_name":"%s/node-%d"%s},"node_name":"%s/node-%d","time":"%s"}`+"\n",
+		ts, verdict, sip, dip, l4, src, dst, clusterOf(node), node, extra, clusterOf(node), node, ts)
 }
 
 // conn writes one connection as both nodes record it. drop, when set, is
@@ -207,9 +236,29 @@ func replyOnly(w *bufio.Writer, at time.Time, sip, src string, snode int, dip, d
 // egressWorld writes a connection from a pod to an address outside the
 // cluster as the pod's node records it: the request leaving to the stack
 // without is_reply, the reply coming back with is_reply true.
-func egressWorld(w *bufio.Writer, at time.Time, sip, src string, snode int, dip string, sport, dport int) {
+func egressWorld(w *bufio.Writer, at time.Time, sip, src string, snode int, dip string, sport, dport int, name string) {
 	us := time.Microsecond
-	rec(w, at, snode, "FORWARDED", "TO_STACK", sip, src, dip, worldScn, "TCP", sport, dport, `"SYN":true`, "", "")
+	dst := worldScn
+	if name != "" { // the name the FQDN cache holds for the address
+		dst = worldScn + `,"destination_names":["` + name + `"]`
+	}
+	rec(w, at, snode, "FORWARDED", "TO_STACK", sip, src, dip, dst, "TCP", sport, dport, `"SYN":true`, "", "")
 	rec(w, at.Add(900*us), snode, "FORWARDED", "TO_ENDPOINT", dip, worldScn, sip, src, "TCP", dport, sport, `"SYN":true,"ACK":true`, "true", "")
-	rec(w, at.Add(950*us), snode, "FORWARDED", "TO_STACK", sip, src, dip, worldScn, "TCP", sport, dport, `"ACK":true`, "", "")
+	rec(w, at.Add(950*us), snode, "FORWARDED", "TO_STACK", sip, src, dip, dst, "TCP", sport, dport, `"ACK":true`, "", "")
+}
+
+// dnsProxy writes a lookup through Cilium's DNS proxy as the client's node
+// records it: the query redirected to the proxy (REDIRECTED, TO_PROXY),
+// the proxy's L7 request and its L7 response (server to client,
+// is_reply true) with the answer.
+func dnsProxy(w *bufio.Writer, at time.Time, cip, client string, cnode int, dip, server string, sport int, name, answer string) {
+	rec(w, at, cnode, "REDIRECTED", "TO_PROXY", cip, client, dip, server, "UDP", sport, 53, "", "false", "")
+	l7 := func(at time.Time, typ, sip, src, dip, dst string, sp, dp int, reply, dns string) {
+		ts := at.Format(time.RFC3339Nano)
+		node := fmt.Sprintf("%s/node-%d", clusterOf(cnode), cnode)
+		fmt.Fprintf(w, `{"flow":{"time":"%s","verdict":"FORWARDED","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":{"UDP":{"source_port":%d,"destination_port":%d}},"source":%s,"destination":%s,"Type":"L7","node_name":"%s","l7":{"type":"%s","dns":%s},"event_type":{"type":129},"traffic_direction":"EGRESS","is_reply":%s},"node_name":"%s","time":"%s"}`+"\n",
+			ts, sip, dip, sp, dp, src, dst, node, typ, dns, reply, node, ts)
+	}
+	l7(at.Add(100*time.Microsecond), "REQUEST", cip, client, dip, server, sport, 53, "false", `{"query":"`+name+`.","observation_source":"proxy","qtypes":["A"]}`)
+	l7(at.Add(900*time.Microsecond), "RESPONSE", dip, server, cip, client, 53, sport, "true", `{"query":"`+name+`.","ips":["`+answer+`"],"ttl":30,"observation_source":"proxy","qtypes":["A"],"rrtypes":["A"]}`)
 }
