@@ -166,6 +166,7 @@ func newModel(in *Input) *model {
 		{"Workloads", fmt.Sprintf("%d in %d namespaces", wl, len(nss))},
 		{"Other peers (entities, CIDRs, FQDNs)", fmt.Sprint(peers)},
 		{"Connections (source, destination, protocol/port)", fmt.Sprint(len(g.Edges))},
+		{"Direction decided by (connections)", directionText(g.Stats.Direction)},
 		{"Policies", fmt.Sprint(len(in.Policies))},
 	}
 	if in.Replay != nil {
@@ -246,6 +247,32 @@ func newModel(in *Input) *model {
 		}
 	}
 	return m
+}
+
+// directionText lists the evidence that decided the connections'
+// direction, most used first; "unknown" ones got no rule.
+func directionText(by map[string]int64) string {
+	if len(by) == 0 {
+		return "—"
+	}
+	kinds := make([]string, 0, len(by))
+	for k := range by {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if by[kinds[i]] != by[kinds[j]] {
+			return by[kinds[i]] > by[kinds[j]]
+		}
+		return kinds[i] < kinds[j]
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), by[k])
+		if k == ir.DirectionUnknown {
+			parts[i] += " (no rule written)"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func deniedAt(v replay.Verdict) string {
