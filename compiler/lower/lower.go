@@ -70,7 +70,7 @@ type Builder struct {
 	opts  Options
 	g     *ir.Graph
 	win   *window
-	conns []conn // by window ring entry
+	conns slab[conn] // by window ring entry
 	incNS map[string]bool
 	excNS map[string]bool
 }
@@ -370,10 +370,10 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 		return ""
 	}
 	e, found, evicted := b.win.add(p.key, p.hash)
-	if e == len(b.conns) {
-		b.conns = append(b.conns, conn{})
+	if e == b.conns.len() {
+		b.conns.push(conn{})
 	}
-	c := &b.conns[e]
+	c := b.conns.at(e)
 	switch {
 	case evicted:
 		b.resolve(c)
@@ -389,10 +389,10 @@ func (b *Builder) add(pos ir.Pos, p *Prepared) string {
 
 // flush decides every connection still in the table, and empties it.
 func (b *Builder) flush() {
-	for i := range b.conns {
-		b.resolve(&b.conns[i])
+	for i := range b.conns.len() {
+		b.resolve(b.conns.at(i))
 	}
-	b.conns = b.conns[:0]
+	b.conns.reset()
 	b.win.reset()
 }
 

@@ -16,7 +16,7 @@ import (
 // small enough to stay in a core's cache.
 type window struct {
 	n     int
-	ring  []windowKey
+	ring  slab[windowKey]
 	next  int      // the ring entry replaced next, once the ring is full
 	index []uint64 // per slot: ring entry + 1 (0: empty) << 32 | hash
 	mask  uint64
@@ -30,7 +30,7 @@ type windowKey struct {
 
 func newWindow(n int) *window {
 	size := uint64(1) << bits.Len(uint(2*n-1)) // a power of two ≥ 2n
-	return &window{n: n, ring: make([]windowKey, 0, min(n, 1024)), index: make([]uint64, size), mask: size - 1, seed: maphash.MakeSeed()}
+	return &window{n: n, index: make([]uint64, size), mask: size - 1, seed: maphash.MakeSeed()}
 }
 
 // hash is the hash of k that add takes; it is safe for concurrent use.
@@ -48,19 +48,19 @@ func (w *window) add(k fiveTuple, h uint32) (e int, found, evicted bool) {
 		if s == 0 {
 			break
 		}
-		if uint32(s) == h && w.ring[s>>32-1].k == k {
+		if uint32(s) == h && w.ring.at(int(s>>32-1)).k == k {
 			return int(s>>32 - 1), true, false
 		}
 		i = (i + 1) & w.mask
 	}
-	e = len(w.ring)
+	e = w.ring.len()
 	if e < w.n {
-		w.ring = append(w.ring, windowKey{k, h})
+		w.ring.push(windowKey{k, h})
 	} else {
 		evicted = true
 		e = w.next
 		w.remove(e)
-		w.ring[e] = windowKey{k, h}
+		*w.ring.at(e) = windowKey{k, h}
 		w.next = (w.next + 1) % w.n
 		// Removing may have moved slots: find the free one again.
 		i = uint64(h) & w.mask
@@ -74,7 +74,7 @@ func (w *window) add(k fiveTuple, h uint32) (e int, found, evicted bool) {
 
 // reset empties the window.
 func (w *window) reset() {
-	w.ring = w.ring[:0]
+	w.ring.reset()
 	w.next = 0
 	clear(w.index)
 }
@@ -82,7 +82,7 @@ func (w *window) reset() {
 // remove takes ring entry e out of the index, moving the slots after it
 // back so that every key stays reachable from its home slot.
 func (w *window) remove(e int) {
-	i := uint64(w.ring[e].hash) & w.mask
+	i := uint64(w.ring.at(e).hash) & w.mask
 	for w.index[i]>>32 != uint64(e+1) {
 		i = (i + 1) & w.mask
 	}
@@ -102,3 +102,30 @@ func (w *window) remove(e int) {
 	}
 	w.index[i] = 0
 }
+
+// slab is an array that grows in fixed chunks: growing never copies (a
+// table of 65,536 connections grown by append would allocate several
+// times its size), and reset keeps the chunks for reuse.
+type slab[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const slabBits = 10 // 1,024 elements per chunk
+
+func (s *slab[T]) at(i int) *T { return &s.chunks[i>>slabBits][i&(1<<slabBits-1)] }
+
+func (s *slab[T]) len() int { return s.n }
+
+// push appends v and returns its index.
+func (s *slab[T]) push(v T) int {
+	if s.n>>slabBits == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]T, 1<<slabBits))
+	}
+	*s.at(s.n) = v
+	s.n++
+	return s.n - 1
+}
+
+// reset empties the slab; elements are overwritten by push.
+func (s *slab[T]) reset() { s.n = 0 }
