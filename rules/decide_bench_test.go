@@ -71,3 +71,38 @@ func BenchmarkDecide(b *testing.B) {
 		})
 	}
 }
+
+// fanInGraph is the many-clients-of-one-service shape: n client
+// workloads (and n/10 world addresses) reach one server on one port.
+func fanInGraph(n int) *ir.Graph {
+	items := []irtest.Item{irtest.Workload("shop", "api", "app=api")}
+	for i := 0; i < n; i++ {
+		ns, name := fmt.Sprintf("ns-%03d", i/100), fmt.Sprintf("client-%d", i)
+		items = append(items, irtest.Workload(ns, name, "app="+name), irtest.Edge(ns+"/"+name, "shop/api", "TCP/8080"))
+		if i%10 == 0 {
+			items = append(items, irtest.Edge(fmt.Sprintf("cidr:198.51.%d.%d/32", i/2560, i/10%256), "shop/api", "TCP/8443"))
+		}
+	}
+	return irtest.Graph(items...)
+}
+
+// BenchmarkDecideFanIn: decide must stay flat per edge when one service
+// has thousands of clients.
+func BenchmarkDecideFanIn(b *testing.B) {
+	for _, n := range []int{1_000, 4_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			g := fanInGraph(n)
+			eng, err := NewEngine(context.Background(), Options{Timeout: DefaultTimeout * 10})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := eng.Decide(context.Background(), g); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(g.Edges)), "edges")
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(len(g.Edges))*1e6, "µs/edge")
+		})
+	}
+}

@@ -22,6 +22,27 @@ chunk(arr, n) := [array.slice(arr, i * n, (i + 1) * n) |
 
 chunk(arr, _) := [] if count(arr) == 0
 
+# groups groups [key, item] pairs by key: [[key, [item, ...]], ...], keys
+# and items sorted. It sorts once and cuts the runs of equal keys, so it
+# costs O(n log n): a comprehension per key that scans every pair would be
+# O(keys × pairs), quadratic for a service with many clients.
+groups(pairs) := [[s[b][0], [x[1] | some x in array.slice(s, b, run_end(bs, k, count(s)))]] |
+	s := sort(pairs)
+	bs := [i | some i, _ in s; run_start(s, i)]
+	some k, b in bs
+]
+
+run_start(_, 0)
+
+run_start(s, i) if {
+	i > 0
+	s[i - 1][0] != s[i][0]
+}
+
+run_end(bs, k, n) := bs[k + 1] if k + 1 < count(bs)
+
+run_end(bs, k, n) := n if k + 1 == count(bs)
+
 # l4_protocols are the protocols that take toPorts entries.
 l4_protocols := {"TCP", "UDP", "SCTP"}
 

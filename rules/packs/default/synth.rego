@@ -220,19 +220,17 @@ out_edges[g] := es if {
 # reach (config world_clients.public_service, 0 turns it off) is open to
 # world on that port rather than to a list of /32s that the next client
 # is not on.
-public_port[[g, e.protocol, e.port]] := n if {
-	some g
-	identity.groups[g]
-	some e in in_edges[g]
-	input.nodes[e.src].kind == "cidr"
-	n := count({e2.src |
-		some e2 in in_edges[g]
-		e2.protocol == e.protocol
-		e2.port == e.port
-		input.nodes[e2.src].kind == "cidr"
-	})
-	min := lib.setting("world_clients", {}).public_service
+# (A complete object, evaluated once: a lookup per edge is O(1).)
+public_port := {k: n |
+	min := object.get(lib.setting("world_clients", {}), "public_service", 0)
 	min > 0
+	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] |
+		some g
+		identity.groups[g]
+		some e in in_edges[g]
+		input.nodes[e.src].kind == "cidr"
+	])
+	n := count({x | some x in srcs})
 	n >= min
 }
 
@@ -271,29 +269,33 @@ network(c, l) := p if {
 
 # world_out[[g, protocol, port, bucket]] are the unnamed addresses (/32,
 # /128) group g reaches on that port, by the fold-length prefix they are in.
-world_out[[g, e.protocol, e.port, b]] contains c if {
+# These are complete objects, evaluated once, so that the lookup per edge
+# in edge_peer is O(1).
+world_out := {k: {c | some c in cs} |
 	lib.setting("world_peers", "cidr") == "cidr"
-	some g
-	identity.groups[g]
-	some e in out_edges[g]
-	n := input.nodes[e.dst]
-	n.kind == "cidr"
-	c := n.cidr
-	endswith(c, sprintf("/%d", [host_len(c)]))
-	l := fold_len(c)
-	l > 0
-	l < host_len(c)
-	b := network(c, l)
+	some [k, cs] in lib.groups([[[g, e.protocol, e.port, b], c] |
+		some g
+		identity.groups[g]
+		some e in out_edges[g]
+		n := input.nodes[e.dst]
+		n.kind == "cidr"
+		c := n.cidr
+		endswith(c, sprintf("/%d", [host_len(c)]))
+		l := fold_len(c)
+		l > 0
+		l < host_len(c)
+		b := network(c, l)
+	])
 }
 
 # fold_sets[[g, protocol, port, prefix]] are the addresses folded into prefix.
-fold_sets[[g, proto, port, p]] := cs if {
+fold_sets := {[g, proto, port, p]: cs |
 	some [g, proto, port, b], cs in world_out
 	count(cs) >= object.get(fold, "min_addresses", 2)
 	p := covering(cs, b)
 }
 
-folded[[g, proto, port, c]] := p if {
+folded := {[g, proto, port, c]: p |
 	some [g, proto, port, p], cs in fold_sets
 	some c in cs
 }
@@ -318,30 +320,25 @@ covering(cs, b) := network(c0, max(lens)) if {
 # peers of one kind that are allowed exactly the same ports share a rule;
 # ICMP gets rules of its own (Cilium forbids icmps and toPorts in one rule).
 rules_for(edges, g, ns, dir) := rules if {
-	tagged := [[edge_peer(e, g, ns, dir), e] | some e in edges]
-	peers := {p | some [p, _] in tagged}
-	ports_of := {p: ts |
-		some p in peers
-		ts := sort({[e.protocol, e.port] | some [p2, e] in tagged; p2 == p; e.protocol in lib.l4_protocols})
-	}
-	icmp_of := {p: fs |
-		some p in peers
-		fs := sort({{"family": lib.icmp_family[e.protocol], "type": e.port} |
-			some [p2, e] in tagged
-			p2 == p
-			lib.icmp_family[e.protocol]
-		})
-	}
+	by_peer := lib.groups([[edge_peer(e, g, ns, dir), e] | some e in edges])
+	l4_of := [[[p.kind, ts], p.value] |
+		some [p, es] in by_peer
+		ts := sort({[e.protocol, e.port] | some e in es; e.protocol in lib.l4_protocols})
+		count(ts) > 0
+	]
+	icmp_of := [[[p.kind, fs], p.value] |
+		some [p, es] in by_peer
+		fs := sort({{"family": lib.icmp_family[e.protocol], "type": e.port} | some e in es; lib.icmp_family[e.protocol]})
+		count(fs) > 0
+	]
 	max := lib.setting("max_ports_per_rule", 40)
 	l4 := [r |
-		some [kind, ts] in {[p.kind, ts] | some p, ts in ports_of; count(ts) > 0}
-		values := sort([p.value | some p, ts2 in ports_of; p.kind == kind; ts2 == ts])
+		some [[kind, ts], values] in lib.groups(l4_of)
 		ports := sort_ports([lib.port_entry(t) | some t in ts])
 		r := object.union(peer_field(kind, values, dir), {"toPorts": [{"ports": c} | some c in lib.chunk(ports, max)]})
 	]
 	icmp := [r |
-		some [kind, fs] in {[p.kind, fs] | some p, fs in icmp_of; count(fs) > 0}
-		values := sort([p.value | some p, fs2 in icmp_of; p.kind == kind; fs2 == fs])
+		some [[kind, fs], values] in lib.groups(icmp_of)
 		some c in lib.chunk(fs, 40)
 		r := object.union(peer_field(kind, values, dir), {"icmps": [{"fields": c}]})
 	]
