@@ -162,14 +162,17 @@ dns := lib.setting("dns", {})
 dns_selector := object.get(dns, "selector", {})
 
 # dns_server(id): the workload matches the configured DNS selector.
-dns_server(id) if {
-	n := input.nodes[id]
+dns_server(id) if dns_servers[id]
+
+# dns_servers are the workloads the DNS selector matches (a complete set,
+# evaluated once).
+dns_servers := {id |
+	count(dns_selector) > 0
+	some id, n in input.nodes
 	n.kind == "workload"
 	labels := identity.k8s_labels(n)
-	count(dns_selector) > 0
 	every k, v in dns_selector {
-		key := trim_prefix(k, "k8s:")
-		labels[key] == v
+		labels[trim_prefix(k, "k8s:")] == v
 	}
 }
 
