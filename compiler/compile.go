@@ -328,10 +328,14 @@ func (s *state) verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, d := range s.res.Docs {
-		s.res.Diagnostics = append(s.res.Diagnostics, v.Verify(ctx, verify.Object{JSON: d.JSON})...)
+	objs := make([]verify.Object, len(s.res.Docs))
+	for i, d := range s.res.Docs {
+		objs[i] = verify.Object{JSON: d.JSON}
 	}
-	return nil
+	for _, ds := range v.VerifyAll(ctx, objs) {
+		s.res.Diagnostics = append(s.res.Diagnostics, ds...)
+	}
+	return ctx.Err()
 }
 
 func (s *state) replay(context.Context) error {

@@ -14,6 +14,7 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
 	"cuelang.org/go/cue/load"
 	cuejson "cuelang.org/go/encoding/json"
 )
@@ -32,22 +33,51 @@ type Violation struct {
 }
 
 // Schema is a compiled CUE definition that objects are validated against.
-// It is safe for concurrent use.
+// It is safe for concurrent use: a cue.Context is not, so each goroutine
+// validating at a time gets an instance of its own (built on first need,
+// then reused), and validations run in parallel.
 type Schema struct {
 	Name string // "ppc" or the org schema directory
 	// msgs maps a schema position ("file:line") to the message a
 	// "// ppc:msg" comment on the line above gives it.
 	msgs map[string]string
-	mu   sync.Mutex
-	ctx  *cue.Context
-	def  cue.Value
+	// build makes an instance: the schema compiled in a new context.
+	build func() (*instance, error)
+	pool  sync.Pool // of *instance
+}
+
+// instance is the schema compiled in a context of its own.
+type instance struct {
+	ctx *cue.Context
+	def cue.Value
 	// rules, when set, are the definitions of single ingress and egress
 	// rules: CUE reports only some errors of a list whose elements have
 	// several, so on failure each rule is validated again on its own.
 	rules map[string][]cue.Value
 }
 
-var ppcOnce = sync.OnceValues(func() (*Schema, error) {
+func newSchema(name string, msgs map[string]string, build func() (*instance, error)) (*Schema, error) {
+	in, err := build() // errors surface here, not at the first validation
+	if err != nil {
+		return nil, err
+	}
+	s := &Schema{Name: name, msgs: msgs, build: build}
+	s.pool.Put(in)
+	return s, nil
+}
+
+// get takes an instance for one validation (the pool may have dropped
+// idle ones: then a new one is built); put returns it.
+func (s *Schema) get() (*instance, error) {
+	if x, ok := s.pool.Get().(*instance); ok {
+		return x, nil
+	}
+	return s.build()
+}
+
+func (s *Schema) put(in *instance) { s.pool.Put(in) }
+
+func buildPPC() (*instance, error) {
 	ctx := cuecontext.New()
 	v := ctx.CompileBytes(ppcCUE, cue.Filename("schemas/ppc.cue"))
 	if err := v.Err(); err != nil {
@@ -61,7 +91,11 @@ var ppcOnce = sync.OnceValues(func() (*Schema, error) {
 		"ingress": {v.LookupPath(cue.ParsePath("#Ingress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
 		"egress":  {v.LookupPath(cue.ParsePath("#Egress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
 	}
-	return &Schema{Name: "ppc", ctx: ctx, def: def, rules: rules, msgs: commentMsgs("schemas/ppc.cue", ppcCUE)}, nil
+	return &instance{ctx: ctx, def: def, rules: rules}, nil
+}
+
+var ppcOnce = sync.OnceValues(func() (*Schema, error) {
+	return newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
 })
 
 // commentMsgs finds "// ppc:msg TEXT" comments: a violation at the line
@@ -113,19 +147,22 @@ func LoadOrg(dir string) (*Schema, error) {
 	if err := insts[0].Err; err != nil {
 		return nil, fmt.Errorf("load schemas %s: %s", dir, formatErr(err))
 	}
-	ctx := cuecontext.New()
-	v := ctx.BuildInstance(insts[0])
-	if err := v.Err(); err != nil {
-		return nil, fmt.Errorf("load schemas %s: %s", dir, formatErr(err))
-	}
-	def := v.LookupPath(cue.ParsePath(OrgDefinition))
-	if !def.Exists() {
-		return nil, fmt.Errorf("load schemas %s: no %s definition (every policy is unified with it)", dir, OrgDefinition)
-	}
+	inst := insts[0]
 	if _, err := os.Stat(dir); err != nil {
 		return nil, err
 	}
-	return &Schema{Name: dir, ctx: ctx, def: def}, nil
+	return newSchema(dir, nil, func() (*instance, error) {
+		ctx := cuecontext.New()
+		v := ctx.BuildInstance(inst)
+		if err := v.Err(); err != nil {
+			return nil, fmt.Errorf("load schemas %s: %s", dir, formatErr(err))
+		}
+		def := v.LookupPath(cue.ParsePath(OrgDefinition))
+		if !def.Exists() {
+			return nil, fmt.Errorf("load schemas %s: no %s definition (every policy is unified with it)", dir, OrgDefinition)
+		}
+		return &instance{ctx: ctx, def: def}, nil
+	})
 }
 
 // Validate unifies the JSON document with the schema and returns every
@@ -135,20 +172,21 @@ func (s *Schema) Validate(name string, doc0 []byte) ([]Violation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	// A cue.Context is not safe for concurrent building; values built from
-	// it are. Serialise building and validation on this schema.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	data := s.ctx.BuildExpr(expr)
+	in, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	defer s.put(in)
+	data := in.ctx.BuildExpr(expr)
 	if err := data.Err(); err != nil {
 		return nil, err
 	}
-	err = s.def.Unify(data).Validate(cue.Concrete(true))
+	err = in.def.Unify(data).Validate(cue.Concrete(true))
 	if err == nil {
 		return nil, nil
 	}
 	out := s.violations(err, nil)
-	if len(s.rules) > 0 {
+	if len(in.rules) > 0 {
 		var doc struct {
 			Spec struct {
 				Ingress []json.RawMessage `json:"ingress"`
@@ -162,8 +200,8 @@ func (s *Schema) Validate(name string, doc0 []byte) ([]Violation, error) {
 					if err != nil {
 						continue
 					}
-					rv := s.ctx.BuildExpr(expr)
-					for _, def := range s.rules[side] {
+					rv := in.ctx.BuildExpr(expr)
+					for _, def := range in.rules[side] {
 						if rerr := def.Unify(rv).Validate(cue.Concrete(true)); rerr != nil {
 							out = append(out, s.violations(rerr, []string{"spec", side, fmt.Sprintf("[%d]", i)})...)
 						}
@@ -210,13 +248,18 @@ func (s *Schema) violations(err error, prefix []string) []Violation {
 		if p := e.Position(); p.IsValid() {
 			pos = fmt.Sprintf("%s:%d", p.Filename(), p.Line())
 		}
-		if m, ok := s.msgs[pos]; ok {
-			// A matchN failure; its alternatives' "required" errors are noise.
-			if strings.Contains(msg, "does not satisfy matchN") {
-				msg = m
-			} else if strings.Contains(msg, "required but not present") {
+		if m, ok := s.msgFor(e); ok {
+			// A constraint with a message of its own (a matchN's
+			// alternatives' "required" errors are noise).
+			if strings.Contains(msg, "required but not present") {
 				continue
 			}
+			key := pk + "\x00" + m
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, Violation{Path: path, Msg: m, Pos: pos})
+			}
+			continue
 		}
 		if strings.Contains(msg, "errors in empty disjunction") {
 			if disj[pk] == nil {
@@ -253,6 +296,23 @@ func (s *Schema) violations(err error, prefix []string) []Violation {
 		out[i].Msg = fmt.Sprintf("invalid %s: want one of %s", val, strings.Join(a, ", "))
 	}
 	return out
+}
+
+// msgFor is the "// ppc:msg" message of the constraint an error is
+// about: at the error's position or, for a conflict CUE reports without
+// one, at one of the positions it came from.
+func (s *Schema) msgFor(e cueerrors.Error) (string, bool) {
+	if len(s.msgs) == 0 {
+		return "", false
+	}
+	for _, p := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
+		if p.IsValid() {
+			if m, ok := s.msgs[fmt.Sprintf("%s:%d", p.Filename(), p.Line())]; ok {
+				return m, true
+			}
+		}
+	}
+	return "", false
 }
 
 // cleanPath turns CUE's path into ppc's: list indexes become "[i]" and

@@ -59,6 +59,7 @@ func (r *Report) Invalid() int {
 func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaultNS string) *Report {
 	rep := &Report{Skipped: map[string]int{}}
 	first := map[string]manifest.Object{}
+	var todo []int // results still to verify
 	for _, o := range objs {
 		if v.crds[o.Kind] == nil {
 			rep.Skipped[o.Kind]++
@@ -79,8 +80,16 @@ func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaul
 				first[o.ID()] = o
 			}
 		}
-		ds := v.Verify(ctx, Object{Pos: o.Pos, JSON: o.JSON})
-		rep.Results = append(rep.Results, Result{Object: o, Diagnostics: ds})
+		rep.Results = append(rep.Results, Result{Object: o})
+		todo = append(todo, len(rep.Results)-1)
+	}
+	batch := make([]Object, len(todo))
+	for i, r := range todo {
+		o := rep.Results[r].Object
+		batch[i] = Object{Pos: o.Pos, JSON: o.JSON}
+	}
+	for i, ds := range v.VerifyAll(ctx, batch) {
+		rep.Results[todo[i]].Diagnostics = ds
 	}
 	return rep
 }

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
@@ -139,6 +142,30 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 		}
 	}
 	return ds
+}
+
+// VerifyAll verifies objs on every core; the i-th diagnostics are
+// objs[i]'s, as Verify gives them.
+func (v *Verifier) VerifyAll(ctx context.Context, objs []Object) []ir.Diagnostics {
+	out := make([]ir.Diagnostics, len(objs))
+	workers := min(runtime.GOMAXPROCS(0), len(objs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(objs) || ctx.Err() != nil {
+					return
+				}
+				out[i] = v.Verify(ctx, objs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func objectName(m map[string]any) string {
