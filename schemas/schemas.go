@@ -14,8 +14,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
-	"cuelang.org/go/cue/token"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
 )
 
