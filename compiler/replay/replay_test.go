@@ -421,3 +421,52 @@ spec:
 		t.Errorf("by policy %q", got)
 	}
 }
+
+// TestProbeSample: the sampled probe counts the same candidates as the
+// exhaustive one, checks about Max of them, and its 95% interval holds
+// the exhaustive ratio.
+func TestProbeSample(t *testing.T) {
+	items := []irtest.Item{irtest.Workload("kube-system", "kube-dns", "k8s-app=kube-dns")}
+	for _, ns := range []string{"a", "b"} {
+		for i := range 30 {
+			n := fmt.Sprintf("w%d", i)
+			items = append(items, irtest.Workload(ns, n, "app="+n))
+		}
+	}
+	items = append(items,
+		irtest.Edge("a/w0", "a/w1", "TCP/8080"), irtest.Edge("b/w0", "a/w2", "TCP/80"),
+		irtest.Edge("a/w3", "kube-system/kube-dns", "UDP/53"), irtest.Edge("cidr:203.0.113.7/32", "b/w4", "TCP/443"),
+		irtest.Edge("entity:host", "a/w5", "TCP/8080"))
+	g := irtest.Graph(items...)
+	const pol = `
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: a, namespace: a}
+spec:
+  endpointSelector: {}
+  ingress:
+  - fromEndpoints: [{}]
+    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+`
+	e := newEngine(t, pol, g)
+	full, err := e.Probe(g, ProbeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Probe(g, ProbeOptions{Max: 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 61 workloads to 63 nodes, the world address to 61 workloads; 4
+	// ports; the 4 probed observed combinations (the host's is not).
+	if want := int64((61*63+61)*4 - 4); full.Candidates != want || full.Sampled || int64(full.Checked) != want {
+		t.Errorf("exhaustive: %d candidates, %d checked, want %d", full.Candidates, full.Checked, want)
+	}
+	if !s.Sampled || s.Candidates != full.Candidates || s.Checked < 1000 || s.Checked > 2000 {
+		t.Errorf("sampled: %d of %d checked", s.Checked, s.Candidates)
+	}
+	if full.Ratio < s.Low || full.Ratio > s.High || s.Low >= s.High {
+		t.Errorf("exhaustive ratio %.4f outside the sample's interval [%.4f, %.4f] (ratio %.4f)", full.Ratio, s.Low, s.High, s.Ratio)
+	}
+	t.Logf("exhaustive %.4f of %d; sampled %.4f [%.4f, %.4f] of %d", full.Ratio, full.Checked, s.Ratio, s.Low, s.High, s.Checked)
+}

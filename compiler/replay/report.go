@@ -2,6 +2,7 @@ package replay
 
 import (
 	"fmt"
+	"math"
 	"sort"
 
 	"github.com/cilium/cilium/pkg/identity"
@@ -168,8 +169,12 @@ type ProbeReport struct {
 	Sampled    bool  `json:"sampled"`
 	// Allowed of the checked; Ratio = Allowed / Checked, the over-allow
 	// ratio.
-	Allowed  int          `json:"allowed"`
-	Ratio    float64      `json:"ratio"`
+	Allowed int     `json:"allowed"`
+	Ratio   float64 `json:"ratio"`
+	// Low and High bound the ratio of the whole candidate space with 95%
+	// confidence (Wilson score interval) when Sampled.
+	Low      float64      `json:"low,omitempty"`
+	High     float64      `json:"high,omitempty"`
 	ByPolicy []ProbeCount `json:"byPolicy"`
 }
 
@@ -258,72 +263,107 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 	// (allow-localhost); no policy can change that, so it is not probed.
 	isHost := func(i int) bool { return nodes[i].Kind == ir.KindEntity && containsEntity(nodes[i].Entities, "host") }
 	probed := func(i, j int) bool { return (isWL(i) || isWL(j)) && !isHost(i) }
+	// The probed space, without enumerating it: every workload to every
+	// node, and every other node but the host to every workload.
+	var wl, others []int
 	for i := range nodes {
-		for j := range nodes {
-			if probed(i, j) {
+		switch {
+		case isWL(i):
+			wl = append(wl, i)
+		case !isHost(i):
+			others = append(others, i)
+		}
+	}
+	P, N := int64(len(ports)), int64(len(nodes))
+	segA := int64(len(wl)) * N * P
+	space := segA + int64(len(others))*int64(len(wl))*P
+	var observedProbed int64
+	for k := range observed {
+		if probed(k.src, k.dst) {
+			observedProbed++
+		}
+	}
+	rep.Candidates = space - observedProbed
+	counts := map[string]*ProbeCount{}
+	visit := func(i, j, pi int) error {
+		if observed[key{i, j, pi}] {
+			return nil
+		}
+		src, dst, p := nodes[i], nodes[j], ports[pi]
+		proto, _ := Protocol(p.proto)
+		v, egressBy, ingressBy, err := check(i, j, proto, p.port)
+		if err != nil {
+			return err
+		}
+		rep.Checked++
+		if !v.Allowed() {
+			return nil
+		}
+		rep.Allowed++
+		hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: mergeRefs(inCluster(egressBy, v.Egress.By), inCluster(ingressBy, v.Ingress.By))}
+		pols := map[string]bool{}
+		for _, r := range hit.By {
+			pols[r.Policy] = true
+		}
+		if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
+			pols[NoPolicy] = true
+		}
+		for pol := range pols {
+			c := counts[pol]
+			if c == nil {
+				c = &ProbeCount{Policy: pol}
+				counts[pol] = c
+			}
+			c.Allowed++
+			if len(c.Examples) < o.Examples {
+				c.Examples = append(c.Examples, hit)
+			}
+		}
+		return nil
+	}
+	if rep.Candidates <= int64(o.Max) {
+		// Every candidate, in node order.
+		for i := range nodes {
+			for j := range nodes {
+				if !probed(i, j) {
+					continue
+				}
 				for pi := range ports {
-					if !observed[key{i, j, pi}] {
-						rep.Candidates++
+					if err := visit(i, j, pi); err != nil {
+						return nil, err
 					}
 				}
 			}
 		}
-	}
-	keep := func(uint64) bool { return true }
-	if rep.Candidates > int64(o.Max) {
+	} else {
+		// A systematic sample of the probed space: every stride-th
+		// combination from a fixed offset. The stride shares no factor
+		// with the space's dimensions, so the sample does not lock onto
+		// one port, source or destination.
 		rep.Sampled = true
-		stride := uint64((rep.Candidates + int64(o.Max) - 1) / int64(o.Max))
-		keep = func(k uint64) bool { return mix(k)%stride == 0 }
-	}
-	counts := map[string]*ProbeCount{}
-	var k uint64
-	for i, src := range nodes {
-		for j, dst := range nodes {
-			if !probed(i, j) {
-				continue
+		stride := (space + int64(o.Max) - 1) / int64(o.Max)
+		for gcd(stride, P) != 1 || gcd(stride, N) != 1 || gcd(stride, int64(max(len(wl), 1))) != 1 {
+			stride++
+		}
+		for k := int64(mix(uint64(space)) % uint64(stride)); k < space; k += stride {
+			var i, j, pi int
+			if k < segA {
+				q := k / P
+				pi, i, j = int(k%P), wl[q/N], int(q%N)
+			} else {
+				q := (k - segA) / P
+				pi, i, j = int((k-segA)%P), others[q/int64(len(wl))], wl[q%int64(len(wl))]
 			}
-			for pi, p := range ports {
-				if observed[key{i, j, pi}] {
-					continue
-				}
-				k++
-				if !keep(k) {
-					continue
-				}
-				proto, _ := Protocol(p.proto)
-				v, egressBy, ingressBy, err := check(i, j, proto, p.port)
-				if err != nil {
-					return nil, err
-				}
-				rep.Checked++
-				if !v.Allowed() {
-					continue
-				}
-				rep.Allowed++
-				hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: mergeRefs(inCluster(egressBy, v.Egress.By), inCluster(ingressBy, v.Ingress.By))}
-				pols := map[string]bool{}
-				for _, r := range hit.By {
-					pols[r.Policy] = true
-				}
-				if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
-					pols[NoPolicy] = true
-				}
-				for pol := range pols {
-					c := counts[pol]
-					if c == nil {
-						c = &ProbeCount{Policy: pol}
-						counts[pol] = c
-					}
-					c.Allowed++
-					if len(c.Examples) < o.Examples {
-						c.Examples = append(c.Examples, hit)
-					}
-				}
+			if err := visit(i, j, pi); err != nil {
+				return nil, err
 			}
 		}
 	}
 	if rep.Checked > 0 {
 		rep.Ratio = float64(rep.Allowed) / float64(rep.Checked)
+		if rep.Sampled {
+			rep.Low, rep.High = wilson(rep.Allowed, rep.Checked)
+		}
 	}
 	for _, c := range counts {
 		rep.ByPolicy = append(rep.ByPolicy, *c)
@@ -336,6 +376,23 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 		return a.Policy < b.Policy
 	})
 	return rep, nil
+}
+
+// wilson is the 95% Wilson score interval of a proportion k of n.
+func wilson(k, n int) (lo, hi float64) {
+	const z = 1.959964
+	p, fn := float64(k)/float64(n), float64(n)
+	d := 1 + z*z/fn
+	c := (p + z*z/(2*fn)) / d
+	h := z * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn)) / d
+	return max(0, c-h), min(1, c+h)
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // inCluster prefixes the policy names of rs with cluster (a copy: rs is

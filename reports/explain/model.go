@@ -178,7 +178,7 @@ func newModel(in *Input) *model {
 	if p := in.Probe; p != nil {
 		s := fmt.Sprintf("%.2f%%: %d of %d unobserved connections allowed", 100*p.Ratio, p.Allowed, p.Checked)
 		if p.Sampled {
-			s += fmt.Sprintf(" (a deterministic sample of %d candidates)", p.Candidates)
+			s += fmt.Sprintf(" (a deterministic sample of %d candidates; 95%% confidence: %.2f%%–%.2f%%)", p.Candidates, 100*p.Low, 100*p.High)
 		}
 		m.Stats = append(m.Stats, stat{"Over-allow ratio (probe)", s})
 		for i, c := range p.ByPolicy {

@@ -270,7 +270,7 @@ func printProbeLine(w io.Writer, pr *replay.ProbeReport) {
 	fmt.Fprintf(w, "ppc: probe: over-allow ratio %.2f%%: the policies allow %d of %d unobserved connections between the observed endpoints on the observed ports",
 		100*pr.Ratio, pr.Allowed, pr.Checked)
 	if pr.Sampled {
-		fmt.Fprintf(w, " (a deterministic sample of the %d candidates)", pr.Candidates)
+		fmt.Fprintf(w, " (a deterministic sample of the %d candidates; 95%% confidence: %.2f%%–%.2f%%)", pr.Candidates, 100*pr.Low, 100*pr.High)
 	}
 	if len(pr.ByPolicy) > 0 {
 		top := pr.ByPolicy[0]
