@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -220,6 +222,55 @@ func TestDefaultPack(t *testing.T) {
 			), rules.Options{Set: []string{"world_egress.fold.ipv4=0"}})
 			if got := rulesJSON(off.Policies["shop/api"].Egress); !strings.Contains(got, `"toCIDR":["203.0.113.14/32","203.0.113.9/32"]`) {
 				t.Errorf("fold off: %s", got)
+			}
+		}},
+		{"names that differ only by case or _/- get distinct policy names", irtest.Graph(
+			irtest.Workload("shop", "Web", "app=Web"), irtest.Workload("shop", "web", "app=web"),
+			irtest.Workload("shop", "a_b", "app=a_b"), irtest.Workload("shop", "a-b", "app=a-b"),
+			irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("shop/Web", "shop/api", "TCP/80"), irtest.Edge("shop/web", "shop/api", "TCP/80"),
+			irtest.Edge("shop/a_b", "shop/api", "TCP/80"), irtest.Edge("shop/a-b", "shop/api", "TCP/80"),
+		), func(t *testing.T, d *rules.Decisions) {
+			var names []string
+			for k := range d.Policies {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			if len(names) != 5 || d.Policies["shop/api"] == nil {
+				t.Fatalf("policies %q", names)
+			}
+			for _, n := range names {
+				if n != "shop/api" && !regexp.MustCompile(`^shop/(web|a-b)-[0-9a-f]{8}$`).MatchString(n) {
+					t.Errorf("policy name %q", n)
+				}
+			}
+		}},
+		{"an empty label value (valid in Kubernetes) still gives a named policy", irtest.Graph(
+			irtest.Workload("shop", "blank", "app="), irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("shop/blank", "shop/api", "TCP/80"),
+		), func(t *testing.T, d *rules.Decisions) {
+			var blank *rules.PolicyDecision
+			for _, p := range d.Policies {
+				if p.Selector["app"] == "" && len(p.Selector) == 1 {
+					blank = p
+				}
+			}
+			if blank == nil || blank.Name == "" || blank.Namespace != "shop" {
+				t.Fatalf("policies %s", js(d.Policies))
+			}
+		}},
+		{"a DNS name that is not a valid toFQDNs name leaves that connection denied, the section written", irtest.Graph(
+			irtest.Workload("shop", "api", "app=api"),
+			irtest.Edge("shop/api", "fqdn:bad name!.example", "TCP/443"),
+			irtest.Edge("shop/api", "fqdn:api.stripe.com", "TCP/443"),
+		), func(t *testing.T, d *rules.Decisions) {
+			p := d.Policies["shop/api"]
+			got := rulesJSON(p.Egress)
+			if p == nil || !strings.Contains(got, `"matchName":"api.stripe.com"`) || strings.Contains(got, "bad name") || len(p.EgressEdges) != 1 {
+				t.Errorf("egress %s", got)
+			}
+			if len(d.Excluded) != 1 {
+				t.Errorf("excluded %v", d.Excluded)
 			}
 		}},
 		{"world ingress as CIDR; host as entity", irtest.Graph(

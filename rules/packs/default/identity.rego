@@ -70,12 +70,19 @@ unselectable[id] := "no identity labels in the flows (field-masked export?)" if 
 # display_name is the readable base of a workload's policy name: its
 # preferred label's value, else the controller its pods belong to, else the
 # IR's name for it.
+# (A value that sanitizes to nothing, such as an empty label value, which
+# Kubernetes allows, is passed over.)
 display_name(id) := v if {
 	labels := k8s_labels(input.nodes[id])
 	v := labels[preferred_key(labels)]
+	sanitize(v) != ""
 } else := v if {
 	v := input.nodes[id].pods[0]
-} else := input.nodes[id].name
+	sanitize(v) != ""
+} else := v if {
+	v := input.nodes[id].name
+	sanitize(v) != ""
+} else := "workload"
 
 # cluster_of(n) is the cluster a workload's identity labels name ("" if none).
 cluster_of(n) := c if {
@@ -119,27 +126,32 @@ members[key] := sort(ids) if {
 	ids := [id | some id, k in member; k == key]
 }
 
-# shared_bases are the [namespace, base] pairs more than one group has:
-# equal pairs are adjacent once sorted, so this is O(n log n).
-sorted_bases := sort([[g.cluster, g.namespace, g.base] | some g in groups])
+# plain_name is a group's policy name before disambiguation.
+plain_name(g) := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
 
-shared_bases := {sorted_bases[i] |
-	count(sorted_bases) > 1
-	some i in numbers.range(0, count(sorted_bases) - 2)
-	sorted_bases[i] == sorted_bases[i + 1]
+# shared_names are the [cluster, namespace, name] triples more than one
+# group would get: names are compared after sanitizing (Web and web, a_b
+# and a-b are one name to Kubernetes). Equal triples are adjacent once
+# sorted, so this is O(n log n).
+sorted_names := sort([[g.cluster, g.namespace, plain_name(g)] | some g in groups])
+
+shared_names := {sorted_names[i] |
+	count(sorted_names) > 1
+	some i in numbers.range(0, count(sorted_names) - 2)
+	sorted_names[i] == sorted_names[i + 1]
 }
 
 # name[key] is the policy name of a group: prefix plus base name, with a
-# short hash of the selector when several groups share a base name.
+# short hash of the selector when several groups would share the name.
 name[key] := n if {
 	some key, g in groups
-	not shared_bases[[g.cluster, g.namespace, g.base]]
-	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
+	n := plain_name(g)
+	not shared_names[[g.cluster, g.namespace, n]]
 }
 
 name[key] := n if {
 	some key, g in groups
-	shared_bases[[g.cluster, g.namespace, g.base]]
+	shared_names[[g.cluster, g.namespace, plain_name(g)]]
 	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
 }
