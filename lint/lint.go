@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -123,6 +124,9 @@ type Options struct {
 type Linter struct {
 	opts       Options
 	pq         rego.PreparedEvalQuery
+	args       []func(*rego.Rego) // pq's options without its query
+	mu         sync.Mutex
+	byRule     map[string]rego.PreparedEvalQuery // per rule package, prepared on first use
 	rules      []Rule
 	byPkg      map[string]*Rule
 	exceptions []Exception
@@ -202,11 +206,12 @@ func New(ctx context.Context, opts Options) (*Linter, error) {
 		l.exceptions = append(l.exceptions, ex...)
 	}
 	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
-	args := append(RegoOptions(), rego.Query(query), rego.Store(store))
+	args := append(RegoOptions(), rego.Store(store))
 	for _, m := range mods {
 		args = append(args, rego.ParsedModule(m.Module))
 	}
-	pq, err := rego.New(args...).PrepareForEval(ctx)
+	l.args, l.byRule = args, map[string]rego.PreparedEvalQuery{}
+	pq, err := rego.New(append(append([]func(*rego.Rego){}, args...), rego.Query(query))...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, rules.CompileError(err)
 	}
@@ -399,6 +404,32 @@ func (l *Linter) Lint(ctx context.Context, objs []manifest.Object) (*Report, err
 	return rep, nil
 }
 
+// evalRule evaluates one rule's package alone (its query is prepared on
+// first use).
+func (l *Linter) evalRule(ctx context.Context, rule Rule, input any) (map[string]any, error) {
+	l.mu.Lock()
+	pq, ok := l.byRule[rule.Package]
+	if !ok {
+		var err error
+		pq, err = rego.New(append(append([]func(*rego.Rego){}, l.args...), rego.Query("data."+rule.Package))...).PrepareForEval(ctx)
+		if err != nil {
+			l.mu.Unlock()
+			return nil, err
+		}
+		l.byRule[rule.Package] = pq
+	}
+	l.mu.Unlock()
+	rs, err := pq.Eval(ctx, rego.EvalInput(input))
+	if err != nil {
+		return nil, err
+	}
+	var v map[string]any
+	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+		v, _ = rs[0].Expressions[0].Value.(map[string]any)
+	}
+	return v, nil
+}
+
 func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error) {
 	o := r.Object
 	base := Finding{Policy: policyName(o), Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line, Doc: o.Doc, Item: o.Item}
@@ -426,20 +457,45 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
 	rs, err := l.pq.Eval(ctx, rego.EvalInput(input))
-	if err != nil {
-		return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), err)
-	}
 	var tree map[string]any
-	if len(rs) > 0 && len(rs[0].Expressions) > 0 {
+	if err == nil && len(rs) > 0 && len(rs[0].Expressions) > 0 {
 		tree, _ = rs[0].Expressions[0].Value.(map[string]any)
 	}
-	for _, rule := range l.rules {
+	pkgOf := func(rule Rule) map[string]any {
 		node := any(tree)
 		for _, seg := range strings.Split(strings.TrimPrefix(rule.Package, "ppc.lint."), ".") {
 			m, _ := node.(map[string]any)
 			node = m[seg]
 		}
 		pkg, _ := node.(map[string]any)
+		return pkg
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), err)
+		}
+		// A rule failed on this policy (a builtin's error on a value it
+		// did not expect): judge the policy rule by rule, so that the
+		// failing rule is a finding on it and the others still count.
+		pkgs := map[string]map[string]any{}
+		for _, rule := range l.rules {
+			v, rerr := l.evalRule(ctx, rule, input)
+			if rerr != nil {
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), rerr)
+				}
+				f := base
+				f.Rule, f.Severity = rule.ID, Deny
+				f.Msg = fmt.Sprintf("lint rule %s failed on this policy, which it therefore did not check: %v", rule.ID, rerr)
+				out = append(out, f)
+				continue
+			}
+			pkgs[rule.Package] = v
+		}
+		pkgOf = func(rule Rule) map[string]any { return pkgs[rule.Package] }
+	}
+	for _, rule := range l.rules {
+		pkg := pkgOf(rule)
 		for _, kind := range []string{"deny", "violation", "warn"} {
 			set, _ := pkg[kind].([]any)
 			for _, v := range set {

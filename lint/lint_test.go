@@ -175,3 +175,59 @@ violation contains {"msg": "structured", "id": "SHP9", "path": ["spec", "ingress
 		t.Errorf("rules %+v", rs)
 	}
 }
+
+// TestRuleRuntimeError: a rule that fails on one policy (a builtin's error
+// on a value it did not expect) is a deny finding on that policy; the
+// other rules still judge it, and the other policies are linted as usual.
+// The default pack's rules take named ports and invalid CIDRs in stride.
+func TestRuleRuntimeError(t *testing.T) {
+	dir := t.TempDir()
+	src := `package ppc.lint.fragile
+
+deny contains sprintf("port %d", [to_number(p.port)]) if {
+	some r in input.spec.ingress
+	some tp in r.toPorts
+	some p in tp.ports
+	to_number(p.port) > 1000
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "fragile.rego"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rules.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(context.Background(), Options{Packs: []*rules.Pack{p}, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := head + `  endpointSelector: {matchLabels: {app: web}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: api}}]
+    toPorts: [{ports: [{port: "http", protocol: TCP}]}]
+  egress:
+  - toCIDR: ["10.0.0.0/33"]
+    toPorts: [{ports: [{port: "dns-tcp", protocol: TCP}]}]
+---
+` + strings.Replace(head, "name: web", "name: api", 1) + `  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: web}}]
+    toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+`
+	rep := lintYAML(t, l, y)
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.Policy+"|"+f.Rule+"|"+string(f.Severity)+"|"+f.Msg)
+	}
+	all := strings.Join(got, "\n")
+	if !strings.Contains(all, "shop/web|fragile|deny|lint rule fragile failed on this policy") {
+		t.Errorf("no finding for the failing rule:\n%s", all)
+	}
+	if !strings.Contains(all, "shop/api|fragile|deny|port 8080") {
+		t.Errorf("the other policy was not linted by the rule:\n%s", all)
+	}
+	if !strings.Contains(all, "shop/web|CIL004|") {
+		t.Errorf("the other rules did not judge the failing policy:\n%s", all)
+	}
+}

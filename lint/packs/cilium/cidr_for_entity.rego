@@ -30,11 +30,12 @@ cidrs contains {"value": v, "path": array.concat(x.path, [f, i])} if {
 	some x in lib.sections
 	some f in ["toCIDR", "fromCIDR"]
 	some i, v in x.rule[f]
+	net.cidr_is_valid(v) # an invalid CIDR is verify's finding, not this rule's
 }
 
 cidrs contains {"value": v.cidr, "path": array.concat(x.path, [f, i, "cidr"])} if {
 	some x in lib.sections
 	some f in ["toCIDRSet", "fromCIDRSet"]
 	some i, v in x.rule[f]
-	v.cidr
+	net.cidr_is_valid(v.cidr)
 }

@@ -37,6 +37,7 @@ covers_53(p) if p.port in {"53", "dns", "domain"}
 covers_53(p) if p.port == "0"
 
 covers_53(p) if {
+	regex.match(`^[0-9]+$`, p.port) # a named port ("http") is no range start
 	to_number(p.port) <= 53
 	object.get(p, "endPort", 0) >= 53
 }

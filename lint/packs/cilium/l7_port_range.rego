@@ -16,5 +16,6 @@ deny contains {"msg": sprintf("L7 rules on the port range %s-%d", [q.port, q.end
 	some p in lib.port_lists
 	count(object.keys(object.get(p.entry, "rules", {}))) > 0
 	some i, q in p.entry.ports
+	regex.match(`^[0-9]+$`, q.port) # a named port has no range
 	object.get(q, "endPort", 0) > to_number(q.port)
 }
