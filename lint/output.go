@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/reports/junit"
 )
 
@@ -77,9 +78,9 @@ func writeText(w io.Writer, rep *Report, o WriteOptions) error {
 		if f.Path != "" {
 			path = " " + f.Path + ":"
 		}
-		fmt.Fprintf(w, "%s %s %s %s:%s %s\n", level, f.where(o), f.Rule, f.Policy, path, f.Msg)
+		fmt.Fprintf(w, "%s %s %s %s:%s %s\n", level, textsafe.Line(f.where(o)), textsafe.Line(f.Rule), textsafe.Line(f.Policy), textsafe.Line(path), textsafe.Line(f.Msg))
 		if f.Excepted != "" {
-			fmt.Fprintf(w, "    excepted: %s\n", f.Excepted)
+			fmt.Fprintf(w, "    excepted: %s\n", textsafe.Line(f.Excepted))
 		}
 	}
 	fmt.Fprintf(w, "%d policies, %d rules: %d deny, %d warn, %d excepted\n", rep.Policies, len(rep.Rules), rep.Count(Deny), rep.Count(Warn), excepted(rep))

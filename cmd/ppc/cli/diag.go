@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -19,7 +20,7 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 		b.WriteString(d.Severity.String())
 		b.WriteString(": ")
 		if d.Object != "" {
-			b.WriteString(d.Object)
+			b.WriteString(textsafe.Line(d.Object))
 			b.WriteString(": ")
 		}
 		if len(d.Path) > 0 {
@@ -28,7 +29,7 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 		}
 		b.WriteString(d.Code)
 		b.WriteString(": ")
-		b.WriteString(d.Msg)
+		b.WriteString(textsafe.Line(d.Msg))
 		b.WriteByte('\n')
 		if d.Pos.IsValid() {
 			fmt.Fprintf(&b, "    %s\n", relPos(d.Pos, cwd))
@@ -39,7 +40,7 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 			}
 		}
 		for _, l := range d.Details {
-			fmt.Fprintf(&b, "    %s\n", l)
+			fmt.Fprintf(&b, "    %s\n", textsafe.Line(l))
 		}
 		io.WriteString(w, b.String())
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports/junit"
 )
@@ -271,7 +272,7 @@ func (r *replayRun) name(id string) string {
 	if r.names == nil {
 		r.names = r.graph.DisplayNames()
 	}
-	return r.names[id]
+	return textsafe.Line(r.names[id])
 }
 
 func (r *replayRun) connName(x replay.Result) string {
@@ -309,7 +310,7 @@ func pointText(where string, pt replay.Point) string {
 func refsText(rs []replay.RuleRef) string {
 	var parts []string
 	for _, r := range rs {
-		parts = append(parts, r.String())
+		parts = append(parts, textsafe.Line(r.String()))
 	}
 	return strings.Join(parts, ", ")
 }

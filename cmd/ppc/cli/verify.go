@@ -11,6 +11,7 @@ import (
 
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/schemas"
 )
@@ -141,11 +142,11 @@ func printVerify(w io.Writer, rep *verify.Report, verbose bool, cwd string) {
 		where := relPos(o.Pos, cwd) + docSuffix(o)
 		if r.Valid() {
 			if verbose {
-				fmt.Fprintf(w, "%s: %s: valid\n", where, o.ID())
+				fmt.Fprintf(w, "%s: %s: valid\n", where, textsafe.Line(o.ID()))
 			}
 			continue
 		}
-		fmt.Fprintf(w, "%s: %s: INVALID\n", where, o.ID())
+		fmt.Fprintf(w, "%s: %s: INVALID\n", where, textsafe.Line(o.ID()))
 		agent := false
 		for _, d := range r.Diagnostics {
 			layer := strings.TrimPrefix(d.Code, "ppc_verify_")
@@ -153,7 +154,7 @@ func printVerify(w io.Writer, rep *verify.Report, verbose bool, cwd string) {
 			if len(d.Path) > 0 {
 				path = ir.JoinPath(d.Path) + ": "
 			}
-			fmt.Fprintf(w, "    %-6s %s%s\n", layer, path, d.Msg)
+			fmt.Fprintf(w, "    %-6s %s%s\n", layer, textsafe.Line(path), textsafe.Line(d.Msg))
 			if layer == string(verify.LayerAgent) {
 				agent = true
 			}
