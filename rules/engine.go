@@ -100,6 +100,9 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
+	if err := validateSettings(cfg, settingSources(def, opts.Packs, opts.Set)); err != nil {
+		return nil, err
+	}
 	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
 	args := []func(*rego.Rego){
 		rego.Query(decisionQuery),

@@ -450,3 +450,32 @@ func TestDecisionsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsValidated: settings are checked against schemas/settings.cue
+// after merging; each error names the setting and who set it.
+func TestSettingsValidated(t *testing.T) {
+	for _, tt := range []struct {
+		set  string
+		want string // "" means valid
+	}{
+		{"namespaces=bookinfo", "setting namespaces: "},
+		{"max_ports_per_rule=0", "setting max_ports_per_rule: "},
+		{"max_ports_per_rule=abc", "setting max_ports_per_rule: "},
+		{"max_ports_per_rule=0.5", "setting max_ports_per_rule: "},
+		{"max_port_per_rule=20", "setting max_port_per_rule: unknown setting"},
+		{"world_peers=cidrs", "setting world_peers: "},
+		{"ephemeral_ports.to=1000", "setting ephemeral_ports.to: "},
+		{"dns.ports=[53, 70000]", "setting dns.ports[1]: "},
+		{"namespaces=[bookinfo]", ""},
+		{"ext.team.owner=blue", ""},
+		{"max_ports_per_rule=20", ""},
+	} {
+		_, err := rules.NewEngine(context.Background(), rules.Options{Set: []string{tt.set}})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("--set %s: %v", tt.set, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "(set by --set "+tt.set+")")):
+			t.Errorf("--set %s: got %v, want %q and who set it", tt.set, err, tt.want)
+		}
+	}
+}

@@ -22,6 +22,9 @@ import (
 //go:embed ppc.cue
 var ppcCUE []byte
 
+//go:embed settings.cue
+var settingsCUE []byte
+
 // OrgDefinition is the definition an organisation schema must declare.
 const OrgDefinition = "#Policy"
 
@@ -97,6 +100,28 @@ func buildPPC() (*instance, error) {
 var ppcOnce = sync.OnceValues(func() (*Schema, error) {
 	return newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
 })
+
+var settingsOnce = sync.OnceValues(func() (*Schema, error) {
+	return newSchema("settings", nil, func() (*instance, error) {
+		ctx := cuecontext.New()
+		v := ctx.CompileBytes(settingsCUE, cue.Filename("schemas/settings.cue"))
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+		def := v.LookupPath(cue.ParsePath("#Settings"))
+		return &instance{ctx: ctx, def: def}, def.Err()
+	})
+})
+
+// Settings returns the schema of the default pack's settings. It panics
+// if the embedded schema does not compile, which a test rules out.
+func Settings() *Schema {
+	s, err := settingsOnce()
+	if err != nil {
+		panic(fmt.Sprintf("embedded schemas/settings.cue: %s", formatErr(err)))
+	}
+	return s
+}
 
 // commentMsgs finds "// ppc:msg TEXT" comments: a violation at the line
 // after one gets TEXT as its message (CUE's own message for a matchN
