@@ -39,6 +39,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFileLines$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/textsafe -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 
 BENCHSTAT = $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
