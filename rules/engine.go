@@ -60,6 +60,24 @@ var required = []string{
 	"data.ppc.synth.warnings",
 	"data.ppc.gate.deny",
 	"data.ppc.gate.warn",
+	// What the other stages read of ppc.hooks and ppc.identity: a pack
+	// that replaces one of them and forgets an export would otherwise
+	// change the result silently (an undefined hook reads as empty).
+	"data.ppc.hooks.exclude_namespace",
+	"data.ppc.hooks.exclude_ingress_namespace",
+	"data.ppc.hooks.exclude_egress_namespace",
+	"data.ppc.hooks.exclude_edge",
+	"data.ppc.hooks.extra_labels",
+	"data.ppc.hooks.policy_labels",
+	"data.ppc.identity.selector",
+	"data.ppc.identity.groups",
+	"data.ppc.identity.members",
+	"data.ppc.identity.member",
+	"data.ppc.identity.name",
+	"data.ppc.identity.unselectable",
+	"data.ppc.identity.k8s_labels",
+	"data.ppc.identity.cluster_of",
+	"data.ppc.identity.multi_cluster",
 }
 
 const decisionQuery = `policies := data.ppc.synth.policies

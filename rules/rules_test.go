@@ -401,6 +401,7 @@ func TestEngineErrors(t *testing.T) {
 		{"network builtin disabled", map[string]string{"net.rego": "package ppc.ext.net\n\ndeny contains {\"msg\": x} if {\n\tx := http.send({\"method\": \"get\", \"url\": \"http://example.com\"}).body\n}\n"}, "net.rego:4:7: rego_type_error: undefined function http.send"},
 		{"clock disabled", map[string]string{"t.rego": "package ppc.ext.t\n\nwarn contains {\"msg\": sprintf(\"%d\", [time.now_ns()])}\n"}, "undefined function time.now_ns"},
 		{"replaced stage must keep its contract", map[string]string{"synth.rego": "package ppc.synth\n\npolicies := {}\n"}, "do not define data.ppc.synth.excluded_edge"},
+		{"a partial override of the hooks is refused", map[string]string{"hooks.rego": "package ppc.hooks\n\nexclude_namespace contains \"kube-system\"\n"}, "do not define data.ppc.hooks.exclude_ingress_namespace, data.ppc.hooks.exclude_egress_namespace, data.ppc.hooks.exclude_edge, data.ppc.hooks.extra_labels, data.ppc.hooks.policy_labels"},
 		{"config package reserved", map[string]string{"c.rego": "package ppc.config\n\nx := 1\n"}, "reserved for settings"},
 	}
 	for _, tt := range tests {
