@@ -86,6 +86,14 @@ func TestReadForms(t *testing.T) {
 	}
 }
 
+// TestReadBOM: a UTF-8 byte-order mark at the start of a file is skipped.
+func TestReadBOM(t *testing.T) {
+	sum, _, ds, err := readString(t, "bom.json", "\xef\xbb\xbf"+wrapped+"\n"+wrapped+"\n", 0)
+	if err != nil || len(ds) != 0 || sum.Malformed != 0 {
+		t.Fatalf("err %v, diagnostics %v, malformed %d", err, ds, sum.Malformed)
+	}
+}
+
 func TestReadMalformed(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -101,6 +109,8 @@ func TestReadMalformed(t *testing.T) {
 		{"unterminated pretty", "{\n \"flow\": {\n", 1, "unterminated JSON object"},
 		{"syntax error inside", `{"flow":{"verdict" "FORWARDED"}}` + "\n", 1, "invalid flow"},
 		{"pretty error line", "{\n \"flow\": {\n  \"verdict\": \"NOPE\"\n }\n}\n", 3, "line 3"},
+		{"nested arrays", "[[" + wrapped + "]]\n", 1, "a JSON array inside the top-level array"},
+		{"number in the array", "[" + wrapped + ",\n42]\n", 2, "a JSON value that is not an object in the top-level array"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

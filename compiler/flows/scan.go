@@ -82,6 +82,11 @@ func (s *scanner) next() (*rawValue, error) {
 				}
 			}
 			s.line++
+			if s.line == 1 {
+				// A UTF-8 byte-order mark, as Windows editors and some
+				// exporters write, is not part of the JSON.
+				line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+			}
 			s.atLineHead = true
 			s.pending = line
 		}
@@ -158,6 +163,12 @@ func (s *scanner) scanPending() (*rawValue, error) {
 				i++
 				continue
 			case c == '{':
+			case c == '[' && s.inArray:
+				s.pending, s.inArray = nil, false // the rest of the line, the array's end with it, is skipped
+				return nil, &scanError{line: s.line, msg: "a JSON array inside the top-level array: flow records are objects (one top-level array of objects, or objects one after another)"}
+			case s.inArray && (c == '"' || c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n'):
+				s.pending, s.inArray = nil, false
+				return nil, &scanError{line: s.line, msg: "a JSON value that is not an object in the top-level array: flow records are objects: " + excerpt(p[i:])}
 			default:
 				// Not JSON. A container-runtime log prefix at a line start is
 				// stripped; anything else is reported and the line skipped.
