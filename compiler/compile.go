@@ -164,8 +164,15 @@ func Compile(ctx context.Context, args []string, opts Options) (*Result, error) 
 		if st.id == StageReplay && opts.NoReplay {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			// Interrupted (Ctrl-C): stop before the next stage.
+			return s.res, &InputError{err}
+		}
 		start := time.Now()
 		err := runStage(ctx, st, s)
+		if err == nil {
+			err = ctx.Err()
+		}
 		s.res.Timings = append(s.res.Timings, Timing{st.id, time.Since(start)})
 		if err != nil {
 			return s.res, &InputError{err}

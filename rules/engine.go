@@ -305,10 +305,14 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert IR for rule packs: %w", err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	rs, err := e.pq.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
+		if perr := parent.Err(); perr != nil {
+			return nil, perr // interrupted, not a timeout
+		}
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("rule packs did not finish within %s", e.timeout)

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 )
@@ -79,8 +80,18 @@ func lookup(name string) *command {
 
 // Main runs ppc with the given arguments and returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return MainContext(ctx, args, stdin, stdout, stderr)
+}
+
+// exitInterrupted is the exit status after Ctrl-C (128 + SIGINT), as
+// shells report it.
+const exitInterrupted = 130
+
+// MainContext is Main under ctx: when ctx ends (Ctrl-C), the command stops
+// at once, writes nothing more and exits with status 130.
+func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cwd, _ := os.Getwd()
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd}
 	if len(args) == 0 {
@@ -129,6 +140,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := run(ctx, e, fs.Args())
 	if perr := prof.stop(); perr != nil {
 		fmt.Fprintf(stderr, "ppc %s: writing the profile: %v\n", c.name, perr)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "ppc %s: interrupted: stopped, nothing more written\n", c.name)
+		return exitInterrupted
 	}
 	if err == nil {
 		return exitOK
