@@ -315,7 +315,11 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 		}
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("rule packs did not finish within %s", e.timeout)
+			at := ""
+			if te != nil && te.Location != nil {
+				at = fmt.Sprintf(" (evaluating %s:%d)", te.Location.File, te.Location.Row)
+			}
+			return nil, fmt.Errorf("rule packs did not finish within %s%s: raise it with --rule-timeout, or look for a rule that iterates more than it needs", e.timeout, at)
 		}
 		return nil, err
 	}

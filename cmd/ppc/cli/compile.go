@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -16,24 +17,26 @@ import (
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
+	"github.com/policypilot/ppc/rules"
 )
 
 type compileParams struct {
-	ingest    ingestFlags
-	agent     agentFlags
-	output    string
-	rules     []string
-	set       []string
-	schemas   []string
-	stopAfter string
-	dump      string
-	noReplay  bool
-	noProbe   bool
-	report    string
-	lint      bool
-	lintRules []string
-	quiet     bool
-	timings   bool
+	ruleTimeout time.Duration
+	ingest      ingestFlags
+	agent       agentFlags
+	output      string
+	rules       []string
+	set         []string
+	schemas     []string
+	stopAfter   string
+	dump        string
+	noReplay    bool
+	noProbe     bool
+	report      string
+	lint        bool
+	lintRules   []string
+	quiet       bool
+	timings     bool
 }
 
 func init() {
@@ -70,6 +73,7 @@ written unless every check passed.`,
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
+			fs.DurationVar(&p.ruleTimeout, "rule-timeout", rules.DefaultTimeout, "bound the rule packs' evaluation to `DURATION`")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
 	})
@@ -98,7 +102,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	opts := compiler.Options{
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
 		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
-		InferCluster: !p.agent.clusterSet(),
+		InferCluster: !p.agent.clusterSet(), RuleTimeout: p.ruleTimeout,
 	}
 	if p.stopAfter != "" {
 		if opts.StopAfter, err = compiler.ParseStage(p.stopAfter); err != nil {
