@@ -2,6 +2,7 @@ package flows
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 )
@@ -124,6 +125,8 @@ func (s *fileSource) lines(off, end int64, head bool, buf []byte) (block, b []by
 		pos += int64(m)
 		if k := bytes.IndexByte(buf[at:], '\n'); k >= 0 {
 			buf = buf[:at+k+1]
+		} else if len(buf)-first > MaxRecordSize+int(end-start) {
+			return nil, nil, false, fmt.Errorf("byte %d: a line of more than %d MiB: not Hubble JSON", end, MaxRecordSize>>20)
 		}
 	}
 	return buf[first:], buf, unterminated, nil

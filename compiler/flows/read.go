@@ -559,6 +559,11 @@ func (p *producer) readLines(first int) {
 		eof := errors.Is(err, io.EOF)
 		block := buf
 		carry = carry[:0]
+		if len(buf) > MaxRecordSize && bytes.LastIndexByte(buf, '\n') < 0 {
+			// A line longer than any record: stop, before it grows on.
+			p.send(&chunk{items: []scanned{{err: &recordTooLong{line: first}}}, ready: make(chan struct{})})
+			return
+		}
 		if !eof {
 			k := bytes.LastIndexByte(buf, '\n')
 			if k < 0 && err == nil {

@@ -420,3 +420,43 @@ func TestOpenPipeFlowsAndCancel(t *testing.T) {
 		w.Close()
 	}
 }
+
+// fill is an endless run of one byte.
+type fill byte
+
+func (f fill) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(f)
+	}
+	return len(b), nil
+}
+
+// TestRecordBound: a record larger than MaxRecordSize (a gzip bomb of
+// spaces, /dev/zero, a file without newlines) ends reading with an error
+// that names the input and line, in bounded memory — on the first line,
+// after NDJSON lines in line mode, inside a pretty-printed object, and
+// from a regular file.
+func TestRecordBound(t *testing.T) {
+	over := int64(MaxRecordSize + 1<<20)
+	file := filepath.Join(t.TempDir(), "big.json")
+	if err := os.WriteFile(file, append([]byte(wrapped+"\n"+wrapped+"\n"), bytes.Repeat([]byte("x"), int(over))...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		in   Input
+	}{
+		{"spaces", Input{Name: "bomb", R: io.LimitReader(fill(' '), over)}},
+		{"zeros", Input{Name: "zero", R: io.LimitReader(fill(0), over)}},
+		{"after ndjson", Input{Name: "late", R: io.MultiReader(strings.NewReader(wrapped+"\n"+wrapped+"\n"), io.LimitReader(fill('x'), over))}},
+		{"open object", Input{Name: "open", R: io.MultiReader(strings.NewReader("{\n \"flow\": {\n"), io.LimitReader(fill(' '), over))}},
+		{"file", Input{Name: file}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Read(context.Background(), []Input{tt.in}, Options{MaxErrors: 1000}, func(*Record) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), "more than 64 MiB") || !strings.Contains(err.Error(), tt.in.Name) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}

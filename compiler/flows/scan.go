@@ -70,6 +70,9 @@ func (s *scanner) next() (*rawValue, error) {
 					var more []byte
 					more, err = s.r.ReadSlice('\n')
 					line = append(line, more...)
+					if len(line) > MaxRecordSize {
+						return nil, &recordTooLong{line: s.line + 1}
+					}
 				}
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
@@ -260,6 +263,12 @@ func (s *scanner) scanPending() (*rawValue, error) {
 		}
 	}
 	s.cur = append(s.cur, p...)
+	if len(s.cur) > MaxRecordSize {
+		line := s.startLine
+		s.reset()
+		s.pending = nil
+		return nil, &recordTooLong{line: line}
+	}
 	s.pending = nil
 	return nil, nil
 }
@@ -286,4 +295,18 @@ func excerpt(b []byte) string {
 		return fmt.Sprintf("%q…", b[:40])
 	}
 	return fmt.Sprintf("%q", b)
+}
+
+// MaxRecordSize bounds one record (a line, or an object over several
+// lines): a larger one is an error, not a buffer that grows until memory
+// runs out (a gzip bomb of spaces, /dev/zero). Hubble's largest flows are
+// a few KiB.
+const MaxRecordSize = 64 << 20
+
+// recordTooLong is the error for a record over MaxRecordSize; reading the
+// input stops there.
+type recordTooLong struct{ line int }
+
+func (e *recordTooLong) Error() string {
+	return fmt.Sprintf("line %d: a record of more than %d MiB (no newline or no end of object in sight): not Hubble JSON", e.line, MaxRecordSize>>20)
 }

@@ -243,17 +243,36 @@ func Read(ins []Input, stdin io.Reader) ([]Object, ir.Diagnostics, error) {
 	return objs, ds, nil
 }
 
+// MaxFileSize bounds one manifest file: a larger one (or an endless one,
+// such as /dev/zero) is an error, not a buffer that grows until memory runs
+// out. The API server itself refuses objects over 3 MiB.
+const MaxFileSize = 64 << 20
+
 func readAll(in Input, stdin io.Reader) ([]byte, error) {
+	r, name := in.R, in.Name
 	switch {
-	case in.R != nil:
-		return io.ReadAll(in.R)
-	case in.Name == "-":
+	case r != nil:
+	case name == "-":
 		if stdin == nil {
 			return nil, fmt.Errorf("-: no standard input")
 		}
-		return io.ReadAll(stdin)
+		r = stdin
+	default:
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	}
-	return os.ReadFile(in.Name)
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB: not a policy manifest (the API server refuses objects over 3 MiB)", name, MaxFileSize>>20)
+	}
+	return data, nil
 }
 
 // document is one YAML document of a file.
