@@ -56,10 +56,30 @@ func Stream(docs []Doc) ([]byte, error) {
 func WriteDir(dir string, docs []Doc) ([]string, error) {
 	type staged struct{ tmp, dst string }
 	var done []staged
+	var made []string // directories this call created, parents first
 	cleanup := func() {
 		for _, s := range done {
 			os.Remove(s.tmp)
 		}
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i]) // only if still empty
+		}
+	}
+	mkdirs := func(dir string) error {
+		var missing []string
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil || d == filepath.Dir(d) {
+				break
+			}
+			missing = append(missing, d)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			made = append(made, missing[i])
+		}
+		return nil
 	}
 	for _, d := range docs {
 		if !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
@@ -72,7 +92,7 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 			return nil, err
 		}
 		sub := filepath.Join(dir, d.Cluster, d.Namespace)
-		if err := os.MkdirAll(sub, 0o755); err != nil {
+		if err := mkdirs(sub); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("write policies: %w", err)
 		}

@@ -156,25 +156,35 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 			return err
 		}
 	}
+	// The report is rendered first and written last: a compile that
+	// cannot write its policies writes no report either.
+	var report *explain.Input
 	if p.report != "" {
-		in, err := explain.FromCompile(res, "ppc policy report", args)
-		if err != nil {
+		if report, err = explain.FromCompile(res, "ppc policy report", args); err != nil {
 			return err
 		}
-		if err := writeReport(e, p.report, reportFmt, in); err != nil {
+	}
+	writeTheReport := func() error {
+		if report == nil {
+			return nil
+		}
+		if err := writeReport(e, p.report, reportFmt, report); err != nil {
 			return err
 		}
 		if !p.quiet {
 			printReportLine(e.stderr, p.report)
 		}
+		return nil
 	}
 	if p.output == "" {
 		b, err := reports.Stream(res.Docs)
 		if err != nil {
 			return err
 		}
-		_, err = e.stdout.Write(b)
-		return err
+		if _, err = e.stdout.Write(b); err != nil {
+			return err
+		}
+		return writeTheReport()
 	}
 	paths, err := reports.WriteDir(p.output, res.Docs)
 	if err != nil {
@@ -183,7 +193,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	if !p.quiet {
 		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(paths), p.output)
 	}
-	return nil
+	return writeTheReport()
 }
 
 // lintCompiled lints the compiled policies; deny findings fail the
