@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
+	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -304,11 +305,19 @@ func Fmt(paths []string, write bool) ([]string, error) {
 		}
 		changed = append(changed, f)
 		if write {
-			fi, err := os.Stat(f)
+			fi, err := os.Lstat(f)
 			if err != nil {
 				return nil, err
 			}
-			if err := os.WriteFile(f, out, fi.Mode().Perm()); err != nil {
+			if fi.Mode()&os.ModeSymlink != 0 {
+				// Never write through a link: its target may lie outside
+				// the pack.
+				return changed, fmt.Errorf("%s is a symbolic link: not rewritten (format the file it points to)", f)
+			}
+			if err := reports.WriteFileAtomic(f, out); err != nil {
+				return nil, err
+			}
+			if err := os.Chmod(f, fi.Mode().Perm()); err != nil {
 				return nil, err
 			}
 		}

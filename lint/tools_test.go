@@ -127,3 +127,33 @@ func TestScaffold(t *testing.T) {
 		t.Error("a bad pack name must fail")
 	}
 }
+
+// TestFmtNeverWritesThroughLinks: rules fmt -w formats the pack's own
+// files and refuses to rewrite a link, whose target may lie outside it.
+func TestFmtNeverWritesThroughLinks(t *testing.T) {
+	root := t.TempDir()
+	pack := filepath.Join(root, "pack")
+	if err := os.MkdirAll(pack, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ugly := "package   ppc.lint.x\ndeny contains  \"m\" if input.kind\n"
+	outside := filepath.Join(root, "outside.rego")
+	for _, f := range []string{filepath.Join(pack, "a.rego"), outside} {
+		if err := os.WriteFile(f, []byte(ugly), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(outside, filepath.Join(pack, "link.rego")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Fmt([]string{pack}, true)
+	if err == nil || !strings.Contains(err.Error(), "link.rego is a symbolic link") {
+		t.Errorf("err = %v", err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != ugly {
+		t.Errorf("the file outside the pack was rewritten")
+	}
+	if b, _ := os.ReadFile(filepath.Join(pack, "a.rego")); string(b) == ugly {
+		t.Errorf("the pack's own file was not formatted")
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -133,8 +134,20 @@ func Expand(args []string) ([]Input, error) {
 		}
 		var names []string
 		for _, e := range ents {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				names = append(names, filepath.Join(a, e.Name()))
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := filepath.Join(a, e.Name())
+			if e.Type()&fs.ModeSymlink != 0 {
+				// A link to a file is read (a ConfigMap or a rotated
+				// exporter's "current" link).
+				if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+					names = append(names, p)
+				}
+				continue
+			}
+			if e.Type().IsRegular() {
+				names = append(names, p)
 			}
 		}
 		sort.Strings(names)

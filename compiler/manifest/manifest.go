@@ -13,17 +13,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/policypilot/ppc/internal/walk"
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -185,29 +184,15 @@ func Expand(args []string) ([]Input, error) {
 			ins = append(ins, Input{Name: a})
 			continue
 		}
-		var names []string
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if p != a && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.Type().IsRegular() && isManifestName(d.Name()) {
-				names = append(names, p)
-			}
-			return nil
-		})
+		// Links are followed (a ConfigMap mounted as a volume is a
+		// directory of links); hidden entries are skipped.
+		names, err := walk.Files(a, isManifestName)
 		if err != nil {
 			return nil, err
 		}
 		if len(names) == 0 {
 			return nil, fmt.Errorf("directory %s holds no .yaml, .yml or .json files", a)
 		}
-		sort.Strings(names)
 		for _, n := range names {
 			ins = append(ins, Input{Name: n})
 		}
