@@ -336,7 +336,7 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 		}
 		docIdx++
 		pos := ir.Pos{File: name, Line: firstContentLine(d)}
-		js, err := sigsyaml.YAMLToJSON(d.text)
+		js, err := sigsyaml.YAMLToJSONStrict(d.text)
 		if err != nil {
 			// Make the YAML parser's document-relative line absolute.
 			msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {
@@ -345,6 +345,16 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 			})
 			if m := yamlLine.FindStringSubmatch(msg); m != nil {
 				pos.Line, _ = strconv.Atoi(m[1])
+			}
+			if _, lerr := sigsyaml.YAMLToJSON(d.text); lerr == nil {
+				// Valid YAML with a key given twice: which one counts
+				// depends on the reader, and the API server's strict
+				// field validation (kubectl's default) refuses it.
+				if i := strings.LastIndex(msg, "\n"); i >= 0 {
+					msg = strings.TrimSpace(msg[i+1:]) // "line 9: key "ingress" already set in map"
+				}
+				ds = append(ds, docErr(pos, docIdx, "a key given twice: %s (the API server's strict field validation, kubectl's default, refuses the object)", msg))
+				continue
 			}
 			ds = append(ds, docErr(pos, docIdx, "not valid YAML or JSON: %s", msg))
 			continue

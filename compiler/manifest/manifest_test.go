@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 			[]string{"Pod a@1#1.0", "Pod c@8#3.0"}, []string{"6: line 6"}},
 		{"not a mapping", "- a\n- b\n", nil, []string{"1: not a Kubernetes object"}},
 		{"no kind", "metadata: {name: a}\n", nil, []string{"1: kind: missing"}},
+		{"a key given twice is refused, as the API server's strict validation does", "kind: Pod\nmetadata: {name: a}\n---\nkind: Pod\nmetadata: {name: b}\nspec: {}\nspec: {x: 1}\n",
+			[]string{"Pod a@1#1.0"}, []string{`7: a key given twice: line 7: key "spec" already set`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
