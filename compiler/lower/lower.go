@@ -53,6 +53,7 @@ const (
 	SkipSockTrace        = "socket-lb trace (TRACED/TRANSLATED)"
 	SkipVerdict          = "verdict not a connection attempt"
 	SkipNoL4             = "no TCP/UDP/SCTP/ICMP layer"
+	SkipBadPort          = "destination port 0 or over 65535, or ICMP type over 255 (not a real connection)"
 	SkipUnknownPeer      = "endpoint unknown (no identity, labels, namespace or address)"
 	SkipNoWorkload       = "no workload endpoint (both ends outside the cluster)"
 	SkipNamespace        = "namespace filtered out"
@@ -302,6 +303,9 @@ func (b *Builder) prepare(f *flowpb.Flow, l7 *flowpb.Layer7, p *Prepared, m *mem
 	}
 	proto, port, ok := l4(f)
 	if !ok {
+		if proto != "" {
+			return SkipBadPort
+		}
 		return SkipNoL4
 	}
 	if icmpNotRequest(proto, port) {

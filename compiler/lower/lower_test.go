@@ -62,6 +62,8 @@ func TestSemantics(t *testing.T) {
 		{"l7 response", flow(`"verdict":"FORWARDED"`, ip, tcp, web, api, `"l7":{"type":"RESPONSE","http":{"code":200}}`), Options{}, SkipL7Response, "", ""},
 		{"l7 request", flow(`"verdict":"FORWARDED"`, ip, ack, web, api, `"l7":{"type":"REQUEST","http":{"method":"GET","url":"http://api/"}}`), Options{}, "", "TCP/8080", ""},
 		{"no l4", flow(`"verdict":"FORWARDED"`, ip, web, api), Options{}, SkipNoL4, "", ""},
+		{"port over 65535", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"TCP":{"source_port":40000,"destination_port":70000}}`, web, api), Options{}, SkipBadPort, "", ""},
+		{"port 0", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"UDP":{"source_port":40000}}`, web, api), Options{}, SkipBadPort, "", ""},
 		{"icmp echo reply", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"ICMPv4":{}}`, web, api), Options{}, SkipICMPRelated, "", ""},
 		{"icmp destination unreachable", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"ICMPv4":{"type":3,"code":3}}`, web, api), Options{}, SkipICMPRelated, "", ""},
 		{"icmpv6 echo request", flow(`"verdict":"FORWARDED"`, ip, `"l4":{"ICMPv6":{"type":128}}`, web, api), Options{}, "", "ICMPv6/128", ""},
