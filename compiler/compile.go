@@ -99,8 +99,10 @@ type Options struct {
 	Stage func(StageID)
 	// SkipPasses disables optional IR passes by name.
 	SkipPasses map[string]bool
-	// RuleTimeout bounds rule evaluation.
+	// RuleTimeout bounds rule evaluation; RuleMemory the heap during it
+	// (bytes; 0: rules.DefaultMemoryLimit).
 	RuleTimeout time.Duration
+	RuleMemory  uint64
 }
 
 // Timing is how long a stage took.
@@ -269,7 +271,7 @@ func (s *state) decide(ctx context.Context) error {
 		}
 		packs = append(packs, p)
 	}
-	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout})
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory})
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}

@@ -93,6 +93,7 @@ type Engine struct {
 	config  map[string]any
 	modules []Module
 	timeout time.Duration
+	memory  uint64
 }
 
 // Options configure an engine.
@@ -100,6 +101,9 @@ type Options struct {
 	Packs   []*Pack  // organisation packs, layered in order over the default
 	Set     []string // key=value settings, applied last
 	Timeout time.Duration
+	// MemoryLimit bounds the heap during evaluation, in bytes (0:
+	// DefaultMemoryLimit).
+	MemoryLimit uint64
 }
 
 // NewEngine layers the packs, compiles them once and prepares the
@@ -136,9 +140,12 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, compileError(err)
 	}
-	e := &Engine{pq: pq, config: cfg, modules: mods, timeout: opts.Timeout}
+	e := &Engine{pq: pq, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
+	}
+	if e.memory == 0 {
+		e.memory = DefaultMemoryLimit
 	}
 	if err := e.checkContract(); err != nil {
 		return nil, err
@@ -308,10 +315,15 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
+	ctx, overMemory, stop := memoryBound(ctx, e.memory)
+	defer stop()
 	rs, err := e.pq.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
 		if perr := parent.Err(); perr != nil {
 			return nil, perr // interrupted, not a timeout
+		}
+		if overMemory() {
+			return nil, fmt.Errorf("rule packs used more than %d MiB of memory: look for a rule that builds a huge collection (raise the bound with --rule-memory)", e.memory>>20)
 		}
 		var te *topdown.Error
 		if errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(ctx.Err(), context.DeadlineExceeded) {

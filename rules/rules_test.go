@@ -444,6 +444,26 @@ warn contains {"msg": sprintf("%d", [n])} if {
 	}
 }
 
+// TestEvalMemoryBound: a pack that builds a huge collection is stopped
+// with an error when the heap passes the bound, not by the kernel.
+func TestEvalMemoryBound(t *testing.T) {
+	p := writePack(t, map[string]string{"huge.rego": `package ppc.ext.huge
+
+warn contains {"msg": sprintf("%d", [count(addrs)])} if {
+	addrs := net.cidr_expand("10.0.0.0/8")
+	count(addrs) < 0
+}
+`})
+	e, err := rules.NewEngine(context.Background(), rules.Options{Packs: []*rules.Pack{p}, MemoryLimit: 256 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Decide(context.Background(), webAPI())
+	if err == nil || !strings.Contains(err.Error(), "used more than 256 MiB of memory") {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func TestDecisionsDeterministic(t *testing.T) {
 	a := js(decide(t, webAPI(), rules.Options{}))
 	for i := 0; i < 3; i++ {

@@ -22,6 +22,7 @@ import (
 
 type compileParams struct {
 	ruleTimeout time.Duration
+	ruleMemory  uint64
 	ingest      ingestFlags
 	agent       agentFlags
 	output      string
@@ -74,6 +75,7 @@ written unless every check passed.`,
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
 			fs.DurationVar(&p.ruleTimeout, "rule-timeout", rules.DefaultTimeout, "bound the rule packs' evaluation to `DURATION`")
+			fs.Uint64Var(&p.ruleMemory, "rule-memory", rules.DefaultMemoryLimit>>20, "stop the rule packs' evaluation when the heap passes `MiB`")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
 	})
@@ -102,7 +104,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	opts := compiler.Options{
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
 		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
-		InferCluster: !p.agent.clusterSet(), RuleTimeout: p.ruleTimeout,
+		InferCluster: !p.agent.clusterSet(), RuleTimeout: p.ruleTimeout, RuleMemory: p.ruleMemory << 20,
 	}
 	if p.stopAfter != "" {
 		if opts.StopAfter, err = compiler.ParseStage(p.stopAfter); err != nil {
