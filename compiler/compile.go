@@ -262,6 +262,19 @@ func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 	return best, nil
 }
 
+// CheckSettings is the rules.SettingsCheck of schemas/settings.cue.
+func CheckSettings(cfg map[string]any) ([]rules.SettingProblem, error) {
+	paths, msgs, err := schemas.CheckSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]rules.SettingProblem, len(paths))
+	for i := range paths {
+		out[i] = rules.SettingProblem{Path: paths[i], Msg: msgs[i]}
+	}
+	return out, nil
+}
+
 func (s *state) decide(ctx context.Context) error {
 	var packs []*rules.Pack
 	for _, dir := range s.opts.Rules {
@@ -271,7 +284,7 @@ func (s *state) decide(ctx context.Context) error {
 		}
 		packs = append(packs, p)
 	}
-	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory})
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: CheckSettings})
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}

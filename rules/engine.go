@@ -104,6 +104,9 @@ type Options struct {
 	// MemoryLimit bounds the heap during evaluation, in bytes (0:
 	// DefaultMemoryLimit).
 	MemoryLimit uint64
+	// CheckSettings validates the merged settings before anything runs
+	// (nil: not checked).
+	CheckSettings SettingsCheck
 }
 
 // NewEngine layers the packs, compiles them once and prepares the
@@ -122,7 +125,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 			return nil, err
 		}
 	}
-	if err := validateSettings(cfg, settingSources(def, opts.Packs, opts.Set)); err != nil {
+	if err := validateSettings(cfg, settingSources(def, opts.Packs, opts.Set), opts.CheckSettings); err != nil {
 		return nil, err
 	}
 	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))

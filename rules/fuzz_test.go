@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/policypilot/ppc/schemas"
 )
 
 // FuzzSettings: any --set assignment either is rejected with an error or
@@ -24,7 +26,14 @@ func FuzzSettings(f *testing.F) {
 		if SetConfig(cfg, set) != nil {
 			return
 		}
-		_ = validateSettings(cfg, settingSources(def, nil, []string{set}))
+		_ = validateSettings(cfg, settingSources(def, nil, []string{set}), func(cfg map[string]any) ([]SettingProblem, error) {
+			paths, msgs, err := schemas.CheckSettings(cfg)
+			var out []SettingProblem
+			for i := range paths {
+				out = append(out, SettingProblem{Path: paths[i], Msg: msgs[i]})
+			}
+			return out, err
+		})
 	})
 }
 

@@ -17,6 +17,8 @@ import (
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/cue/token"
 	cuejson "cuelang.org/go/encoding/json"
+
+	"github.com/policypilot/ppc/ir"
 )
 
 //go:embed ppc.cue
@@ -121,6 +123,25 @@ func Settings() *Schema {
 		panic(fmt.Sprintf("embedded schemas/settings.cue: %s", formatErr(err)))
 	}
 	return s
+}
+
+// CheckSettings validates merged rule-pack settings against
+// schemas/settings.cue; each violation is (path as ir.JoinPath writes
+// it, message).
+func CheckSettings(cfg map[string]any) (paths, msgs []string, err error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, err := Settings().Validate("settings", b)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, v := range vs {
+		paths = append(paths, ir.JoinPath(v.Path))
+		msgs = append(msgs, v.Msg)
+	}
+	return paths, msgs, nil
 }
 
 // commentMsgs finds "// ppc:msg TEXT" comments: a violation at the line
