@@ -59,7 +59,7 @@ func (r *Report) Invalid() int {
 func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaultNS string) *Report {
 	rep := &Report{Skipped: map[string]int{}}
 	first := map[string]manifest.Object{}
-	var todo []int // results still to verify
+	var toVerify []int // results still to verify
 	for _, o := range objs {
 		if v.crds[o.Kind] == nil {
 			rep.Skipped[o.Kind]++
@@ -81,15 +81,15 @@ func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaul
 			}
 		}
 		rep.Results = append(rep.Results, Result{Object: o})
-		todo = append(todo, len(rep.Results)-1)
+		toVerify = append(toVerify, len(rep.Results)-1)
 	}
-	batch := make([]Object, len(todo))
-	for i, r := range todo {
+	batch := make([]Object, len(toVerify))
+	for i, r := range toVerify {
 		o := rep.Results[r].Object
 		batch[i] = Object{Pos: o.Pos, JSON: o.JSON}
 	}
 	for i, ds := range v.VerifyAll(ctx, batch) {
-		rep.Results[todo[i]].Diagnostics = ds
+		rep.Results[toVerify[i]].Diagnostics = ds
 	}
 	return rep
 }
