@@ -15,7 +15,18 @@ import (
 // "severity: object: path: code: message", then the source positions and
 // details indented below it. File paths are shown relative to cwd.
 func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
+	// Warnings of one code past maxWarningsPerCode are counted, not
+	// printed one by one (500 workloads can give 500 fold notes); errors
+	// are always printed. The report and --dump decisions list them all.
+	shown, hidden := map[string]int{}, map[string]int{}
 	for _, d := range ds {
+		if d.Severity != ir.Error {
+			if shown[d.Code] == maxWarningsPerCode {
+				hidden[d.Code]++
+				continue
+			}
+			shown[d.Code]++
+		}
 		var b strings.Builder
 		b.WriteString(d.Severity.String())
 		b.WriteString(": ")
@@ -44,7 +55,18 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 		}
 		io.WriteString(w, b.String())
 	}
+	codes := make([]string, 0, len(hidden))
+	for c := range hidden {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	for _, c := range codes {
+		fmt.Fprintf(w, "warning: %s: and %d more like these (ppc compile --report lists every one; --dump decisions gives the rule packs' in JSON)\n", c, hidden[c])
+	}
 }
+
+// maxWarningsPerCode is how many warnings of one code are printed.
+const maxWarningsPerCode = 20
 
 func relPos(p ir.Pos, cwd string) string {
 	if p.File != "" && p.File != "-" && filepath.IsAbs(p.File) && cwd != "" {
