@@ -28,7 +28,7 @@ func TestPrintDiagnosticsCaps(t *testing.T) {
 	if !strings.Contains(out, "warning: ppc_decision_warning: and 5 more like these") {
 		t.Errorf("no count of the rest:\n%s", out)
 	}
-	if strings.Count(out, "denied") != 3 || !strings.Contains(out, "other") {
+	if strings.Count(out, "error: ppc_replay_denied: denied") != 3 || !strings.Contains(out, "other") {
 		t.Errorf("errors or other warnings dropped:\n%s", out)
 	}
 }
