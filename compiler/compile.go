@@ -262,17 +262,25 @@ func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 	return best, nil
 }
 
-// CheckSettings is the rules.SettingsCheck of schemas/settings.cue.
-func CheckSettings(cfg map[string]any) ([]rules.SettingProblem, error) {
-	paths, msgs, err := schemas.CheckSettings(cfg)
-	if err != nil {
-		return nil, err
+// ClusterSet groups the compiled policies by the cluster whose agents
+// enforce them: one set named "" when the flows name no cluster or one.
+func (r *Result) ClusterSet() replay.ClusterSet {
+	by := map[string][]replay.Policy{}
+	for _, p := range r.Policies {
+		by[p.Cluster] = append(by[p.Cluster], replay.Policy{CNP: p.CNP})
 	}
-	out := make([]rules.SettingProblem, len(paths))
-	for i := range paths {
-		out[i] = rules.SettingProblem{Path: paths[i], Msg: msgs[i]}
+	cs := replay.ClusterSet{Clusters: []string{""}}
+	if len(by) > 1 || by[""] == nil && len(by) == 1 {
+		cs.Clusters = cs.Clusters[:0]
+		for c := range by {
+			cs.Clusters = append(cs.Clusters, c)
+		}
+		sort.Strings(cs.Clusters)
 	}
-	return out, nil
+	for _, c := range cs.Clusters {
+		cs.Policies = append(cs.Policies, by[c])
+	}
+	return cs
 }
 
 func (s *state) decide(ctx context.Context) error {
@@ -284,7 +292,7 @@ func (s *state) decide(ctx context.Context) error {
 		}
 		packs = append(packs, p)
 	}
-	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: CheckSettings})
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: schemas.CheckSettings})
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}
@@ -363,22 +371,7 @@ func (s *state) verify(ctx context.Context) error {
 func (s *state) replay(context.Context) error {
 	// Policies are replayed per cluster, each with its own cluster name
 	// and enforced only at its own workloads, as each cluster's agents do.
-	byCluster := map[string][]replay.Policy{}
-	for _, p := range s.res.Policies {
-		byCluster[p.Cluster] = append(byCluster[p.Cluster], replay.Policy{CNP: p.CNP})
-	}
-	clusters := []string{""}
-	if len(byCluster) > 1 || byCluster[""] == nil && len(byCluster) == 1 {
-		clusters = clusters[:0]
-		for c := range byCluster {
-			clusters = append(clusters, c)
-		}
-		sort.Strings(clusters)
-	}
-	cs := replay.ClusterSet{Clusters: clusters}
-	for _, c := range clusters {
-		cs.Policies = append(cs.Policies, byCluster[c])
-	}
+	cs := s.res.ClusterSet()
 	var probe *replay.ProbeOptions
 	if !s.opts.NoProbe {
 		probe = &replay.ProbeOptions{}

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,18 +169,7 @@ func TestGroundTruth(t *testing.T) {
 // meshFor loads a compile's policies as each cluster's agents would.
 func meshFor(t *testing.T, res *compiler.Result) *replay.Mesh {
 	t.Helper()
-	by := map[string][]replay.Policy{}
-	for _, p := range res.Policies {
-		by[p.Cluster] = append(by[p.Cluster], replay.Policy{CNP: p.CNP})
-	}
-	var cs replay.ClusterSet
-	for c := range by {
-		cs.Clusters = append(cs.Clusters, c)
-	}
-	sort.Strings(cs.Clusters)
-	for _, c := range cs.Clusters {
-		cs.Policies = append(cs.Policies, by[c])
-	}
+	cs := res.ClusterSet()
 	m, err := cs.Load(res.Graph, res.Agent)
 	if err != nil {
 		t.Fatal(err)

@@ -26,14 +26,7 @@ func FuzzSettings(f *testing.F) {
 		if SetConfig(cfg, set) != nil {
 			return
 		}
-		_ = validateSettings(cfg, settingSources(def, nil, []string{set}), func(cfg map[string]any) ([]SettingProblem, error) {
-			paths, msgs, err := schemas.CheckSettings(cfg)
-			var out []SettingProblem
-			for i := range paths {
-				out = append(out, SettingProblem{Path: paths[i], Msg: msgs[i]})
-			}
-			return out, err
-		})
+		_ = validateSettings(cfg, settingSources(def, nil, []string{set}), schemas.CheckSettings)
 	})
 }
 

@@ -493,7 +493,7 @@ func TestSettingsValidated(t *testing.T) {
 		{"ext.team.owner=blue", ""},
 		{"max_ports_per_rule=20", ""},
 	} {
-		_, err := rules.NewEngine(context.Background(), rules.Options{Set: []string{tt.set}, CheckSettings: checkSettings})
+		_, err := rules.NewEngine(context.Background(), rules.Options{Set: []string{tt.set}, CheckSettings: schemas.CheckSettings})
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("--set %s: %v", tt.set, err)
@@ -501,15 +501,4 @@ func TestSettingsValidated(t *testing.T) {
 			t.Errorf("--set %s: got %v, want %q and who set it", tt.set, err, tt.want)
 		}
 	}
-}
-
-// checkSettings is compiler.CheckSettings (which this package's tests
-// cannot import without a cycle in spirit: the compiler wires it).
-func checkSettings(cfg map[string]any) ([]rules.SettingProblem, error) {
-	paths, msgs, err := schemas.CheckSettings(cfg)
-	var out []rules.SettingProblem
-	for i := range paths {
-		out = append(out, rules.SettingProblem{Path: paths[i], Msg: msgs[i]})
-	}
-	return out, err
 }

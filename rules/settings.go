@@ -34,13 +34,10 @@ func settingSources(base *Pack, packs []*Pack, sets []string) map[string]string 
 }
 
 // SettingsCheck validates merged settings: one problem per invalid
-// setting. ppc passes the check of schemas/settings.cue (rules itself does
-// not depend on CUE; see DESIGN.md).
-type SettingsCheck func(cfg map[string]any) ([]SettingProblem, error)
-
-// SettingProblem is one invalid setting: its path (as ir.JoinPath writes
-// it) and what is wrong.
-type SettingProblem struct{ Path, Msg string }
+// setting, as its path (as ir.JoinPath writes it) and what is wrong. ppc
+// passes schemas.CheckSettings (rules itself does not depend on CUE; see
+// DESIGN.md).
+type SettingsCheck func(cfg map[string]any) (paths, msgs []string, err error)
 
 // validateSettings checks the merged settings with check: every error
 // names the setting, what is wrong and who set it.
@@ -48,16 +45,15 @@ func validateSettings(cfg map[string]any, src map[string]string, check SettingsC
 	if check == nil {
 		return nil
 	}
-	vs, err := check(cfg)
+	paths, msgs, err := check(cfg)
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if len(vs) == 0 {
+	if len(paths) == 0 {
 		return nil
 	}
 	var lines []string
-	for _, v := range vs {
-		path := v.Path
+	for i, path := range paths {
 		who := ""
 		for p := path; p != ""; {
 			if s, ok := src[p]; ok {
@@ -70,7 +66,7 @@ func validateSettings(cfg map[string]any, src map[string]string, check SettingsC
 			}
 			p = p[:i]
 		}
-		msg := v.Msg
+		msg := msgs[i]
 		if strings.Contains(msg, "field not allowed") {
 			msg = "unknown setting (see rules/packs/default/config.yaml for the settings; an organisation's own go under ext)"
 		}
