@@ -419,6 +419,11 @@ func (l *Linter) evalRule(ctx context.Context, rule Rule, input any) (map[string
 		l.byRule[rule.Package] = pq
 	}
 	l.mu.Unlock()
+	return evalObject(ctx, pq, input)
+}
+
+// evalObject evaluates a query whose value is an object (a package).
+func evalObject(ctx context.Context, pq rego.PreparedEvalQuery, input any) (map[string]any, error) {
 	rs, err := pq.Eval(ctx, rego.EvalInput(input))
 	if err != nil {
 		return nil, err
@@ -456,11 +461,7 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
-	rs, err := l.pq.Eval(ctx, rego.EvalInput(input))
-	var tree map[string]any
-	if err == nil && len(rs) > 0 && len(rs[0].Expressions) > 0 {
-		tree, _ = rs[0].Expressions[0].Value.(map[string]any)
-	}
+	tree, err := evalObject(ctx, l.pq, input)
 	pkgOf := func(rule Rule) map[string]any {
 		node := any(tree)
 		for _, seg := range strings.Split(strings.TrimPrefix(rule.Package, "ppc.lint."), ".") {
