@@ -230,16 +230,21 @@ func New(ctx context.Context, opts Options) (*Linter, error) {
 func (l *Linter) Rules() []Rule { return l.rules }
 
 // RegoOptions are the compile options every lint evaluation uses: Rego v1,
-// the restricted capabilities and the cilium.identity_label builtin.
+// the restricted capabilities, the cilium.identity_label builtin and ppc's
+// own (rules.Builtins).
 func RegoOptions() []func(*rego.Rego) {
 	caps := rules.Capabilities()
 	caps.Builtins = append(caps.Builtins, identityLabelDecl)
-	return []func(*rego.Rego){
+	opts := []func(*rego.Rego){
 		rego.Capabilities(caps),
 		rego.StrictBuiltinErrors(true),
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true, Nondeterministic: false}, identityLabel),
 	}
+	for _, b := range rules.Builtins() {
+		opts = append(opts, b.Register)
+	}
+	return opts
 }
 
 var identityLabelDecl = &ast.Builtin{

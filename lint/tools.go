@@ -80,6 +80,16 @@ func moduleMap(mods []rules.Module) map[string]*ast.Module {
 	return m
 }
 
+// testerBuiltins are the builtins lint and compile evaluations register,
+// for OPA's tester.
+func testerBuiltins() []*tester.Builtin {
+	bs := []*tester.Builtin{{Decl: identityLabelDecl, Func: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl}, identityLabel)}}
+	for _, b := range rules.Builtins() {
+		bs = append(bs, &tester.Builtin{Decl: b.Decl, Func: b.Register})
+	}
+	return bs
+}
+
 // TestResult is one Rego test's outcome.
 type TestResult struct {
 	Name     string        `json:"name"`
@@ -131,7 +141,7 @@ func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string
 		SetCompiler(compiler).
 		SetStore(store).
 		SetDefaultRegoVersion(ast.RegoV1).
-		AddCustomBuiltins([]*tester.Builtin{{Decl: identityLabelDecl, Func: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl}, identityLabel)}}).
+		AddCustomBuiltins(testerBuiltins()).
 		SetCoverageQueryTracer(cov).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).

@@ -38,7 +38,7 @@ var deniedBuiltins = map[string]bool{
 }
 
 // Capabilities returns OPA's capabilities for this version minus the
-// denied builtins.
+// denied builtins, plus ppc's own (Builtins).
 func Capabilities() *ast.Capabilities {
 	caps := ast.CapabilitiesForThisVersion()
 	kept := caps.Builtins[:0]
@@ -48,6 +48,9 @@ func Capabilities() *ast.Capabilities {
 		}
 	}
 	caps.Builtins = kept
+	for _, b := range Builtins() {
+		caps.Builtins = append(caps.Builtins, b.Decl)
+	}
 	caps.AllowNet = []string{}
 	return caps
 }
@@ -138,6 +141,9 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	for _, m := range mods {
 		args = append(args, rego.ParsedModule(m.Module))
+	}
+	for _, b := range Builtins() {
+		args = append(args, b.Register)
 	}
 	pq, err := rego.New(args...).PrepareForEval(ctx)
 	if err != nil {

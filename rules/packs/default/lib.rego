@@ -23,25 +23,11 @@ chunk(arr, n) := [array.slice(arr, i * n, (i + 1) * n) |
 chunk(arr, _) := [] if count(arr) == 0
 
 # groups groups [key, item] pairs by key: [[key, [item, ...]], ...], keys
-# and items sorted. It sorts once and cuts the runs of equal keys, so it
-# costs O(n log n): a comprehension per key that scans every pair would be
-# O(keys × pairs), quadratic for a service with many clients.
-groups(pairs) := [[s[b][0], [x[1] | some x in array.slice(s, b, run_end(bs, k, count(s)))]] |
-	s := sort(pairs)
-	bs := [i | some i, _ in s; run_start(s, i)]
-	some k, b in bs
-]
-
-run_start(_, 0)
-
-run_start(s, i) if {
-	i > 0
-	s[i - 1][0] != s[i][0]
-}
-
-run_end(bs, k, n) := bs[k + 1] if k + 1 < count(bs)
-
-run_end(bs, k, n) := n if k + 1 == count(bs)
+# sorted, each key's distinct items sorted. ppc.group_by is ppc's builtin for it (O(n log n)):
+# grouping in Rego costs several expressions per element, and a
+# comprehension per key that scans every pair is O(keys × pairs),
+# quadratic for a service with many clients.
+groups(pairs) := ppc.group_by(pairs)
 
 # l4_protocols are the protocols that take toPorts entries.
 l4_protocols := {"TCP", "UDP", "SCTP"}
@@ -49,8 +35,8 @@ l4_protocols := {"TCP", "UDP", "SCTP"}
 # icmp_family maps an IR ICMP protocol to Cilium's ICMP family.
 icmp_family := {"ICMPv4": "IPv4", "ICMPv6": "IPv6"}
 
-# port_entry renders an IR [protocol, port] tuple as a Cilium PortProtocol.
-port_entry(t) := {"port": format_int(t[1], 10), "protocol": t[0]}
+# port_entry renders a [port, protocol] tuple as a Cilium PortProtocol.
+port_entry(t) := {"port": format_int(t[0], 10), "protocol": t[1]}
 
 # namespace_key is the label Cilium stores a pod's namespace under.
 namespace_key := "k8s:io.kubernetes.pod.namespace"

@@ -63,10 +63,11 @@ excluded_edge := {id: concat("; ", sort(rs)) | some id, rs in exclusion_reasons}
 # ephemeral(p): p is in the range clients take their ports from (config
 # ephemeral_ports, Linux's default 32768-60999).
 ephemeral(p) if {
-	r := lib.setting("ephemeral_ports", {"from": 32768, "to": 60999})
-	p >= r.from
-	p <= r.to
+	p >= ephemeral_range.from
+	p <= ephemeral_range.to
 }
+
+ephemeral_range := lib.setting("ephemeral_ports", {"from": 32768, "to": 60999})
 
 # listening_evidence(e): some connection on the edge had its direction
 # stated by Hubble's records (is_reply, the reverse tuple, TCP flags, L7,
@@ -193,31 +194,21 @@ dns_rule := {
 	}],
 }
 
-# ---- edges per group ------------------------------------------------------
+# ---- edges by side ---------------------------------------------------------
 
-# The edges arriving at (leaving) a group's members, found through the
-# adjacency lists ppc adds to the input, so grouping is linear.
-in_edges[g] := es if {
-	some g
-	identity.groups[g]
-	es := [e |
-		some n in identity.members[g]
-		some id in object.get(input["in"], n, [])
-		not excluded_edge[id]
-		e := input.edges[id]
-	]
-}
+# side_edges are the observed edges a policy allows, each with the policy
+# side it is written on: [[group, "ingress"], edge] for the group at its
+# destination, [[group, "egress"], edge] for the group at its source.
+# Everything below groups this one list (ppc.group_by), so synthesis is
+# one pass over the edges however they are spread over groups.
+side_edges := array.concat(
+	[[[g, "ingress"], e] | some id, e in input.edges; not excluded_edge[id]; g := identity.member[e.dst]],
+	[[[g, "egress"], e] | some id, e in input.edges; not excluded_edge[id]; g := identity.member[e.src]],
+)
 
-out_edges[g] := es if {
-	some g
-	identity.groups[g]
-	es := [e |
-		some n in identity.members[g]
-		some id in object.get(input.out, n, [])
-		not excluded_edge[id]
-		e := input.edges[id]
-	]
-}
+# section_edges[[group, side]] are the sorted IDs of the edges a section
+# allows.
+section_edges := {k: ids | some [k, ids] in lib.groups([[k, e.id] | some [k, e] in side_edges])}
 
 # Public services: a port of a group that many distinct world addresses
 # reach (config world_clients.public_service, 0 turns it off) is open to
@@ -228,12 +219,10 @@ public_port := {k: n |
 	min := object.get(lib.setting("world_clients", {}), "public_service", 0)
 	min > 0
 	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] |
-		some g
-		identity.groups[g]
-		some e in in_edges[g]
+		some [[g, "ingress"], e] in side_edges
 		input.nodes[e.src].kind == "cidr"
 	])
-	n := count({x | some x in srcs})
+	n := count(srcs)
 	n >= min
 }
 
@@ -277,9 +266,7 @@ network(c, l) := p if {
 world_out := {k: {c | some c in cs} |
 	lib.setting("world_peers", "cidr") == "cidr"
 	some [k, cs] in lib.groups([[[g, e.protocol, e.port, b], c] |
-		some g
-		identity.groups[g]
-		some e in out_edges[g]
+		some [[g, "egress"], e] in side_edges
 		n := input.nodes[e.dst]
 		n.kind == "cidr"
 		c := n.cidr
@@ -318,37 +305,56 @@ covering(cs, b) := network(c0, max(lens)) if {
 
 # ---- rules ----------------------------------------------------------------
 
-# rules_for renders the rules for a list of edges of one side. Ports are
-# merged per peer, sorted and split into chunks of max_ports_per_rule;
+# section_rules[[group, side]] are the rules written for the edges of a
+# section (DNS edges of egress have their own rule, see dns_rule). Ports
+# are merged per peer, sorted and split into chunks of max_ports_per_rule;
 # peers of one kind that are allowed exactly the same ports share a rule;
-# ICMP gets rules of its own (Cilium forbids icmps and toPorts in one rule).
-rules_for(edges, g, ns, dir) := rules if {
-	by_peer := lib.groups([[edge_peer(e, g, ns, dir), e] | some e in edges])
-	l4_of := [[[p.kind, ts], p.value] |
-		some [p, es] in by_peer
-		ts := sort({[e.protocol, e.port] | some e in es; e.protocol in lib.l4_protocols})
-		count(ts) > 0
-	]
-	icmp_of := [[[p.kind, fs], p.value] |
-		some [p, es] in by_peer
-		fs := sort({{"family": lib.icmp_family[e.protocol], "type": e.port} | some e in es; lib.icmp_family[e.protocol]})
-		count(fs) > 0
-	]
-	max := lib.setting("max_ports_per_rule", 40)
-	l4 := [r |
-		some [[kind, ts], values] in lib.groups(l4_of)
-		ports := sort_ports([lib.port_entry(t) | some t in ts])
-		r := object.union(peer_field(kind, values, dir), {"toPorts": [{"ports": c} | some c in lib.chunk(ports, max)]})
-	]
-	icmp := [r |
-		some [[kind, fs], values] in lib.groups(icmp_of)
-		some c in lib.chunk(fs, 40)
-		r := object.union(peer_field(kind, values, dir), {"icmps": [{"fields": c}]})
-	]
-	rules := array.concat(l4, icmp)
+# ICMP gets rules of its own (Cilium forbids icmps and toPorts in one
+# rule). Rules are ordered by peer kind, then ports; ICMP rules last.
+section_rules := {k: [x[count(x) - 1] | some x in items] |
+	some [k, items] in lib.groups(array.concat(l4_rules, icmp_rules))
 }
 
-sort_ports(ps) := [p | some t in sort([[to_number(q.port), q.protocol, q] | some q in ps]); p := t[2]]
+# ruled are the side edges written as rules of their section: egress to
+# the DNS servers is left to dns_rule.
+ruled := [[g, side, e] |
+	some [[g, side], e] in side_edges
+	not dns_side_edge(side, e)
+]
+
+dns_side_edge("egress", e) if dns_edge(e)
+
+# peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
+# section; peer_icmps the same for ICMP fields.
+peer_ports := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespace, side)], [e.port, e.protocol]] |
+	some [g, side, e] in ruled
+	lib.l4_protocols[e.protocol]
+])
+
+peer_icmps := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespace, side)], {"family": f, "type": e.port}] |
+	some [g, side, e] in ruled
+	f := lib.icmp_family[e.protocol]
+])
+
+# l4_rules: [[group, side], [kind, ports, rule]], one rule per peer kind
+# and port set, its peers listed together.
+l4_rules := [[[g, side], [kind, ts, r]] |
+	some [[g, side, kind, ts], values] in lib.groups([[[g, side, p.kind, ts], p.value] | some [[g, side, p], ts] in peer_ports])
+	r := object.union(peer_field(kind, values, side), {"toPorts": to_ports(ts)})
+]
+
+# to_ports renders sorted [port, protocol] tuples as toPorts entries of at
+# most max_ports_per_rule ports. (A function: OPA remembers its result for
+# each port set, and most peers share a few.)
+to_ports(ts) := [{"ports": c} | some c in lib.chunk([lib.port_entry(t) | some t in ts], max_ports)]
+
+max_ports := lib.setting("max_ports_per_rule", 40)
+
+icmp_rules := [[[g, side], ["~icmp", kind, fs, i, r]] |
+	some [[g, side, kind, fs], values] in lib.groups([[[g, side, p.kind, fs], p.value] | some [[g, side, p], fs] in peer_icmps])
+	some i, c in lib.chunk(fs, 40)
+	r := object.union(peer_field(kind, values, side), {"icmps": [{"fields": c}]})
+]
 
 peer_field("endpoints", vs, "ingress") := {"fromEndpoints": [{"matchLabels": v} | some v in vs]}
 
@@ -386,24 +392,30 @@ dns_ingress_rule := {
 # rule selects no peer, yet puts the workload in default deny.
 isolate := [{}]
 
-ingress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
+ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "ingress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_ingress_namespace
-	es := in_edges[g]
 	dns_rules := [dns_ingress_rule | dns_group(g)]
-	observed := rules_for(es, g, grp.namespace, "ingress")
-	rules := nonempty(array.concat(dns_rules, observed))
+	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "ingress"]], [])))
 }
 
-egress_section(g) := {"rules": rules, "edges": sort([e.id | some e in es])} if {
+egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "egress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
-	es := out_edges[g]
-	plain := [e | some e in es; not dns_edge(e)]
-	needs_dns := (count([e | some e in es; dns_edge(e)]) + count([e | some e in plain; input.nodes[e.dst].kind == "fqdn"])) > 0
-	dns_rules := [dns_rule | needs_dns_rule(needs_dns)]
-	rules := nonempty(array.concat(dns_rules, rules_for(plain, g, grp.namespace, "egress")))
+	dns_rules := [dns_rule | needs_dns_rule(g in dns_clients)]
+	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "egress"]], [])))
 }
+
+# dns_clients are the groups seen resolving names: they reached the DNS
+# servers, or a peer known by its DNS name.
+dns_clients := {g | some [[g, "egress"], e] in side_edges; dns_or_fqdn(e)}
+
+dns_or_fqdn(e) if dns_edge(e)
+
+dns_or_fqdn(e) if input.nodes[e.dst].kind == "fqdn"
+
+# reaching are the groups with egress beyond the DNS servers.
+reaching := {g | some [g, "egress", _] in ruled}
 
 nonempty(rules) := rules if count(rules) > 0
 
@@ -490,5 +502,5 @@ warnings contains {"msg": "the cluster's DNS servers were seen reaching nothing:
 	subject_ns_ok(grp.namespace)
 	dns_group(g)
 	not grp.namespace in hooks.exclude_egress_namespace
-	count([e | some e in out_edges[g]; not dns_edge(e)]) == 0
+	not reaching[g]
 }
