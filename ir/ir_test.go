@@ -284,3 +284,25 @@ func TestDiagnosticsSortAndFormat(t *testing.T) {
 		t.Error("warnings alone are an error")
 	}
 }
+
+// TestWriteEqualsMarshalIndent holds the streamed writer to the bytes
+// json.MarshalIndent gives, on an empty graph, a sample with every kind of
+// node and undecided groups and DNS names, and a graph with no edges.
+func TestWriteEqualsMarshalIndent(t *testing.T) {
+	sampled, _ := sample(t)
+	noEdges := irtest.Graph(irtest.Workload("a", "web", "app=web"))
+	sampled.Undecided["u1"] = &ir.Undecided{ID: "u1", A: "x", B: "y", Protocol: "TCP", PortA: 1, PortB: 2, Connections: 3, Verdicts: map[string]int64{"FORWARDED": 3}, Samples: []ir.Pos{{File: "f<&>", Line: 1}}}
+	for name, g := range map[string]*ir.Graph{"empty": ir.New(), "sample": sampled, "no edges": noEdges} {
+		want, err := json.MarshalIndent(g, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := g.Write(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want)+"\n" {
+			t.Errorf("%s: Write differs from MarshalIndent:\n%s\nwant:\n%s", name, got.String(), want)
+		}
+	}
+}

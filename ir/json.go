@@ -1,10 +1,12 @@
 package ir
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // wire is the JSON form of a Graph: lists sorted by ID so that the same
@@ -85,14 +87,87 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Write encodes g as indented JSON followed by a newline.
+// Write encodes g as indented JSON followed by a newline: the bytes of
+// json.MarshalIndent(g, "", " "), streamed one node and edge at a time,
+// so the whole document is never held in memory twice.
 func (g *Graph) Write(w io.Writer) error {
-	b, err := json.MarshalIndent(g, "", " ")
-	if err != nil {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var scratch, ind bytes.Buffer
+	// value writes v indented for the given depth (its first line is
+	// already positioned by the caller).
+	value := func(v any, depth int) error {
+		scratch.Reset()
+		enc := json.NewEncoder(&scratch)
+		enc.SetEscapeHTML(true)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		ind.Reset()
+		if err := json.Indent(&ind, bytes.TrimSuffix(scratch.Bytes(), []byte("\n")), strings.Repeat(" ", depth), " "); err != nil {
+			return err
+		}
+		_, err := bw.Write(ind.Bytes())
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	first := true
+	field := func(name string) {
+		if !first {
+			bw.WriteString(",")
+		}
+		first = false
+		fmt.Fprintf(bw, "\n %q: ", name)
+	}
+	bw.WriteString("{")
+	field("ir_version")
+	fmt.Fprint(bw, Version)
+	if len(g.Sources) > 0 {
+		field("sources")
+		if err := value(g.Sources, 1); err != nil {
+			return err
+		}
+	}
+	field("stats")
+	if err := value(g.Stats, 1); err != nil {
+		return err
+	}
+	list := func(name string, all any, n int, at func(int) any) error {
+		field(name)
+		if n == 0 {
+			return value(all, 1) // null or []
+		}
+		bw.WriteString("[")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n  ")
+			if err := value(at(i), 2); err != nil {
+				return err
+			}
+		}
+		bw.WriteString("\n ]")
+		return nil
+	}
+	nodes, edges := g.SortedNodes(), g.SortedEdges()
+	if err := list("nodes", nodes, len(nodes), func(i int) any { return nodes[i] }); err != nil {
+		return err
+	}
+	if err := list("edges", edges, len(edges), func(i int) any { return edges[i] }); err != nil {
+		return err
+	}
+	if und := g.SortedUndecided(); len(und) > 0 {
+		if err := list("undecided", und, len(und), func(i int) any { return und[i] }); err != nil {
+			return err
+		}
+	}
+	if len(g.DNS) > 0 {
+		field("dns")
+		if err := value(g.DNS, 1); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }
 
 // IsIR reports whether b looks like an IR snapshot (a JSON object whose

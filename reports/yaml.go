@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,10 +119,20 @@ func WriteDir(dir string, docs []Doc) ([]string, error) {
 // WriteFileAtomic writes b to path (creating its directory) through a
 // temporary file and a rename.
 func WriteFileAtomic(path string, b []byte) error {
+	return WriteFileAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// WriteFileAtomicFunc streams what write writes to path (creating its
+// directory) through a temporary file and a rename: the file appears
+// whole or not at all, and a failing write leaves nothing behind.
+func WriteFileAtomicFunc(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp, err := stage(filepath.Dir(path), b)
+	tmp, err := stageFunc(filepath.Dir(path), write)
 	if err != nil {
 		return err
 	}
@@ -135,12 +146,20 @@ func WriteFileAtomic(path string, b []byte) error {
 // stage writes b to a new temporary file in dir (mode 0644) and returns
 // its name; on error nothing is left behind.
 func stage(dir string, b []byte) (string, error) {
+	return stageFunc(dir, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// stageFunc is stage with the content streamed by write.
+func stageFunc(dir string, write func(io.Writer) error) (string, error) {
 	f, err := os.CreateTemp(dir, ".ppc-*.tmp")
 	if err != nil {
 		return "", err
 	}
 	tmp := f.Name()
-	_, err = f.Write(b)
+	err = write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

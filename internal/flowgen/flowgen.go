@@ -20,6 +20,11 @@ type Config struct {
 	Namespaces int
 	Workloads  int // in total, spread over the namespaces
 	Seed       uint64
+	// Verbose writes flows the size real agents send (1.5–2 KB): the
+	// fields a production capture carries besides the ones ppc reads
+	// (uuid, ethernet, interface, node labels, workloads, the policies
+	// that allowed the flow, namespace and app labels).
+	Verbose bool
 }
 
 type workload struct {
@@ -74,6 +79,13 @@ func Write(w io.Writer, cfg Config) error {
 		}
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
+	// The verbose fields draw from a source of their own, so that a verbose
+	// file holds the same traffic as a plain one of the same seed.
+	fw := &flowWriter{w: bw, verbose: cfg.Verbose, r: rand.New(rand.NewPCG(^cfg.Seed, cfg.Seed))}
+	writeFlow, ep := fw.write, ep
+	if cfg.Verbose {
+		ep = verboseEP
+	}
 	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	for k := 0; k < cfg.Flows; k++ {
 		t := t0.Add(time.Duration(k) * time.Millisecond)
@@ -106,14 +118,27 @@ func ep(w *workload) string {
 		w.id, w.id+100000, w.ns, w.app, w.app, w.ns, w.hash, w.app, w.hash)
 }
 
+// verboseEP is ep with what a production endpoint also carries.
+func verboseEP(w *workload) string {
+	return fmt.Sprintf(`{"ID":%d,"identity":%d,"cluster_name":"gen","namespace":"%s","labels":["k8s:app=%s","k8s:app.kubernetes.io/part-of=platform","k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=%s","k8s:io.cilium.k8s.namespace.labels.team=payments","k8s:io.cilium.k8s.policy.cluster=gen","k8s:io.cilium.k8s.policy.serviceaccount=%s","k8s:io.kubernetes.pod.namespace=%s","k8s:pod-template-hash=%s"],"pod_name":"%s-%s-x7k2p","workloads":[{"name":"%s","kind":"Deployment"}]}`,
+		w.id, w.id+100000, w.ns, w.app, w.ns, w.app, w.ns, w.hash, w.app, w.hash, w.app)
+}
+
 const (
 	dnsEP   = `{"identity":102,"namespace":"kube-system","labels":["k8s:io.cilium.k8s.policy.cluster=gen","k8s:io.cilium.k8s.policy.serviceaccount=coredns","k8s:io.kubernetes.pod.namespace=kube-system","k8s:k8s-app=kube-dns"],"pod_name":"coredns-5d78c9869d-abcde"}`
 	worldEP = `{"identity":2,"labels":["reserved:world"]}`
 	hostEP  = `{"identity":1,"labels":["reserved:host"]}`
 )
 
-func writeFlow(w *bufio.Writer, t time.Time, verdict, sip, dip, proto string, sport, dport int, reply bool, src, dst, name, dir string) {
+type flowWriter struct {
+	w       *bufio.Writer
+	verbose bool
+	r       *rand.Rand
+}
+
+func (fw *flowWriter) write(w *bufio.Writer, t time.Time, verdict, sip, dip, proto string, sport, dport int, reply bool, src, dst, name, dir string) {
 	l4 := fmt.Sprintf(`{"%s":{"source_port":%d,"destination_port":%d}}`, proto, sport, dport)
+	summary := proto
 	if proto == "TCP" {
 		flags := `{"SYN":true}`
 		if reply {
@@ -126,6 +151,33 @@ func writeFlow(w *bufio.Writer, t time.Time, verdict, sip, dip, proto string, sp
 		names = fmt.Sprintf(`,"destination_names":["%s"]`, name)
 	}
 	ts := t.Format(time.RFC3339Nano)
-	fmt.Fprintf(w, `{"flow":{"time":"%s","verdict":"%s","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":%s,"source":%s,"destination":%s,"Type":"L3_L4","node_name":"gen/node-1","event_type":{"type":4},"traffic_direction":"%s","is_reply":%t%s,"Summary":"%s"},"node_name":"gen/node-1","time":"%s"}`+"\n",
-		ts, verdict, sip, dip, l4, src, dst, dir, reply, names, proto, ts)
+	extra, head := "", ""
+	if fw.verbose {
+		r := fw.r
+		head = fmt.Sprintf(`"uuid":"%08x-%04x-4%03x-8%03x-%012x",`, r.Uint32(), r.Uint32()&0xffff, r.Uint32()&0xfff, r.Uint32()&0xfff, r.Uint64()&0xffffffffffff)
+		head += fmt.Sprintf(`"ethernet":{"source":"%s","destination":"%s"},`, mac(r), mac(r))
+		point, reason := "TO_ENDPOINT", "NEW"
+		if dir == "EGRESS" {
+			point = "TO_STACK"
+		}
+		if reply {
+			reason = "REPLY"
+		}
+		if proto == "TCP" {
+			summary = map[bool]string{false: "TCP Flags: SYN", true: "TCP Flags: SYN, ACK"}[reply]
+		}
+		extra = fmt.Sprintf(`,"trace_observation_point":"%s","trace_reason":"%s","interface":{"index":%d,"name":"lxc%08x"},"node_labels":["kubernetes.io/arch=amd64","kubernetes.io/hostname=node-1","kubernetes.io/os=linux","topology.kubernetes.io/zone=eu-west-1a"]`,
+			point, reason, 10+r.IntN(200), r.Uint32())
+		if !reply {
+			extra += fmt.Sprintf(`,"policy_match_type":1,"%s_allowed_by":[{"name":"allow-observed","namespace":"default","labels":["k8s:io.cilium.k8s.policy.derived-from=CiliumNetworkPolicy","k8s:io.cilium.k8s.policy.name=allow-observed","k8s:io.cilium.k8s.policy.namespace=default"],"revision":"%d"}]`,
+				map[string]string{"EGRESS": "egress", "INGRESS": "ingress"}[dir], 1+r.IntN(40))
+		}
+	}
+	fmt.Fprintf(w, `{"flow":{%s"time":"%s","verdict":"%s","IP":{"source":"%s","destination":"%s","ipVersion":"IPv4"},"l4":%s,"source":%s,"destination":%s,"Type":"L3_L4","node_name":"gen/node-1","event_type":{"type":4},"traffic_direction":"%s","is_reply":%t%s%s,"Summary":"%s"},"node_name":"gen/node-1","time":"%s"}`+"\n",
+		head, ts, verdict, sip, dip, l4, src, dst, dir, reply, names, extra, summary, ts)
+}
+
+func mac(r *rand.Rand) string {
+	b := r.Uint64()
+	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", byte(b)&0xfe|0x02, byte(b>>8), byte(b>>16), byte(b>>24), byte(b>>32), byte(b>>40))
 }

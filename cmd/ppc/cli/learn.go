@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -51,20 +50,14 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				if !quiet {
 					printCompileSummary(e.stderr, res)
 				}
-				var buf bytes.Buffer
-				if format == "json" {
-					err = res.Graph.Write(&buf)
-				} else {
-					err = ir.Format(&buf, res.Graph)
-				}
-				if err != nil {
-					return err
+				write := res.Graph.Write
+				if format == "text" {
+					write = func(w io.Writer) error { return ir.Format(w, res.Graph) }
 				}
 				if output == "" {
-					_, err = e.stdout.Write(buf.Bytes())
-					return err
+					return write(e.stdout)
 				}
-				return reports.WriteFileAtomic(output, buf.Bytes())
+				return reports.WriteFileAtomicFunc(output, write)
 			}
 		},
 	})
