@@ -16,7 +16,9 @@ import (
 type LearnOptions struct {
 	Lower     lower.Options
 	MaxErrors int
-	Stdin     io.Reader
+	// MaxRecordSize bounds one flow record in bytes (0: flows.MaxRecordSize).
+	MaxRecordSize int
+	Stdin         io.Reader
 	// Progress, if set, counts the records read.
 	Progress *flows.Progress
 	// Protojson decodes every record with protojson (for comparisons; the
@@ -70,7 +72,7 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		}
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
 	}
-	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, Progress: opts.Progress, Protojson: opts.Protojson,
+	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, MaxRecordSize: opts.MaxRecordSize, Progress: opts.Progress, Protojson: opts.Protojson,
 		NewPrepare: b.Preparer},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
 	for _, in := range flowInputs {

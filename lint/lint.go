@@ -14,6 +14,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -26,6 +27,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/types"
 
 	"github.com/policypilot/ppc/compiler/agent"
@@ -117,7 +119,10 @@ type Options struct {
 	Verifier *verify.Verifier
 	// Namespace is where a CiliumNetworkPolicy without one is checked.
 	Namespace string
-	Timeout   time.Duration
+	// Timeout and Memory bound the evaluation of one policy (0: the
+	// rules package's defaults).
+	Timeout time.Duration
+	Memory  uint64
 }
 
 // Linter is a compiled set of lint packs.
@@ -424,12 +429,22 @@ func (l *Linter) evalRule(ctx context.Context, rule Rule, input any) (map[string
 		l.byRule[rule.Package] = pq
 	}
 	l.mu.Unlock()
-	return evalObject(ctx, pq, input)
+	return l.evalObject(ctx, pq, input)
 }
 
-// evalObject evaluates a query whose value is an object (a package).
-func evalObject(ctx context.Context, pq rego.PreparedEvalQuery, input any) (map[string]any, error) {
-	rs, err := pq.Eval(ctx, rego.EvalInput(input))
+// evalObject evaluates a query whose value is an object (a package),
+// within the linter's bounds.
+func (l *Linter) evalObject(ctx context.Context, pq rego.PreparedEvalQuery, input any) (map[string]any, error) {
+	var rs rego.ResultSet
+	err := rules.Bounds{Timeout: l.opts.Timeout, Memory: l.opts.Memory}.Run(ctx, func(ctx context.Context, tr topdown.QueryTracer) error {
+		opts := []rego.EvalOption{rego.EvalInput(input)}
+		if tr != nil {
+			opts = append(opts, rego.EvalQueryTracer(tr))
+		}
+		var err error
+		rs, err = pq.Eval(ctx, opts...)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -438,6 +453,14 @@ func evalObject(ctx context.Context, pq rego.PreparedEvalQuery, input any) (map[
 		v, _ = rs[0].Expressions[0].Value.(map[string]any)
 	}
 	return v, nil
+}
+
+// stopped reports whether err ends the whole lint run (an interruption,
+// or a bound: the rules are too slow or too big for any policy) rather
+// than one rule's failure on one policy.
+func stopped(ctx context.Context, err error) bool {
+	var be *rules.BoundError
+	return ctx.Err() != nil || errors.As(err, &be)
 }
 
 func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error) {
@@ -464,9 +487,7 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 	if err := dec.Decode(&input); err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Where(), err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
-	defer cancel()
-	tree, err := evalObject(ctx, l.pq, input)
+	tree, err := l.evalObject(ctx, l.pq, input)
 	pkgOf := func(rule Rule) map[string]any {
 		node := any(tree)
 		for _, seg := range strings.Split(strings.TrimPrefix(rule.Package, "ppc.lint."), ".") {
@@ -477,7 +498,7 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 		return pkg
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if stopped(ctx, err) {
 			return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), err)
 		}
 		// A rule failed on this policy (a builtin's error on a value it
@@ -487,7 +508,7 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 		for _, rule := range l.rules {
 			v, rerr := l.evalRule(ctx, rule, input)
 			if rerr != nil {
-				if ctx.Err() != nil {
+				if stopped(ctx, rerr) {
 					return nil, fmt.Errorf("lint %s (%s): %w", base.Policy, o.Where(), rerr)
 				}
 				f := base

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/rules"
@@ -80,6 +82,12 @@ func moduleMap(mods []rules.Module) map[string]*ast.Module {
 	return m
 }
 
+// isCancel reports whether err is OPA's cancellation (a timeout).
+func isCancel(err error) bool {
+	var te *topdown.Error
+	return errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(err, context.DeadlineExceeded)
+}
+
 // testerBuiltins are the builtins lint and compile evaluations register,
 // for OPA's tester.
 func testerBuiltins() []*tester.Builtin {
@@ -111,7 +119,13 @@ type Coverage struct {
 // Test runs the *_test.rego tests of packs (and of the default packs when
 // defaults is set) with OPA's tester, and measures coverage of the packs'
 // modules.
-func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string) ([]TestResult, *Coverage, error) {
+//
+// Each test runs within bounds (its timeout, and the heap bound over the
+// whole run): a test that passes the heap bound ends the run with an
+// error naming it; an interruption of ctx returns ctx's error and no
+// results.
+func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string, bounds rules.Bounds) ([]TestResult, *Coverage, error) {
+	bounds = bounds.WithDefaults()
 	mods, cfg, err := allModules(packs, true)
 	if err != nil {
 		return nil, nil, err
@@ -145,9 +159,12 @@ func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string
 		SetCoverageQueryTracer(cov).
 		CapturePrintOutput(true).
 		RaiseBuiltinErrors(true).
-		SetTimeout(rules.DefaultTimeout).
+		SetTimeout(bounds.Timeout).
 		SetModules(modules).
 		Filter(filter)
+	parent := ctx
+	ctx, overMemory, stop := rules.WatchMemory(ctx, bounds.Memory)
+	defer stop()
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -155,21 +172,39 @@ func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string
 	defer store.Abort(ctx, txn)
 	ch, err := r.RunTests(ctx, txn)
 	if err != nil {
+		if perr := parent.Err(); perr != nil {
+			return nil, nil, perr
+		}
 		return nil, nil, rules.CompileError(err)
 	}
 	var out []TestResult
+	var heapErr error
 	for res := range ch {
+		if heapErr != nil || parent.Err() != nil {
+			continue // drain: the run is over
+		}
 		tr := TestResult{Name: res.Name, Package: strings.TrimPrefix(res.Package, "data."), Pass: res.Pass(), Skipped: res.Skip, Duration: res.Duration, Output: string(res.Output)}
 		if res.Location != nil {
 			tr.Location = fmt.Sprintf("%s:%d", res.Location.File, res.Location.Row)
 		}
 		switch {
+		case res.Error != nil && overMemory():
+			heapErr = fmt.Errorf("test %s.%s (%s) used more than %d MiB of memory: look for a rule that builds a huge collection, or raise the bound with --rule-memory", tr.Package, tr.Name, tr.Location, bounds.Memory>>20)
+			continue
+		case res.Error != nil && isCancel(res.Error):
+			tr.Message = fmt.Sprintf("did not finish within %s: look for a rule that iterates more than it needs, or raise the bound with --rule-timeout", bounds.Timeout)
 		case res.Error != nil:
 			tr.Message = res.Error.Error()
 		case res.Fail:
 			tr.Message = "fail"
 		}
 		out = append(out, tr)
+	}
+	if err := parent.Err(); err != nil {
+		return nil, nil, err // interrupted: no result counts
+	}
+	if heapErr != nil {
+		return nil, nil, heapErr
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Location < out[j].Location })
 	// Coverage of the packs' own (non-test) modules, or of everything.

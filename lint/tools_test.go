@@ -35,7 +35,7 @@ func TestEmbeddedPacksFormatted(t *testing.T) {
 
 func TestRegoTests(t *testing.T) {
 	org := loadPack(t, filepath.Join(testutil.Testdata(), "lint", "org-team"))
-	res, cov, err := Test(context.Background(), []*rules.Pack{org}, false, "")
+	res, cov, err := Test(context.Background(), []*rules.Pack{org}, false, "", rules.Bounds{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestRegoTests(t *testing.T) {
 	// A failing test fails, with its location.
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "x_test.rego"), []byte("package ppc.lint.x_test\n\ntest_wrong if {\n\t1 == 2\n}\n"), 0o644)
-	res, _, err = Test(context.Background(), []*rules.Pack{loadPack(t, dir)}, false, "")
+	res, _, err = Test(context.Background(), []*rules.Pack{loadPack(t, dir)}, false, "", rules.Bounds{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestScaffold(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := loadPack(t, dir)
-	res, _, err := Test(context.Background(), []*rules.Pack{p}, false, "")
+	res, _, err := Test(context.Background(), []*rules.Pack{p}, false, "", rules.Bounds{})
 	if err != nil || len(res) != 2 || !res[0].Pass || !res[1].Pass {
 		t.Fatalf("scaffold tests: %v %+v", err, res)
 	}

@@ -321,27 +321,17 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("convert IR for rule packs: %w", err)
 	}
-	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
-	ctx, overMemory, stop := memoryBound(ctx, e.memory)
-	defer stop()
-	rs, err := e.pq.Eval(ctx, rego.EvalParsedInput(in))
+	var rs rego.ResultSet
+	err = Bounds{Timeout: e.timeout, Memory: e.memory}.Run(ctx, func(ctx context.Context, tr topdown.QueryTracer) error {
+		opts := []rego.EvalOption{rego.EvalParsedInput(in)}
+		if tr != nil {
+			opts = append(opts, rego.EvalQueryTracer(tr))
+		}
+		var err error
+		rs, err = e.pq.Eval(ctx, opts...)
+		return err
+	})
 	if err != nil {
-		if perr := parent.Err(); perr != nil {
-			return nil, perr // interrupted, not a timeout
-		}
-		if overMemory() {
-			return nil, fmt.Errorf("rule packs used more than %d MiB of memory: look for a rule that builds a huge collection (raise the bound with --rule-memory)", e.memory>>20)
-		}
-		var te *topdown.Error
-		if errors.As(err, &te) && te.Code == topdown.CancelErr || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			at := ""
-			if te != nil && te.Location != nil {
-				at = fmt.Sprintf(" (evaluating %s:%d)", te.Location.File, te.Location.Row)
-			}
-			return nil, fmt.Errorf("rule packs did not finish within %s%s: raise it with --rule-timeout, or look for a rule that iterates more than it needs", e.timeout, at)
-		}
 		return nil, err
 	}
 	if len(rs) != 1 {

@@ -440,7 +440,10 @@ warn contains {"msg": sprintf("%d", [n])} if {
 		t.Fatal(err)
 	}
 	_, err = e.Decide(context.Background(), webAPI())
-	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") || !strings.Contains(err.Error(), "--rule-timeout") {
+	// The error names the bound, the flag that raises it, and where the
+	// evaluation was: the slow rule's body (lines 4-7 of slow.rego).
+	if err == nil || !strings.Contains(err.Error(), "did not finish within 200ms") || !strings.Contains(err.Error(), "--rule-timeout") ||
+		!regexp.MustCompile(`stopped evaluating \S*slow\.rego:[4-7]\)`).MatchString(err.Error()) {
 		t.Errorf("err = %v", err)
 	}
 }
@@ -460,7 +463,8 @@ warn contains {"msg": sprintf("%d", [count(addrs)])} if {
 		t.Fatal(err)
 	}
 	_, err = e.Decide(context.Background(), webAPI())
-	if err == nil || !strings.Contains(err.Error(), "used more than 256 MiB of memory") {
+	if err == nil || !strings.Contains(err.Error(), "used more than 256 MiB of memory") || !strings.Contains(err.Error(), "--rule-memory") ||
+		!regexp.MustCompile(`stopped evaluating \S*huge\.rego:4\)`).MatchString(err.Error()) {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -90,7 +90,7 @@ func checkFastWith(t *testing.T, fd *fastDecoder, data []byte) bool {
 	if again, _, ok := fd.decode(data); !ok || !proto.Equal(got, again) {
 		t.Fatalf("fast path decodes the same bytes differently the second time: %s", data)
 	}
-	v, err := newScanner(bytesReader(data)).next()
+	v, err := newScanner(bytesReader(data), 0).next()
 	if err != nil {
 		t.Fatalf("fast path accepted what the scanner rejects (%v): %s", err, data)
 	}
@@ -115,7 +115,7 @@ func TestFastSamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := newScanner(bytesReader(b))
+		sc := newScanner(bytesReader(b), 0)
 		for {
 			v, err := sc.next()
 			if err != nil {
@@ -137,7 +137,7 @@ func FuzzFastDecode(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "flows", "hubble-otel-basic-sample-1*.json"))
 	for _, p := range files {
 		b, _ := os.ReadFile(p)
-		sc := newScanner(bytesReader(b))
+		sc := newScanner(bytesReader(b), 0)
 		for i := 0; i < 5; i++ {
 			v, err := sc.next()
 			if err != nil {

@@ -17,16 +17,20 @@ type fileSource struct {
 	f      *os.File
 	size   int64
 	stream fileStream
+	max    int // bytes a line may have
 }
 
 // newFileSource returns f as a fileSource, or nil when f is not a regular
 // file.
-func newFileSource(f *os.File) *fileSource {
+func newFileSource(f *os.File, max int) *fileSource {
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil
 	}
-	s := &fileSource{f: f, size: fi.Size()}
+	if max <= 0 {
+		max = MaxRecordSize
+	}
+	s := &fileSource{f: f, size: fi.Size(), max: max}
 	s.stream.src = s
 	return s
 }
@@ -125,8 +129,8 @@ func (s *fileSource) lines(off, end int64, head bool, buf []byte) (block, b []by
 		pos += int64(m)
 		if k := bytes.IndexByte(buf[at:], '\n'); k >= 0 {
 			buf = buf[:at+k+1]
-		} else if len(buf)-first > MaxRecordSize+int(end-start) {
-			return nil, nil, false, fmt.Errorf("byte %d: a line of more than %d MiB: not Hubble JSON", end, MaxRecordSize>>20)
+		} else if len(buf)-first > s.max+int(end-start) {
+			return nil, nil, false, fmt.Errorf("byte %d: a line of more than %s: not Hubble JSON (raise the bound with --max-record-size)", end, sizeText(s.max))
 		}
 	}
 	return buf[first:], buf, unterminated, nil

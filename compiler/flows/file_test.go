@@ -22,7 +22,7 @@ func checkFileLines(t *testing.T, content []byte, pos, bs int) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	src := newFileSource(f)
+	src := newFileSource(f, 0)
 	size := int64(len(content))
 	var got []byte
 	var buf []byte

@@ -83,6 +83,8 @@ type Options struct {
 	// reused (a decoder hands the same Endpoint to the flows that carry
 	// the same endpoint bytes).
 	NewPrepare func() func(*flowpb.Flow) any
+	// MaxRecordSize bounds one record in bytes (0: MaxRecordSize).
+	MaxRecordSize int
 
 	// For tests: never switch to line mode; the size of a block of lines;
 	// read files as streams; called once a file is open.
@@ -191,7 +193,7 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 				}
 				r, closer = f, f
 				if !opts.noPositional {
-					file = newFileSource(f)
+					file = newFileSource(f, opts.MaxRecordSize)
 					if file != nil && opts.afterOpen != nil {
 						opts.afterOpen()
 					}
@@ -250,7 +252,7 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 		waitable = ahead
 	}
 	d := decoder{file: name, warned: map[string]bool{}, slow: opts.Protojson}
-	sc := newScanner(r)
+	sc := newScanner(r, opts.MaxRecordSize)
 	fail := func(line int, format string, args ...any) error {
 		diag := ir.Errorf("ppc_ingest_error", ir.Pos{File: name, Line: line}, format, args...)
 		diag.Stage = "ingest"
@@ -572,9 +574,9 @@ func (p *producer) readLines(first int) {
 		eof := errors.Is(err, io.EOF)
 		block := buf
 		carry = carry[:0]
-		if len(buf) > MaxRecordSize && bytes.LastIndexByte(buf, '\n') < 0 {
+		if len(buf) > p.sc.max && bytes.LastIndexByte(buf, '\n') < 0 {
 			// A line longer than any record: stop, before it grows on.
-			p.send(&chunk{items: []scanned{{err: &recordTooLong{line: first}}}, ready: make(chan struct{})})
+			p.send(&chunk{items: []scanned{{err: &recordTooLong{line: first, max: p.sc.max}}}, ready: make(chan struct{})})
 			return
 		}
 		if !eof {
@@ -846,7 +848,7 @@ func (d *decoder) decodeEnvelope(v *rawValue) ([]Record, error) {
 	if err := json.Unmarshal(v.data, &env); err != nil {
 		return nil, fmt.Errorf("log envelope: %v", err)
 	}
-	sc := newScanner(strings.NewReader(env.Log))
+	sc := newScanner(strings.NewReader(env.Log), 0)
 	var out []Record
 	for {
 		inner, err := sc.next()

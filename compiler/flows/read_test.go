@@ -459,4 +459,15 @@ func TestRecordBound(t *testing.T) {
 			}
 		})
 	}
+	// Options.MaxRecordSize moves the bound, for streams and files alike.
+	small := filepath.Join(t.TempDir(), "small.json")
+	if err := os.WriteFile(small, append([]byte(wrapped+"\n"), bytes.Repeat([]byte(" "), 2<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []Input{{Name: small}, {Name: "stream", R: io.LimitReader(fill(' '), 2<<20)}} {
+		_, _, err := Read(context.Background(), []Input{in}, Options{MaxRecordSize: 1 << 20}, func(*Record) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "more than 1 MiB") || !strings.Contains(err.Error(), "--max-record-size") {
+			t.Errorf("%s: err = %v", in.Name, err)
+		}
+	}
 }

@@ -48,10 +48,15 @@ type scanner struct {
 	atLineHead bool
 
 	pending []byte // rest of the current line not yet scanned
+
+	max int // bytes a record may have (MaxRecordSize unless raised)
 }
 
-func newScanner(r io.Reader) *scanner {
-	return &scanner{r: bufio.NewReaderSize(r, 256<<10), atLineHead: true}
+func newScanner(r io.Reader, max int) *scanner {
+	if max <= 0 {
+		max = MaxRecordSize
+	}
+	return &scanner{r: bufio.NewReaderSize(r, 256<<10), atLineHead: true, max: max}
 }
 
 // next returns the next object, a *scanError for a malformed stretch (call
@@ -70,8 +75,8 @@ func (s *scanner) next() (*rawValue, error) {
 					var more []byte
 					more, err = s.r.ReadSlice('\n')
 					line = append(line, more...)
-					if len(line) > MaxRecordSize {
-						return nil, &recordTooLong{line: s.line + 1}
+					if len(line) > s.max {
+						return nil, &recordTooLong{line: s.line + 1, max: s.max}
 					}
 				}
 			}
@@ -263,11 +268,11 @@ func (s *scanner) scanPending() (*rawValue, error) {
 		}
 	}
 	s.cur = append(s.cur, p...)
-	if len(s.cur) > MaxRecordSize {
+	if len(s.cur) > s.max {
 		line := s.startLine
 		s.reset()
 		s.pending = nil
-		return nil, &recordTooLong{line: line}
+		return nil, &recordTooLong{line: line, max: s.max}
 	}
 	s.pending = nil
 	return nil, nil
@@ -297,16 +302,24 @@ func excerpt(b []byte) string {
 	return fmt.Sprintf("%q", b)
 }
 
-// MaxRecordSize bounds one record (a line, or an object over several
-// lines): a larger one is an error, not a buffer that grows until memory
-// runs out (a gzip bomb of spaces, /dev/zero). Hubble's largest flows are
-// a few KiB.
+// MaxRecordSize is the default bound on one record (a line, or an object
+// over several lines; Options.MaxRecordSize raises it): a larger one is an
+// error, not a buffer that grows until memory runs out (a gzip bomb of
+// spaces, /dev/zero). Hubble's largest flows are a few KiB.
 const MaxRecordSize = 64 << 20
 
 // recordTooLong is the error for a record over MaxRecordSize; reading the
 // input stops there.
-type recordTooLong struct{ line int }
+type recordTooLong struct{ line, max int }
 
 func (e *recordTooLong) Error() string {
-	return fmt.Sprintf("line %d: a record of more than %d MiB (no newline or no end of object in sight): not Hubble JSON", e.line, MaxRecordSize>>20)
+	return fmt.Sprintf("line %d: a record of more than %s (no newline or no end of object in sight): not Hubble JSON (raise the bound with --max-record-size)", e.line, sizeText(e.max))
+}
+
+// sizeText writes a byte count in MiB when it is whole MiB.
+func sizeText(n int) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -21,23 +20,22 @@ import (
 )
 
 type compileParams struct {
-	ruleTimeout time.Duration
-	ruleMemory  uint64
-	ingest      ingestFlags
-	agent       agentFlags
-	output      string
-	rules       []string
-	set         []string
-	schemas     []string
-	stopAfter   string
-	dump        string
-	noReplay    bool
-	noProbe     bool
-	report      string
-	lint        bool
-	lintRules   []string
-	quiet       bool
-	timings     bool
+	bound     boundFlags
+	ingest    ingestFlags
+	agent     agentFlags
+	output    string
+	rules     []string
+	set       []string
+	schemas   []string
+	stopAfter string
+	dump      string
+	noReplay  bool
+	noProbe   bool
+	report    string
+	lint      bool
+	lintRules []string
+	quiet     bool
+	timings   bool
 }
 
 func init() {
@@ -74,8 +72,7 @@ written unless every check passed.`,
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
-			fs.DurationVar(&p.ruleTimeout, "rule-timeout", rules.DefaultTimeout, "bound the rule packs' evaluation to `DURATION`")
-			fs.Uint64Var(&p.ruleMemory, "rule-memory", rules.DefaultMemoryLimit>>20, "stop the rule packs' evaluation when the heap passes `MiB`")
+			p.bound.register(fs, "the rule packs")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
 	})
@@ -101,10 +98,14 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	bounds, err := p.bound.bounds()
+	if err != nil {
+		return err
+	}
 	opts := compiler.Options{
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
 		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
-		InferCluster: !p.agent.clusterSet(), RuleTimeout: p.ruleTimeout, RuleMemory: p.ruleMemory << 20,
+		InferCluster: !p.agent.clusterSet(), RuleTimeout: bounds.Timeout, RuleMemory: bounds.Memory,
 	}
 	if p.stopAfter != "" {
 		if opts.StopAfter, err = compiler.ParseStage(p.stopAfter); err != nil {
@@ -154,7 +155,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		return nil
 	}
 	if p.lint || len(p.lintRules) > 0 {
-		if err := lintCompiled(ctx, e, res, p.lintRules); err != nil {
+		if err := lintCompiled(ctx, e, res, p.lintRules, bounds); err != nil {
 			return err
 		}
 	}
@@ -200,12 +201,12 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 
 // lintCompiled lints the compiled policies; deny findings fail the
 // compile before anything is written.
-func lintCompiled(ctx context.Context, e *env, res *compiler.Result, packDirs []string) error {
+func lintCompiled(ctx context.Context, e *env, res *compiler.Result, packDirs []string, bounds rules.Bounds) error {
 	packs, err := loadPacks(packDirs)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default"})
+	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: bounds.Timeout, Memory: bounds.Memory})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

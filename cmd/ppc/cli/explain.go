@@ -143,6 +143,9 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 		if len(p.src.flows) == 0 {
 			return usageErr("no flows: give --flows FILE (usage: ppc explain --flows FLOWS [POLICY_PATH...])")
 		}
+		if err := checkRecordSize(p.src.maxRecordMiB); err != nil {
+			return err
+		}
 		settings, err := p.src.agent.settings()
 		if err != nil {
 			return usageErr("%v", err)
@@ -150,7 +153,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 		res, err := compiler.Compile(ctx, p.src.flows, compiler.Options{
 			Learn: compiler.LearnOptions{
 				Lower:     lower.Options{Namespaces: p.src.namespaces, ExcludeNamespaces: p.src.exclude},
-				MaxErrors: p.src.maxErrors, Stdin: e.stdin,
+				MaxErrors: p.src.maxErrors, MaxRecordSize: p.src.maxRecordMiB << 20, Stdin: e.stdin,
 			},
 			Rules: p.rules, Set: p.set, Schemas: p.schemas,
 			Agent: settings, InferCluster: !p.src.agent.clusterSet(), NoProbe: p.noProbe,

@@ -2,12 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/lower"
+	"github.com/policypilot/ppc/rules"
 )
 
 // Flag names shared by commands.
@@ -16,6 +19,7 @@ const (
 	flagExcludeNamespace = "exclude-namespace"
 	flagIncludeDenied    = "include-denied"
 	flagMaxErrors        = "max-errors"
+	flagMaxRecordSize    = "max-record-size"
 	flagClusterName      = "cluster-name"
 )
 
@@ -24,6 +28,7 @@ type ingestFlags struct {
 	namespaces, exclude []string
 	includeDenied       bool
 	maxErrors           int
+	maxRecordMiB        int
 }
 
 func (f *ingestFlags) register(fs *pflag.FlagSet) {
@@ -31,18 +36,55 @@ func (f *ingestFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
 	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
 	fs.IntVar(&f.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed records (reported and skipped) before failing")
+	fs.IntVar(&f.maxRecordMiB, flagMaxRecordSize, flows.MaxRecordSize>>20, "fail on a flow record (a line, or one object) larger than `MiB`: bounds memory on hostile input")
+}
+
+// boundFlags bound the evaluation of rule packs: --rule-timeout and
+// --rule-memory.
+type boundFlags struct {
+	timeout   time.Duration
+	memoryMiB uint64
+}
+
+// register adds the flags; what says what one evaluation is.
+func (b *boundFlags) register(fs *pflag.FlagSet, what string) {
+	fs.DurationVar(&b.timeout, "rule-timeout", rules.DefaultTimeout, "stop the evaluation of "+what+" after `DURATION`")
+	fs.Uint64Var(&b.memoryMiB, "rule-memory", rules.DefaultMemoryLimit>>20, "stop the evaluation of "+what+" when the heap passes `MiB`")
+}
+
+// bounds returns the flags' values, validated.
+func (b *boundFlags) bounds() (rules.Bounds, error) {
+	if b.timeout <= 0 {
+		return rules.Bounds{}, usageErr("--rule-timeout must be positive")
+	}
+	if b.memoryMiB == 0 || b.memoryMiB > 1<<20 {
+		return rules.Bounds{}, usageErr("--rule-memory must be between 1 and 1048576 (MiB)")
+	}
+	return rules.Bounds{Timeout: b.timeout, Memory: b.memoryMiB << 20}, nil
+}
+
+// checkRecordSize validates --max-record-size.
+func checkRecordSize(mib int) error {
+	if mib < 1 || mib > 4096 {
+		return usageErr("--%s must be between 1 and 4096 (MiB)", flagMaxRecordSize)
+	}
+	return nil
 }
 
 func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
 	if f.maxErrors < 0 {
 		return compiler.LearnOptions{}, usageErr("--%s must be >= 0", flagMaxErrors)
 	}
+	if err := checkRecordSize(f.maxRecordMiB); err != nil {
+		return compiler.LearnOptions{}, err
+	}
 	return compiler.LearnOptions{
 		Lower: lower.Options{
 			IncludeDenied: f.includeDenied, Namespaces: f.namespaces, ExcludeNamespaces: f.exclude,
 		},
-		MaxErrors: f.maxErrors,
-		Stdin:     e.stdin,
+		MaxErrors:     f.maxErrors,
+		MaxRecordSize: f.maxRecordMiB << 20,
+		Stdin:         e.stdin,
 	}, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -15,7 +14,7 @@ import (
 )
 
 type lintParams struct {
-	timeout   time.Duration
+	bound     boundFlags
 	rules     []string
 	noDefault bool
 	format    string
@@ -54,7 +53,7 @@ input error, no policy found or no lint rule loaded.`,
 			p := &lintParams{}
 			fs.StringArrayVar(&p.rules, "rules", nil, "add the lint pack in `DIR` or bundle .tar.gz (repeatable)")
 			fs.BoolVar(&p.noDefault, "no-default", false, "leave out the embedded Cilium best-practice pack")
-			fs.DurationVar(&p.timeout, "rule-timeout", rules.DefaultTimeout, "bound the lint rules' evaluation of one policy to `DURATION`")
+			p.bound.register(fs, "the lint rules on one policy")
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(lint.Formats, ", "))
 			fs.StringVar(&p.failOn, "fail-on", "deny", "lowest severity that fails: deny or warn")
 			fs.StringVarP(&p.namespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n)")
@@ -105,7 +104,11 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := lint.New(ctx, lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: p.timeout})
+	bounds, err := p.bound.bounds()
+	if err != nil {
+		return err
+	}
+	l, err := lint.New(ctx, lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
@@ -26,6 +27,7 @@ type replaySource struct {
 	namespaces      []string
 	exclude         []string
 	maxErrors       int
+	maxRecordMiB    int
 	policyNamespace string
 	agent           agentFlags
 }
@@ -35,6 +37,7 @@ func (r *replaySource) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&r.namespaces, flagNamespace, "n", nil, "only replay connections with a workload in this namespace (repeatable)")
 	fs.StringArrayVar(&r.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
 	fs.IntVar(&r.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed flow records (reported and skipped)")
+	fs.IntVar(&r.maxRecordMiB, flagMaxRecordSize, flows.MaxRecordSize>>20, "fail on a flow record (a line, or one object) larger than `MiB`: bounds memory on hostile input")
 	fs.StringVar(&r.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 	r.agent.register(fs)
 	r.agent.fs = fs
@@ -118,6 +121,9 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if r.maxErrors < 0 {
 		return nil, nil, usageErr("--%s must be >= 0", flagMaxErrors)
 	}
+	if err := checkRecordSize(r.maxRecordMiB); err != nil {
+		return nil, nil, err
+	}
 	settings, err := r.agent.settings()
 	if err != nil {
 		return nil, nil, usageErr("%v", err)
@@ -136,7 +142,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
 		Learn: compiler.LearnOptions{
 			Lower:     lower.Options{Attempts: true, Namespaces: r.namespaces, ExcludeNamespaces: r.exclude},
-			MaxErrors: r.maxErrors, Stdin: e.stdin,
+			MaxErrors: r.maxErrors, MaxRecordSize: r.maxRecordMiB << 20, Stdin: e.stdin,
 		},
 		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
 	})

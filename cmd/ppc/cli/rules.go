@@ -21,6 +21,7 @@ type rulesParams struct {
 	write    bool
 	dir      string
 	defaults bool
+	bound    boundFlags
 }
 
 func init() {
@@ -57,6 +58,7 @@ compile error.`,
 			fs.StringVarP(&p.format, "output", "o", "text", "test, list: text or json")
 			fs.BoolVarP(&p.write, "write", "w", false, "fmt: rewrite files in place")
 			fs.StringVar(&p.dir, "dir", "", "new: the directory to create (default ./NAME)")
+			p.bound.register(fs, "one test")
 			return func(ctx context.Context, e *env, args []string) error { return runRules(ctx, e, p, args) }
 		},
 	})
@@ -79,7 +81,14 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
-		results, cov, err := lint.Test(ctx, packs, p.defaults, p.run)
+		bounds, err := p.bound.bounds()
+		if err != nil {
+			return err
+		}
+		results, cov, err := lint.Test(ctx, packs, p.defaults, p.run, bounds)
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted: nothing counted, nothing printed
+		}
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}

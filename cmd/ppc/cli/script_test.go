@@ -2,6 +2,8 @@ package cli
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -24,6 +26,20 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		UpdateScripts:       testutil.Update(),
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// padflow MiB FILE writes one valid flow record with MiB
+			// mebibytes of whitespace inside its object, on one line.
+			"padflow": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 2 {
+					ts.Fatalf("usage: padflow MiB FILE")
+				}
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				rec := `{"flow":{"verdict":"FORWARDED","IP":{"source":"10.0.0.1","destination":"10.0.0.2"},"l4":{"TCP":{"source_port":40000,"destination_port":8080,"flags":{"SYN":true}}},"source":{"namespace":"shop","labels":["k8s:app=web"]},"destination":{"namespace":"shop","labels":["k8s:app=api"]},"traffic_direction":"EGRESS"` +
+					strings.Repeat(" ", n<<20) + "}}\n"
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(rec), 0o644))
+			},
+		},
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("TESTDATA", testutil.Testdata())
 			return nil
