@@ -29,9 +29,9 @@ func TestStream(t *testing.T) {
 
 func TestWriteDir(t *testing.T) {
 	dir := t.TempDir()
-	paths, err := WriteDir(dir, docs)
-	if err != nil || len(paths) != 2 {
-		t.Fatalf("WriteDir: %v %v", paths, err)
+	res, err := WriteDir(dir, docs, DirOptions{})
+	if err != nil || len(res.Written) != 2 {
+		t.Fatalf("WriteDir: %v %v", res, err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "shop", "api.yaml"))
 	if err != nil || !strings.Contains(string(b), "name: api") {
@@ -45,7 +45,7 @@ func TestWriteDir(t *testing.T) {
 	// files staged so far are removed.
 	dir2 := t.TempDir()
 	bad := append(append([]Doc(nil), docs...), Doc{Namespace: "..", Name: "x", JSON: []byte(`{}`)})
-	if _, err := WriteDir(dir2, bad); err == nil {
+	if _, err := WriteDir(dir2, bad, DirOptions{}); err == nil {
 		t.Fatal("unsafe name accepted")
 	}
 	var files []string

@@ -12,6 +12,7 @@ import (
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
@@ -36,6 +37,7 @@ type compileParams struct {
 	lintRules []string
 	quiet     bool
 	timings   bool
+	dryRun    bool
 }
 
 func init() {
@@ -72,6 +74,7 @@ written unless every check passed.`,
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
+			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
 			p.bound.register(fs, "the rule packs")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
@@ -189,12 +192,33 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		}
 		return writeTheReport()
 	}
-	paths, err := reports.WriteDir(p.output, res.Docs)
+	wr, err := reports.WriteDir(p.output, res.Docs, reports.DirOptions{DryRun: p.dryRun})
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
+	for _, n := range wr.Notes {
+		fmt.Fprintf(e.stderr, "note: %s\n", textsafe.Line(n))
+	}
+	if p.dryRun {
+		for _, f := range wr.Written {
+			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(relPath(f, e.cwd)))
+		}
+		for _, f := range wr.Kustomizations {
+			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(relPath(f, e.cwd)))
+		}
+		for _, f := range wr.Removed {
+			fmt.Fprintf(e.stdout, "remove %s\n", textsafe.Line(relPath(f, e.cwd)))
+		}
+		return nil
+	}
 	if !p.quiet {
-		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(paths), p.output)
+		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(wr.Written), textsafe.Line(p.output))
+		if len(wr.Removed) > 0 {
+			fmt.Fprintf(e.stderr, "ppc: removed %d files ppc wrote in an earlier run that this run no longer produces:\n", len(wr.Removed))
+			for _, f := range wr.Removed {
+				fmt.Fprintf(e.stderr, "  %s\n", textsafe.Line(relPath(f, e.cwd)))
+			}
+		}
 	}
 	return writeTheReport()
 }
