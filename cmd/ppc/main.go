@@ -7,8 +7,12 @@ import (
 	"os"
 
 	"github.com/policypilot/ppc/cmd/ppc/cli"
+	"github.com/policypilot/ppc/internal/memlimit"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stop := memlimit.Start(memlimit.Default)
+	code := cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
