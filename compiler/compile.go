@@ -15,7 +15,6 @@ import (
 	"github.com/policypilot/ppc/compiler/synth"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
-	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/rules"
 	"github.com/policypilot/ppc/schemas"
 )
@@ -123,13 +122,24 @@ type ReplayReport struct {
 	Probe *replay.ProbeReport
 }
 
+// Doc is one policy document ready to write: its namespace and name, and
+// the JSON bytes that were verified (package reports renders and writes
+// them; the compiler depends on no output format).
+type Doc struct {
+	// Cluster is set when policies are written per cluster (ClusterMesh).
+	Cluster   string
+	Namespace string
+	Name      string
+	JSON      []byte
+}
+
 // Result holds every stage's output.
 type Result struct {
 	Summary     flows.Summary
 	Graph       *ir.Graph
 	Decisions   *rules.Decisions
 	Policies    []*synth.Policy
-	Docs        []reports.Doc
+	Docs        []Doc
 	Replay      *ReplayReport
 	Diagnostics ir.Diagnostics
 	Timings     []Timing
@@ -340,7 +350,7 @@ func (s *state) synthesize(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", p.Key, err)
 		}
-		s.res.Docs = append(s.res.Docs, reports.Doc{Cluster: p.Cluster, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
+		s.res.Docs = append(s.res.Docs, Doc{Cluster: p.Cluster, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
 	}
 	return nil
 }

@@ -9,17 +9,14 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/policypilot/ppc/compiler"
 )
 
-// Doc is one policy document: its namespace and name, and the JSON bytes
-// that were verified. The YAML written is derived from exactly these bytes.
-type Doc struct {
-	// Cluster is set when policies are written per cluster (ClusterMesh).
-	Cluster   string
-	Namespace string
-	Name      string
-	JSON      []byte
-}
+// Doc is one policy document the compiler produced (compiler.Doc): its
+// cluster, namespace and name, and the JSON bytes that were verified. The
+// YAML written is derived from exactly these bytes.
+type Doc = compiler.Doc
 
 // YAML renders one document. Keys are sorted and every string that YAML
 // could misread (labels, DNS names, anything from the cluster) is quoted by

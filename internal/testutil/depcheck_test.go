@@ -6,9 +6,11 @@ import (
 	"testing"
 )
 
-// TestDependencyWalls enforces DESIGN.md's walls: ir imports nothing heavier
-// than the standard library; only the packages that need Cilium import it;
-// nothing imports cmd.
+// TestDependencyWalls enforces the layering compiler/README.md describes:
+// ir imports nothing heavier than the standard library; only the packages
+// that need Cilium import it; rules needs neither Cilium nor CUE; the
+// compiler and its stages depend on no output format (reports); nothing
+// imports cmd.
 func TestDependencyWalls(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/policypilot/ppc/...").Output()
 	if err != nil {
@@ -40,6 +42,13 @@ func TestDependencyWalls(t *testing.T) {
 			}
 			if strings.HasPrefix(imp, mod+"cmd") && !strings.HasPrefix(pkg, mod+"cmd") {
 				t.Errorf("%s imports %s: nothing imports cmd", pkg, imp)
+			}
+		}
+		if pkg == mod+"compiler" || strings.HasPrefix(pkg, mod+"compiler/") {
+			for _, d := range deps {
+				if d == mod+"reports" || strings.HasPrefix(d, mod+"reports/") {
+					t.Errorf("%s depends on %s: the compiler depends on no output format", pkg, d)
+				}
 			}
 		}
 		if pkg == mod+"rules" {
