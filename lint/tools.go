@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,16 @@ func moduleMap(mods []rules.Module) map[string]*ast.Module {
 		m[x.Path] = x.Module
 	}
 	return m
+}
+
+// splitLocation splits "file:line".
+func splitLocation(loc string) (string, int) {
+	i := strings.LastIndexByte(loc, ':')
+	if i < 0 {
+		return loc, 0
+	}
+	n, _ := strconv.Atoi(loc[i+1:])
+	return loc[:i], n
 }
 
 // isCancel reports whether err is OPA's cancellation (a timeout).
@@ -206,7 +217,15 @@ func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string
 	if heapErr != nil {
 		return nil, nil, heapErr
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Location < out[j].Location })
+	// By file, then line number (not as strings: line 13 after line 7).
+	sort.SliceStable(out, func(i, j int) bool {
+		fi, li := splitLocation(out[i].Location)
+		fj, lj := splitLocation(out[j].Location)
+		if fi != fj {
+			return fi < fj
+		}
+		return li < lj
+	})
 	// Coverage of the packs' own (non-test) modules, or of everything.
 	covered := map[string]*ast.Module{}
 	for _, m := range mods {

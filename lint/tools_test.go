@@ -157,3 +157,29 @@ func TestFmtNeverWritesThroughLinks(t *testing.T) {
 		t.Errorf("the pack's own file was not formatted")
 	}
 }
+
+// TestDefaultPacksRegoTests runs the Rego tests of both embedded packs
+// (what `ppc rules test --defaults` runs): every one passes, and they
+// cover each default module.
+func TestDefaultPacksRegoTests(t *testing.T) {
+	res, cov, err := Test(context.Background(), nil, true, "", rules.Bounds{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) < 60 {
+		t.Errorf("only %d tests in the default packs", len(res))
+	}
+	for _, r := range res {
+		if !r.Pass {
+			t.Errorf("%s %s.%s: %s", r.Location, r.Package, r.Name, r.Message)
+		}
+	}
+	for f, c := range cov.Files {
+		if c < 85 {
+			t.Errorf("%s: %.1f%% of its lines covered by the default packs' tests, want >= 85%%", f, c)
+		}
+	}
+	if len(cov.Files) < 14 {
+		t.Errorf("coverage of %d modules: %v", len(cov.Files), cov.Files)
+	}
+}

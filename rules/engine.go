@@ -262,13 +262,6 @@ func Input(g *ir.Graph) map[string]any {
 		nodes[id] = m
 	}
 	edges := make(map[string]any, len(g.Edges))
-	// Adjacency: the edge IDs arriving at and leaving each node, sorted, so
-	// that packs group edges by endpoint in linear time.
-	in, out := map[string][]any{}, map[string][]any{}
-	for _, e := range g.SortedEdges() {
-		in[e.Dst] = append(in[e.Dst], e.ID)
-		out[e.Src] = append(out[e.Src], e.ID)
-	}
 	for id, e := range g.Edges {
 		verdicts := map[string]any{}
 		for v, c := range e.Verdicts {
@@ -298,14 +291,7 @@ func Input(g *ir.Graph) map[string]any {
 		}
 		edges[id] = m
 	}
-	adj := func(m map[string][]any) map[string]any {
-		o := make(map[string]any, len(m))
-		for k, v := range m {
-			o[k] = v
-		}
-		return o
-	}
-	return map[string]any{"ir_version": json.Number(fmt.Sprint(ir.Version)), "nodes": nodes, "edges": edges, "in": adj(in), "out": adj(out)}
+	return map[string]any{"ir_version": json.Number(fmt.Sprint(ir.Version)), "nodes": nodes, "edges": edges}
 }
 
 func orEmpty(xs []any) []any {

@@ -8,10 +8,11 @@
 # and reported; the rest of its section is still written (fail closed).
 #
 # Output (read by ppc):
-#   policies[key]   {namespace, name, selector, subjects, ingress?, egress?,
-#                    ingress_edges, egress_edges}
-#   excluded[edge]  reason an observed edge is deliberately not allowed
-#   warnings        set of {msg, object?}
+#   policies[key]        {cluster, namespace, name, selector, subjects,
+#                         labels, ingress?, egress?, ingress_edges,
+#                         egress_edges}
+#   excluded_edge[edge]  reason an observed edge is deliberately not allowed
+#   warnings             set of {msg, policy?, object?}
 package ppc.synth
 
 import data.ppc.hooks

@@ -1,0 +1,114 @@
+package ppc.synth_test
+
+import data.ppc.fixture_test as fx
+import data.ppc.synth
+
+pol(key) := p if {
+	p := synth.policies[key] with input as fx.ir
+}
+
+test_policy_per_group if {
+	ps := synth.policies with input as fx.ir
+	{k | some k, _ in ps} == {"shop/web", "shop/api", "kube-system/kube-dns"}
+}
+
+test_ingress_from_observed_peer_only if {
+	p := pol("shop/api")
+	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
+	p.ingress_edges == sort([fx.web_api, "ent:host -> wl:shop/api ICMPv4/8"])
+}
+
+test_icmp_rule_of_its_own if {
+	p := pol("shop/api")
+	{"fromEntities": ["host"], "icmps": [{"fields": [{"family": "IPv4", "type": 8}]}]} in p.ingress
+}
+
+test_egress_dns_fqdn_and_peer if {
+	p := pol("shop/web")
+	synth.dns_rule in p.egress
+	{"toFQDNs": [{"matchName": "api.github.com"}], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]} in p.egress
+	{"toEndpoints": [{"matchLabels": {"app": "api"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.egress
+}
+
+test_world_address_as_cidr if {
+	p := pol("shop/api")
+	{"toCIDR": ["203.0.113.7/32"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]} in p.egress
+}
+
+test_world_as_entity_when_configured if {
+	p := synth.policies["shop/api"] with input as fx.ir
+		with data.ppc.config.world_peers as "entity"
+	{"toEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]} in p.egress
+}
+
+# Fail closed: an unselectable peer's connection stays denied and is
+# reported; the rest of the section is still written.
+test_unselectable_peer_excluded if {
+	ex := synth.excluded_edge with input as fx.ir
+	contains(ex[fx.masked_api], "cannot be selected")
+	p := pol("shop/api")
+	not fx.masked_api in p.ingress_edges
+	count(p.ingress) > 0
+}
+
+test_ephemeral_port_without_evidence_excluded if {
+	ex := synth.excluded_edge with input as fx.ir
+	contains(ex[fx.ephemeral], "ephemeral range")
+}
+
+test_hook_excludes_edge if {
+	ex := synth.excluded_edge with input as fx.ir
+		with data.ppc.ext.t.exclude_edge as {{"edge": fx.web_api, "reason": "not wanted"}}
+	ex[fx.web_api] == "not wanted"
+}
+
+test_dns_servers_open_to_cluster if {
+	p := pol("kube-system/kube-dns")
+	synth.dns_ingress_rule in p.ingress
+}
+
+test_nothing_observed_isolates if {
+	p := pol("kube-system/kube-dns")
+
+	# coredns reached nothing: DNS egress only (dns.always), never a missing section.
+	p.egress == [synth.dns_rule]
+}
+
+test_excluded_namespace_gets_no_policy if {
+	ps := synth.policies with input as fx.ir
+		with data.ppc.config.exclude_namespaces as ["shop"]
+	{k | some k, _ in ps} == {"kube-system/kube-dns"}
+}
+
+test_exclude_ingress_hook_keeps_egress if {
+	p := synth.policies["shop/api"] with input as fx.ir
+		with data.ppc.ext.t.exclude_ingress_namespace as {"shop"}
+	not p.ingress
+	count(p.egress) > 0
+}
+
+test_ports_split_into_chunks if {
+	synth.to_ports([[1, "TCP"], [2, "TCP"], [3, "UDP"]]) == [{"ports": [{"port": "1", "protocol": "TCP"}, {"port": "2", "protocol": "TCP"}]}, {"ports": [{"port": "3", "protocol": "UDP"}]}] with synth.max_ports as 2
+}
+
+test_public_service_opens_port_to_world if {
+	srcs := [sprintf("cidr:198.51.100.%d/32", [i]) | some i in numbers.range(1, 5)]
+	nodes := object.union(fx.nodes, {id: {"id": id, "kind": "cidr", "cidr": trim_prefix(id, "cidr:")} | some id in srcs})
+	edges := object.union(fx.edges, {e.id: e | some s in srcs; e := fx.edge(s, "wl:shop/web", "TCP", 443, {"tcp_flags": 1})})
+	p := synth.policies["shop/web"] with input as {"nodes": nodes, "edges": edges}
+	{"fromEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]} in p.ingress
+}
+
+test_unnamed_addresses_fold_into_a_prefix if {
+	dsts := ["cidr:192.0.2.10/32", "cidr:192.0.2.20/32"]
+	nodes := object.union(fx.nodes, {id: {"id": id, "kind": "cidr", "cidr": trim_prefix(id, "cidr:")} | some id in dsts})
+	edges := object.union(fx.edges, {e.id: e | some d in dsts; e := fx.edge("wl:shop/web", d, "TCP", 5432, {"tcp_flags": 1})})
+	p := synth.policies["shop/web"] with input as {"nodes": nodes, "edges": edges}
+	{"toCIDR": ["192.0.2.0/27"], "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]} in p.egress
+}
+
+test_warnings_name_excluded_edges if {
+	ws := synth.warnings with input as fx.ir
+	some w in ws
+	w.object == fx.masked_api
+}
