@@ -9,7 +9,7 @@ BENCHTIME ?= 1x
 .PHONY: help build test demo lint fuzz bench bench-scale golden clean vendor-mermaid
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build bin/ppc
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/ppc
@@ -43,7 +43,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textsafe -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 
-BENCHSTAT = $(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+BENCHSTAT = $(GO) tool benchstat
 
 bench: ## the performance benchmarks of docs/performance.md, into bench.txt (compare runs with benchstat)
 	$(GO) test -run '^$$' -bench 'BenchmarkIngest' -benchtime 3x -count 6 -cpu 2 ./compiler | tee bench.txt

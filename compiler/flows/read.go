@@ -255,7 +255,7 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 	sc := newScanner(r, opts.MaxRecordSize)
 	fail := func(line int, format string, args ...any) error {
 		diag := ir.Errorf("ppc_ingest_error", ir.Pos{File: name, Line: line}, format, args...)
-		diag.Stage = "ingest"
+		diag.Stage = "learn" // the compiler stage that reads flows
 		sum.Malformed++
 		if sum.Malformed > int64(opts.MaxErrors) {
 			*ds = append(*ds, diag)
@@ -898,7 +898,7 @@ func (d *decoder) unmarshal(v *rawValue, m proto.Message) error {
 		d.warned[field] = true
 		w := ir.Warnf("ppc_ingest_unknown_field", ir.Pos{File: d.file, Line: v.line},
 			"unknown field %q ignored (reported once per file); is this Hubble output?", field)
-		w.Stage = "ingest"
+		w.Stage = "learn"
 		d.warnings = append(d.warnings, w)
 	}
 	return nil
