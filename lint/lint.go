@@ -473,7 +473,10 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 		}
 		f := base
 		f.Severity = Deny
-		f.Rule = "verify-" + strings.TrimPrefix(d.Code, "ppc_verify_")
+		f.Rule = "verify-" + string(verify.LayerOf(d))
+		if verify.LayerOf(d) == "" {
+			f.Rule = "verify-" + strings.TrimPrefix(d.Code, "ppc_")
+		}
 		f.Msg = d.Msg
 		if f.Rule == RuleVerifyAgent {
 			f.Msg += " (kubectl apply succeeds, but the Cilium agent rejects the policy and does not enforce it)"

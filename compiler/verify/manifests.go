@@ -22,14 +22,48 @@ func (r Result) Valid() bool { return !r.Diagnostics.HasErrors() }
 // Layers lists the layers that rejected the object, in order.
 func (r Result) Layers() []Layer {
 	var ls []Layer
-	seen := map[string]bool{}
+	seen := map[Layer]bool{}
 	for _, d := range r.Diagnostics {
-		if d.Severity == ir.Error && !seen[d.Code] {
-			seen[d.Code] = true
-			ls = append(ls, Layer(d.Code[len("ppc_verify_"):]))
+		if l := LayerOf(d); d.Severity == ir.Error && l != "" && !seen[l] {
+			seen[l] = true
+			ls = append(ls, l)
 		}
 	}
 	return ls
+}
+
+// Rejected reports whether layer l rejected the object.
+func (r Result) Rejected(l Layer) bool {
+	for _, x := range r.Layers() {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// AgentOnly reports whether the API server accepts the object but the
+// Cilium agent rejects it: kubectl apply succeeds and the policy is not
+// enforced, the most dangerous verdict.
+func (r Result) AgentOnly() bool {
+	return r.Rejected(LayerAgent) && !r.Rejected(LayerSchema)
+}
+
+// LayerOf is the layer a verification diagnostic comes from ("" for
+// diagnostics of other origins).
+func LayerOf(d *ir.Diagnostic) Layer {
+	for _, l := range []Layer{LayerSchema, LayerAgent, LayerOrg} {
+		if d.Code == l.Code() {
+			return l
+		}
+	}
+	return ""
+}
+
+// Describe renders a verification diagnostic on one line:
+// "layer: path: message".
+func Describe(d *ir.Diagnostic) string {
+	return fmt.Sprintf("%s: %s: %s", LayerOf(d), ir.JoinPath(d.Path), d.Msg)
 }
 
 // Report is the verdict on a set of manifests.
@@ -47,6 +81,29 @@ func (r *Report) Invalid() int {
 	n := 0
 	for _, x := range r.Results {
 		if !x.Valid() {
+			n++
+		}
+	}
+	return n
+}
+
+// ByLayer counts the invalid objects by each layer that rejected them.
+func (r *Report) ByLayer() map[Layer]int {
+	m := map[Layer]int{}
+	for _, x := range r.Results {
+		for _, l := range x.Layers() {
+			m[l]++
+		}
+	}
+	return m
+}
+
+// AgentOnly counts the objects the API server accepts and the Cilium
+// agent rejects (Result.AgentOnly).
+func (r *Report) AgentOnly() int {
+	n := 0
+	for _, x := range r.Results {
+		if x.AgentOnly() {
 			n++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/lower"
+	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
@@ -134,7 +135,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			}
 			for _, d := range r.Diagnostics {
 				if d.Severity == ir.Error {
-					pol.Errors = append(pol.Errors, strings.TrimPrefix(d.Code, "ppc_verify_")+": "+ir.JoinPath(d.Path)+": "+d.Msg)
+					pol.Errors = append(pol.Errors, verify.Describe(d))
 				}
 			}
 			in.Policies = append(in.Policies, pol)

@@ -482,7 +482,7 @@ func (r *replayRun) json(cwd string) any {
 	for _, v := range r.invalid {
 		iv := invalid{File: relPos(ir.Pos{File: v.Object.Pos.File}, cwd), Line: v.Object.Pos.Line, Policy: v.Object.ID()}
 		for _, d := range v.Diagnostics {
-			iv.Errors = append(iv.Errors, strings.TrimPrefix(d.Code, "ppc_verify_")+": "+ir.JoinPath(d.Path)+": "+d.Msg)
+			iv.Errors = append(iv.Errors, verify.Describe(d))
 		}
 		out.Invalid = append(out.Invalid, iv)
 	}
@@ -512,7 +512,7 @@ func (r *replayRun) junit(w io.Writer) error {
 		for _, v := range r.invalid {
 			var lines []string
 			for _, d := range v.Diagnostics {
-				lines = append(lines, strings.TrimPrefix(d.Code, "ppc_verify_")+": "+ir.JoinPath(d.Path)+": "+d.Msg)
+				lines = append(lines, verify.Describe(d))
 			}
 			ps.Cases = append(ps.Cases, junit.Case{Name: v.Object.ID(), Classname: v.Object.Pos.File,
 				Failure: &junit.Message{Type: "invalid", Message: "not loaded: the cluster would not enforce it", Text: strings.Join(lines, "\n")}})

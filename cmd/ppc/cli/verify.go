@@ -147,31 +147,17 @@ func printVerify(w io.Writer, rep *verify.Report, verbose bool, cwd string) {
 			continue
 		}
 		fmt.Fprintf(w, "%s: %s: INVALID\n", where, textsafe.Line(o.ID()))
-		agent := false
 		for _, d := range r.Diagnostics {
-			layer := strings.TrimPrefix(d.Code, "ppc_verify_")
 			path := ""
 			if len(d.Path) > 0 {
 				path = ir.JoinPath(d.Path) + ": "
 			}
-			fmt.Fprintf(w, "    %-6s %s%s\n", layer, textsafe.Line(path), textsafe.Line(d.Msg))
-			if layer == string(verify.LayerAgent) {
-				agent = true
-			}
+			fmt.Fprintf(w, "    %-6s %s%s\n", verify.LayerOf(d), textsafe.Line(path), textsafe.Line(d.Msg))
 		}
-		if agent && !hasLayer(r, verify.LayerSchema) {
+		if r.AgentOnly() {
 			fmt.Fprintf(w, "    %s\n", agentWarning)
 		}
 	}
-}
-
-func hasLayer(r verify.Result, l verify.Layer) bool {
-	for _, x := range r.Layers() {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }
 
 func docSuffix(o manifest.Object) string {
@@ -185,7 +171,7 @@ func docSuffix(o manifest.Object) string {
 func printVerifySummary(w io.Writer, rep *verify.Report, files int) {
 	n := len(rep.Results)
 	fmt.Fprintf(w, "ppc verify: %d policies in %d files: %d valid, %d invalid", n, files, n-rep.Invalid(), rep.Invalid())
-	if by := byLayer(rep); len(by) > 0 {
+	if by := rep.ByLayer(); len(by) > 0 {
 		var parts []string
 		for _, l := range []verify.Layer{verify.LayerSchema, verify.LayerAgent, verify.LayerOrg} {
 			if by[l] > 0 {
@@ -205,30 +191,9 @@ func printVerifySummary(w io.Writer, rep *verify.Report, files int) {
 		fmt.Fprintf(w, "; %d objects of other kinds skipped (%s)", total, strings.Join(kinds, ", "))
 	}
 	fmt.Fprintln(w)
-	if a := agentOnly(rep); a > 0 {
+	if a := rep.AgentOnly(); a > 0 {
 		fmt.Fprintf(w, "ppc verify: %d policies pass the API server but are rejected by the Cilium agent: kubectl apply succeeds and they are NOT enforced\n", a)
 	}
-}
-
-// byLayer counts invalid policies by each layer that rejected them.
-func byLayer(rep *verify.Report) map[verify.Layer]int {
-	m := map[verify.Layer]int{}
-	for _, r := range rep.Results {
-		for _, l := range r.Layers() {
-			m[l]++
-		}
-	}
-	return m
-}
-
-func agentOnly(rep *verify.Report) int {
-	n := 0
-	for _, r := range rep.Results {
-		if hasLayer(r, verify.LayerAgent) && !hasLayer(r, verify.LayerSchema) {
-			n++
-		}
-	}
-	return n
 }
 
 // verifyJSON is the machine-readable report of ppc verify -o json.
@@ -276,7 +241,7 @@ func verifyJSON(rep *verify.Report, inputErrs ir.Diagnostics, files int, cwd str
 	out.Summary.Invalid = rep.Invalid()
 	out.Summary.Valid = len(rep.Results) - rep.Invalid()
 	out.Summary.ByLayer = map[string]int{}
-	for l, n := range byLayer(rep) {
+	for l, n := range rep.ByLayer() {
 		out.Summary.ByLayer[string(l)] = n
 	}
 	out.Summary.Skipped = rep.Skipped
@@ -288,9 +253,9 @@ func verifyJSON(rep *verify.Report, inputErrs ir.Diagnostics, files int, cwd str
 		o := r.Object
 		jp := jpol{File: file(o.Pos), Line: o.Pos.Line, Document: o.Doc, Item: o.Item, APIVersion: o.APIVersion, Kind: o.Kind,
 			Namespace: o.Namespace, Name: o.Name, Valid: r.Valid(), Errors: []jerr{},
-			AgentOnly: hasLayer(r, verify.LayerAgent) && !hasLayer(r, verify.LayerSchema)}
+			AgentOnly: r.AgentOnly()}
 		for _, d := range r.Diagnostics {
-			jp.Errors = append(jp.Errors, jerr{Layer: strings.TrimPrefix(d.Code, "ppc_verify_"), Path: ir.JoinPath(d.Path), Message: d.Msg, Details: d.Details})
+			jp.Errors = append(jp.Errors, jerr{Layer: string(verify.LayerOf(d)), Path: ir.JoinPath(d.Path), Message: d.Msg, Details: d.Details})
 		}
 		out.Policies = append(out.Policies, jp)
 	}
