@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -180,40 +179,18 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if len(vrep.Results) == 0 {
 		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
-	run := &replayRun{graph: res.Graph, files: files, cluster: settings.ClusterName, verified: vrep.Results}
-	// Flows from several clusters (ClusterMesh): each cluster's agents
-	// enforce its own policies. A policy file under a directory named
-	// after one of the clusters (as compile -o writes them) belongs to
-	// that cluster; any other is applied in every cluster.
-	cs := replay.ClusterSet{Clusters: []string{""}}
-	if cl := replay.Clusters(res.Graph); len(cl) > 1 {
-		cs.Clusters = cl
-		run.cluster = strings.Join(cl, ", ")
-	}
-	cs.Policies = make([][]replay.Policy, len(cs.Clusters))
-	for _, x := range vrep.Results {
-		if !x.Valid() {
-			run.invalid = append(run.invalid, x)
-			continue
-		}
-		pol, err := replay.Decode(x.Object.Kind, x.Object.JSON)
-		if err != nil {
-			return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%s: %w", x.Object.Where(), err)}
-		}
-		run.loaded++
-		owner := clusterOfPath(x.Object.Pos.File, cs.Clusters)
-		for i, c := range cs.Clusters {
-			if owner == "" || owner == c {
-				cs.Policies[i] = append(cs.Policies[i], pol)
-			}
-		}
-	}
 	var po *replay.ProbeOptions
 	if probe {
 		po = &replay.ProbeOptions{Examples: top}
 	}
-	if run.report, run.probe, err = cs.Run(res.Graph, settings, po); err != nil {
-		return nil, nil, err
+	mr, err := compiler.ReplayManifests(res.Graph, vrep.Results, settings, po)
+	if err != nil {
+		return nil, nil, compileError(err)
+	}
+	run := &replayRun{graph: res.Graph, files: files, cluster: settings.ClusterName, verified: vrep.Results,
+		report: mr.Report, probe: mr.Probe, invalid: mr.Invalid, loaded: mr.Loaded}
+	if len(mr.Clusters) > 1 {
+		run.cluster = strings.Join(mr.Clusters, ", ")
 	}
 	return run, res, nil
 }
@@ -257,20 +234,6 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
-}
-
-// clusterOfPath is the cluster a policy file belongs to: the last
-// directory of its path named after one of clusters, or "".
-func clusterOfPath(file string, clusters []string) string {
-	dirs := strings.Split(filepath.ToSlash(filepath.Dir(file)), "/")
-	for i := len(dirs) - 1; i >= 0; i-- {
-		for _, c := range clusters {
-			if c != "" && dirs[i] == c {
-				return c
-			}
-		}
-	}
-	return ""
 }
 
 // name is how a connection's endpoint is shown (ir.Graph.DisplayNames).
