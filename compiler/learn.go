@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/compiler/hubble"
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/ir"
 )
@@ -24,6 +25,9 @@ type LearnOptions struct {
 	// Protojson decodes every record with protojson (for comparisons; the
 	// default fast path gives the same graph).
 	Protojson bool
+	// Hubble, when set, also reads flows live from a Hubble server (Relay)
+	// over the observer gRPC API, after the files.
+	Hubble *hubble.Options
 }
 
 // Learn reads flow files and IR snapshots (told apart by content) and
@@ -71,6 +75,15 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 			continue
 		}
 		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
+	}
+	if opts.Hubble != nil {
+		rc, err := hubble.Open(ctx, *opts.Hubble)
+		if err != nil {
+			return nil, flows.Summary{}, nil, err
+		}
+		defer rc.Close()
+		b.AddSource(opts.Hubble.Name())
+		flowInputs = append(flowInputs, flows.Input{Name: opts.Hubble.Name(), R: rc})
 	}
 	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, MaxRecordSize: opts.MaxRecordSize, Progress: opts.Progress, Protojson: opts.Protojson,
 		NewPrepare: b.Preparer},

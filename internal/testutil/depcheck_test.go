@@ -20,6 +20,10 @@ func TestDependencyWalls(t *testing.T) {
 	ciliumAllowed := map[string]bool{
 		mod + "compiler/flows": true, mod + "compiler/lower": true, mod + "compiler/synth": true,
 		mod + "compiler/verify": true, mod + "compiler/replay": true, mod + "compiler/agent": true,
+		mod + "compiler/hubble": true,
+		// The Hubble test server registers Cilium's observer service and
+		// filters with Cilium's filter code.
+		mod + "internal/hubbletest": true,
 		// The scale benchmark's baseline decodes flows exactly as hubble
 		// does, with Cilium's own observer types.
 		mod + "internal/benchtool/cmd/hubbledecode": true,

@@ -90,8 +90,9 @@ func stageNames() string {
 }
 
 func runCompile(ctx context.Context, e *env, p *compileParams, args []string) error {
-	if len(args) == 0 {
-		return usageErr("no input: give flow files, IR snapshots or - for stdin (usage: ppc compile FLOWS...)")
+	p.ingest.hubble.defaultServer(args)
+	if len(args) == 0 && p.ingest.hubble.server == "" {
+		return usageErr("no input: give flow files, IR snapshots, - for stdin, or --hubble-server ADDR (usage: ppc compile FLOWS...)")
 	}
 	learn, err := p.ingest.options(e)
 	if err != nil {

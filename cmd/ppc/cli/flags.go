@@ -29,6 +29,7 @@ type ingestFlags struct {
 	includeDenied       bool
 	maxErrors           int
 	maxRecordMiB        int
+	hubble              hubbleFlags
 }
 
 func (f *ingestFlags) register(fs *pflag.FlagSet) {
@@ -37,6 +38,7 @@ func (f *ingestFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
 	fs.IntVar(&f.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed records (reported and skipped) before failing")
 	fs.IntVar(&f.maxRecordMiB, flagMaxRecordSize, flows.MaxRecordSize>>20, "fail on a flow record (a line, or one object) larger than `MiB`: bounds memory on hostile input")
+	f.hubble.register(fs)
 }
 
 // boundFlags bound the evaluation of rule packs: --rule-timeout and
@@ -78,6 +80,10 @@ func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
 	if err := checkRecordSize(f.maxRecordMiB); err != nil {
 		return compiler.LearnOptions{}, err
 	}
+	live, err := f.hubble.options(f.namespaces, time.Now())
+	if err != nil {
+		return compiler.LearnOptions{}, err
+	}
 	return compiler.LearnOptions{
 		Lower: lower.Options{
 			IncludeDenied: f.includeDenied, Namespaces: f.namespaces, ExcludeNamespaces: f.exclude,
@@ -85,6 +91,7 @@ func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
 		MaxErrors:     f.maxErrors,
 		MaxRecordSize: f.maxRecordMiB << 20,
 		Stdin:         e.stdin,
+		Hubble:        live,
 	}, nil
 }
 

@@ -29,8 +29,9 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 			ingest.register(fs)
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) == 0 {
-					return usageErr("no input: give flow files or - for stdin (usage: ppc learn FLOWS...)")
+				ingest.hubble.defaultServer(args)
+				if len(args) == 0 && ingest.hubble.server == "" {
+					return usageErr("no input: give flow files, - for stdin, or --hubble-server ADDR (usage: ppc learn FLOWS...)")
 				}
 				if format != "json" && format != "text" {
 					return usageErr("--format %q: want json or text", format)
