@@ -141,10 +141,12 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			in.Policies = append(in.Policies, pol)
 		}
 	} else {
-		if len(p.src.flows) == 0 {
-			return usageErr("no flows: give --flows FILE (usage: ppc explain --flows FLOWS [POLICY_PATH...])")
+		p.src.hubble.defaultServer(p.src.flows)
+		if len(p.src.flows) == 0 && p.src.hubble.server == "" {
+			return usageErr("no flows: give --flows FILE or --hubble-server ADDR (usage: ppc explain --flows FLOWS [POLICY_PATH...])")
 		}
-		if err := checkRecordSize(p.src.maxRecordMiB); err != nil {
+		learn, err := p.src.learnOptions(e, lower.Options{})
+		if err != nil {
 			return err
 		}
 		settings, err := p.src.agent.settings()
@@ -152,10 +154,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			return usageErr("%v", err)
 		}
 		res, err := compiler.Compile(ctx, p.src.flows, compiler.Options{
-			Learn: compiler.LearnOptions{
-				Lower:     lower.Options{Namespaces: p.src.namespaces, ExcludeNamespaces: p.src.exclude},
-				MaxErrors: p.src.maxErrors, MaxRecordSize: p.src.maxRecordMiB << 20, Stdin: e.stdin,
-			},
+			Learn: learn,
 			Rules: p.rules, Set: p.set, Schemas: p.schemas,
 			Agent: settings, InferCluster: !p.src.agent.clusterSet(), NoProbe: p.noProbe,
 		})

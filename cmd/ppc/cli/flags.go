@@ -23,22 +23,55 @@ const (
 	flagClusterName      = "cluster-name"
 )
 
-// ingestFlags are the flags of every command that reads flows.
-type ingestFlags struct {
+// readFlags are the flags of every command that reads flows: what to
+// keep, how much bad input to tolerate, and the Hubble server.
+type readFlags struct {
 	namespaces, exclude []string
-	includeDenied       bool
 	maxErrors           int
 	maxRecordMiB        int
 	hubble              hubbleFlags
 }
 
-func (f *ingestFlags) register(fs *pflag.FlagSet) {
-	fs.StringArrayVarP(&f.namespaces, flagNamespace, "n", nil, "only learn connections with a workload in this namespace (repeatable)")
+// register adds the flags; verb says what the command does with a
+// connection ("learn", "replay").
+func (f *readFlags) register(fs *pflag.FlagSet, verb string) {
+	fs.StringArrayVarP(&f.namespaces, flagNamespace, "n", nil, "only "+verb+" connections with a workload in this namespace (repeatable)")
 	fs.StringArrayVar(&f.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
-	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
 	fs.IntVar(&f.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed records (reported and skipped) before failing")
 	fs.IntVar(&f.maxRecordMiB, flagMaxRecordSize, flows.MaxRecordSize>>20, "fail on a flow record (a line, or one object) larger than `MiB`: bounds memory on hostile input")
 	f.hubble.register(fs)
+}
+
+// learnOptions validates the flags and returns the options that learn the
+// flows with lowering options lo (whose namespace filters it sets).
+func (f *readFlags) learnOptions(e *env, lo lower.Options) (compiler.LearnOptions, error) {
+	if f.maxErrors < 0 {
+		return compiler.LearnOptions{}, usageErr("--%s must be >= 0", flagMaxErrors)
+	}
+	if err := checkRecordSize(f.maxRecordMiB); err != nil {
+		return compiler.LearnOptions{}, err
+	}
+	live, err := f.hubble.options(f.namespaces, time.Now())
+	if err != nil {
+		return compiler.LearnOptions{}, err
+	}
+	lo.Namespaces, lo.ExcludeNamespaces = f.namespaces, f.exclude
+	return compiler.LearnOptions{Lower: lo, MaxErrors: f.maxErrors, MaxRecordSize: f.maxRecordMiB << 20, Stdin: e.stdin, Hubble: live}, nil
+}
+
+// ingestFlags are the flags of the commands that learn policies from flows.
+type ingestFlags struct {
+	readFlags
+	includeDenied bool
+}
+
+func (f *ingestFlags) register(fs *pflag.FlagSet) {
+	f.readFlags.register(fs, "learn")
+	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
+}
+
+func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
+	return f.learnOptions(e, lower.Options{IncludeDenied: f.includeDenied})
 }
 
 // boundFlags bound the evaluation of rule packs: --rule-timeout and
@@ -71,28 +104,6 @@ func checkRecordSize(mib int) error {
 		return usageErr("--%s must be between 1 and 4096 (MiB)", flagMaxRecordSize)
 	}
 	return nil
-}
-
-func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
-	if f.maxErrors < 0 {
-		return compiler.LearnOptions{}, usageErr("--%s must be >= 0", flagMaxErrors)
-	}
-	if err := checkRecordSize(f.maxRecordMiB); err != nil {
-		return compiler.LearnOptions{}, err
-	}
-	live, err := f.hubble.options(f.namespaces, time.Now())
-	if err != nil {
-		return compiler.LearnOptions{}, err
-	}
-	return compiler.LearnOptions{
-		Lower: lower.Options{
-			IncludeDenied: f.includeDenied, Namespaces: f.namespaces, ExcludeNamespaces: f.exclude,
-		},
-		MaxErrors:     f.maxErrors,
-		MaxRecordSize: f.maxRecordMiB << 20,
-		Stdin:         e.stdin,
-		Hubble:        live,
-	}, nil
 }
 
 // agentFlags select the Cilium agent settings verification and replay use.

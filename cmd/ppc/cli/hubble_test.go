@@ -68,6 +68,15 @@ func TestCompileFromHubble(t *testing.T) {
 		t.Errorf("%d files from the server, %d from the file", len(ta), len(tb))
 	}
 
+	// replay and explain read the server too.
+	if out := run("replay", "--hubble-server", srv.Addr, a); !strings.Contains(out, "every flow is allowed") {
+		t.Errorf("replay from the server: %s", out)
+	}
+	run("explain", "--hubble-server", srv.Addr, "-o", filepath.Join(dir, "r.md"))
+	if b, err := os.ReadFile(filepath.Join(dir, "r.md")); err != nil || !strings.Contains(string(b), "productpage") {
+		t.Errorf("explain from the server: %v", err)
+	}
+
 	snap, c := filepath.Join(dir, "snap.json"), filepath.Join(dir, "c")
 	run("learn", "-q", "--hubble-server", srv.Addr, "-o", snap)
 	run("compile", "-q", snap, "-o", c)

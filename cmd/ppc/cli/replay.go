@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
@@ -22,21 +21,15 @@ import (
 // replaySource are the inputs of a replay: flows, policies and the
 // agent settings (shared by replay and explain).
 type replaySource struct {
+	readFlags
 	flows           []string
-	namespaces      []string
-	exclude         []string
-	maxErrors       int
-	maxRecordMiB    int
 	policyNamespace string
 	agent           agentFlags
 }
 
 func (r *replaySource) register(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&r.flows, "flows", nil, "flow file, directory or - (repeatable; required)")
-	fs.StringArrayVarP(&r.namespaces, flagNamespace, "n", nil, "only replay connections with a workload in this namespace (repeatable)")
-	fs.StringArrayVar(&r.exclude, flagExcludeNamespace, nil, "ignore connections whose workloads are all in this namespace (repeatable)")
-	fs.IntVar(&r.maxErrors, flagMaxErrors, 0, "tolerate up to N malformed flow records (reported and skipped)")
-	fs.IntVar(&r.maxRecordMiB, flagMaxRecordSize, flows.MaxRecordSize>>20, "fail on a flow record (a line, or one object) larger than `MiB`: bounds memory on hostile input")
+	fs.StringArrayVar(&r.flows, "flows", nil, "flow file, directory or - (repeatable; required unless --hubble-server)")
+	r.readFlags.register(fs, "replay")
 	fs.StringVar(&r.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 	r.agent.register(fs)
 	r.agent.fs = fs
@@ -111,16 +104,15 @@ type replayRun struct {
 // not enforce them), replays the flows through Cilium's engine loaded with
 // the valid ones and, with probe, probes for over-permission.
 func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd string, probe bool, top int) (*replayRun, *compiler.Result, error) {
-	if len(r.flows) == 0 {
-		return nil, nil, usageErr("no flows: give --flows FILE (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
+	r.hubble.defaultServer(r.flows)
+	if len(r.flows) == 0 && r.hubble.server == "" {
+		return nil, nil, usageErr("no flows: give --flows FILE or --hubble-server ADDR (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
 	if len(args) == 0 {
 		return nil, nil, usageErr("no policies: give policy files, directories or - (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
-	if r.maxErrors < 0 {
-		return nil, nil, usageErr("--%s must be >= 0", flagMaxErrors)
-	}
-	if err := checkRecordSize(r.maxRecordMiB); err != nil {
+	learn, err := r.learnOptions(e, lower.Options{Attempts: true})
+	if err != nil {
 		return nil, nil, err
 	}
 	settings, err := r.agent.settings()
@@ -139,10 +131,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 
 	// The flows, as compile learns them, every attempt included.
 	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
-		Learn: compiler.LearnOptions{
-			Lower:     lower.Options{Attempts: true, Namespaces: r.namespaces, ExcludeNamespaces: r.exclude},
-			MaxErrors: r.maxErrors, MaxRecordSize: r.maxRecordMiB << 20, Stdin: e.stdin,
-		},
+		Learn: learn,
 		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
 	})
 	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
