@@ -69,7 +69,13 @@ func Load(path string) ([]*observerpb.GetFlowsResponse, error) {
 // Start serves responses on 127.0.0.1 (creds nil: plain text) until ctx
 // ends.
 func Start(ctx context.Context, responses []*observerpb.GetFlowsResponse, creds credentials.TransportCredentials) (*Server, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartAt(ctx, "127.0.0.1:0", responses, creds)
+}
+
+// StartAt is Start on addr (a restarted server at the address of one that
+// was stopped).
+func StartAt(ctx context.Context, addr string, responses []*observerpb.GetFlowsResponse, creds credentials.TransportCredentials) (*Server, error) {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/policypilot/ppc/internal/hubbletest"
 	"github.com/policypilot/ppc/internal/testutil"
@@ -118,5 +119,59 @@ func TestHubbleFlagErrors(t *testing.T) {
 		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("ppc %s: exit %d, %q", strings.Join(tc.args, " "), code, stderr.String())
 		}
+	}
+}
+
+// TestLearnFollow: learn --follow rewrites its snapshot every round; Ctrl-C
+// writes it once more and exits 0, and the snapshot compiles to the
+// policies the capture compiles to.
+func TestLearnFollow(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	capture := filepath.Join(testutil.Testdata(), "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")
+	rs, err := hubbletest.Load(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hubbletest.Start(ctx, rs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "snap.json")
+	lctx, interrupt := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- MainContext(lctx, []string{"learn", "--hubble-server", srv.Addr, "--follow", "--snapshot-every", "100ms", "-o", snap}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(snap); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot written")
+		}
+	}
+	interrupt() // Ctrl-C
+	if code := <-done; code != 0 {
+		t.Fatalf("learn --follow after Ctrl-C: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "snapshot 1:") {
+		t.Errorf("no progress line: %s", stderr.String())
+	}
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, args := range [][]string{{"compile", "-q", snap, "-o", a}, {"compile", "-q", capture, "-o", b}} {
+		if code := MainContext(ctx, args, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+			t.Fatalf("ppc %s: exit %d", strings.Join(args, " "), code)
+		}
+	}
+	ta, tb := readTree(t, a), readTree(t, b)
+	if len(ta) != len(tb) || ta["bookinfo/productpage.yaml"] != tb["bookinfo/productpage.yaml"] {
+		t.Errorf("the followed snapshot compiles to other policies (%d files, %d)", len(ta), len(tb))
+	}
+	var usage bytes.Buffer
+	if code := MainContext(ctx, []string{"learn", "--follow", "-o", snap}, strings.NewReader(""), &bytes.Buffer{}, &usage); code != exitUsage || !strings.Contains(usage.String(), "--follow needs --hubble-server") {
+		t.Errorf("--follow without a server: exit %d %s", code, usage.String())
 	}
 }

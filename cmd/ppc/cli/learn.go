@@ -3,11 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 )
@@ -23,12 +26,18 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			var ingest ingestFlags
 			var output, format string
-			var quiet bool
+			var quiet, follow bool
+			var every time.Duration
 			fs.StringVarP(&output, "output", "o", "", "write the IR to `FILE` (atomically; default stdout)")
 			fs.StringVar(&format, "format", "json", "json (the snapshot) or text (the canonical dump)")
 			ingest.register(fs)
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors")
+			fs.BoolVar(&follow, "follow", false, "with --hubble-server and -o: keep learning, rewriting the snapshot after every round; Ctrl-C writes it once more and exits 0")
+			fs.DurationVar(&every, "snapshot-every", time.Minute, "with --follow: the time between rounds (and snapshots)")
 			return func(ctx context.Context, e *env, args []string) error {
+				if follow {
+					return learnFollow(ctx, e, &ingest, args, output, format, every, quiet)
+				}
 				ingest.hubble.defaultServer(args)
 				if len(args) == 0 && ingest.hubble.server == "" {
 					return usageErr("no input: give flow files, - for stdin, or --hubble-server ADDR (usage: ppc learn FLOWS...)")
@@ -62,6 +71,52 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 			}
 		},
 	})
+}
+
+// learnFollow is learn --follow: rounds of learning from the Hubble
+// server (compiler.Follow), the snapshot rewritten atomically after each.
+func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string, output, format string, every time.Duration, quiet bool) error {
+	switch {
+	case ingest.hubble.server == "":
+		return usageErr("--follow needs --hubble-server")
+	case len(args) > 0:
+		return usageErr("--follow reads only the Hubble server: give no files")
+	case output == "":
+		return usageErr("--follow needs -o FILE: the snapshot it rewrites")
+	case format != "json":
+		return usageErr("--follow writes the JSON snapshot (--format json)")
+	case every <= 0:
+		return usageErr("--snapshot-every must be positive")
+	case ingest.hubble.first > 0 || ingest.hubble.last > 0 || ingest.hubble.until != "":
+		return usageErr("--follow learns from --since (or everything the server holds) on: --first, --last and --until do not apply")
+	}
+	opts, err := ingest.options(e)
+	if err != nil {
+		return err
+	}
+	rounds := 0
+	err = compiler.Follow(ctx, compiler.FollowOptions{
+		Learn: opts, Every: every,
+		Retry: func(err error, wait time.Duration) {
+			fmt.Fprintf(e.stderr, "warning: %s: retrying in %s\n", textsafe.Line(err.Error()), wait)
+		},
+	}, func(g *ir.Graph) error {
+		rounds++
+		if err := reports.WriteFileAtomicFunc(output, g.Write); err != nil {
+			return err
+		}
+		if !quiet {
+			fmt.Fprintf(e.stderr, "ppc: snapshot %d: %d flows, %d connections between %d endpoints -> %s\n", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), textsafe.Line(output))
+		}
+		return nil
+	})
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if ctx.Err() != nil {
+		return errStoppedCleanly
+	}
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -85,6 +85,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return MainContext(ctx, args, stdin, stdout, stderr)
 }
 
+// errStoppedCleanly is what a command that runs until interrupted (learn
+// --follow) returns when Ctrl-C ended it as it should: it wrote what it
+// had, and exits 0.
+var errStoppedCleanly = errors.New("stopped")
+
 // exitInterrupted is the exit status after Ctrl-C (128 + SIGINT), as
 // shells report it.
 const exitInterrupted = 130
@@ -141,9 +146,12 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if perr := prof.stop(); perr != nil {
 		fmt.Fprintf(stderr, "ppc %s: writing the profile: %v\n", c.name, perr)
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && !errors.Is(err, errStoppedCleanly) {
 		fmt.Fprintf(stderr, "ppc %s: interrupted: stopped, nothing more written\n", c.name)
 		return exitInterrupted
+	}
+	if errors.Is(err, errStoppedCleanly) {
+		return exitOK
 	}
 	if err == nil {
 		return exitOK
