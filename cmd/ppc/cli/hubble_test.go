@@ -28,13 +28,10 @@ func readTree(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-// TestCompileFromHubble: policies compiled from a Hubble server serving a
-// capture are byte-identical to those compiled from the capture on disk,
-// for compile, and for learn's snapshot compiled again; -n is asked of the
-// server.
-func TestCompileFromHubble(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+// serveCapture serves the bookinfo L7 sample capture until ctx ends and
+// returns its path and the server.
+func serveCapture(t *testing.T, ctx context.Context) (string, *hubbletest.Server) {
+	t.Helper()
 	capture := filepath.Join(testutil.Testdata(), "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")
 	rs, err := hubbletest.Load(capture)
 	if err != nil {
@@ -44,6 +41,17 @@ func TestCompileFromHubble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return capture, srv
+}
+
+// TestCompileFromHubble: policies compiled from a Hubble server serving a
+// capture are byte-identical to those compiled from the capture on disk,
+// for compile, and for learn's snapshot compiled again; -n is asked of the
+// server.
+func TestCompileFromHubble(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	capture, srv := serveCapture(t, ctx)
 	dir := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
@@ -128,15 +136,7 @@ func TestHubbleFlagErrors(t *testing.T) {
 func TestLearnFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	capture := filepath.Join(testutil.Testdata(), "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")
-	rs, err := hubbletest.Load(capture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := hubbletest.Start(ctx, rs, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	capture, srv := serveCapture(t, ctx)
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "snap.json")
 	lctx, interrupt := context.WithCancel(ctx)
