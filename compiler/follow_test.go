@@ -10,8 +10,6 @@ import (
 	"time"
 
 	observerpb "github.com/cilium/cilium/api/v1/observer"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/hubble"
@@ -43,14 +41,7 @@ func TestFollowSurvivesRestart(t *testing.T) {
 	// The second half arrives while the server is away: its flows happen
 	// then, in order.
 	later := func() []*observerpb.GetFlowsResponse {
-		late := make([]*observerpb.GetFlowsResponse, 0, len(rs)-half)
-		now := time.Now()
-		for i, r := range rs[half:] {
-			c := proto.Clone(r).(*observerpb.GetFlowsResponse)
-			c.GetFlow().Time = timestamppb.New(now.Add(time.Duration(i) * time.Microsecond))
-			late = append(late, c)
-		}
-		return append(append([]*observerpb.GetFlowsResponse(nil), rs[:half]...), late...)
+		return append(append([]*observerpb.GetFlowsResponse(nil), rs[:half]...), hubbletest.Retimed(rs[half:], time.Now())...)
 	}
 	var all []*observerpb.GetFlowsResponse
 

@@ -35,6 +35,10 @@ type DirOptions struct {
 // DirResult is what WriteDir did, or would do with DryRun.
 type DirResult struct {
 	Written []string // policy files, every one of this run
+	// Changed are the files (policies and kustomizations) that are new or
+	// whose content changed; a file whose bytes are already there is not
+	// rewritten.
+	Changed []string
 	Removed []string // ppc's files of an earlier run that this run does not produce
 	// Kustomizations are the kustomization.yaml files written, one per
 	// directory kubectl apply -k takes (DIR, or DIR/<cluster> per cluster).
@@ -160,10 +164,6 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 		files = append(files, file{rel, []byte(k.String())})
 		res.Kustomizations = append(res.Kustomizations, filepath.Join(dir, filepath.FromSlash(rel)))
 	}
-	if opts.DryRun {
-		return res, nil
-	}
-
 	type staged struct{ tmp, dst string }
 	var done []staged
 	cleanup := func() {
@@ -172,7 +172,18 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 		}
 		removeEmpty(made)
 	}
+	var changed []file
 	for _, f := range files {
+		if old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.rel))); err == nil && bytes.Equal(old, f.b) {
+			continue
+		}
+		changed = append(changed, f)
+		res.Changed = append(res.Changed, filepath.Join(dir, filepath.FromSlash(f.rel)))
+	}
+	if opts.DryRun {
+		return res, nil
+	}
+	for _, f := range changed {
 		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
 		more, err := mkdirs(filepath.Dir(dst))
 		made = append(made, more...)

@@ -84,6 +84,14 @@ func TestWriteDirStaysClean(t *testing.T) {
 	if string(k) != wantK {
 		t.Errorf("kustomization.yaml:\n%s\nwant:\n%s", k, wantK)
 	}
+	// The same policies again: nothing changed, nothing rewritten.
+	again, err := WriteDir(dir, next, DirOptions{})
+	if err != nil || len(again.Changed) != 0 || len(again.Removed) != 0 {
+		t.Errorf("a rerun with the same policies changed %v, removed %v (%v)", again.Changed, again.Removed, err)
+	}
+	if len(res.Changed) != 2 { // new/fresh.yaml and the kustomization
+		t.Errorf("second run changed %v", res.Changed)
+	}
 	// A kustomization.yaml that is not ppc's is left alone, with a note.
 	write(t, filepath.Join(dir, "kustomization.yaml"), "resources: [shop/hand.yaml]\n")
 	res, err = WriteDir(dir, next, DirOptions{})

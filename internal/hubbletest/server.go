@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	v1 "github.com/cilium/cilium/pkg/hubble/api/v1"
@@ -22,6 +23,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Server is an observer service over recorded responses.
@@ -64,6 +67,21 @@ func Load(path string) ([]*observerpb.GetFlowsResponse, error) {
 		out = append(out, r)
 	}
 	return out, sc.Err()
+}
+
+// Retimed returns copies of the flow responses as if they happened from t
+// on, a microsecond apart, in order (new traffic for a server that is
+// followed).
+func Retimed(rs []*observerpb.GetFlowsResponse, t time.Time) []*observerpb.GetFlowsResponse {
+	out := make([]*observerpb.GetFlowsResponse, 0, len(rs))
+	for i, r := range rs {
+		c := proto.Clone(r).(*observerpb.GetFlowsResponse)
+		if f := c.GetFlow(); f != nil {
+			f.Time = timestamppb.New(t.Add(time.Duration(i) * time.Microsecond))
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Start serves responses on 127.0.0.1 (creds nil: plain text) until ctx

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -38,6 +39,8 @@ type compileParams struct {
 	quiet     bool
 	timings   bool
 	dryRun    bool
+	follow    bool
+	every     time.Duration
 }
 
 func init() {
@@ -74,6 +77,8 @@ written unless every check passed.`,
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
+			fs.BoolVar(&p.follow, "follow", false, "with --hubble-server and -o DIR: keep learning and recompile every --every, rewriting DIR only when the policies change")
+			fs.DurationVar(&p.every, "every", 10*time.Minute, "with --follow: the time between recompiles")
 			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
 			p.bound.register(fs, "the rule packs")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
@@ -130,6 +135,9 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		if reportFmt, err = reportFormat(p.report, ""); err != nil {
 			return usageErr("--report: %v", err)
 		}
+	}
+	if p.follow {
+		return compileFollow(ctx, e, p, args, opts, bounds)
 	}
 	prog := startProgress(e.stderr, !p.quiet)
 	opts.Learn.Progress, opts.Stage = prog.records(), prog.stageFunc()
@@ -222,6 +230,81 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		}
 	}
 	return writeTheReport()
+}
+
+// compileFollow is compile --follow: compiler.Follow learns from the
+// Hubble server in rounds; after each, the whole graph is compiled (every
+// check included) and the directory rewritten when the policies changed.
+// A round whose policies fail a check leaves the directory as it was.
+func compileFollow(ctx context.Context, e *env, p *compileParams, args []string, opts compiler.Options, bounds rules.Bounds) error {
+	switch {
+	case p.ingest.hubble.server == "":
+		return usageErr("--follow needs --hubble-server")
+	case len(args) > 0:
+		return usageErr("--follow reads only the Hubble server: give no files")
+	case p.output == "":
+		return usageErr("--follow needs -o DIR: the directory it keeps up to date")
+	case p.every <= 0:
+		return usageErr("--every must be positive")
+	case p.report != "" || p.dump != "" || p.stopAfter != "" || p.dryRun:
+		return usageErr("--follow writes policies only: --report, --dump, --stop-after and --dry-run do not apply")
+	case p.ingest.hubble.first > 0 || p.ingest.hubble.last > 0 || p.ingest.hubble.until != "":
+		return usageErr("--follow learns from --since (or everything the server holds) on: --first, --last and --until do not apply")
+	}
+	round := 0
+	err := compiler.Follow(ctx, compiler.FollowOptions{
+		Learn: opts.Learn, Every: p.every,
+		Retry: func(err error, wait time.Duration) {
+			fmt.Fprintf(e.stderr, "warning: %s: retrying in %s\n", textsafe.Line(err.Error()), wait)
+		},
+	}, func(g *ir.Graph) error {
+		if ctx.Err() != nil {
+			return nil // Ctrl-C: the directory holds the last complete round
+		}
+		round++
+		o := opts
+		o.Learn, o.Graph = compiler.LearnOptions{}, g
+		res, err := compiler.Compile(ctx, nil, o)
+		printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		if err != nil {
+			return err
+		}
+		if res.Diagnostics.HasErrors() {
+			fmt.Fprintf(e.stderr, "ppc compile: round %d: %d errors; %s left as it was\n", round, res.Diagnostics.Count(ir.Error), textsafe.Line(p.output))
+			return nil
+		}
+		if p.lint || len(p.lintRules) > 0 {
+			if err := lintCompiled(ctx, e, res, p.lintRules, bounds); err != nil {
+				fmt.Fprintf(e.stderr, "ppc compile: round %d: %v; %s left as it was\n", round, err, textsafe.Line(p.output))
+				return nil
+			}
+		}
+		wr, err := reports.WriteDir(p.output, res.Docs, reports.DirOptions{})
+		if err != nil {
+			return err
+		}
+		if len(wr.Changed) == 0 && len(wr.Removed) == 0 {
+			if !p.quiet {
+				fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies, no change\n", round, len(wr.Written))
+			}
+			return nil
+		}
+		fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies; %d files written, %d removed:\n", round, len(wr.Written), len(wr.Changed), len(wr.Removed))
+		for _, f := range wr.Changed {
+			fmt.Fprintf(e.stderr, "  wrote   %s\n", textsafe.Line(relPath(f, e.cwd)))
+		}
+		for _, f := range wr.Removed {
+			fmt.Fprintf(e.stderr, "  removed %s\n", textsafe.Line(relPath(f, e.cwd)))
+		}
+		return nil
+	})
+	if err != nil {
+		return compileError(err)
+	}
+	if ctx.Err() != nil {
+		return errStoppedCleanly
+	}
+	return nil
 }
 
 // lintCompiled lints the compiled policies; deny findings fail the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,5 +174,68 @@ func TestLearnFollow(t *testing.T) {
 	var usage bytes.Buffer
 	if code := MainContext(ctx, []string{"learn", "--follow", "-o", snap}, strings.NewReader(""), &bytes.Buffer{}, &usage); code != exitUsage || !strings.Contains(usage.String(), "--follow needs --hubble-server") {
 		t.Errorf("--follow without a server: exit %d %s", code, usage.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCompileFollow: compile --follow writes the directory after the first
+// round, leaves it alone while nothing changes, rewrites it when a new
+// connection arrives, and exits 0 on Ctrl-C.
+func TestCompileFollow(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, srv := serveCapture(t, ctx)
+	out := filepath.Join(t.TempDir(), "out")
+	fctx, interrupt := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	var stderr syncBuffer
+	go func() {
+		done <- MainContext(fctx, []string{"compile", "--hubble-server", srv.Addr, "--follow", "--every", "100ms", "-o", out}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	}()
+	waitFor := func(what string, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); strings.Count(stderr.String(), what) < n; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in:\n%s", what, stderr.String())
+			}
+		}
+	}
+	waitFor("round 1: ", 1)
+	waitFor("no change", 1)
+	before := readTree(t, out)
+	// A new connection: details is called on a port never seen before.
+	rs, _ := hubbletest.Load(filepath.Join(testutil.Testdata(), "flows", "hubble-otel-basic-sample-400-tcp-flows.json"))
+	srv.Add(hubbletest.Retimed(rs, time.Now())...)
+	waitFor("files written", 2)
+	interrupt()
+	if code := <-done; code != 0 {
+		t.Fatalf("compile --follow after Ctrl-C: exit %d\n%s", code, stderr.String())
+	}
+	after := readTree(t, out)
+	changed := 0
+	for f, c := range after {
+		if before[f] != c {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Errorf("the new traffic changed no file:\n%s", stderr.String())
 	}
 }
