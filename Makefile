@@ -6,7 +6,7 @@ BIN       := bin/ppc
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1x
 
-.PHONY: help build test demo lint fuzz bench bench-scale golden clean vendor-mermaid
+.PHONY: help build test demo lint fuzz bench bench-scale golden clean vendor-mermaid image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -19,6 +19,15 @@ test: ## vet, staticcheck and every test (the CI gate)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) test -count=1 ./...
+
+IMAGE ?= ghcr.io/policypilot/ppc:$(VERSION)
+
+image: ## static linux binaries (bin/ppc-linux-amd64, -arm64) and, where docker or podman is installed, the distroless image IMAGE (deploy/ runs it)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-amd64 ./cmd/ppc
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-arm64 ./cmd/ppc
+	@if command -v docker >/dev/null 2>&1; then docker build -t $(IMAGE) .; \
+	elif command -v podman >/dev/null 2>&1; then podman build -t $(IMAGE) .; \
+	else echo "no docker or podman here: bin/ppc-linux-* are built; run 'docker build -t $(IMAGE) .' where one is"; fi
 
 demo: build ## compile the bundled real Hubble samples into policies/ (demo-out/)
 	rm -rf demo-out
