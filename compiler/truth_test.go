@@ -1,6 +1,8 @@
 package compiler_test
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -40,6 +42,53 @@ func TestGroundTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := compile(t, []string{f}, compiler.Options{})
+	checkTruth(t, res, truth)
+}
+
+// TestGroundTruthInRounds: learn --follow and compile --follow learn in
+// rounds and merge them (compiler.Follow); a connection whose records fall
+// in two rounds is lowered in two parts. Cut the same capture into four
+// rounds at arbitrary records and hold the merged result to the same
+// ground truth.
+func TestGroundTruthInRounds(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "shop.json")
+	out, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth, err := flowgen.Scenario(out, 3000, 7)
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	acc := ir.New()
+	const rounds = 4
+	for i := range rounds {
+		part := filepath.Join(dir, fmt.Sprintf("round-%d.json", i))
+		chunk := lines[i*len(lines)/rounds : (i+1)*len(lines)/rounds]
+		if err := os.WriteFile(part, []byte(strings.Join(chunk, "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		g, _, _, err := compiler.Learn(context.Background(), []string{part}, compiler.LearnOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := acc.Merge(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkTruth(t, compile(t, nil, compiler.Options{Graph: acc}), truth)
+}
+
+// checkTruth holds a compile of the scenario to its ground truth.
+func checkTruth(t *testing.T, res *compiler.Result, truth flowgen.Truth) {
+	t.Helper()
 	if res.Diagnostics.HasErrors() {
 		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 	}
