@@ -19,6 +19,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
@@ -57,10 +58,62 @@ type Options struct {
 	// Namespaces, when given, ask only for flows with a pod in one of them
 	// (ppc's --namespace, pushed down to the server).
 	Namespaces []string
+	// Filter narrows the flows as hubble observe's flags do, on either
+	// side of a flow.
+	Filter Filter
 	// Whitelist: flows matching any filter are sent (none: every flow).
 	Whitelist []*flowpb.FlowFilter
 	// DialTimeout bounds reaching the server (0: 10 s).
 	DialTimeout time.Duration
+}
+
+// Filter is the subset of hubble observe's filter flags ppc passes to
+// the server. Pods, labels and ports match either end of a flow (as
+// hubble's --pod, --label and --port do); verdicts and protocols the flow.
+// Every value of one field is an alternative; fields narrow each other.
+type Filter struct {
+	Pods      []string // "namespace/pod" prefixes, or "namespace/"
+	Labels    []string // label selectors, "app=web,tier in (a,b)"
+	Ports     []string
+	Verdicts  []string // FORWARDED, DROPPED, AUDIT, …
+	Protocols []string // tcp, udp, icmpv4, http, dns, …
+}
+
+// empty reports whether f narrows nothing.
+func (f Filter) empty() bool {
+	return len(f.Pods)+len(f.Labels)+len(f.Ports)+len(f.Verdicts)+len(f.Protocols) == 0
+}
+
+// ParseVerdicts checks verdict names against Cilium's (case-insensitive).
+func ParseVerdicts(names []string) ([]flowpb.Verdict, error) {
+	var out []flowpb.Verdict
+	for _, n := range names {
+		v, ok := flowpb.Verdict_value[strings.ToUpper(n)]
+		if !ok || v == 0 {
+			return nil, fmt.Errorf("unknown verdict %q", n)
+		}
+		out = append(out, flowpb.Verdict(v))
+	}
+	return out, nil
+}
+
+// whitelist turns namespaces and the filter into FlowFilters: one for the
+// source side, one for the destination side (a flow matching either is
+// sent).
+func (o Options) whitelist() []*flowpb.FlowFilter {
+	if len(o.Namespaces) == 0 && o.Filter.empty() {
+		return nil
+	}
+	verdicts, _ := ParseVerdicts(o.Filter.Verdicts) // checked by the caller
+	src := &flowpb.FlowFilter{SourcePod: o.Filter.Pods, SourceLabel: o.Filter.Labels, SourcePort: o.Filter.Ports, Verdict: verdicts, Protocol: o.Filter.Protocols}
+	dst := &flowpb.FlowFilter{DestinationPod: o.Filter.Pods, DestinationLabel: o.Filter.Labels, DestinationPort: o.Filter.Ports, Verdict: verdicts, Protocol: o.Filter.Protocols}
+	if len(o.Filter.Pods) == 0 { // pods name their namespace already
+		for _, ns := range o.Namespaces {
+			src.SourcePod = append(src.SourcePod, ns+"/")
+			dst.DestinationPod = append(dst.DestinationPod, ns+"/")
+		}
+	}
+	return []*flowpb.FlowFilter{src, dst}
 }
 
 // Name is how an input read from opts is named in positions and sources.
@@ -68,12 +121,7 @@ func (o Options) Name() string { return "hubble://" + o.Server }
 
 // Request is the GetFlowsRequest opts make.
 func (o Options) Request() *observerpb.GetFlowsRequest {
-	req := &observerpb.GetFlowsRequest{Follow: o.Follow, Whitelist: o.Whitelist}
-	for _, ns := range o.Namespaces {
-		req.Whitelist = append(req.Whitelist,
-			&flowpb.FlowFilter{SourcePod: []string{ns + "/"}},
-			&flowpb.FlowFilter{DestinationPod: []string{ns + "/"}})
-	}
+	req := &observerpb.GetFlowsRequest{Follow: o.Follow, Whitelist: append(o.whitelist(), o.Whitelist...)}
 	switch {
 	case o.Last > 0:
 		req.Number = o.Last

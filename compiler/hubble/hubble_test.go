@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 
 	"github.com/policypilot/ppc/internal/hubbletest"
@@ -77,6 +78,16 @@ func TestRequest(t *testing.T) {
 	if len(r.Whitelist) != 2 || r.Whitelist[0].SourcePod[0] != "shop/" || r.Whitelist[1].DestinationPod[0] != "shop/" {
 		t.Errorf("namespace filters %v", r.Whitelist)
 	}
+	r = Options{Namespaces: []string{"shop"}, Filter: Filter{Pods: []string{"shop/api"}, Labels: []string{"app=web"}, Ports: []string{"8080"}, Verdicts: []string{"dropped"}, Protocols: []string{"tcp"}}}.Request()
+	src, dst := r.Whitelist[0], r.Whitelist[1]
+	if len(src.SourcePod) != 1 || src.SourcePod[0] != "shop/api" || src.SourceLabel[0] != "app=web" || src.SourcePort[0] != "8080" ||
+		dst.DestinationPod[0] != "shop/api" || dst.DestinationLabel[0] != "app=web" || dst.DestinationPort[0] != "8080" ||
+		src.Verdict[0] != flowpb.Verdict_DROPPED || dst.Protocol[0] != "tcp" || len(src.DestinationPod) != 0 {
+		t.Errorf("filters %v", r.Whitelist)
+	}
+	if _, err := ParseVerdicts([]string{"FORWARDED", "bogus"}); err == nil {
+		t.Error("unknown verdict accepted")
+	}
 }
 
 // TestOpenServesEverything: every response of the capture comes through,
@@ -109,6 +120,26 @@ func TestOpenServesEverything(t *testing.T) {
 	got, err = lines(t, ctx, Options{Server: srv.Addr, Last: 10})
 	if err != nil || len(got) != 10 {
 		t.Errorf("--last 10: %d lines, %v", len(got), err)
+	}
+	// hubble observe's filter flags, as Cilium's filters apply them: the
+	// capture holds TCP flows, 373 forwarded and 27 redirected to the
+	// proxy; some are to or from port 9080.
+	for _, tc := range []struct {
+		f    Filter
+		want func(n int) bool
+	}{
+		{Filter{Verdicts: []string{"DROPPED"}}, func(n int) bool { return n == 0 }},
+		{Filter{Verdicts: []string{"forwarded"}}, func(n int) bool { return n == 373 }},
+		{Filter{Verdicts: []string{"FORWARDED", "REDIRECTED"}}, func(n int) bool { return n == len(rs) }},
+		{Filter{Protocols: []string{"udp"}}, func(n int) bool { return n == 0 }},
+		{Filter{Ports: []string{"9080"}}, func(n int) bool { return n > 0 && n < len(rs) }},
+		{Filter{Labels: []string{"app=reviews"}}, func(n int) bool { return n > 0 && n < len(rs) }},
+		{Filter{Pods: []string{"bookinfo/reviews-"}}, func(n int) bool { return n > 0 && n < len(rs) }},
+	} {
+		got, err := lines(t, ctx, Options{Server: srv.Addr, Filter: tc.f})
+		if err != nil || !tc.want(len(got)) {
+			t.Errorf("%+v: %d of %d lines, %v", tc.f, len(got), len(rs), err)
+		}
 	}
 }
 

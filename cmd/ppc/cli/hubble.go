@@ -17,6 +17,7 @@ type hubbleFlags struct {
 	tls          hubble.TLS
 	since, until string
 	first, last  uint64
+	filter       hubble.Filter
 }
 
 func (h *hubbleFlags) register(fs *pflag.FlagSet) {
@@ -31,6 +32,11 @@ func (h *hubbleFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&h.until, "until", "", "Hubble: flows until `TIME` (RFC 3339, or a duration ago)")
 	fs.Uint64Var(&h.first, "first", 0, "Hubble: the oldest `N` flows only")
 	fs.Uint64Var(&h.last, "last", 0, "Hubble: the newest `N` flows only (default: every flow the server holds)")
+	fs.StringSliceVar(&h.filter.Pods, "pod", nil, "Hubble: flows from or to the pods `NAMESPACE/POD` (a prefix; repeatable)")
+	fs.StringSliceVar(&h.filter.Labels, "label", nil, "Hubble: flows from or to endpoints matching the label `SELECTOR` (repeatable)")
+	fs.StringSliceVar(&h.filter.Ports, "port", nil, "Hubble: flows from or to `PORT` (repeatable)")
+	fs.StringSliceVar(&h.filter.Verdicts, "verdict", nil, "Hubble: flows with `VERDICT` only (FORWARDED, DROPPED, AUDIT, …; repeatable)")
+	fs.StringSliceVar(&h.filter.Protocols, "protocol", nil, "Hubble: flows of `PROTOCOL` only (tcp, udp, icmpv4, http, dns, …; repeatable)")
 }
 
 // defaultServer takes the server from $HUBBLE_SERVER, as the hubble CLI
@@ -47,15 +53,18 @@ func (h *hubbleFlags) defaultServer(args []string) {
 // in one of them), as ppc would keep only those.
 func (h *hubbleFlags) options(namespaces []string, now time.Time) (*hubble.Options, error) {
 	if h.server == "" {
-		if h.since != "" || h.until != "" || h.first > 0 || h.last > 0 || h.tls.Enabled {
-			return nil, usageErr("--since, --until, --first, --last and --tls need --hubble-server")
+		if h.since != "" || h.until != "" || h.first > 0 || h.last > 0 || h.tls.Enabled || len(h.filter.Pods)+len(h.filter.Labels)+len(h.filter.Ports)+len(h.filter.Verdicts)+len(h.filter.Protocols) > 0 {
+			return nil, usageErr("--since, --until, --first, --last, --tls and the filters (--pod, --label, --port, --verdict, --protocol) need --hubble-server")
 		}
 		return nil, nil
 	}
 	if h.first > 0 && h.last > 0 {
 		return nil, usageErr("--first and --last exclude each other")
 	}
-	o := &hubble.Options{Server: h.server, TLS: h.tls, First: h.first, Last: h.last}
+	if _, err := hubble.ParseVerdicts(h.filter.Verdicts); err != nil {
+		return nil, usageErr("--verdict: %v", err)
+	}
+	o := &hubble.Options{Server: h.server, TLS: h.tls, First: h.first, Last: h.last, Filter: h.filter}
 	var err error
 	if o.Since, err = parseTime("since", h.since, now); err != nil {
 		return nil, err
