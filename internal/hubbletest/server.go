@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	v1 "github.com/cilium/cilium/pkg/hubble/api/v1"
 	"github.com/cilium/cilium/pkg/hubble/filters"
@@ -67,6 +68,14 @@ func Load(path string) ([]*observerpb.GetFlowsResponse, error) {
 		out = append(out, r)
 	}
 	return out, sc.Err()
+}
+
+// LostEvents is the record Hubble sends when its ring buffer overflowed
+// at t and n flows were dropped before a client read them.
+func LostEvents(n uint64, t time.Time) *observerpb.GetFlowsResponse {
+	return &observerpb.GetFlowsResponse{Time: timestamppb.New(t), ResponseTypes: &observerpb.GetFlowsResponse_LostEvents{
+		LostEvents: &flowpb.LostEvent{Source: flowpb.LostEventSource_HUBBLE_RING_BUFFER, NumEventsLost: n},
+	}}
 }
 
 // Retimed returns copies of the flow responses as if they happened from t
@@ -149,10 +158,14 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream grpc.ServerStr
 		return err
 	}
 	match := func(r *observerpb.GetFlowsResponse) bool {
+		t := r.GetTime()
 		if f := r.GetFlow(); f != nil {
-			if req.Since != nil && f.GetTime().AsTime().Before(req.Since.AsTime()) || req.Until != nil && f.GetTime().AsTime().After(req.Until.AsTime()) {
-				return false
-			}
+			t = f.GetTime()
+		}
+		if t != nil && (req.Since != nil && t.AsTime().Before(req.Since.AsTime()) || req.Until != nil && t.AsTime().After(req.Until.AsTime())) {
+			return false
+		}
+		if f := r.GetFlow(); f != nil {
 			return filters.Apply(white, black, &v1.Event{Timestamp: f.GetTime(), Event: f})
 		}
 		return len(req.Whitelist) == 0 // other events only unfiltered

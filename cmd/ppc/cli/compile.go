@@ -289,7 +289,7 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 			}
 			return nil
 		}
-		fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies; %d files written, %d removed:\n", round, len(wr.Written), len(wr.Changed), len(wr.Removed))
+		fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies; %d files written, %d removed%s:\n", round, len(wr.Written), len(wr.Changed), len(wr.Removed), lostEvents(g))
 		for _, f := range wr.Changed {
 			fmt.Fprintf(e.stderr, "  wrote   %s\n", textsafe.Line(relPath(f, e.cwd)))
 		}

@@ -138,6 +138,7 @@ func TestLearnFollow(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	capture, srv := serveCapture(t, ctx)
+	srv.Add(hubbletest.LostEvents(12, time.Now().Add(-time.Minute))) // the ring buffer overflowed once
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "snap.json")
 	lctx, interrupt := context.WithCancel(ctx)
@@ -158,8 +159,9 @@ func TestLearnFollow(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("learn --follow after Ctrl-C: exit %d\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "snapshot 1:") {
-		t.Errorf("no progress line: %s", stderr.String())
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if !strings.Contains(stderr.String(), "snapshot 1:") || !strings.Contains(lines[len(lines)-1], "Hubble reported lost events 1 times") {
+		t.Errorf("no progress line, or lost events not reported: %s", stderr.String())
 	}
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	for _, args := range [][]string{{"compile", "-q", snap, "-o", a}, {"compile", "-q", capture, "-o", b}} {

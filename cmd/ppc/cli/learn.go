@@ -106,7 +106,7 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 			return err
 		}
 		if !quiet {
-			fmt.Fprintf(e.stderr, "ppc: snapshot %d: %d flows, %d connections between %d endpoints -> %s\n", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), textsafe.Line(output))
+			fmt.Fprintf(e.stderr, "ppc: snapshot %d: %d flows, %d connections between %d endpoints%s -> %s\n", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), textsafe.Line(output))
 		}
 		return nil
 	})
@@ -117,6 +117,15 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 		return errStoppedCleanly
 	}
 	return nil
+}
+
+// lostEvents says how many lost-events records Hubble sent: flows it
+// dropped (a full ring buffer, a slow reader) before ppc could read them.
+func lostEvents(g *ir.Graph) string {
+	if n := g.Stats.Skipped["non-flow record: lost_events"]; n > 0 {
+		return fmt.Sprintf("; Hubble reported lost events %d times (flows dropped before ppc read them)", n)
+	}
+	return ""
 }
 
 func writeJSON(w io.Writer, v any) error {
