@@ -25,9 +25,9 @@ IMAGE ?= ghcr.io/policypilot/ppc:$(VERSION)
 image: ## static linux binaries (bin/ppc-linux-amd64, -arm64) and, where docker or podman is installed, the distroless image IMAGE (deploy/ runs it)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-amd64 ./cmd/ppc
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-arm64 ./cmd/ppc
-	@if command -v docker >/dev/null 2>&1; then docker build -t $(IMAGE) .; \
-	elif command -v podman >/dev/null 2>&1; then podman build -t $(IMAGE) .; \
-	else echo "no docker or podman here: bin/ppc-linux-* are built; run 'docker build -t $(IMAGE) .' where one is"; fi
+	@if docker info >/dev/null 2>&1; then docker build -t $(IMAGE) .; \
+	elif podman info >/dev/null 2>&1; then podman build -t $(IMAGE) .; \
+	else echo "no running docker or podman here: bin/ppc-linux-* are built; run 'docker build -t $(IMAGE) .' where one runs"; fi
 
 demo: build ## compile the bundled real Hubble samples into policies/ (demo-out/)
 	rm -rf demo-out
