@@ -184,6 +184,22 @@ func TestOpenFailures(t *testing.T) {
 	}
 }
 
+// TestOpenSlowStream: a server that sends slowly is read to its end,
+// every response, with no timeout cutting the stream.
+func TestOpenSlowStream(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := hubbletest.Start(ctx, capture(t)[:20], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetDelay(25 * time.Millisecond) // 0.5 s for the stream
+	got, err := lines(t, ctx, Options{Server: srv.Addr, DialTimeout: 100 * time.Millisecond})
+	if err != nil || len(got) != 20 {
+		t.Errorf("slow stream: %d of 20 lines, %v", len(got), err)
+	}
+}
+
 // TestOpenTLS: a server with a certificate from a test CA is reached with
 // --tls --tls-ca-cert-files; without the CA it is refused, and TLS options
 // without --tls are an error.

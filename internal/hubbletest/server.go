@@ -38,6 +38,30 @@ type Server struct {
 	more      chan struct{} // closed and replaced when responses are added
 	grpc      *grpc.Server
 	requests  []*observerpb.GetFlowsRequest
+	delay     time.Duration
+}
+
+// SetDelay makes the server wait d before each response it sends (a slow
+// stream: a busy Relay, a congested link).
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
+	s.mu.Unlock()
+}
+
+// send sends r after the server's delay.
+func (s *Server) send(stream grpc.ServerStreamingServer[observerpb.GetFlowsResponse], r *observerpb.GetFlowsResponse) error {
+	s.mu.Lock()
+	d := s.delay
+	s.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-time.After(d):
+		}
+	}
+	return stream.Send(r)
 }
 
 // Requests are the GetFlows requests received so far, in order.
@@ -190,7 +214,7 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream grpc.ServerStr
 		sel = nil // following from now on
 	}
 	for _, r := range sel {
-		if err := stream.Send(r); err != nil {
+		if err := s.send(stream, r); err != nil {
 			return err
 		}
 	}
@@ -207,7 +231,7 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream grpc.ServerStr
 		s.mu.Unlock()
 		for _, r := range fresh {
 			if match(r) {
-				if err := stream.Send(r); err != nil {
+				if err := s.send(stream, r); err != nil {
 					return err
 				}
 			}
