@@ -10,16 +10,21 @@ import (
 	"github.com/policypilot/ppc/rules"
 )
 
-func graph() (*ir.Graph, string) {
+func graph(t *testing.T) (*ir.Graph, string) {
+	t.Helper()
 	g := irtest.Graph(
 		irtest.Workload("shop", "web", "app=web"),
 		irtest.Workload("shop", "api", "app=api"),
 		irtest.EdgeN("shop/web", "shop/api", "TCP/8080", 3),
 	)
-	for id := range g.Edges {
-		return g, id
+	if len(g.Edges) != 1 {
+		t.Fatalf("%d edges, want 1", len(g.Edges))
 	}
-	panic("no edge")
+	var id string
+	for k := range g.Edges {
+		id = k
+	}
+	return g, id
 }
 
 func decision(ns, name string, edges []string, ingress ...string) *rules.PolicyDecision {
@@ -35,7 +40,7 @@ func decision(ns, name string, edges []string, ingress ...string) *rules.PolicyD
 // every way a pack can get it wrong is an error on that policy, naming
 // the path, and never a rule silently dropped.
 func TestPolicies(t *testing.T) {
-	g, edge := graph()
+	g, edge := graph(t)
 	good := `{"fromEndpoints":[{"matchLabels":{"app":"web"}}],"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]}`
 	for _, tc := range []struct {
 		name     string
@@ -76,7 +81,7 @@ func TestPolicies(t *testing.T) {
 // name whatever the packs' order, and JSON drops what Kubernetes fills in
 // on creation.
 func TestPoliciesOrderAndJSON(t *testing.T) {
-	g, _ := graph()
+	g, _ := graph(t)
 	b := decision("b", "x", nil)
 	a := decision("a", "y", nil)
 	east := decision("a", "z", nil)
