@@ -115,7 +115,11 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	}
 	var stale []string
 	resources := map[string][]string{} // root -> resources relative to it
+	current := map[string][]byte{}     // what the scan read, by path
 	for _, ex := range existing {
+		if ex.content != nil {
+			current[ex.rel] = ex.content
+		}
 		switch {
 		case ex.temp:
 			stale = append(stale, ex.rel)
@@ -148,7 +152,9 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	sort.Strings(rootList)
 	for _, root := range rootList {
 		rel := prefix(root) + "kustomization.yaml"
-		if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel))); err == nil && !bytes.HasPrefix(b, []byte(kustomizeMarker)) {
+		b, read := current[rel]
+		if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(rel))); err == nil && (!read || !bytes.HasPrefix(b, []byte(kustomizeMarker))) {
+			// Somebody else's (a file, or a link ppc never writes through).
 			res.Notes = append(res.Notes, fmt.Sprintf("%s was not written by ppc: left as it is (list the new policies in it yourself)", filepath.Join(dir, filepath.FromSlash(rel))))
 			continue
 		}
@@ -174,7 +180,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	}
 	var changed []file
 	for _, f := range files {
-		if old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.rel))); err == nil && bytes.Equal(old, f.b) {
+		if old, ok := current[f.rel]; ok && bytes.Equal(old, f.b) {
 			continue
 		}
 		changed = append(changed, f)
@@ -275,7 +281,8 @@ type existingFile struct {
 	owned         bool // every document carries ppc's managed-by label (a kustomization: ppc's marker)
 	resource      bool // a Kubernetes object (apiVersion and kind)
 	kustomization bool
-	temp          bool // a temporary file of ppc's
+	temp          bool   // a temporary file of ppc's
+	content       []byte // as read (YAML files up to maxOwnedFile)
 }
 
 // scanDir lists the YAML files under dir (symbolic links and what they
@@ -307,7 +314,7 @@ func scanDir(dir string) ([]existingFile, error) {
 		case name == "kustomization.yaml":
 			f := existingFile{rel: rel, kustomization: true}
 			if b, err := os.ReadFile(p); err == nil {
-				f.owned = bytes.HasPrefix(b, []byte(kustomizeMarker))
+				f.owned, f.content = bytes.HasPrefix(b, []byte(kustomizeMarker)), b
 			}
 			out = append(out, f)
 		case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
@@ -315,6 +322,7 @@ func scanDir(dir string) ([]existingFile, error) {
 			if info, err := d.Info(); err == nil && info.Size() <= maxOwnedFile {
 				if b, err := os.ReadFile(p); err == nil {
 					f.owned, f.resource = classify(b)
+					f.content = b
 				}
 			}
 			out = append(out, f)

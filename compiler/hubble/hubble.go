@@ -61,8 +61,6 @@ type Options struct {
 	// Filter narrows the flows as hubble observe's flags do, on either
 	// side of a flow.
 	Filter Filter
-	// Whitelist: flows matching any filter are sent (none: every flow).
-	Whitelist []*flowpb.FlowFilter
 	// DialTimeout bounds reaching the server (0: 10 s).
 	DialTimeout time.Duration
 }
@@ -121,7 +119,7 @@ func (o Options) Name() string { return "hubble://" + o.Server }
 
 // Request is the GetFlowsRequest opts make.
 func (o Options) Request() *observerpb.GetFlowsRequest {
-	req := &observerpb.GetFlowsRequest{Follow: o.Follow, Whitelist: append(o.whitelist(), o.Whitelist...)}
+	req := &observerpb.GetFlowsRequest{Follow: o.Follow, Whitelist: o.whitelist()}
 	switch {
 	case o.Last > 0:
 		req.Number = o.Last
