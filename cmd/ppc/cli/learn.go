@@ -94,22 +94,26 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 	if err != nil {
 		return err
 	}
+	prog := startFollowProgress(e.stderr, !quiet)
+	opts.Progress = prog.records()
 	rounds := 0
 	err = compiler.Follow(ctx, compiler.FollowOptions{
 		Learn: opts, Every: every,
 		Retry: func(err error, wait time.Duration) {
-			fmt.Fprintf(e.stderr, "warning: %s: retrying in %s\n", textsafe.Line(err.Error()), wait)
+			prog.println(e.stderr, fmt.Sprintf("warning: %s: retrying in %s", textsafe.Line(err.Error()), wait))
 		},
 	}, func(g *ir.Graph) error {
 		rounds++
 		if err := reports.WriteFileAtomicFunc(output, g.Write); err != nil {
 			return err
 		}
+		prog.snapshot(len(g.Edges))
 		if !quiet {
-			fmt.Fprintf(e.stderr, "ppc: snapshot %d: %d flows, %d connections between %d endpoints%s -> %s\n", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), textsafe.Line(output))
+			prog.println(e.stderr, fmt.Sprintf("ppc: snapshot %d: %d flows, %d connections between %d endpoints%s -> %s", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), textsafe.Line(output)))
 		}
 		return nil
 	})
+	prog.stop()
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

@@ -128,7 +128,7 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if rep.Policies == 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
-	if err := lint.Write(e.stdout, rep, lint.WriteOptions{Format: p.format, Color: isTerminal(e), Base: e.cwd, Version: Version}); err != nil {
+	if err := lint.Write(e.stdout, rep, lint.WriteOptions{Format: p.format, Color: wantsColour(e), Base: e.cwd, Version: Version}); err != nil {
 		return err
 	}
 	failing := rep.Count(lint.Deny)
@@ -150,15 +150,7 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// isTerminal reports whether stdout is a terminal that wants colour.
-func isTerminal(e *env) bool {
-	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	f, ok := e.stdout.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+// wantsColour reports whether stdout is a terminal that wants colour.
+func wantsColour(e *env) bool {
+	return os.Getenv("NO_COLOR") == "" && isTerminal(e.stdout)
 }
