@@ -22,12 +22,13 @@ test: ## vet, staticcheck and every test (the CI gate)
 
 IMAGE ?= ghcr.io/policypilot/ppc:$(VERSION)
 
-image: ## static linux binaries (bin/ppc-linux-amd64, -arm64) and, where docker or podman is installed, the distroless image IMAGE (deploy/ runs it)
+image: ## static linux binaries (bin/ppc-linux-amd64, -arm64) and the nonroot image IMAGE as an OCI archive (bin/ppc-image.oci.tar); no Docker needed
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-amd64 ./cmd/ppc
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ppc-linux-arm64 ./cmd/ppc
-	@if docker info >/dev/null 2>&1; then docker build -t $(IMAGE) .; \
-	elif podman info >/dev/null 2>&1; then podman build -t $(IMAGE) .; \
-	else echo "no running docker or podman here: bin/ppc-linux-* are built; run 'docker build -t $(IMAGE) .' where one runs"; fi
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)} \
+	  $(GO) run ./internal/tools/ociimage -tag $(IMAGE) -o bin/ppc-image.oci.tar amd64=bin/ppc-linux-amd64 arm64=bin/ppc-linux-arm64
+	@echo "load it: podman load -i bin/ppc-image.oci.tar | docker load -i bin/ppc-image.oci.tar (Docker 25+)"
+	@echo "push it: skopeo copy --all oci-archive:bin/ppc-image.oci.tar docker://$(IMAGE)"
 
 demo: build ## compile the bundled real Hubble samples into policies/ (demo-out/)
 	rm -rf demo-out
