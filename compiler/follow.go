@@ -3,8 +3,11 @@ package compiler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/policypilot/ppc/compiler/hubble"
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -23,6 +26,54 @@ type FollowOptions struct {
 	// Retry is told of a round that failed (the server went away, …) and
 	// how long Follow waits before it asks again for the same window.
 	Retry func(err error, wait time.Duration)
+	// Gap is told of each stretch of time whose flows the server could
+	// not give (see Gap).
+	Gap func(Gap)
+}
+
+// A Gap is a stretch of time in which flows happened that Follow did not
+// get, as the server's own status shows it: asking again would not help.
+type Gap struct {
+	From, To time.Time
+	// Kind is "nodes" (Relay could not reach some nodes: their flows of
+	// the window are missing), "restart" (the server, or a node behind
+	// Relay, restarted and lost its buffer) or "overrun" (the server saw
+	// more flows between two rounds than its buffer holds: the oldest
+	// were overwritten before Follow asked for them).
+	Kind string
+	// Lost is the number of flows known lost (overrun), 0 when unknown.
+	Lost uint64
+	// Msg says what happened and what to do about it.
+	Msg string
+}
+
+// gaps compares the server's status at the start of a round (cur) with
+// that of the previous successful round (prev, nil for the first) for the
+// round's window [since, until].
+func gaps(prev *hubble.Status, cur hubble.Status, since, until time.Time) []Gap {
+	var out []Gap
+	if cur.UnavailableNodes > 0 {
+		names := ""
+		if len(cur.Unavailable) > 0 {
+			names = " (" + strings.Join(cur.Unavailable, ", ") + ")"
+		}
+		out = append(out, Gap{From: since, To: until, Kind: "nodes",
+			Msg: fmt.Sprintf("%d nodes did not answer Hubble Relay%s: their flows of this window are missing", cur.UnavailableNodes, names)})
+	}
+	started := cur.At.Add(-cur.Uptime)
+	switch {
+	case cur.Uptime > 0 && !since.IsZero() && started.After(since):
+		out = append(out, Gap{From: since, To: started, Kind: "restart",
+			Msg: fmt.Sprintf("the server started at %s, after this window began: flows from before were lost with its buffer", started.UTC().Format(time.RFC3339))})
+	case prev != nil && cur.SeenFlows < prev.SeenFlows:
+		out = append(out, Gap{From: since, To: cur.At, Kind: "restart",
+			Msg: fmt.Sprintf("the server's count of flows seen went down (%d to %d): a node behind it restarted, and the flows it had not yet handed on are lost", prev.SeenFlows, cur.SeenFlows)})
+	case prev != nil && cur.MaxFlows > 0 && cur.SeenFlows-prev.SeenFlows > cur.MaxFlows:
+		seen := cur.SeenFlows - prev.SeenFlows
+		out = append(out, Gap{From: since, To: until, Kind: "overrun", Lost: seen - cur.MaxFlows,
+			Msg: fmt.Sprintf("the server saw %d flows since the previous round but holds %d: about %d were overwritten before ppc asked for them (shorten --snapshot-every, or raise Hubble's buffer: hubble-event-buffer-capacity)", seen, cur.MaxFlows, seen-cur.MaxFlows)})
+	}
+	return out
 }
 
 // Follow learns continuously from a Hubble server, in rounds: each round
@@ -50,6 +101,7 @@ func Follow(ctx context.Context, o FollowOptions, snapshot func(*ir.Graph) error
 	}
 	acc := ir.New()
 	since := o.Learn.Hubble.Since
+	var prev *hubble.Status
 	const maxBackoff = 30 * time.Second
 	backoff := time.Second
 	write := func(ctx context.Context) error {
@@ -67,6 +119,8 @@ func Follow(ctx context.Context, o FollowOptions, snapshot func(*ir.Graph) error
 		until := time.Now().Add(-o.Lag)
 		h := *o.Learn.Hubble
 		h.Since, h.Until, h.First, h.Last, h.Follow = since, until, 0, 0, false
+		var status *hubble.Status
+		h.OnStatus = func(s hubble.Status) { status = &s }
 		lo := o.Learn
 		lo.Hubble = &h
 		g, _, _, err := Learn(ctx, nil, lo)
@@ -84,6 +138,14 @@ func Follow(ctx context.Context, o FollowOptions, snapshot func(*ir.Graph) error
 			backoff = time.Second
 			if err := acc.Merge(g); err != nil {
 				return err
+			}
+			if status != nil {
+				for _, gap := range gaps(prev, *status, since, until) {
+					if o.Gap != nil {
+						o.Gap(gap)
+					}
+				}
+				prev = status
 			}
 			since = until.Add(time.Nanosecond) // Hubble's since and until are inclusive
 			if err := write(ctx); err != nil {

@@ -63,6 +63,24 @@ type Options struct {
 	Filter Filter
 	// DialTimeout bounds reaching the server (0: 10 s).
 	DialTimeout time.Duration
+	// OnStatus, if set, is told what the server said of itself
+	// (ServerStatus) before the flows are asked for.
+	OnStatus func(Status)
+}
+
+// Status is a server's answer to ServerStatus: for Hubble Relay, the sums
+// over the nodes it reached (its uptime is the longest of theirs).
+type Status struct {
+	At        time.Time     // when ppc asked
+	Flows     uint64        // flows in the ring buffers now
+	MaxFlows  uint64        // their capacity: older flows are overwritten
+	SeenFlows uint64        // flows seen since the server started
+	Uptime    time.Duration // since the server (Relay: the oldest node) started
+	// UnavailableNodes counts the nodes Relay could not reach; Unavailable
+	// names some of them.
+	UnavailableNodes int
+	Unavailable      []string
+	Version          string
 }
 
 // Filter is the subset of hubble observe's filter flags ppc passes to
@@ -197,7 +215,8 @@ func Open(ctx context.Context, o Options) (io.ReadCloser, error) {
 		timeout = 10 * time.Second
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
-	_, err = client.ServerStatus(sctx, &observerpb.ServerStatusRequest{}, grpc.WaitForReady(true))
+	asked := time.Now()
+	st, err := client.ServerStatus(sctx, &observerpb.ServerStatusRequest{}, grpc.WaitForReady(true))
 	cancel()
 	if err != nil {
 		conn.Close()
@@ -205,6 +224,13 @@ func Open(ctx context.Context, o Options) (io.ReadCloser, error) {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("hubble %s: no answer from the observer API within %s: %w", o.Server, timeout, err)
+	}
+	if o.OnStatus != nil {
+		o.OnStatus(Status{
+			At: asked, Flows: st.GetNumFlows(), MaxFlows: st.GetMaxFlows(), SeenFlows: st.GetSeenFlows(),
+			Uptime: time.Duration(st.GetUptimeNs()), UnavailableNodes: int(st.GetNumUnavailableNodes().GetValue()),
+			Unavailable: st.GetUnavailableNodes(), Version: st.GetVersion(),
+		})
 	}
 	sctx, stop := context.WithCancel(ctx)
 	stream, err := client.GetFlows(sctx, o.Request())

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // Server is an observer service over recorded responses.
@@ -39,6 +40,17 @@ type Server struct {
 	grpc      *grpc.Server
 	requests  []*observerpb.GetFlowsRequest
 	delay     time.Duration
+	started   time.Time
+	status    func(*observerpb.ServerStatusResponse)
+}
+
+// SetStatus lets edit change the server's ServerStatus answers (a
+// restarted server's uptime, an overrun buffer, unreachable nodes); nil
+// restores the default.
+func (s *Server) SetStatus(edit func(*observerpb.ServerStatusResponse)) {
+	s.mu.Lock()
+	s.status = edit
+	s.mu.Unlock()
 }
 
 // SetDelay makes the server wait d before each response it sends (a slow
@@ -134,7 +146,7 @@ func StartAt(ctx context.Context, addr string, responses []*observerpb.GetFlowsR
 	if creds != nil {
 		opts = append(opts, grpc.Creds(creds))
 	}
-	s := &Server{Addr: l.Addr().String(), responses: responses, more: make(chan struct{}), grpc: grpc.NewServer(opts...)}
+	s := &Server{Addr: l.Addr().String(), responses: responses, started: time.Now(), more: make(chan struct{}), grpc: grpc.NewServer(opts...)}
 	observerpb.RegisterObserverServer(s.grpc, s)
 	go s.grpc.Serve(l)
 	go func() {
@@ -156,12 +168,25 @@ func (s *Server) Add(rs ...*observerpb.GetFlowsResponse) {
 	s.mu.Unlock()
 }
 
-// ServerStatus reports the buffer's size.
+// Unavailable is a SetStatus edit: Relay could not reach these nodes.
+func Unavailable(nodes ...string) func(*observerpb.ServerStatusResponse) {
+	return func(r *observerpb.ServerStatusResponse) {
+		r.NumUnavailableNodes, r.UnavailableNodes = wrapperspb.UInt32(uint32(len(nodes))), nodes
+	}
+}
+
+// ServerStatus reports the buffer (every response it holds, a buffer
+// that never overwrote any) and the time since the server started, then
+// applies SetStatus's edit.
 func (s *Server) ServerStatus(context.Context, *observerpb.ServerStatusRequest) (*observerpb.ServerStatusResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := uint64(len(s.responses))
-	return &observerpb.ServerStatusResponse{NumFlows: n, MaxFlows: n, SeenFlows: n}, nil
+	r := &observerpb.ServerStatusResponse{NumFlows: n, MaxFlows: max(n, 4096), SeenFlows: n, UptimeNs: uint64(time.Since(s.started))}
+	if s.status != nil {
+		s.status(r)
+	}
+	return r, nil
 }
 
 // GetFlows answers as Hubble's ring buffer does: the filtered flows,

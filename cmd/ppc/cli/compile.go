@@ -257,6 +257,7 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 		Retry: func(err error, wait time.Duration) {
 			fmt.Fprintf(e.stderr, "warning: %s: retrying in %s\n", textsafe.Line(err.Error()), wait)
 		},
+		Gap: func(g compiler.Gap) { fmt.Fprintln(e.stderr, gapWarning(g)) },
 	}, func(g *ir.Graph) error {
 		if ctx.Err() != nil {
 			return nil // Ctrl-C: the directory holds the last complete round

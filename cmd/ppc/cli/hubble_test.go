@@ -139,6 +139,7 @@ func TestLearnFollow(t *testing.T) {
 	defer cancel()
 	capture, srv := serveCapture(t, ctx)
 	srv.Add(hubbletest.LostEvents(12, time.Now().Add(-time.Minute))) // the ring buffer overflowed once
+	srv.SetStatus(hubbletest.Unavailable("kind-worker"))             // and Relay cannot reach one node
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "snap.json")
 	lctx, interrupt := context.WithCancel(ctx)
@@ -162,6 +163,9 @@ func TestLearnFollow(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if !strings.Contains(stderr.String(), "snapshot 1:") || !strings.Contains(lines[len(lines)-1], "Hubble reported lost events 1 times") {
 		t.Errorf("no progress line, or lost events not reported: %s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "warning: flows from ") || !strings.Contains(stderr.String(), "are missing: 1 nodes did not answer Hubble Relay (kind-worker)") || !strings.Contains(lines[len(lines)-1], "gaps in what the server could give") {
+		t.Errorf("the unreachable node is not reported: %s", stderr.String())
 	}
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	for _, args := range [][]string{{"compile", "-q", snap, "-o", a}, {"compile", "-q", capture, "-o", b}} {

@@ -96,11 +96,15 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 	}
 	prog := startFollowProgress(e.stderr, !quiet)
 	opts.Progress = prog.records()
-	rounds := 0
+	rounds, gaps := 0, 0
 	err = compiler.Follow(ctx, compiler.FollowOptions{
 		Learn: opts, Every: every,
 		Retry: func(err error, wait time.Duration) {
 			prog.println(e.stderr, fmt.Sprintf("warning: %s: retrying in %s", textsafe.Line(err.Error()), wait))
+		},
+		Gap: func(g compiler.Gap) {
+			gaps++
+			prog.println(e.stderr, gapWarning(g))
 		},
 	}, func(g *ir.Graph) error {
 		rounds++
@@ -109,7 +113,7 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 		}
 		prog.snapshot(len(g.Edges))
 		if !quiet {
-			prog.println(e.stderr, fmt.Sprintf("ppc: snapshot %d: %d flows, %d connections between %d endpoints%s -> %s", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), textsafe.Line(output)))
+			prog.println(e.stderr, fmt.Sprintf("ppc: snapshot %d: %d flows, %d connections between %d endpoints%s%s -> %s", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), gapCount(gaps), textsafe.Line(output)))
 		}
 		return nil
 	})
@@ -121,6 +125,20 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 		return errStoppedCleanly
 	}
 	return nil
+}
+
+// gapWarning is the warning for a stretch of time whose flows the
+// server could not give.
+func gapWarning(g compiler.Gap) string {
+	return fmt.Sprintf("warning: flows from %s to %s are missing: %s", g.From.UTC().Format(time.RFC3339), g.To.UTC().Format(time.RFC3339), textsafe.Line(g.Msg))
+}
+
+// gapCount mentions the gaps reported so far.
+func gapCount(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d gaps in what the server could give (warned above)", n)
 }
 
 // lostEvents says how many lost-events records Hubble sent: flows it

@@ -156,8 +156,8 @@ func build(o options) (v1.Hash, error) {
 		tag = "latest"
 	}
 	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
-		"io.containerd.image.name":         name, // docker load and containerd
-		"org.opencontainers.image.ref.name": tag, // the OCI layout's own convention
+		"io.containerd.image.name":          name, // docker load and containerd
+		"org.opencontainers.image.ref.name": tag,  // the OCI layout's own convention
 	})); err != nil {
 		return v1.Hash{}, err
 	}
