@@ -464,3 +464,15 @@ func Merge(clusters []string, reps []*Report) *Report {
 	sort.Slice(out.Policies, func(i, j int) bool { return out.Policies[i].Policy < out.Policies[j].Policy })
 	return out
 }
+
+// Failing lists the connections whose verdict is not the expected one:
+// denied ones when allowed is expected, allowed ones otherwise.
+func (r *Report) Failing(expectAllowed bool) []Result {
+	var out []Result
+	for _, x := range r.Results {
+		if x.Verdict.Allowed() != expectAllowed {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/manifest"
-	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/lint"
@@ -143,7 +142,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	opts.Learn.Progress, opts.Stage = prog.records(), prog.stageFunc()
 	res, err := compiler.Compile(ctx, args, opts)
 	prog.stop()
-	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
 		return compileError(err)
 	}
@@ -161,7 +160,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	case "ir":
 		return ir.Format(e.stdout, res.Graph)
 	case "decisions":
-		return writeJSON(e.stdout, res.Decisions)
+		return reports.WriteJSON(e.stdout, res.Decisions)
 	}
 	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit {
 		return nil
@@ -266,7 +265,7 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 		o := opts
 		o.Learn, o.Graph = compiler.LearnOptions{}, g
 		res, err := compiler.Compile(ctx, nil, o)
-		printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 		if err != nil {
 			return err
 		}
@@ -357,7 +356,7 @@ func printCompileSummary(w io.Writer, res *compiler.Result) {
 	}
 	fmt.Fprintf(w, "ppc: read %d records from %d files: %d flows became %d connections between %d endpoints\n",
 		g.Stats.Records, res.Summary.Files, g.Stats.Flows, len(g.Edges), len(g.Nodes))
-	printSkipped(w, g.Stats.Skipped)
+	reports.PrintSkipped(w, g.Stats.Skipped)
 	if res.Decisions == nil || res.Completed == compiler.StageNormalize {
 		return
 	}
@@ -386,21 +385,7 @@ func printCompileSummary(w io.Writer, res *compiler.Result) {
 		}
 		fmt.Fprintln(w)
 		if r.Probe != nil {
-			printProbeLine(w, r.Probe)
+			reports.PrintProbeLine(w, r.Probe)
 		}
 	}
-}
-
-// printProbeLine prints the over-allow ratio of a least-privilege probe.
-func printProbeLine(w io.Writer, pr *replay.ProbeReport) {
-	fmt.Fprintf(w, "ppc: probe: over-allow ratio %.2f%%: the policies allow %d of %d unobserved connections between the observed endpoints on the observed ports",
-		100*pr.Ratio, pr.Allowed, pr.Checked)
-	if pr.Sampled {
-		fmt.Fprintf(w, " (a deterministic sample of the %d candidates; 95%% confidence: %.2f%%–%.2f%%)", pr.Candidates, 100*pr.Low, 100*pr.High)
-	}
-	if len(pr.ByPolicy) > 0 {
-		top := pr.ByPolicy[0]
-		fmt.Fprintf(w, "; most by %s (%d)", top.Policy, top.Allowed)
-	}
-	fmt.Fprintln(w)
 }

@@ -125,11 +125,11 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			return err
 		}
 		in = &explain.Input{
-			Title: title, Source: fmt.Sprintf("%d policies from %s, replayed against %s with Cilium's policy engine (cluster %q).", len(run.verified), strings.Join(args, ", "), strings.Join(p.src.flows, ", "), run.cluster),
-			Graph: run.graph, Files: res.Summary.Files, Replay: run.report, Probe: run.probe,
+			Title: title, Source: fmt.Sprintf("%d policies from %s, replayed against %s with Cilium's policy engine (cluster %q).", len(run.verified), strings.Join(args, ", "), strings.Join(p.src.flows, ", "), run.Cluster),
+			Graph: run.Graph, Files: res.Summary.Files, Replay: run.Report, Probe: run.Probe,
 		}
 		for _, r := range run.verified {
-			pol := explain.Policy{Name: policyName(r.Object.Namespace, r.Object.Name), Kind: r.Object.Kind, File: relPos(r.Object.Pos, e.cwd)}
+			pol := explain.Policy{Name: policyName(r.Object.Namespace, r.Object.Name), Kind: r.Object.Kind, File: reports.RelPos(r.Object.Pos, e.cwd)}
 			if pol.YAML, err = reports.YAML(reports.Doc{Namespace: r.Object.Namespace, Name: r.Object.Name, JSON: r.Object.JSON}); err != nil {
 				return err
 			}
@@ -158,7 +158,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			Rules: p.rules, Set: p.set, Schemas: p.schemas,
 			Agent: settings, InferCluster: !p.src.agent.clusterSet(), NoProbe: p.noProbe,
 		})
-		printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 		if err != nil {
 			return compileError(err)
 		}

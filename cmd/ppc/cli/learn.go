@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -53,7 +52,7 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				opts.Progress = prog.records()
 				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize, Stage: prog.stageFunc()})
 				prog.stop()
-				printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+				reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
@@ -148,13 +147,4 @@ func lostEvents(g *ir.Graph) string {
 		return fmt.Sprintf("; Hubble reported lost events %d times (flows dropped before ppc read them)", n)
 	}
 	return ""
-}
-
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }

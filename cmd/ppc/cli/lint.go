@@ -10,6 +10,7 @@ import (
 
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/lint"
+	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -116,7 +117,7 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return err
 	}
-	printDiagnostics(e.stderr, inputErrs, e.cwd)
+	reports.PrintDiagnostics(e.stderr, inputErrs, e.cwd)
 	if len(inputErrs) > 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%d documents could not be read", len(inputErrs))}
 	}

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -13,9 +11,9 @@ import (
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
-	"github.com/policypilot/ppc/internal/textsafe"
-	"github.com/policypilot/ppc/ir"
-	"github.com/policypilot/ppc/reports/junit"
+	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/replayreport"
+	"github.com/policypilot/ppc/reports/verifyreport"
 )
 
 // replaySource are the inputs of a replay: flows, policies and the
@@ -84,19 +82,11 @@ invalid), 2 usage error or unreadable input.`,
 	})
 }
 
-// replayRun is everything a replay produced, for the renderers.
+// replayRun is what a replay produced (replayreport.Run) and the
+// policies it verified.
 type replayRun struct {
-	params   *replayParams
-	graph    *ir.Graph
-	report   *replay.Report
-	probe    *replay.ProbeReport
-	invalid  []verify.Result
+	replayreport.Run
 	verified []verify.Result // every policy, valid or not
-	loaded   int
-	files    int
-	failures []replay.Result
-	cluster  string
-	names    map[string]string
 }
 
 // run learns the flows (every connection attempt), verifies the
@@ -134,7 +124,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 		Learn: learn,
 		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
 	})
-	printDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
 		return nil, nil, compileError(err)
 	}
@@ -142,7 +132,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 		return nil, nil, &exitError{code: exitFailure, printed: true}
 	}
 	if len(res.Graph.Edges) == 0 {
-		printSkipped(e.stderr, res.Graph.Stats.Skipped)
+		reports.PrintSkipped(e.stderr, res.Graph.Stats.Skipped)
 		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
 	}
 	settings = res.Agent
@@ -155,7 +145,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if err != nil {
 		return nil, nil, err
 	}
-	printDiagnostics(e.stderr, inputErrs, e.cwd)
+	reports.PrintDiagnostics(e.stderr, inputErrs, e.cwd)
 	if len(inputErrs) > 0 {
 		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(inputErrs))}
 	}
@@ -164,7 +154,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 		return nil, nil, err
 	}
 	vrep := v.Manifests(ctx, objs, r.policyNamespace)
-	printDiagnostics(e.stderr, vrep.Warnings, e.cwd)
+	reports.PrintDiagnostics(e.stderr, vrep.Warnings, e.cwd)
 	if len(vrep.Results) == 0 {
 		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
@@ -176,10 +166,10 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if err != nil {
 		return nil, nil, compileError(err)
 	}
-	run := &replayRun{graph: res.Graph, files: files, cluster: settings.ClusterName, verified: vrep.Results,
-		report: mr.Report, probe: mr.Probe, invalid: mr.Invalid, loaded: mr.Loaded}
+	run := &replayRun{verified: vrep.Results, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
+		FlowFiles: res.Summary.Files, Cluster: settings.ClusterName, Report: mr.Report, Probe: mr.Probe, Invalid: mr.Invalid, Loaded: mr.Loaded}}
 	if len(mr.Clusters) > 1 {
-		run.cluster = strings.Join(mr.Clusters, ", ")
+		run.Cluster = strings.Join(mr.Clusters, ", ")
 	}
 	return run, res, nil
 }
@@ -188,288 +178,28 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	if p.expect != "allowed" && p.expect != "denied" {
 		return usageErr("--expect %q: want allowed or denied", p.expect)
 	}
-	switch p.format {
-	case "text", "json", "junit":
-	default:
-		return usageErr("-o %q: want text, json or junit", p.format)
+	if err := replayreport.Formats.Check(p.format); err != nil {
+		return usageErr("%v", err)
 	}
-	run, res, err := p.src.run(ctx, e, args, "replay", p.probe, p.top)
+	run, _, err := p.src.run(ctx, e, args, "replay", p.probe, p.top)
 	if err != nil {
 		return err
 	}
-	run.params = p
-	for _, r := range run.report.Results {
-		if r.Verdict.Allowed() != (p.expect == "allowed") {
-			run.failures = append(run.failures, r)
+	run.Expect, run.Top = p.expect, p.top
+	run.Failures = run.Report.Failing(p.expect == "allowed")
+	if p.format == "text" {
+		for _, r := range run.Invalid {
+			verifyreport.List(e.stderr, &verify.Report{Results: []verify.Result{r}}, false, e.cwd)
 		}
 	}
-
-	switch p.format {
-	case "json":
-		err = writeJSON(e.stdout, run.json(e.cwd))
-	case "junit":
-		err = run.junit(e.stdout)
-	default:
-		for _, r := range run.invalid {
-			printVerify(e.stderr, &verify.Report{Results: []verify.Result{r}}, false, e.cwd)
-		}
-		run.text(e.stdout, e.cwd)
-		run.summary(e.stderr, res)
-	}
-	if err != nil {
+	if err := replayreport.Formats.Write(e.stdout, p.format, &run.Run, reports.Options{Cwd: e.cwd, Verbose: p.verbose}); err != nil {
 		return err
 	}
-	if len(run.failures) > 0 || len(run.invalid) > 0 {
+	if p.format == "text" {
+		replayreport.Summary(e.stderr, &run.Run)
+	}
+	if len(run.Failures) > 0 || len(run.Invalid) > 0 {
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
-}
-
-// name is how a connection's endpoint is shown (ir.Graph.DisplayNames).
-func (r *replayRun) name(id string) string {
-	if r.names == nil {
-		r.names = r.graph.DisplayNames()
-	}
-	return textsafe.Line(r.names[id])
-}
-
-func (r *replayRun) connName(x replay.Result) string {
-	e := x.Edge
-	return fmt.Sprintf("%s -> %s %s/%d", r.name(e.Src), r.name(e.Dst), e.Protocol, e.Port)
-}
-
-// pointText describes one enforcement point's verdict.
-func pointText(where string, pt replay.Point) string {
-	switch pt.Decision {
-	case replay.NotApplicable:
-		return where + ": not enforced"
-	case replay.Denied:
-		if len(pt.By) == 0 {
-			return where + ": denied (no rule allows it)"
-		}
-		return where + ": denied by " + refsText(pt.By)
-	}
-	s := where + ": allowed"
-	if len(pt.By) > 0 {
-		s += " by " + refsText(pt.By)
-	} else {
-		s += " (no policy isolates the endpoint, or the agent allows it: e.g. from the host)"
-	}
-	if pt.Proxy {
-		s += "; the L7 proxy decides per request"
-		for _, l := range pt.L7 {
-			b, _ := json.Marshal(l.Rules)
-			s += fmt.Sprintf(" [%s %s]", l.Parser, b)
-		}
-	}
-	return s
-}
-
-func refsText(rs []replay.RuleRef) string {
-	var parts []string
-	for _, r := range rs {
-		parts = append(parts, textsafe.Line(r.String()))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (r *replayRun) text(w io.Writer, cwd string) {
-	fail := map[string]bool{}
-	for _, f := range r.failures {
-		fail[f.Edge.ID] = true
-	}
-	for _, x := range r.report.Results {
-		if !fail[x.Edge.ID] && !r.params.verbose {
-			continue
-		}
-		verdict := "allowed"
-		if !x.Verdict.Allowed() {
-			verdict = "DENIED"
-		}
-		mark := ""
-		if fail[x.Edge.ID] {
-			mark = "  (expected " + r.params.expect + ")"
-		}
-		fmt.Fprintf(w, "%-7s %s  %d flows%s\n", verdict, r.connName(x), x.Flows, mark)
-		fmt.Fprintf(w, "    %s\n    %s\n", pointText("egress", x.Verdict.Egress), pointText("ingress", x.Verdict.Ingress))
-		for _, s := range x.Edge.Samples {
-			fmt.Fprintf(w, "    %s\n", relPos(s, cwd))
-		}
-	}
-}
-
-func (r *replayRun) summary(w io.Writer, res *compiler.Result) {
-	g, rep := r.graph, r.report
-	fmt.Fprintf(w, "ppc replay: %d policies loaded", r.loaded)
-	if n := len(r.invalid); n > 0 {
-		fmt.Fprintf(w, " (%d invalid, not loaded: the cluster would not enforce them)", n)
-	}
-	fmt.Fprintf(w, "; cluster %q\n", r.cluster)
-	fmt.Fprintf(w, "ppc replay: %d records from %d files: %d flows considered (%d connections): %d allowed, %d denied",
-		g.Stats.Records, res.Summary.Files, rep.Flows, rep.Connections, rep.AllowedFlows, rep.DeniedFlows)
-	if rep.Proxied > 0 {
-		fmt.Fprintf(w, "; %d connections allowed at L4 where the L7 proxy decides", rep.Proxied)
-	}
-	fmt.Fprintln(w)
-	printSkipped(w, g.Stats.Skipped)
-	fmt.Fprintln(w, "ppc replay: per policy (flows allowed / denied by its rules):")
-	for _, u := range rep.Policies {
-		if !u.Exercised() {
-			fmt.Fprintf(w, "  %-40s NOT EXERCISED: no flow reached any of its %d rules (review: over-permission or stale)\n", u.Policy, len(u.Rules))
-			continue
-		}
-		fmt.Fprintf(w, "  %-40s %d / %d flows (%d / %d connections)\n", u.Policy, u.AllowedFlows, u.DeniedFlows, u.AllowedConnections, u.DeniedConnections)
-		if un := u.Unexercised(); len(un) > 0 {
-			fmt.Fprintf(w, "  %-40s   rules no flow exercised: %s\n", "", strings.Join(un, ", "))
-		}
-	}
-	if pr := r.probe; pr != nil {
-		printProbeLine(w, pr)
-		for i, c := range pr.ByPolicy {
-			if i == r.params.top {
-				break
-			}
-			fmt.Fprintf(w, "  %-40s allows %d unobserved, e.g.\n", c.Policy, c.Allowed)
-			for _, h := range c.Examples {
-				fmt.Fprintf(w, "      %s -> %s %s/%d\n", r.name(h.Src), r.name(h.Dst), h.Protocol, h.Port)
-			}
-		}
-	}
-	if n := len(r.failures); n > 0 {
-		fmt.Fprintf(w, "ppc replay: FAIL: %d connections (%d flows) are not %s\n", n, flowsOf(r.failures), r.params.expect)
-	} else {
-		fmt.Fprintf(w, "ppc replay: ok: every flow is %s\n", r.params.expect)
-	}
-}
-
-func flowsOf(rs []replay.Result) int64 {
-	var n int64
-	for _, r := range rs {
-		n += r.Flows
-	}
-	return n
-}
-
-// jsonPoint is an enforcement point in -o json.
-type jsonPoint struct {
-	Decision string           `json:"decision"`
-	Proxy    bool             `json:"proxy,omitempty"`
-	By       []replay.RuleRef `json:"by"`
-	L7       []replay.L7      `json:"l7,omitempty"`
-}
-
-func toJSONPoint(p replay.Point) jsonPoint {
-	by := p.By
-	if by == nil {
-		by = []replay.RuleRef{}
-	}
-	return jsonPoint{Decision: p.Decision.String(), Proxy: p.Proxy, By: by, L7: p.L7}
-}
-
-func (r *replayRun) json(cwd string) any {
-	type conn struct {
-		ID       string    `json:"id"`
-		Src      string    `json:"src"`
-		Dst      string    `json:"dst"`
-		Protocol string    `json:"protocol"`
-		Port     uint16    `json:"port"`
-		Flows    int64     `json:"flows"`
-		Verdict  string    `json:"verdict"`
-		Expected bool      `json:"asExpected"`
-		Egress   jsonPoint `json:"egress"`
-		Ingress  jsonPoint `json:"ingress"`
-		Samples  []string  `json:"samples,omitempty"`
-	}
-	type invalid struct {
-		File   string   `json:"file"`
-		Line   int      `json:"line"`
-		Policy string   `json:"policy"`
-		Errors []string `json:"errors"`
-	}
-	rep := r.report
-	out := struct {
-		Cluster string `json:"cluster"`
-		Expect  string `json:"expect"`
-		Summary struct {
-			PoliciesLoaded  int              `json:"policiesLoaded"`
-			PoliciesInvalid int              `json:"policiesInvalid"`
-			Records         int64            `json:"records"`
-			Flows           int64            `json:"flows"`
-			Connections     int              `json:"connections"`
-			AllowedFlows    int64            `json:"allowedFlows"`
-			DeniedFlows     int64            `json:"deniedFlows"`
-			Proxied         int              `json:"proxiedConnections"`
-			Failed          int              `json:"failedConnections"`
-			Skipped         map[string]int64 `json:"skipped"`
-		} `json:"summary"`
-		Connections []conn              `json:"connections"`
-		Policies    []replay.PolicyUse  `json:"policies"`
-		Invalid     []invalid           `json:"invalidPolicies"`
-		Probe       *replay.ProbeReport `json:"probe,omitempty"`
-	}{Cluster: r.cluster, Expect: r.params.expect, Connections: []conn{}, Invalid: []invalid{}, Policies: rep.Policies, Probe: r.probe}
-	s := &out.Summary
-	s.PoliciesLoaded, s.PoliciesInvalid = r.loaded, len(r.invalid)
-	s.Records, s.Flows, s.Connections = r.graph.Stats.Records, rep.Flows, rep.Connections
-	s.AllowedFlows, s.DeniedFlows, s.Proxied, s.Failed = rep.AllowedFlows, rep.DeniedFlows, rep.Proxied, len(r.failures)
-	s.Skipped = r.graph.Stats.Skipped
-	if s.Skipped == nil {
-		s.Skipped = map[string]int64{}
-	}
-	if out.Policies == nil {
-		out.Policies = []replay.PolicyUse{}
-	}
-	for _, x := range rep.Results {
-		e := x.Edge
-		verdict := "allowed"
-		if !x.Verdict.Allowed() {
-			verdict = "denied"
-		}
-		c := conn{ID: e.ID, Src: e.Src, Dst: e.Dst, Protocol: e.Protocol, Port: e.Port, Flows: x.Flows, Verdict: verdict,
-			Expected: verdict == r.params.expect, Egress: toJSONPoint(x.Verdict.Egress), Ingress: toJSONPoint(x.Verdict.Ingress)}
-		for _, p := range e.Samples {
-			c.Samples = append(c.Samples, relPos(p, cwd))
-		}
-		out.Connections = append(out.Connections, c)
-	}
-	for _, v := range r.invalid {
-		iv := invalid{File: relPos(ir.Pos{File: v.Object.Pos.File}, cwd), Line: v.Object.Pos.Line, Policy: v.Object.ID()}
-		for _, d := range v.Diagnostics {
-			iv.Errors = append(iv.Errors, verify.Describe(d))
-		}
-		out.Invalid = append(out.Invalid, iv)
-	}
-	return out
-}
-
-// junit writes one test case per connection (flow group), failed when
-// its verdict is not the expected one; invalid policies are failed cases
-// of their own suite.
-func (r *replayRun) junit(w io.Writer) error {
-	flowsSuite := junit.Suite{Name: "ppc replay: flows must be " + r.params.expect}
-	for _, x := range r.report.Results {
-		tc := junit.Case{Name: r.connName(x), Classname: r.name(x.Edge.Src)}
-		if x.Verdict.Allowed() != (r.params.expect == "allowed") {
-			verdict := "allowed"
-			if !x.Verdict.Allowed() {
-				verdict = "denied"
-			}
-			tc.Failure = &junit.Message{Type: verdict, Message: fmt.Sprintf("%d flows %s, expected %s", x.Flows, verdict, r.params.expect),
-				Text: pointText("egress", x.Verdict.Egress) + "\n" + pointText("ingress", x.Verdict.Ingress)}
-		}
-		flowsSuite.Cases = append(flowsSuite.Cases, tc)
-	}
-	doc := junit.Suites{Name: "ppc replay", Suites: []junit.Suite{flowsSuite}}
-	if len(r.invalid) > 0 {
-		ps := junit.Suite{Name: "ppc replay: policies must be valid"}
-		for _, v := range r.invalid {
-			var lines []string
-			for _, d := range v.Diagnostics {
-				lines = append(lines, verify.Describe(d))
-			}
-			ps.Cases = append(ps.Cases, junit.Case{Name: v.Object.ID(), Classname: v.Object.Pos.File,
-				Failure: &junit.Message{Type: "invalid", Message: "not loaded: the cluster would not enforce it", Text: strings.Join(lines, "\n")}})
-		}
-		doc.Suites = append(doc.Suites, ps)
-	}
-	return junit.Write(w, doc)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/lint"
+	"github.com/policypilot/ppc/reports"
 )
 
 type rulesParams struct {
@@ -99,7 +100,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 			}
 		}
 		if p.format == "json" {
-			if err := writeJSON(e.stdout, struct {
+			if err := reports.WriteJSON(e.stdout, struct {
 				Tests    []lint.TestResult `json:"tests"`
 				Failed   int               `json:"failed"`
 				Coverage *lint.Coverage    `json:"coverage,omitempty"`
@@ -155,7 +156,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 			return &exitError{code: exitFailure, err: err}
 		}
 		if p.format == "json" {
-			return writeJSON(e.stdout, entries)
+			return reports.WriteJSON(e.stdout, entries)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTAGE\tSEVERITY\tSOURCE\tTITLE")

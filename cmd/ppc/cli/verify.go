@@ -3,16 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"sort"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
-	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/verifyreport"
 	"github.com/policypilot/ppc/schemas"
 )
 
@@ -64,8 +62,8 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 	if len(args) == 0 {
 		return usageErr("no input: give policy files, directories or - for stdin (usage: ppc verify POLICY_PATH...)")
 	}
-	if p.format != "text" && p.format != "json" {
-		return usageErr("-o %q: want text or json", p.format)
+	if err := verifyreport.Formats.Check(p.format); err != nil {
+		return usageErr("%v", err)
 	}
 	settings, err := p.agent.settings()
 	if err != nil {
@@ -84,15 +82,16 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 		return err
 	}
 	rep := v.Manifests(ctx, objs, p.namespace)
-	if p.format == "json" {
-		if err := writeJSON(e.stdout, verifyJSON(rep, inputErrs, files, e.cwd)); err != nil {
-			return err
-		}
-	} else {
-		printDiagnostics(e.stderr, inputErrs, e.cwd)
-		printDiagnostics(e.stderr, rep.Warnings, e.cwd)
-		printVerify(e.stdout, rep, p.verbose, e.cwd)
-		printVerifySummary(e.stderr, rep, files)
+	if p.format == "text" {
+		reports.PrintDiagnostics(e.stderr, inputErrs, e.cwd)
+		reports.PrintDiagnostics(e.stderr, rep.Warnings, e.cwd)
+	}
+	res := &verifyreport.Result{Report: rep, InputErrors: inputErrs, Files: files}
+	if err := verifyreport.Formats.Write(e.stdout, p.format, res, reports.Options{Cwd: e.cwd, Verbose: p.verbose}); err != nil {
+		return err
+	}
+	if p.format == "text" {
+		verifyreport.Summary(e.stderr, rep, files)
 	}
 	switch {
 	case len(inputErrs) > 0:
@@ -130,140 +129,4 @@ func loadSchemas(dirs []string) ([]*schemas.Schema, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-const agentWarning = "kubectl apply succeeds, but the Cilium agent rejects this policy and does NOT enforce it"
-
-// printVerify lists every invalid policy with its errors, one per line,
-// layer first.
-func printVerify(w io.Writer, rep *verify.Report, verbose bool, cwd string) {
-	for _, r := range rep.Results {
-		o := r.Object
-		where := relPos(o.Pos, cwd) + docSuffix(o)
-		if r.Valid() {
-			if verbose {
-				fmt.Fprintf(w, "%s: %s: valid\n", where, textsafe.Line(o.ID()))
-			}
-			continue
-		}
-		fmt.Fprintf(w, "%s: %s: INVALID\n", where, textsafe.Line(o.ID()))
-		for _, d := range r.Diagnostics {
-			path := ""
-			if len(d.Path) > 0 {
-				path = ir.JoinPath(d.Path) + ": "
-			}
-			fmt.Fprintf(w, "    %-6s %s%s\n", verify.LayerOf(d), textsafe.Line(path), textsafe.Line(d.Msg))
-		}
-		if r.AgentOnly() {
-			fmt.Fprintf(w, "    %s\n", agentWarning)
-		}
-	}
-}
-
-func docSuffix(o manifest.Object) string {
-	s := fmt.Sprintf(" (document %d", o.Doc)
-	if o.Item > 0 {
-		s += fmt.Sprintf(", item %d", o.Item)
-	}
-	return s + ")"
-}
-
-func printVerifySummary(w io.Writer, rep *verify.Report, files int) {
-	n := len(rep.Results)
-	fmt.Fprintf(w, "ppc verify: %d policies in %d files: %d valid, %d invalid", n, files, n-rep.Invalid(), rep.Invalid())
-	if by := rep.ByLayer(); len(by) > 0 {
-		var parts []string
-		for _, l := range []verify.Layer{verify.LayerSchema, verify.LayerAgent, verify.LayerOrg} {
-			if by[l] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", l, by[l]))
-			}
-		}
-		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
-	}
-	if len(rep.Skipped) > 0 {
-		total := 0
-		var kinds []string
-		for k, c := range rep.Skipped {
-			total += c
-			kinds = append(kinds, fmt.Sprintf("%s %d", k, c))
-		}
-		sort.Strings(kinds)
-		fmt.Fprintf(w, "; %d objects of other kinds skipped (%s)", total, strings.Join(kinds, ", "))
-	}
-	fmt.Fprintln(w)
-	if a := rep.AgentOnly(); a > 0 {
-		fmt.Fprintf(w, "ppc verify: %d policies pass the API server but are rejected by the Cilium agent: kubectl apply succeeds and they are NOT enforced\n", a)
-	}
-}
-
-// verifyJSON is the machine-readable report of ppc verify -o json.
-func verifyJSON(rep *verify.Report, inputErrs ir.Diagnostics, files int, cwd string) any {
-	type jerr struct {
-		Layer   string   `json:"layer"`
-		Path    string   `json:"path,omitempty"`
-		Message string   `json:"message"`
-		Details []string `json:"details,omitempty"`
-	}
-	type jpol struct {
-		File       string `json:"file"`
-		Line       int    `json:"line"`
-		Document   int    `json:"document"`
-		Item       int    `json:"item,omitempty"`
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Namespace  string `json:"namespace,omitempty"`
-		Name       string `json:"name"`
-		Valid      bool   `json:"valid"`
-		// AgentOnly: accepted by the API server, rejected by the agent.
-		AgentOnly bool   `json:"agentOnly"`
-		Errors    []jerr `json:"errors"`
-	}
-	type jdiag struct {
-		File    string `json:"file"`
-		Line    int    `json:"line"`
-		Message string `json:"message"`
-	}
-	out := struct {
-		Summary struct {
-			Files    int            `json:"files"`
-			Policies int            `json:"policies"`
-			Valid    int            `json:"valid"`
-			Invalid  int            `json:"invalid"`
-			ByLayer  map[string]int `json:"invalidByLayer"`
-			Skipped  map[string]int `json:"skippedKinds"`
-		} `json:"summary"`
-		Policies    []jpol  `json:"policies"`
-		Warnings    []jdiag `json:"warnings"`
-		InputErrors []jdiag `json:"inputErrors"`
-	}{Policies: []jpol{}, Warnings: []jdiag{}, InputErrors: []jdiag{}}
-	out.Summary.Files = files
-	out.Summary.Policies = len(rep.Results)
-	out.Summary.Invalid = rep.Invalid()
-	out.Summary.Valid = len(rep.Results) - rep.Invalid()
-	out.Summary.ByLayer = map[string]int{}
-	for l, n := range rep.ByLayer() {
-		out.Summary.ByLayer[string(l)] = n
-	}
-	out.Summary.Skipped = rep.Skipped
-	file := func(p ir.Pos) string {
-		s := relPos(ir.Pos{File: p.File}, cwd)
-		return s
-	}
-	for _, r := range rep.Results {
-		o := r.Object
-		jp := jpol{File: file(o.Pos), Line: o.Pos.Line, Document: o.Doc, Item: o.Item, APIVersion: o.APIVersion, Kind: o.Kind,
-			Namespace: o.Namespace, Name: o.Name, Valid: r.Valid(), Errors: []jerr{},
-			AgentOnly: r.AgentOnly()}
-		for _, d := range r.Diagnostics {
-			jp.Errors = append(jp.Errors, jerr{Layer: string(verify.LayerOf(d)), Path: ir.JoinPath(d.Path), Message: d.Msg, Details: d.Details})
-		}
-		out.Policies = append(out.Policies, jp)
-	}
-	for _, d := range rep.Warnings {
-		out.Warnings = append(out.Warnings, jdiag{File: file(d.Pos), Line: d.Pos.Line, Message: d.Msg})
-	}
-	for _, d := range inputErrs {
-		out.InputErrors = append(out.InputErrors, jdiag{File: file(d.Pos), Line: d.Pos.Line, Message: d.Object + ": " + d.Msg})
-	}
-	return out
 }

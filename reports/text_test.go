@@ -1,4 +1,4 @@
-package cli
+package reports
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ func TestPrintDiagnosticsCaps(t *testing.T) {
 	}
 	ds = append(ds, ir.Warnf("ppc_other", ir.Pos{}, "other"))
 	var b bytes.Buffer
-	printDiagnostics(&b, ds, "")
+	PrintDiagnostics(&b, ds, "")
 	out := b.String()
 	if n := strings.Count(out, "a fold"); n != 20 {
 		t.Errorf("%d fold warnings printed, want 20", n)

@@ -1,20 +1,22 @@
-package cli
+package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 )
 
-// printDiagnostics is the one place diagnostics are printed: a first line
+// PrintDiagnostics is the one place diagnostics are printed: a first line
 // "severity: object: path: code: message", then the source positions and
 // details indented below it. File paths are shown relative to cwd.
-func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
+func PrintDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 	// Warnings of one code past maxWarningsPerCode are counted, not
 	// printed one by one (500 workloads can give 500 fold notes); errors
 	// are always printed. The report and --dump decisions list them all.
@@ -43,11 +45,11 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 		b.WriteString(textsafe.Line(d.Msg))
 		b.WriteByte('\n')
 		if d.Pos.IsValid() {
-			fmt.Fprintf(&b, "    %s\n", relPos(d.Pos, cwd))
+			fmt.Fprintf(&b, "    %s\n", RelPos(d.Pos, cwd))
 		}
 		for _, p := range d.Related {
 			if p != d.Pos {
-				fmt.Fprintf(&b, "    %s\n", relPos(p, cwd))
+				fmt.Fprintf(&b, "    %s\n", RelPos(p, cwd))
 			}
 		}
 		for _, l := range d.Details {
@@ -68,7 +70,9 @@ func printDiagnostics(w io.Writer, ds ir.Diagnostics, cwd string) {
 // maxWarningsPerCode is how many warnings of one code are printed.
 const maxWarningsPerCode = 20
 
-func relPos(p ir.Pos, cwd string) string {
+// RelPos shows a source position with its file relative to cwd when it
+// lies below it ("./flows.json:3"), stdin as <stdin>.
+func RelPos(p ir.Pos, cwd string) string {
 	if p.File != "" && p.File != "-" && filepath.IsAbs(p.File) && cwd != "" {
 		if r, err := filepath.Rel(cwd, p.File); err == nil && !strings.HasPrefix(r, "..") {
 			p.File = r
@@ -83,8 +87,8 @@ func relPos(p ir.Pos, cwd string) string {
 	return p.String()
 }
 
-// printSkipped prints the summary of skipped records by reason.
-func printSkipped(w io.Writer, skipped map[string]int64) {
+// PrintSkipped prints the summary of skipped records by reason.
+func PrintSkipped(w io.Writer, skipped map[string]int64) {
 	if len(skipped) == 0 {
 		return
 	}
@@ -104,4 +108,28 @@ func printSkipped(w io.Writer, skipped map[string]int64) {
 	for _, r := range reasons {
 		fmt.Fprintf(w, "  %8d  %s\n", skipped[r], r)
 	}
+}
+
+// PrintProbeLine prints the over-allow ratio of a least-privilege probe.
+func PrintProbeLine(w io.Writer, pr *replay.ProbeReport) {
+	fmt.Fprintf(w, "ppc: probe: over-allow ratio %.2f%%: the policies allow %d of %d unobserved connections between the observed endpoints on the observed ports",
+		100*pr.Ratio, pr.Allowed, pr.Checked)
+	if pr.Sampled {
+		fmt.Fprintf(w, " (a deterministic sample of the %d candidates; 95%% confidence: %.2f%%–%.2f%%)", pr.Candidates, 100*pr.Low, 100*pr.High)
+	}
+	if len(pr.ByPolicy) > 0 {
+		top := pr.ByPolicy[0]
+		fmt.Fprintf(w, "; most by %s (%d)", top.Policy, top.Allowed)
+	}
+	fmt.Fprintln(w)
+}
+
+// WriteJSON writes v as indented JSON and a newline.
+func WriteJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
