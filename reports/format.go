@@ -12,6 +12,8 @@ type Options struct {
 	Cwd string
 	// Verbose lists everything, not only what failed.
 	Verbose bool
+	// Color paints text with ANSI colours (only on a terminal).
+	Color bool
 	// Version is ppc's version, for formats that name their tool.
 	Version string
 }

@@ -9,8 +9,8 @@ import (
 // TestDependencyWalls enforces the layering compiler/README.md describes:
 // ir imports nothing heavier than the standard library; only the packages
 // that need Cilium import it; rules needs neither Cilium nor CUE; the
-// compiler and its stages depend on no output format (reports); nothing
-// imports cmd.
+// compiler and its stages depend on no output format (reports); output
+// formats are encoded only in reports; nothing imports cmd.
 func TestDependencyWalls(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/policypilot/ppc/...").Output()
 	if err != nil {
@@ -46,6 +46,14 @@ func TestDependencyWalls(t *testing.T) {
 			}
 			if strings.HasPrefix(imp, mod+"cmd") && !strings.HasPrefix(pkg, mod+"cmd") {
 				t.Errorf("%s imports %s: nothing imports cmd", pkg, imp)
+			}
+			// Output formats live in reports: nothing else encodes XML
+			// or JUnit, and the command package encodes no JSON.
+			if (imp == "encoding/xml" || imp == mod+"reports/junit") && !strings.HasPrefix(pkg, mod+"reports") {
+				t.Errorf("%s imports %s: output formats are written in reports", pkg, imp)
+			}
+			if imp == "encoding/json" && strings.HasPrefix(pkg, mod+"cmd") {
+				t.Errorf("%s imports encoding/json: output formats are written in reports", pkg)
 			}
 		}
 		if pkg == mod+"compiler" || strings.HasPrefix(pkg, mod+"compiler/") {

@@ -17,6 +17,7 @@ import (
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
+	"github.com/policypilot/ppc/reports/lintreport"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -328,7 +329,7 @@ func lintCompiled(ctx context.Context, e *env, res *compiler.Result, packDirs []
 		return err
 	}
 	if len(rep.Findings) > 0 {
-		if err := lint.Write(e.stderr, rep, lint.WriteOptions{Format: "text"}); err != nil {
+		if err := lintreport.Formats.Write(e.stderr, "text", rep, reports.Options{}); err != nil {
 			return err
 		}
 	}

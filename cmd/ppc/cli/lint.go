@@ -11,6 +11,7 @@ import (
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/lintreport"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -55,7 +56,7 @@ input error, no policy found or no lint rule loaded.`,
 			fs.StringArrayVar(&p.rules, "rules", nil, "add the lint pack in `DIR` or bundle .tar.gz (repeatable)")
 			fs.BoolVar(&p.noDefault, "no-default", false, "leave out the embedded Cilium best-practice pack")
 			p.bound.register(fs, "the lint rules on one policy")
-			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(lint.Formats, ", "))
+			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(lintreport.Formats.Names(), ", "))
 			fs.StringVar(&p.failOn, "fail-on", "deny", "lowest severity that fails: deny or warn")
 			fs.StringVarP(&p.namespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n)")
 			fs.StringArrayVar(&p.schemas, "schemas", nil, "also check policies against the CUE #Policy in `DIR` (repeatable)")
@@ -83,8 +84,8 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if len(args) == 0 {
 		return usageErr("no input: give policy files, directories or - for stdin (usage: ppc lint POLICY_PATH...)")
 	}
-	if !contains(lint.Formats, p.format) {
-		return usageErr("-o %q: want one of %s", p.format, strings.Join(lint.Formats, ", "))
+	if err := lintreport.Formats.Check(p.format); err != nil {
+		return usageErr("%v", err)
 	}
 	if p.failOn != "deny" && p.failOn != "warn" {
 		return usageErr("--fail-on %q: want deny or warn", p.failOn)
@@ -129,7 +130,7 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if rep.Policies == 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
-	if err := lint.Write(e.stdout, rep, lint.WriteOptions{Format: p.format, Color: wantsColour(e), Base: e.cwd, Version: Version}); err != nil {
+	if err := lintreport.Formats.Write(e.stdout, p.format, rep, reports.Options{Color: wantsColour(e), Cwd: e.cwd, Version: Version}); err != nil {
 		return err
 	}
 	failing := rep.Count(lint.Deny)
@@ -140,15 +141,6 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // wantsColour reports whether stdout is a terminal that wants colour.

@@ -1,4 +1,7 @@
-package lint
+// Package lintreport owns the output formats of ppc lint: text (with
+// colours on a terminal), JSON, SARIF 2.1.0 for code scanning, JUnit, TAP
+// and GitHub Actions workflow commands.
+package lintreport
 
 import (
 	"encoding/json"
@@ -9,57 +12,40 @@ import (
 	"strings"
 
 	"github.com/policypilot/ppc/internal/textsafe"
+	"github.com/policypilot/ppc/lint"
+	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/junit"
 )
 
-// Formats are the output formats of Write.
-var Formats = []string{"text", "json", "sarif", "junit", "tap", "github"}
+// Formats are ppc lint's -o values. Options.Color paints text for a
+// terminal; Options.Version names ppc's version in SARIF.
+var Formats = reports.NewFormats[*lint.Report]().
+	Register("text", writeText).
+	Register("json", writeJSON).
+	Register("sarif", writeSARIF).
+	Register("junit", writeJUnit).
+	Register("tap", writeTAP).
+	Register("github", writeGitHub)
 
-// WriteOptions control rendering.
-type WriteOptions struct {
-	Format string
-	Color  bool   // text: ANSI colours (only on a terminal)
-	Base   string // file paths are shown relative to this directory
-	// Version is ppc's version, for SARIF's tool.driver.version.
-	Version string
-}
-
-// Write renders the report.
-func Write(w io.Writer, rep *Report, o WriteOptions) error {
-	switch o.Format {
-	case "", "text":
-		return writeText(w, rep, o)
-	case "json":
-		return writeJSON(w, rep, o)
-	case "sarif":
-		return writeSARIF(w, rep, o)
-	case "junit":
-		return writeJUnit(w, rep, o)
-	case "tap":
-		return writeTAP(w, rep, o)
-	case "github":
-		return writeGitHub(w, rep, o)
-	}
-	return fmt.Errorf("unknown format %q (want %s)", o.Format, strings.Join(Formats, ", "))
-}
-
-func (o WriteOptions) rel(file string) string {
+// rel shows a file relative to o.Cwd when it lies below it, stdin as
+// <stdin>.
+func rel(o reports.Options, file string) string {
 	if file == "-" {
 		return "<stdin>"
 	}
-	if o.Base != "" && filepath.IsAbs(file) {
-		if r, err := filepath.Rel(o.Base, file); err == nil && !strings.HasPrefix(r, "..") {
+	if o.Cwd != "" && filepath.IsAbs(file) {
+		if r, err := filepath.Rel(o.Cwd, file); err == nil && !strings.HasPrefix(r, "..") {
 			file = r
 		}
 	}
 	return filepath.ToSlash(file)
 }
 
-func (f Finding) where(o WriteOptions) string {
-	return fmt.Sprintf("%s:%d", o.rel(f.File), f.Line)
+func where(f lint.Finding, o reports.Options) string {
+	return fmt.Sprintf("%s:%d", rel(o, f.File), f.Line)
 }
 
-func writeText(w io.Writer, rep *Report, o WriteOptions) error {
+func writeText(w io.Writer, rep *lint.Report, o reports.Options) error {
 	paint := func(code, s string) string {
 		if !o.Color {
 			return s
@@ -68,7 +54,7 @@ func writeText(w io.Writer, rep *Report, o WriteOptions) error {
 	}
 	for _, f := range rep.Findings {
 		level := paint("31;1", "DENY")
-		if f.Severity == Warn {
+		if f.Severity == lint.Warn {
 			level = paint("33", "WARN")
 		}
 		if f.Excepted != "" {
@@ -78,16 +64,16 @@ func writeText(w io.Writer, rep *Report, o WriteOptions) error {
 		if f.Path != "" {
 			path = " " + f.Path + ":"
 		}
-		fmt.Fprintf(w, "%s %s %s %s:%s %s\n", level, textsafe.Line(f.where(o)), textsafe.Line(f.Rule), textsafe.Line(f.Policy), textsafe.Line(path), textsafe.Line(f.Msg))
+		fmt.Fprintf(w, "%s %s %s %s:%s %s\n", level, textsafe.Line(where(f, o)), textsafe.Line(f.Rule), textsafe.Line(f.Policy), textsafe.Line(path), textsafe.Line(f.Msg))
 		if f.Excepted != "" {
 			fmt.Fprintf(w, "    excepted: %s\n", textsafe.Line(f.Excepted))
 		}
 	}
-	fmt.Fprintf(w, "%d policies, %d rules: %d deny, %d warn, %d excepted\n", rep.Policies, len(rep.Rules), rep.Count(Deny), rep.Count(Warn), excepted(rep))
+	fmt.Fprintf(w, "%d policies, %d rules: %d deny, %d warn, %d excepted\n", rep.Policies, len(rep.Rules), rep.Count(lint.Deny), rep.Count(lint.Warn), excepted(rep))
 	return nil
 }
 
-func excepted(rep *Report) int {
+func excepted(rep *lint.Report) int {
 	n := 0
 	for _, f := range rep.Findings {
 		if f.Excepted != "" {
@@ -97,22 +83,22 @@ func excepted(rep *Report) int {
 	return n
 }
 
-func writeJSON(w io.Writer, rep *Report, o WriteOptions) error {
+func writeJSON(w io.Writer, rep *lint.Report, o reports.Options) error {
 	out := *rep
-	out.Findings = make([]Finding, len(rep.Findings))
+	out.Findings = make([]lint.Finding, len(rep.Findings))
 	for i, f := range rep.Findings {
-		f.File = o.rel(f.File)
+		f.File = rel(o, f.File)
 		out.Findings[i] = f
 	}
 	if out.Findings == nil {
-		out.Findings = []Finding{}
+		out.Findings = []lint.Finding{}
 	}
 	b, err := json.MarshalIndent(struct {
-		*Report
+		*lint.Report
 		Deny     int `json:"deny"`
 		Warn     int `json:"warn"`
 		Excepted int `json:"excepted"`
-	}{&out, rep.Count(Deny), rep.Count(Warn), excepted(rep)}, "", "  ")
+	}{&out, rep.Count(lint.Deny), rep.Count(lint.Warn), excepted(rep)}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -122,18 +108,18 @@ func writeJSON(w io.Writer, rep *Report, o WriteOptions) error {
 
 // rulesOf lists the rules of the report plus the verification layers
 // that produced findings, with their index for SARIF.
-func rulesOf(rep *Report) []Rule {
-	rs := append([]Rule(nil), rep.Rules...)
+func rulesOf(rep *lint.Report) []lint.Rule {
+	rs := append([]lint.Rule(nil), rep.Rules...)
 	have := map[string]bool{}
 	for _, r := range rs {
 		have[r.ID] = true
 	}
-	verifyRules := map[string]Rule{
-		RuleVerifySchema: {ID: RuleVerifySchema, Title: "rejected by the API server", Severity: Deny,
+	verifyRules := map[string]lint.Rule{
+		lint.RuleVerifySchema: {ID: lint.RuleVerifySchema, Title: "rejected by the API server", Severity: lint.Deny,
 			Rationale: "The policy fails the validation the Kubernetes API server runs on the CiliumNetworkPolicy CRD: kubectl apply fails."},
-		RuleVerifyAgent: {ID: RuleVerifyAgent, Title: "rejected by the Cilium agent", Severity: Deny,
+		lint.RuleVerifyAgent: {ID: lint.RuleVerifyAgent, Title: "rejected by the Cilium agent", Severity: lint.Deny,
 			Rationale: "The API server accepts the policy, but the Cilium agent's parser rejects it: the policy is silently not enforced."},
-		RuleVerifyOrg: {ID: RuleVerifyOrg, Title: "violates an organisation schema", Severity: Deny,
+		lint.RuleVerifyOrg: {ID: lint.RuleVerifyOrg, Title: "violates an organisation schema", Severity: lint.Deny,
 			Rationale: "The policy does not satisfy an organisation CUE schema given with --schemas."},
 	}
 	var extra []string
@@ -148,20 +134,20 @@ func rulesOf(rep *Report) []Rule {
 		if r, ok := verifyRules[id]; ok {
 			rs = append(rs, r)
 		} else {
-			rs = append(rs, Rule{ID: id, Title: id, Severity: Deny})
+			rs = append(rs, lint.Rule{ID: id, Title: id, Severity: lint.Deny})
 		}
 	}
 	return rs
 }
 
-func sarifLevel(s Severity) string {
-	if s == Warn {
+func sarifLevel(s lint.Severity) string {
+	if s == lint.Warn {
 		return "warning"
 	}
 	return "error"
 }
 
-func writeSARIF(w io.Writer, rep *Report, o WriteOptions) error {
+func writeSARIF(w io.Writer, rep *lint.Report, o reports.Options) error {
 	type text struct {
 		Text string `json:"text"`
 	}
@@ -199,7 +185,7 @@ func writeSARIF(w io.Writer, rep *Report, o WriteOptions) error {
 	for _, f := range rep.Findings {
 		loc := map[string]any{
 			"physicalLocation": map[string]any{
-				"artifactLocation": map[string]any{"uri": o.rel(f.File)},
+				"artifactLocation": map[string]any{"uri": rel(o, f.File)},
 				"region":           map[string]any{"startLine": max(f.Line, 1)},
 			},
 		}
@@ -243,11 +229,11 @@ func writeSARIF(w io.Writer, rep *Report, o WriteOptions) error {
 	return err
 }
 
-func writeJUnit(w io.Writer, rep *Report, o WriteOptions) error {
+func writeJUnit(w io.Writer, rep *lint.Report, o reports.Options) error {
 	// One suite per policy, one case per finding: deny findings fail,
 	// excepted ones are skipped, warnings pass (they fail the gate only
 	// with --fail-on warn).
-	byPolicy := map[string][]Finding{}
+	byPolicy := map[string][]lint.Finding{}
 	var order []string
 	for _, f := range rep.Findings {
 		k := f.Kind + " " + f.Policy
@@ -261,13 +247,13 @@ func writeJUnit(w io.Writer, rep *Report, o WriteOptions) error {
 	for _, k := range order {
 		s := junit.Suite{Name: k}
 		for _, f := range byPolicy[k] {
-			tc := junit.Case{Name: f.Rule + " " + f.Path, Classname: o.rel(f.File)}
-			m := &junit.Message{Message: f.Msg, Type: string(f.Severity), Text: fmt.Sprintf("%s %s %s: %s", f.where(o), f.Rule, f.Path, f.Msg)}
+			tc := junit.Case{Name: f.Rule + " " + f.Path, Classname: rel(o, f.File)}
+			m := &junit.Message{Message: f.Msg, Type: string(f.Severity), Text: fmt.Sprintf("%s %s %s: %s", where(f, o), f.Rule, f.Path, f.Msg)}
 			switch {
 			case f.Excepted != "":
 				m.Message, m.Text = "excepted: "+f.Excepted, m.Text+"\nexcepted: "+f.Excepted
 				tc.Skipped = m
-			case f.Severity == Deny:
+			case f.Severity == lint.Deny:
 				tc.Failure = m
 			default:
 				tc.Name += " (warning)"
@@ -288,7 +274,7 @@ func tapEscape(s string) string {
 	return strings.NewReplacer("\n", " ", "\r", " ", "#", `\#`).Replace(s)
 }
 
-func writeTAP(w io.Writer, rep *Report, o WriteOptions) error {
+func writeTAP(w io.Writer, rep *lint.Report, o reports.Options) error {
 	n := len(rep.Findings)
 	if n == 0 {
 		_, err := fmt.Fprintf(w, "TAP version 13\n1..1\nok 1 - %d policies, no findings\n", rep.Policies)
@@ -296,11 +282,11 @@ func writeTAP(w io.Writer, rep *Report, o WriteOptions) error {
 	}
 	fmt.Fprintf(w, "TAP version 13\n1..%d\n", n)
 	for i, f := range rep.Findings {
-		desc := tapEscape(fmt.Sprintf("%s %s %s %s: %s", f.where(o), f.Rule, f.Policy, f.Path, f.Msg))
+		desc := tapEscape(fmt.Sprintf("%s %s %s %s: %s", where(f, o), f.Rule, f.Policy, f.Path, f.Msg))
 		switch {
 		case f.Excepted != "":
 			fmt.Fprintf(w, "ok %d - %s # SKIP excepted: %s\n", i+1, desc, tapEscape(f.Excepted))
-		case f.Severity == Warn:
+		case f.Severity == lint.Warn:
 			// "# TODO" is TAP's directive for a known, not-yet-fixed
 			// problem: consumers report it without failing the run, as
 			// warnings do not fail the gate unless --fail-on warn.
@@ -322,18 +308,18 @@ func ghEscape(s string, prop bool) string {
 	return s
 }
 
-func writeGitHub(w io.Writer, rep *Report, o WriteOptions) error {
+func writeGitHub(w io.Writer, rep *lint.Report, o reports.Options) error {
 	for _, f := range rep.Findings {
 		if f.Excepted != "" {
 			continue
 		}
 		cmd := "error"
-		if f.Severity == Warn {
+		if f.Severity == lint.Warn {
 			cmd = "warning"
 		}
-		fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", cmd, ghEscape(o.rel(f.File), true), max(f.Line, 1),
+		fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", cmd, ghEscape(rel(o, f.File), true), max(f.Line, 1),
 			ghEscape(f.Rule+" "+f.Policy, true), ghEscape(strings.TrimSpace(f.Path+" "+f.Msg), false))
 	}
-	fmt.Fprintf(w, "%d policies: %d deny, %d warn, %d excepted\n", rep.Policies, rep.Count(Deny), rep.Count(Warn), excepted(rep))
+	fmt.Fprintf(w, "%d policies: %d deny, %d warn, %d excepted\n", rep.Policies, rep.Count(lint.Deny), rep.Count(lint.Warn), excepted(rep))
 	return nil
 }

@@ -1,7 +1,8 @@
-package lint
+package lintreport
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -12,49 +13,58 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/internal/testutil"
+	"github.com/policypilot/ppc/lint"
+	"github.com/policypilot/ppc/reports"
 )
 
-// findingsFixture lints a small set with a deny, a warning, a verification
-// error and an excepted finding.
-func findingsFixture(t testing.TB) *Report {
+const head = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: web
+  namespace: shop
+spec:
+`
+
+// findingsFixture lints a small set with a deny, a warning, a
+// verification error and an excepted finding (lint's fixture_test.go
+// checks those findings).
+func findingsFixture(t testing.TB) *lint.Report {
 	t.Helper()
-	l := newLinter(t, true)
+	v, err := verify.New(verify.Options{Agent: agent.Defaults()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lint.New(context.Background(), lint.Options{Namespace: "default", Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
 	y := head + "  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEntities: [world]\n" +
 		"---\n" + strings.Replace(head, "name: web", "name: api", 1) + "  endpointSelector: {}\n  ingress:\n  - toPorts: [{ports: [{port: \"99999\", protocol: TCP}]}]\n" +
 		"---\n" + strings.Replace(head, "name: web\n", "name: ok\n  annotations: {lint.ppc.policypilot.io/CIL001: \"public ingress, reviewed in SEC-42\"}\n", 1) +
 		"  endpointSelector: {matchLabels: {app: lb}}\n  ingress:\n  - fromEntities: [world]\n"
-	rep := lintYAML(t, l, y)
+	objs, ds := manifest.Parse("p.yaml", []byte(y))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	rep, err := l.Lint(context.Background(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep.Files = 1
 	return rep
 }
 
-func render(t testing.TB, rep *Report, format string) []byte {
+func render(t testing.TB, rep *lint.Report, format string) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := Write(&b, rep, WriteOptions{Format: format, Version: "test"}); err != nil {
+	if err := Formats.Write(&b, format, rep, reports.Options{Version: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-func TestFixtureFindings(t *testing.T) {
-	rep := findingsFixture(t)
-	var got []string
-	for _, f := range rep.Findings {
-		s := f.Rule + " " + f.Policy + " " + string(f.Severity)
-		if f.Excepted != "" {
-			s += " excepted"
-		}
-		got = append(got, s)
-	}
-	want := []string{"CIL001 shop/web deny", "CIL002 shop/api warn", "verify-agent shop/api deny", "CIL001 shop/ok deny excepted"}
-	if strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("findings %q, want %q", got, want)
-	}
-	if rep.Count(Deny) != 2 || rep.Count(Warn) != 1 {
-		t.Errorf("deny %d warn %d", rep.Count(Deny), rep.Count(Warn))
-	}
 }
 
 // TestSARIFSchema validates -o sarif against the OASIS SARIF 2.1.0 JSON
@@ -176,15 +186,15 @@ func TestOtherFormats(t *testing.T) {
 	}
 	// JSON round-trips.
 	var js struct {
-		Findings []Finding `json:"findings"`
-		Deny     int       `json:"deny"`
+		Findings []lint.Finding `json:"findings"`
+		Deny     int            `json:"deny"`
 	}
 	if err := json.Unmarshal(render(t, rep, "json"), &js); err != nil || len(js.Findings) != 4 || js.Deny != 2 {
 		t.Errorf("json: %v %+v", err, js)
 	}
 	// Text: colour only when asked.
 	var b bytes.Buffer
-	if err := Write(&b, rep, WriteOptions{Format: "text", Color: true}); err != nil || !strings.Contains(b.String(), "\x1b[31;1mDENY") {
+	if err := Formats.Write(&b, "text", rep, reports.Options{Color: true}); err != nil || !strings.Contains(b.String(), "\x1b[31;1mDENY") {
 		t.Errorf("coloured text: %q", b.String())
 	}
 	if plain := string(render(t, rep, "text")); strings.Contains(plain, "\x1b") || !strings.Contains(plain, "excepted: annotation lint.ppc.policypilot.io/CIL001: public ingress, reviewed in SEC-42") {
@@ -194,7 +204,7 @@ func TestOtherFormats(t *testing.T) {
 
 // TestGitHubEscaping: a message cannot start a new workflow command.
 func TestGitHubEscaping(t *testing.T) {
-	rep := &Report{Policies: 1, Findings: []Finding{{Rule: "x", Severity: Deny, Policy: "a,b:c", File: "p.yaml", Line: 3, Msg: "line1\n::error file=evil::pwned %"}}}
+	rep := &lint.Report{Policies: 1, Findings: []lint.Finding{{Rule: "x", Severity: lint.Deny, Policy: "a,b:c", File: "p.yaml", Line: 3, Msg: "line1\n::error file=evil::pwned %"}}}
 	out := string(render(t, rep, "github"))
 	if strings.Count(out, "\n::") != 0 || !strings.Contains(out, "line1%0A::error file=evil::pwned %25") || !strings.Contains(out, "title=x a%2Cb%3Ac::") {
 		t.Errorf("github output:\n%s", out)
