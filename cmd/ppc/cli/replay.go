@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
@@ -89,6 +90,40 @@ type replayRun struct {
 	verified []verify.Result // every policy, valid or not
 }
 
+// learnAttempts learns the flows as compile does, every connection
+// attempt included, and returns them with the agent settings to replay
+// them under (the cluster name inferred from the flows unless given).
+func (r *replaySource) learnAttempts(ctx context.Context, e *env) (*compiler.Result, agent.Settings, error) {
+	learn, err := r.learnOptions(e, lower.Options{Attempts: true})
+	if err != nil {
+		return nil, agent.Settings{}, err
+	}
+	settings, err := r.agent.settings()
+	if err != nil {
+		return nil, agent.Settings{}, usageErr("%v", err)
+	}
+	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
+		Learn: learn,
+		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
+	})
+	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	if err != nil {
+		return nil, agent.Settings{}, compileError(err)
+	}
+	if res.Diagnostics.HasErrors() {
+		return nil, agent.Settings{}, &exitError{code: exitFailure, printed: true}
+	}
+	if len(res.Graph.Edges) == 0 {
+		reports.PrintSkipped(e.stderr, res.Graph.Stats.Skipped)
+		return nil, agent.Settings{}, &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
+	}
+	settings = res.Agent
+	if settings.ClusterName == "" {
+		settings.ClusterName = "default"
+	}
+	return res, settings, nil
+}
+
 // run learns the flows (every connection attempt), verifies the
 // policies (invalid ones are kept aside, not loaded, as the cluster would
 // not enforce them), replays the flows through Cilium's engine loaded with
@@ -101,14 +136,6 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if len(args) == 0 {
 		return nil, nil, usageErr("no policies: give policy files, directories or - (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
-	learn, err := r.learnOptions(e, lower.Options{Attempts: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	settings, err := r.agent.settings()
-	if err != nil {
-		return nil, nil, usageErr("%v", err)
-	}
 	stdinUsers := 0
 	for _, a := range append(append([]string(nil), r.flows...), args...) {
 		if a == "-" {
@@ -118,26 +145,9 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if stdinUsers > 1 {
 		return nil, nil, usageErr("only one of --flows and the policies can be - (stdin)")
 	}
-
-	// The flows, as compile learns them, every attempt included.
-	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
-		Learn: learn,
-		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
-	})
-	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	res, settings, err := r.learnAttempts(ctx, e)
 	if err != nil {
-		return nil, nil, compileError(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		return nil, nil, &exitError{code: exitFailure, printed: true}
-	}
-	if len(res.Graph.Edges) == 0 {
-		reports.PrintSkipped(e.stderr, res.Graph.Stats.Skipped)
-		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
-	}
-	settings = res.Agent
-	if settings.ClusterName == "" {
-		settings.ClusterName = "default"
+		return nil, nil, err
 	}
 
 	// The policies, verified as the API server and the agent would.
