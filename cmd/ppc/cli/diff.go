@@ -84,9 +84,13 @@ func runDiff(ctx context.Context, e *env, p *diffParams, args []string) error {
 		if err != nil {
 			return err
 		}
+		v, err := verify.New(verify.Options{Agent: settings}) // built once: the CRD validator and CUE values serve both sets
+		if err != nil {
+			return err
+		}
 		reps := make([]*replay.Report, 2)
 		for i, objs := range sets {
-			if reps[i], err = replaySet(ctx, e, learned.Graph, objs, settings, p.src.policyNamespace, args[i]); err != nil {
+			if reps[i], err = replaySet(ctx, e, v, learned.Graph, objs, settings, p.src.policyNamespace, args[i]); err != nil {
 				return err
 			}
 		}
@@ -129,11 +133,7 @@ func readPolicySet(ctx context.Context, e *env, arg string) ([]manifest.Object, 
 
 // replaySet verifies one set and replays g through Cilium's engine loaded
 // with its valid policies.
-func replaySet(ctx context.Context, e *env, g *ir.Graph, objs []manifest.Object, settings agent.Settings, ns, name string) (*replay.Report, error) {
-	v, err := verify.New(verify.Options{Agent: settings})
-	if err != nil {
-		return nil, err
-	}
+func replaySet(ctx context.Context, e *env, v *verify.Verifier, g *ir.Graph, objs []manifest.Object, settings agent.Settings, ns, name string) (*replay.Report, error) {
 	vrep := v.Manifests(ctx, objs, ns)
 	mr, err := compiler.ReplayManifests(g, vrep.Results, settings, nil)
 	if err != nil {

@@ -44,6 +44,26 @@ func testOptions(t *testing.T) options {
 	}
 }
 
+// eachEntry calls fn with every entry of the tar stream r and its body.
+func eachEntry(t *testing.T, r io.Reader, fn func(*tar.Header, []byte)) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h, b)
+	}
+}
+
 func TestBuild(t *testing.T) {
 	o := testOptions(t)
 	digest, err := build(o)
@@ -60,28 +80,19 @@ func TestBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachEntry(t, f, func(h *tar.Header, body []byte) {
 		if !h.ModTime.Equal(o.created) || h.Uid != 0 {
 			t.Errorf("%s: time %s uid %d, want %s and 0", h.Name, h.ModTime, h.Uid, o.created)
 		}
 		p := filepath.Join(dir, h.Name)
 		if h.Typeflag == tar.TypeDir {
 			os.MkdirAll(p, 0o755)
-			continue
+			return
 		}
-		b, _ := io.ReadAll(tr)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		if err := os.WriteFile(p, body, 0o644); err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 	lp, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -142,27 +153,16 @@ func TestBuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		var body bytes.Buffer
-		tr := tar.NewReader(rc)
 		files := map[string]*tar.Header{}
-		for {
-			h, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		eachEntry(t, rc, func(h *tar.Header, b []byte) {
 			files[h.Name] = h
 			if h.Name == "ppc" {
-				io.Copy(&body, tr)
+				body.Write(b)
 			}
-			if h.Name == "etc/passwd" {
-				b, _ := io.ReadAll(tr)
-				if !strings.Contains(string(b), "nonroot:x:65532:65532:") {
-					t.Errorf("%s: /etc/passwd has no nonroot user:\n%s", arch, b)
-				}
+			if h.Name == "etc/passwd" && !strings.Contains(string(b), "nonroot:x:65532:65532:") {
+				t.Errorf("%s: /etc/passwd has no nonroot user:\n%s", arch, b)
 			}
-		}
+		})
 		rc.Close()
 		if h := files["ppc"]; h == nil || h.Mode != 0o755 || !strings.HasSuffix(body.String(), arch+" body") {
 			t.Errorf("%s: /ppc is %+v (%q), want that architecture's binary, mode 0755", arch, h, body.String())
