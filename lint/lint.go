@@ -238,18 +238,32 @@ func (l *Linter) Rules() []Rule { return l.rules }
 // the restricted capabilities, the cilium.identity_label builtin and ppc's
 // own (rules.Builtins).
 func RegoOptions() []func(*rego.Rego) {
-	caps := rules.Capabilities()
-	caps.Builtins = append(caps.Builtins, identityLabelDecl)
 	opts := []func(*rego.Rego){
-		rego.Capabilities(caps),
+		rego.Capabilities(Capabilities()),
 		rego.StrictBuiltinErrors(true),
 		rego.SetRegoVersion(ast.RegoV1),
-		rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true, Nondeterministic: false}, identityLabel),
 	}
-	for _, b := range rules.Builtins() {
+	for _, b := range Builtins() {
 		opts = append(opts, b.Register)
 	}
 	return opts
+}
+
+// Capabilities are rules.Capabilities with lint's builtin
+// cilium.identity_label added: what a lint pack may call.
+func Capabilities() *ast.Capabilities {
+	caps := rules.Capabilities()
+	caps.Builtins = append(caps.Builtins, identityLabelDecl)
+	return caps
+}
+
+// Builtins are the Go builtins a lint evaluation registers: ppc's own
+// (rules.Builtins) and cilium.identity_label.
+func Builtins() []rules.Builtin {
+	return append(rules.Builtins(), rules.Builtin{
+		Decl:     identityLabelDecl,
+		Register: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true}, identityLabel),
+	})
 }
 
 var identityLabelDecl = &ast.Builtin{

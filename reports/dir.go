@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/policypilot/ppc/internal/atomicfile"
 )
 
 // ManagedBy is the label ppc puts on every policy it writes
@@ -197,7 +199,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 			cleanup()
 			return nil, fmt.Errorf("write policies: %w", err)
 		}
-		tmp, err := stage(filepath.Dir(dst), f.b)
+		tmp, err := atomicfile.Stage(filepath.Dir(dst), f.b)
 		if err != nil {
 			cleanup()
 			return nil, fmt.Errorf("write %s: %w", dst, err)

@@ -87,6 +87,18 @@ func RelPos(p ir.Pos, cwd string) string {
 	return p.String()
 }
 
+// RelPath shows an absolute path (optionally with :line) relative to cwd
+// when it lies below it, and any other path as it is.
+func RelPath(p, cwd string) string {
+	if cwd == "" || !filepath.IsAbs(p) {
+		return p
+	}
+	if r, err := filepath.Rel(cwd, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
 // PrintSkipped prints the summary of skipped records by reason.
 func PrintSkipped(w io.Writer, skipped map[string]int64) {
 	if len(skipped) == 0 {

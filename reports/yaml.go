@@ -3,9 +3,6 @@ package reports
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -43,63 +40,6 @@ func Stream(docs []Doc) ([]byte, error) {
 		buf.Write(b)
 	}
 	return buf.Bytes(), nil
-}
-
-// WriteFileAtomic writes b to path (creating its directory) through a
-// temporary file and a rename.
-func WriteFileAtomic(path string, b []byte) error {
-	return WriteFileAtomicFunc(path, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
-}
-
-// WriteFileAtomicFunc streams what write writes to path (creating its
-// directory) through a temporary file and a rename: the file appears
-// whole or not at all, and a failing write leaves nothing behind.
-func WriteFileAtomicFunc(path string, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := stageFunc(filepath.Dir(path), write)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-// stage writes b to a new temporary file in dir (mode 0644) and returns
-// its name; on error nothing is left behind.
-func stage(dir string, b []byte) (string, error) {
-	return stageFunc(dir, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
-}
-
-// stageFunc is stage with the content streamed by write.
-func stageFunc(dir string, write func(io.Writer) error) (string, error) {
-	f, err := os.CreateTemp(dir, ".ppc-*.tmp")
-	if err != nil {
-		return "", err
-	}
-	tmp := f.Name()
-	err = write(f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return "", err
-	}
-	return tmp, nil
 }
 
 // safeSegment rejects names that would escape the output directory. Names

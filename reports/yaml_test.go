@@ -59,30 +59,3 @@ func TestWriteDir(t *testing.T) {
 		t.Errorf("half output left behind: %v", files)
 	}
 }
-
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "ir.json")
-	if err := WriteFileAtomic(p, []byte("a")); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(p, []byte("b")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "b" {
-		t.Errorf("got %q", b)
-	}
-	// A path below a regular file cannot be written.
-	if err := WriteFileAtomic(filepath.Join(p, "x"), []byte("a")); err == nil {
-		t.Error("write below a regular file succeeded")
-	}
-}
-
-func TestWriteFileAtomicCreatesDir(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "a", "b", "report.html")
-	if err := WriteFileAtomic(p, []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(p); err != nil || string(b) != "x" {
-		t.Fatalf("%q %v", b, err)
-	}
-}

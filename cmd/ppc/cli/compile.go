@@ -210,13 +210,13 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	if p.dryRun {
 		for _, f := range wr.Written {
-			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(relPath(f, e.cwd)))
+			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 		}
 		for _, f := range wr.Kustomizations {
-			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(relPath(f, e.cwd)))
+			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 		}
 		for _, f := range wr.Removed {
-			fmt.Fprintf(e.stdout, "remove %s\n", textsafe.Line(relPath(f, e.cwd)))
+			fmt.Fprintf(e.stdout, "remove %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 		}
 		return nil
 	}
@@ -225,7 +225,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		if len(wr.Removed) > 0 {
 			fmt.Fprintf(e.stderr, "ppc: removed %d files ppc wrote in an earlier run that this run no longer produces:\n", len(wr.Removed))
 			for _, f := range wr.Removed {
-				fmt.Fprintf(e.stderr, "  %s\n", textsafe.Line(relPath(f, e.cwd)))
+				fmt.Fprintf(e.stderr, "  %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 			}
 		}
 	}
@@ -292,10 +292,10 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 		}
 		fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies; %d files written, %d removed%s:\n", round, len(wr.Written), len(wr.Changed), len(wr.Removed), lostEvents(g))
 		for _, f := range wr.Changed {
-			fmt.Fprintf(e.stderr, "  wrote   %s\n", textsafe.Line(relPath(f, e.cwd)))
+			fmt.Fprintf(e.stderr, "  wrote   %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 		}
 		for _, f := range wr.Removed {
-			fmt.Fprintf(e.stderr, "  removed %s\n", textsafe.Line(relPath(f, e.cwd)))
+			fmt.Fprintf(e.stderr, "  removed %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
 		}
 		return nil
 	})

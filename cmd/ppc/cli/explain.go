@@ -12,6 +12,7 @@ import (
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/internal/atomicfile"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
@@ -103,7 +104,7 @@ func writeReport(e *env, path, format string, in *explain.Input) error {
 		_, err = e.stdout.Write(b)
 		return err
 	}
-	if err := reports.WriteFileAtomic(path, b); err != nil {
+	if err := atomicfile.Write(path, b); err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	return nil

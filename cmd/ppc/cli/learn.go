@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/internal/atomicfile"
 	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
@@ -66,7 +67,7 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				if output == "" {
 					return write(e.stdout)
 				}
-				return reports.WriteFileAtomicFunc(output, write)
+				return atomicfile.WriteFunc(output, write)
 			}
 		},
 	})
@@ -107,7 +108,7 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 		},
 	}, func(g *ir.Graph) error {
 		rounds++
-		if err := reports.WriteFileAtomicFunc(output, g.Write); err != nil {
+		if err := atomicfile.WriteFunc(output, g.Write); err != nil {
 			return err
 		}
 		prog.snapshot(len(g.Edges))

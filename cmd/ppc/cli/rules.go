@@ -3,15 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"sort"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
-	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/rulesreport"
+	"github.com/policypilot/ppc/rules/packtool"
 )
 
 type rulesParams struct {
@@ -69,8 +66,8 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 	if len(args) == 0 {
 		return usageErr("which tool? test, list, fmt, check or new (usage: ppc rules test DIR...)")
 	}
-	if p.format != "text" && p.format != "json" {
-		return usageErr("-o %q: want text or json", p.format)
+	if err := rulesreport.TestFormats.Check(p.format); err != nil {
+		return usageErr("%v", err)
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -86,63 +83,24 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if err != nil {
 			return err
 		}
-		results, cov, err := lint.Test(ctx, packs, p.defaults, p.run, bounds)
+		results, cov, err := packtool.Test(ctx, packs, p.defaults, p.run, bounds)
 		if ctx.Err() != nil {
 			return ctx.Err() // interrupted: nothing counted, nothing printed
 		}
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
-		failed := 0
-		for _, r := range results {
-			if !r.Pass && !r.Skipped {
-				failed++
-			}
+		run := &rulesreport.TestRun{Results: results}
+		if p.coverage {
+			run.Coverage = cov
 		}
-		if p.format == "json" {
-			if err := reports.WriteJSON(e.stdout, struct {
-				Tests    []lint.TestResult `json:"tests"`
-				Failed   int               `json:"failed"`
-				Coverage *lint.Coverage    `json:"coverage,omitempty"`
-			}{results, failed, covIf(p.coverage, cov)}); err != nil {
-				return err
-			}
-		} else {
-			for _, r := range results {
-				status := "PASS"
-				switch {
-				case r.Skipped:
-					status = "SKIP"
-				case !r.Pass:
-					status = "FAIL"
-				}
-				if status != "PASS" || p.verbose {
-					fmt.Fprintf(e.stdout, "%s %s %s.%s (%v)\n", status, r.Location, r.Package, r.Name, r.Duration.Round(1000))
-					if r.Message != "" && r.Message != "fail" {
-						fmt.Fprintf(e.stdout, "    %s\n", r.Message)
-					}
-					if r.Output != "" && status == "FAIL" {
-						fmt.Fprintf(e.stdout, "    %s\n", strings.ReplaceAll(strings.TrimSpace(r.Output), "\n", "\n    "))
-					}
-				}
-			}
-			fmt.Fprintf(e.stdout, "%d tests: %d passed, %d failed\n", len(results), len(results)-failed, failed)
-			if p.coverage {
-				files := make([]string, 0, len(cov.Files))
-				for f := range cov.Files {
-					files = append(files, f)
-				}
-				sort.Strings(files)
-				for _, f := range files {
-					fmt.Fprintf(e.stdout, "coverage %6.1f%%  %s\n", cov.Files[f], relPath(f, e.cwd))
-				}
-				fmt.Fprintf(e.stdout, "coverage %6.1f%%  total\n", cov.Percent)
-			}
+		if err := rulesreport.TestFormats.Write(e.stdout, p.format, run, reports.Options{Cwd: e.cwd, Verbose: p.verbose}); err != nil {
+			return err
 		}
 		if len(results) == 0 {
 			return &exitError{code: exitFailure, err: fmt.Errorf("no tests found (test rules are named test_* in *_test.rego files)")}
 		}
-		if failed > 0 {
+		if run.Failed() > 0 {
 			return &exitError{code: exitFailed, printed: true}
 		}
 		return nil
@@ -151,33 +109,21 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
-		entries, err := lint.List(packs)
+		entries, err := packtool.List(packs)
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
-		if p.format == "json" {
-			return reports.WriteJSON(e.stdout, entries)
-		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTAGE\tSEVERITY\tSOURCE\tTITLE")
-		for _, x := range entries {
-			sev := x.Severity
-			if sev == "" {
-				sev = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, x.Stage, sev, relPath(x.Source, e.cwd), x.Title)
-		}
-		return tw.Flush()
+		return rulesreport.ListFormats.Write(e.stdout, p.format, entries, reports.Options{Cwd: e.cwd})
 	case "fmt":
 		if len(rest) == 0 {
 			return usageErr("ppc rules fmt: give pack directories or files")
 		}
-		changed, err := lint.Fmt(rest, p.write)
+		changed, err := packtool.Fmt(rest, p.write)
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
 		for _, f := range changed {
-			fmt.Fprintln(e.stdout, relPath(f, e.cwd))
+			fmt.Fprintln(e.stdout, reports.RelPath(f, e.cwd))
 		}
 		if len(changed) > 0 && !p.write {
 			fmt.Fprintf(e.stderr, "ppc rules fmt: %d files need formatting (ppc rules fmt -w rewrites them)\n", len(changed))
@@ -192,7 +138,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
-		if err := lint.Check(packs); err != nil {
+		if err := packtool.Check(packs); err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
 		fmt.Fprintf(e.stderr, "ppc rules check: %d packs compile\n", len(packs))
@@ -205,7 +151,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if dir == "" {
 			dir = rest[0]
 		}
-		files, err := lint.Scaffold(dir, rest[0])
+		files, err := packtool.Scaffold(dir, rest[0])
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
@@ -216,22 +162,4 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		return nil
 	}
 	return usageErr("unknown tool %q: want test, list, fmt, check or new", sub)
-}
-
-func covIf(on bool, c *lint.Coverage) *lint.Coverage {
-	if on {
-		return c
-	}
-	return nil
-}
-
-// relPath shows an absolute path (optionally with :line) relative to cwd.
-func relPath(p, cwd string) string {
-	if cwd == "" || !filepath.IsAbs(p) {
-		return p
-	}
-	if r, err := filepath.Rel(cwd, p); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return p
 }

@@ -117,14 +117,10 @@ member[id] := group_key(id) if {
 	selector[id]
 }
 
-# members[key] lists the workloads a policy selects.
-group_keys := {k | some k in member}
-
-members[key] := sort(ids) if {
-	some key
-	group_keys[key]
-	ids := [id | some id, k in member; k == key]
-}
+# members[key] lists the workloads a policy selects (sorted). Grouped in
+# one pass: a comprehension per group that scans every workload would be
+# O(groups × workloads).
+members := {key: ids | some [key, ids] in lib.groups([[k, id] | some id, k in member])}
 
 # plain_name is a group's policy name before disambiguation.
 plain_name(g) := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))

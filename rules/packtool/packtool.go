@@ -1,4 +1,10 @@
-package lint
+// Package packtool is the rule-pack tooling behind `ppc rules`: testing
+// packs with OPA's tester and measuring coverage, listing every rule,
+// formatting, compile checks and scaffolding a new pack. It works on
+// compile packs (package rules) and lint packs (package lint) alike, with
+// the embedded default packs layered underneath as compile and lint layer
+// them.
+package packtool
 
 import (
 	"context"
@@ -15,17 +21,14 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/format"
-	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/atomicfile"
+	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/rules"
 )
-
-// This file holds the rule-pack tooling behind `ppc rules`: it works on
-// compile packs and lint packs alike, with the default packs included.
 
 // allModules layers packs over the default compile pack (stage
 // replacement as compile does) and adds the default lint pack: every
@@ -39,11 +42,11 @@ func allModules(packs []*rules.Pack, withTests bool) ([]rules.Module, map[string
 	if err != nil {
 		return nil, nil, err
 	}
-	lmods, err := Modules(nil, false, withTests)
+	lmods, err := lint.Modules(nil, false, withTests)
 	if err != nil {
 		return nil, nil, err
 	}
-	lcfg, err := Config(nil, false)
+	lcfg, err := lint.Config(nil, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,12 +57,6 @@ func allModules(packs []*rules.Pack, withTests bool) ([]rules.Module, map[string
 	return append(mods, lmods...), lcfg, nil
 }
 
-func capabilities() *ast.Capabilities {
-	caps := rules.Capabilities()
-	caps.Builtins = append(caps.Builtins, identityLabelDecl)
-	return caps
-}
-
 // Check compiles the default packs with packs under the restricted
 // capabilities, tests included; errors keep file:line:col.
 func Check(packs []*rules.Pack) error {
@@ -67,7 +64,7 @@ func Check(packs []*rules.Pack) error {
 	if err != nil {
 		return err
 	}
-	c := ast.NewCompiler().WithCapabilities(capabilities()).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)
+	c := ast.NewCompiler().WithCapabilities(lint.Capabilities()).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)
 	c.Compile(moduleMap(mods))
 	if c.Failed() {
 		return rules.CompileError(c.Errors)
@@ -102,8 +99,8 @@ func isCancel(err error) bool {
 // testerBuiltins are the builtins lint and compile evaluations register,
 // for OPA's tester.
 func testerBuiltins() []*tester.Builtin {
-	bs := []*tester.Builtin{{Decl: identityLabelDecl, Func: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl}, identityLabel)}}
-	for _, b := range rules.Builtins() {
+	var bs []*tester.Builtin
+	for _, b := range lint.Builtins() {
 		bs = append(bs, &tester.Builtin{Decl: b.Decl, Func: b.Register})
 	}
 	return bs
@@ -161,7 +158,7 @@ func Test(ctx context.Context, packs []*rules.Pack, defaults bool, filter string
 	modules := moduleMap(mods)
 	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
 	cov := cover.New()
-	compiler := ast.NewCompiler().WithCapabilities(capabilities()).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)
+	compiler := ast.NewCompiler().WithCapabilities(lint.Capabilities()).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)
 	r := tester.NewRunner().
 		SetCompiler(compiler).
 		SetStore(store).
@@ -277,14 +274,14 @@ func List(packs []*rules.Pack) ([]Entry, error) {
 	}
 	packOf := map[string]string{}
 	def, _ := rules.DefaultPack()
-	ldef, _ := DefaultPack()
+	ldef, _ := lint.DefaultPack()
 	for _, p := range append([]*rules.Pack{def, ldef}, packs...) {
 		for _, m := range p.Modules {
 			packOf[m.Path] = p.Name
 		}
 	}
 	var out []Entry
-	for _, r := range Describe(mods, packOf) {
+	for _, r := range lint.Describe(mods, packOf) {
 		out = append(out, Entry{ID: r.ID, Stage: "lint", Severity: string(r.Severity), Title: r.Title, Source: fmt.Sprintf("%s:%d", r.File, r.Line), Pack: r.Pack})
 	}
 	seen := map[string]bool{}
@@ -378,7 +375,7 @@ func Fmt(paths []string, write bool) ([]string, error) {
 				// the pack.
 				return changed, fmt.Errorf("%s is a symbolic link: not rewritten (format the file it points to)", f)
 			}
-			if err := reports.WriteFileAtomic(f, out); err != nil {
+			if err := atomicfile.Write(f, out); err != nil {
 				return nil, err
 			}
 			if err := os.Chmod(f, fi.Mode().Perm()); err != nil {

@@ -1,4 +1,4 @@
-package lint
+package packtool
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/internal/testutil"
+	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -108,11 +110,18 @@ func TestScaffold(t *testing.T) {
 	if err != nil || len(res) != 2 || !res[0].Pass || !res[1].Pass {
 		t.Fatalf("scaffold tests: %v %+v", err, res)
 	}
-	l, err := New(context.Background(), Options{Packs: []*rules.Pack{p}, Namespace: "default"})
+	l, err := lint.New(context.Background(), lint.Options{Packs: []*rules.Pack{p}, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := lintYAML(t, l, head+"  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n")
+	objs, ds := manifest.Parse("p.yaml", []byte("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n"))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	rep, err := l.Lint(context.Background(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	found := false
 	for _, f := range rep.Findings {
 		found = found || f.Rule == "ACM001"
