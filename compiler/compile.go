@@ -3,7 +3,6 @@ package compiler
 import (
 	"context"
 	"fmt"
-	"io"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -11,10 +10,12 @@ import (
 
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/synth"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/rules"
 	"github.com/policypilot/ppc/schemas"
 )
@@ -30,7 +31,8 @@ const (
 	StageSynthesize StageID = "synthesize" // decisions into Cilium's CiliumNetworkPolicy objects
 	StageVerify     StageID = "verify"     // API-server schema, agent Parse, CUE
 	StageReplay     StageID = "replay"     // observed connections through Cilium's policy engine
-	StageEmit       StageID = "emit"       // render YAML documents
+	StageEmit       StageID = "emit"       // the documents to write, in order, each with its path
+	StageLint       StageID = "lint"       // the lint gate (with Options.Lint): deny findings fail the compile
 )
 
 type stage struct {
@@ -47,6 +49,7 @@ var stages = []stage{
 	{StageVerify, (*state).verify},
 	{StageReplay, (*state).replay},
 	{StageEmit, (*state).emit},
+	{StageLint, (*state).lint},
 }
 
 // AllStages lists the stage IDs in order.
@@ -102,6 +105,20 @@ type Options struct {
 	// (bytes; 0: rules.DefaultMemoryLimit).
 	RuleTimeout time.Duration
 	RuleMemory  uint64
+	// Lint, when set, gates the emitted documents with lint packs: the
+	// lint stage runs only with it.
+	Lint *LintOptions
+}
+
+// LintOptions configure the lint gate.
+type LintOptions struct {
+	// Packs are organisation lint packs (directories or bundles), linted
+	// with the embedded default pack.
+	Packs []string
+	// Timeout bounds the lint rules on one policy; Memory the heap
+	// (bytes; 0: rules.DefaultMemoryLimit).
+	Timeout time.Duration
+	Memory  uint64
 }
 
 // Timing is how long a stage took.
@@ -122,25 +139,45 @@ type ReplayReport struct {
 	Probe *replay.ProbeReport
 }
 
-// Doc is one policy document ready to write: its namespace and name, and
-// the JSON bytes that were verified (package reports renders and writes
-// them; the compiler depends on no output format).
+// Doc is one policy document ready to write: its kind, namespace and
+// name, and the JSON bytes that were verified (package reports renders and
+// writes them; the compiler depends on no output format).
 type Doc struct {
 	// Cluster is set when policies are written per cluster (ClusterMesh).
-	Cluster   string
-	Namespace string
-	Name      string
-	JSON      []byte
+	Cluster    string
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	JSON       []byte
+}
+
+// Path is where the document is written below an output directory:
+// "[cluster/]namespace/name.yaml", slash-separated.
+func (d Doc) Path() string {
+	p := d.Namespace + "/" + d.Name + ".yaml"
+	if d.Cluster != "" {
+		p = d.Cluster + "/" + p
+	}
+	return p
+}
+
+// Object is the document as ppc's policy readers (lint, verify, replay)
+// see one read from its file.
+func (d Doc) Object() manifest.Object {
+	return manifest.Object{Pos: ir.Pos{File: d.Path(), Line: 1}, Doc: 1, APIVersion: d.APIVersion, Kind: d.Kind, Namespace: d.Namespace, Name: d.Name, JSON: d.JSON}
 }
 
 // Result holds every stage's output.
 type Result struct {
-	Summary     flows.Summary
-	Graph       *ir.Graph
-	Decisions   *rules.Decisions
-	Policies    []*synth.Policy
-	Docs        []Doc
-	Replay      *ReplayReport
+	Summary   flows.Summary
+	Graph     *ir.Graph
+	Decisions *rules.Decisions
+	Policies  []*synth.Policy
+	Docs      []Doc
+	Replay    *ReplayReport
+	// Lint is the lint gate's report (with Options.Lint).
+	Lint        *lint.Report
 	Diagnostics ir.Diagnostics
 	Timings     []Timing
 	// Completed is the last stage that ran to completion.
@@ -173,7 +210,7 @@ func Compile(ctx context.Context, args []string, opts Options) (*Result, error) 
 		if opts.Stage != nil {
 			opts.Stage(st.id)
 		}
-		if st.id == StageReplay && opts.NoReplay {
+		if st.id == StageReplay && opts.NoReplay || st.id == StageLint && opts.Lint == nil {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -350,7 +387,7 @@ func (s *state) synthesize(context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", p.Key, err)
 		}
-		s.res.Docs = append(s.res.Docs, Doc{Cluster: p.Cluster, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
+		s.res.Docs = append(s.res.Docs, Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
 	}
 	return nil
 }
@@ -423,6 +460,10 @@ func firstPos(e *ir.Edge) ir.Pos {
 	return ir.Pos{}
 }
 
+// emit orders the documents by cluster, namespace and name (the order of
+// the YAML stream and of every listing) and checks that each can be
+// written as its own file: a name that would leave the output directory is
+// an error, whatever the check that let it through.
 func (s *state) emit(context.Context) error {
 	sort.SliceStable(s.res.Docs, func(i, j int) bool {
 		a, b := s.res.Docs[i], s.res.Docs[j]
@@ -434,12 +475,52 @@ func (s *state) emit(context.Context) error {
 		}
 		return a.Name < b.Name
 	})
+	for _, d := range s.res.Docs {
+		if !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
+			diag := ir.Errorf("ppc_emit_path", ir.Pos{}, "policy %q in namespace %q (cluster %q) cannot be written as a file: the name would leave the output directory", d.Name, d.Namespace, d.Cluster)
+			diag.Stage = string(StageEmit)
+			s.res.Diagnostics = append(s.res.Diagnostics, diag)
+		}
+	}
 	return nil
 }
 
-// WriteTimings prints the stage timings, one per line.
-func (r *Result) WriteTimings(w io.Writer) {
-	for _, t := range r.Timings {
-		fmt.Fprintf(w, "%-11s %s\n", t.Stage, t.Duration.Round(time.Microsecond))
+// safeSegment rejects names that would escape the output directory. Names
+// are DNS subdomains once verified; this guards the file system even so.
+func safeSegment(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`+"\x00")
+}
+
+// lint gates the documents with the default lint pack and
+// Options.Lint.Packs, each read from the path emit gave it. The report is
+// Result.Lint; its deny findings fail the compile (Result.Failed).
+func (s *state) lint(ctx context.Context) error {
+	var packs []*rules.Pack
+	for _, dir := range s.opts.Lint.Packs {
+		p, err := rules.LoadDir(dir)
+		if err != nil {
+			return err
+		}
+		packs = append(packs, p)
 	}
+	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: s.opts.Lint.Timeout, Memory: s.opts.Lint.Memory})
+	if err != nil {
+		return err
+	}
+	objs := make([]manifest.Object, len(s.res.Docs))
+	for i, d := range s.res.Docs {
+		objs[i] = d.Object()
+	}
+	rep, err := l.Lint(ctx, objs)
+	if err != nil {
+		return err
+	}
+	s.res.Lint = rep
+	return nil
+}
+
+// Failed reports whether the output failed a check: an error diagnostic,
+// or a deny finding of the lint gate. Nothing may be written then.
+func (r *Result) Failed() bool {
+	return r.Diagnostics.HasErrors() || r.Lint != nil && r.Lint.Count(lint.Deny) > 0
 }

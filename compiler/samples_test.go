@@ -200,3 +200,39 @@ func TestStopAfter(t *testing.T) {
 	}
 	_ = ir.Version
 }
+
+// TestLintStage: the lint gate runs only with Options.Lint, lints each
+// document as the file emit names for it, and its deny findings fail the
+// compile (Result.Failed) without an error diagnostic.
+func TestLintStage(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-400-tcp-flows.json")
+	plain := compile(t, []string{f}, compiler.Options{NoProbe: true})
+	if plain.Lint != nil || plain.Completed != compiler.StageEmit || plain.Failed() {
+		t.Fatalf("without Options.Lint: lint %v, completed %s, failed %v", plain.Lint, plain.Completed, plain.Failed())
+	}
+	def := compile(t, []string{f}, compiler.Options{NoProbe: true, Lint: &compiler.LintOptions{}})
+	if def.Lint == nil || def.Completed != compiler.StageLint || def.Failed() {
+		t.Fatalf("default pack: lint %+v, completed %s, failed %v", def.Lint, def.Completed, def.Failed())
+	}
+	org := compile(t, []string{f}, compiler.Options{NoProbe: true, Lint: &compiler.LintOptions{Packs: []string{filepath.Join("..", "testdata", "lint", "org-team")}}})
+	if !org.Failed() || org.Diagnostics.HasErrors() {
+		t.Fatalf("org pack: failed %v, diagnostics %v", org.Failed(), org.Diagnostics)
+	}
+	paths := map[string]bool{}
+	for _, d := range org.Docs {
+		paths[d.Path()] = true
+	}
+	denied := 0
+	for _, x := range org.Lint.Findings {
+		if x.Rule != "ORG001" {
+			continue
+		}
+		denied++
+		if !paths[x.File] || x.Line != 1 {
+			t.Errorf("finding at %s:%d, not at an emitted document's path", x.File, x.Line)
+		}
+	}
+	if denied != len(org.Docs) {
+		t.Errorf("%d ORG001 findings for %d policies", denied, len(org.Docs))
+	}
+}

@@ -80,11 +80,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		rel := d.Namespace + "/" + d.Name + ".yaml"
-		root := ""
-		if d.Cluster != "" {
-			rel, root = d.Cluster+"/"+rel, d.Cluster
-		}
+		rel, root := d.Path(), d.Cluster
 		roots[root] = true
 		files = append(files, file{rel, b})
 		want[rel] = true

@@ -4,21 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/explain"
 	"github.com/policypilot/ppc/reports/lintreport"
-	"github.com/policypilot/ppc/rules"
+	"github.com/policypilot/ppc/reports/progress"
 )
 
 type compileParams struct {
@@ -136,22 +134,25 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 			return usageErr("--report: %v", err)
 		}
 	}
-	if p.follow {
-		return compileFollow(ctx, e, p, args, opts, bounds)
+	if p.lint || len(p.lintRules) > 0 {
+		opts.Lint = &compiler.LintOptions{Packs: p.lintRules, Timeout: bounds.Timeout, Memory: bounds.Memory}
 	}
-	prog := startProgress(e.stderr, !p.quiet)
-	opts.Learn.Progress, opts.Stage = prog.records(), prog.stageFunc()
+	if p.follow {
+		return compileFollow(ctx, e, p, args, opts)
+	}
+	prog := progress.Start(e.stderr, !p.quiet)
+	opts.Learn.Progress, opts.Stage = prog.Records(), prog.StageFunc()
 	res, err := compiler.Compile(ctx, args, opts)
-	prog.stop()
+	prog.Stop()
 	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
 		return compileError(err)
 	}
 	if !p.quiet {
-		printCompileSummary(e.stderr, res)
+		reports.PrintCompileSummary(e.stderr, res)
 	}
 	if p.timings {
-		res.WriteTimings(e.stderr)
+		reports.PrintTimings(e.stderr, res.Timings)
 	}
 	if res.Diagnostics.HasErrors() {
 		fmt.Fprintf(e.stderr, "ppc compile: %d errors; nothing written\n", res.Diagnostics.Count(ir.Error))
@@ -163,13 +164,11 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	case "decisions":
 		return reports.WriteJSON(e.stdout, res.Decisions)
 	}
-	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit {
+	if opts.StopAfter != "" && opts.StopAfter != compiler.StageEmit && opts.StopAfter != compiler.StageLint {
 		return nil
 	}
-	if p.lint || len(p.lintRules) > 0 {
-		if err := lintCompiled(ctx, e, res, p.lintRules, bounds); err != nil {
-			return err
-		}
+	if err := lintGate(e, res); err != nil {
+		return err
 	}
 	// The report is rendered first and written last: a compile that
 	// cannot write its policies writes no report either.
@@ -209,25 +208,11 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		fmt.Fprintf(e.stderr, "note: %s\n", textsafe.Line(n))
 	}
 	if p.dryRun {
-		for _, f := range wr.Written {
-			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-		}
-		for _, f := range wr.Kustomizations {
-			fmt.Fprintf(e.stdout, "write %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-		}
-		for _, f := range wr.Removed {
-			fmt.Fprintf(e.stdout, "remove %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-		}
+		reports.PrintDryRun(e.stdout, wr, e.cwd)
 		return nil
 	}
 	if !p.quiet {
-		fmt.Fprintf(e.stderr, "ppc: wrote %d policies under %s\n", len(wr.Written), textsafe.Line(p.output))
-		if len(wr.Removed) > 0 {
-			fmt.Fprintf(e.stderr, "ppc: removed %d files ppc wrote in an earlier run that this run no longer produces:\n", len(wr.Removed))
-			for _, f := range wr.Removed {
-				fmt.Fprintf(e.stderr, "  %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-			}
-		}
+		reports.PrintWritten(e.stderr, wr, p.output, e.cwd)
 	}
 	return writeTheReport()
 }
@@ -236,7 +221,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 // Hubble server in rounds; after each, the whole graph is compiled (every
 // check included) and the directory rewritten when the policies changed.
 // A round whose policies fail a check leaves the directory as it was.
-func compileFollow(ctx context.Context, e *env, p *compileParams, args []string, opts compiler.Options, bounds rules.Bounds) error {
+func compileFollow(ctx context.Context, e *env, p *compileParams, args []string, opts compiler.Options) error {
 	switch {
 	case p.ingest.hubble.server == "":
 		return usageErr("--follow needs --hubble-server")
@@ -255,9 +240,9 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 	err := compiler.Follow(ctx, compiler.FollowOptions{
 		Learn: opts.Learn, Every: p.every,
 		Retry: func(err error, wait time.Duration) {
-			fmt.Fprintf(e.stderr, "warning: %s: retrying in %s\n", textsafe.Line(err.Error()), wait)
+			fmt.Fprintln(e.stderr, reports.RetryWarning(err, wait))
 		},
-		Gap: func(g compiler.Gap) { fmt.Fprintln(e.stderr, gapWarning(g)) },
+		Gap: func(g compiler.Gap) { fmt.Fprintln(e.stderr, reports.GapWarning(g)) },
 	}, func(g *ir.Graph) error {
 		if ctx.Err() != nil {
 			return nil // Ctrl-C: the directory holds the last complete round
@@ -274,29 +259,15 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 			fmt.Fprintf(e.stderr, "ppc compile: round %d: %d errors; %s left as it was\n", round, res.Diagnostics.Count(ir.Error), textsafe.Line(p.output))
 			return nil
 		}
-		if p.lint || len(p.lintRules) > 0 {
-			if err := lintCompiled(ctx, e, res, p.lintRules, bounds); err != nil {
-				fmt.Fprintf(e.stderr, "ppc compile: round %d: %v; %s left as it was\n", round, err, textsafe.Line(p.output))
-				return nil
-			}
+		if err := lintGate(e, res); err != nil {
+			fmt.Fprintf(e.stderr, "ppc compile: round %d: %v; %s left as it was\n", round, err, textsafe.Line(p.output))
+			return nil
 		}
 		wr, err := reports.WriteDir(p.output, res.Docs, reports.DirOptions{})
 		if err != nil {
 			return err
 		}
-		if len(wr.Changed) == 0 && len(wr.Removed) == 0 {
-			if !p.quiet {
-				fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies, no change\n", round, len(wr.Written))
-			}
-			return nil
-		}
-		fmt.Fprintf(e.stderr, "ppc compile: round %d: %d policies; %d files written, %d removed%s:\n", round, len(wr.Written), len(wr.Changed), len(wr.Removed), lostEvents(g))
-		for _, f := range wr.Changed {
-			fmt.Fprintf(e.stderr, "  wrote   %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-		}
-		for _, f := range wr.Removed {
-			fmt.Fprintf(e.stderr, "  removed %s\n", textsafe.Line(reports.RelPath(f, e.cwd)))
-		}
+		reports.PrintRound(e.stderr, round, wr, g, p.quiet, e.cwd)
 		return nil
 	})
 	if err != nil {
@@ -308,25 +279,12 @@ func compileFollow(ctx context.Context, e *env, p *compileParams, args []string,
 	return nil
 }
 
-// lintCompiled lints the compiled policies; deny findings fail the
-// compile before anything is written.
-func lintCompiled(ctx context.Context, e *env, res *compiler.Result, packDirs []string, bounds rules.Bounds) error {
-	packs, err := loadPacks(packDirs)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: bounds.Timeout, Memory: bounds.Memory})
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	var objs []manifest.Object
-	for _, d := range res.Docs {
-		objs = append(objs, manifest.Object{Pos: ir.Pos{File: d.Namespace + "/" + d.Name + ".yaml", Line: 1}, Doc: 1,
-			APIVersion: "cilium.io/v2", Kind: "CiliumNetworkPolicy", Namespace: d.Namespace, Name: d.Name, JSON: d.JSON})
-	}
-	rep, err := l.Lint(ctx, objs)
-	if err != nil {
-		return err
+// lintGate prints the lint gate's findings (if it ran); deny findings
+// fail the compile before anything is written.
+func lintGate(e *env, res *compiler.Result) error {
+	rep := res.Lint
+	if rep == nil {
+		return nil
 	}
 	if len(rep.Findings) > 0 {
 		if err := lintreport.Formats.Write(e.stderr, "text", rep, reports.Options{}); err != nil {
@@ -348,45 +306,4 @@ func compileError(err error) error {
 		return &exitError{code: exitFailure, err: err}
 	}
 	return err
-}
-
-func printCompileSummary(w io.Writer, res *compiler.Result) {
-	g := res.Graph
-	if g == nil {
-		return
-	}
-	fmt.Fprintf(w, "ppc: read %d records from %d files: %d flows became %d connections between %d endpoints\n",
-		g.Stats.Records, res.Summary.Files, g.Stats.Flows, len(g.Edges), len(g.Nodes))
-	reports.PrintSkipped(w, g.Stats.Skipped)
-	if res.Decisions == nil || res.Completed == compiler.StageNormalize {
-		return
-	}
-	var in, out int
-	for _, p := range res.Policies {
-		in += len(p.CNP.Spec.Ingress)
-		out += len(p.CNP.Spec.Egress)
-	}
-	if res.Policies != nil || res.Completed != compiler.StageDecide {
-		fmt.Fprintf(w, "ppc: %d policies (%d ingress rules, %d egress rules)", len(res.Policies), in, out)
-		if res.Completed == compiler.StageVerify || res.Replay != nil || res.Completed == compiler.StageEmit {
-			fmt.Fprintf(w, "; all passed the API server's schema, the Cilium agent's parser and ppc's CUE checks")
-		}
-		fmt.Fprintln(w)
-	}
-	if r := res.Replay; r != nil {
-		fmt.Fprintf(w, "ppc: replay: Cilium's policy engine allows %d of %d observed connections (%d of %d flows)", r.Allowed, r.Connections, r.AllowedFlows, r.Flows)
-		if r.Proxied > 0 {
-			fmt.Fprintf(w, " (%d through the L7 proxy)", r.Proxied)
-		}
-		if r.Excluded > 0 {
-			fmt.Fprintf(w, "; %d denied as the rule packs decided", r.Excluded)
-		}
-		if d := r.Denied - r.Excluded; d > 0 {
-			fmt.Fprintf(w, "; %d DENIED", d)
-		}
-		fmt.Fprintln(w)
-		if r.Probe != nil {
-			reports.PrintProbeLine(w, r.Probe)
-		}
-	}
 }

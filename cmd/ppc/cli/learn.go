@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -10,9 +9,9 @@ import (
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/internal/atomicfile"
-	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/progress"
 )
 
 func init() {
@@ -49,16 +48,16 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				if err != nil {
 					return err
 				}
-				prog := startProgress(e.stderr, !quiet)
-				opts.Progress = prog.records()
-				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize, Stage: prog.stageFunc()})
-				prog.stop()
+				prog := progress.Start(e.stderr, !quiet)
+				opts.Progress = prog.Records()
+				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize, Stage: prog.StageFunc()})
+				prog.Stop()
 				reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
 				}
 				if !quiet {
-					printCompileSummary(e.stderr, res)
+					reports.PrintCompileSummary(e.stderr, res)
 				}
 				write := res.Graph.Write
 				if format == "text" {
@@ -94,30 +93,30 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 	if err != nil {
 		return err
 	}
-	prog := startFollowProgress(e.stderr, !quiet)
-	opts.Progress = prog.records()
+	prog := progress.StartFollow(e.stderr, !quiet)
+	opts.Progress = prog.Records()
 	rounds, gaps := 0, 0
 	err = compiler.Follow(ctx, compiler.FollowOptions{
 		Learn: opts, Every: every,
 		Retry: func(err error, wait time.Duration) {
-			prog.println(e.stderr, fmt.Sprintf("warning: %s: retrying in %s", textsafe.Line(err.Error()), wait))
+			prog.Println(e.stderr, reports.RetryWarning(err, wait))
 		},
 		Gap: func(g compiler.Gap) {
 			gaps++
-			prog.println(e.stderr, gapWarning(g))
+			prog.Println(e.stderr, reports.GapWarning(g))
 		},
 	}, func(g *ir.Graph) error {
 		rounds++
 		if err := atomicfile.WriteFunc(output, g.Write); err != nil {
 			return err
 		}
-		prog.snapshot(len(g.Edges))
+		prog.Snapshot(len(g.Edges))
 		if !quiet {
-			prog.println(e.stderr, fmt.Sprintf("ppc: snapshot %d: %d flows, %d connections between %d endpoints%s%s -> %s", rounds, g.Stats.Flows, len(g.Edges), len(g.Nodes), lostEvents(g), gapCount(gaps), textsafe.Line(output)))
+			prog.Println(e.stderr, reports.SnapshotLine(rounds, g, gaps, output))
 		}
 		return nil
 	})
-	prog.stop()
+	prog.Stop()
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -125,27 +124,4 @@ func learnFollow(ctx context.Context, e *env, ingest *ingestFlags, args []string
 		return errStoppedCleanly
 	}
 	return nil
-}
-
-// gapWarning is the warning for a stretch of time whose flows the
-// server could not give.
-func gapWarning(g compiler.Gap) string {
-	return fmt.Sprintf("warning: flows from %s to %s are missing: %s", g.From.UTC().Format(time.RFC3339), g.To.UTC().Format(time.RFC3339), textsafe.Line(g.Msg))
-}
-
-// gapCount mentions the gaps reported so far.
-func gapCount(n int) string {
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; %d gaps in what the server could give (warned above)", n)
-}
-
-// lostEvents says how many lost-events records Hubble sent: flows it
-// dropped (a full ring buffer, a slow reader) before ppc could read them.
-func lostEvents(g *ir.Graph) string {
-	if n := g.Stats.Skipped["non-flow record: lost_events"]; n > 0 {
-		return fmt.Sprintf("; Hubble reported lost events %d times (flows dropped before ppc read them)", n)
-	}
-	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/lintreport"
+	"github.com/policypilot/ppc/reports/progress"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -145,5 +146,5 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 
 // wantsColour reports whether stdout is a terminal that wants colour.
 func wantsColour(e *env) bool {
-	return os.Getenv("NO_COLOR") == "" && isTerminal(e.stdout)
+	return os.Getenv("NO_COLOR") == "" && progress.IsTerminal(e.stdout)
 }

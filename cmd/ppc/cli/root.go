@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/internal/profiling"
 )
 
 // Version is set at build time with -ldflags -X.
@@ -128,9 +130,9 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	fs := newFlagSet(c, stderr)
 	run := c.setup(fs)
-	prof := &profiler{}
-	fs.StringVar(&prof.cpu, "cpuprofile", "", "write a CPU profile to `FILE` (for reporting slowness: go tool pprof FILE)")
-	fs.StringVar(&prof.mem, "memprofile", "", "write a heap profile to `FILE` when the command ends")
+	prof := &profiling.Profiler{}
+	fs.StringVar(&prof.CPU, "cpuprofile", "", "write a CPU profile to `FILE` (for reporting slowness: go tool pprof FILE)")
+	fs.StringVar(&prof.Mem, "memprofile", "", "write a heap profile to `FILE` when the command ends")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
@@ -138,12 +140,12 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		fmt.Fprintf(stderr, "ppc %s: %v\nrun 'ppc help %s' for usage\n", c.name, err, c.name)
 		return exitUsage
 	}
-	if err := prof.start(); err != nil {
+	if err := prof.Start(); err != nil {
 		fmt.Fprintf(stderr, "ppc %s: --cpuprofile: %v\n", c.name, err)
 		return exitUsage
 	}
 	err := run(ctx, e, fs.Args())
-	if perr := prof.stop(); perr != nil {
+	if perr := prof.Stop(); perr != nil {
 		fmt.Fprintf(stderr, "ppc %s: writing the profile: %v\n", c.name, perr)
 	}
 	if ctx.Err() != nil && !errors.Is(err, errStoppedCleanly) {

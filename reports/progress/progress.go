@@ -1,11 +1,14 @@
-package cli
+// Package progress owns ppc's status line: one line on a terminal's
+// stderr while a long run reads and compiles flows (stage, records read,
+// rate), and while following a Hubble server the connections learned and
+// the age of the last snapshot, with messages printed above it. It draws
+// nothing when stderr is not a terminal.
+package progress
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,13 +17,13 @@ import (
 	"github.com/policypilot/ppc/compiler/flows"
 )
 
-// progress draws one status line on a terminal's stderr while a long run
+// Indicator draws one status line on a terminal's stderr while a long run
 // reads and compiles flows: the stage, the records read and the rate. It
 // draws nothing when stderr is not a terminal or with --quiet. While
 // following a Hubble server (learn --follow) the line also shows the
 // connections learned and the age of the last snapshot, and messages
-// printed through the progress (println) go above it.
-type progress struct {
+// printed through the progress (Println) go above it.
+type Indicator struct {
 	w       io.Writer
 	counts  flows.Progress
 	stage   atomic.Value // compiler.StageID
@@ -40,33 +43,33 @@ type progress struct {
 	drawn bool
 }
 
-// startProgress starts the indicator if w is a terminal and on is set;
-// the returned progress is nil otherwise (its methods accept nil).
-func startProgress(w io.Writer, on bool) *progress {
-	if !on || !isTerminal(w) {
+// Start starts the indicator if w is a terminal and on is set; the
+// returned indicator is nil otherwise (its methods accept nil).
+func Start(w io.Writer, on bool) *Indicator {
+	if !on || !IsTerminal(w) {
 		return nil
 	}
-	p := newProgress(w)
+	p := newIndicator(w)
 	p.stopped.Add(1)
 	go p.loop()
 	return p
 }
 
-// startFollowProgress is startProgress for learn --follow.
-func startFollowProgress(w io.Writer, on bool) *progress {
-	if !on || !isTerminal(w) {
+// StartFollow is Start for learn --follow.
+func StartFollow(w io.Writer, on bool) *Indicator {
+	if !on || !IsTerminal(w) {
 		return nil
 	}
-	p := newProgress(w)
+	p := newIndicator(w)
 	p.follow = true
 	p.stopped.Add(1)
 	go p.loop()
 	return p
 }
 
-// isTerminal reports whether w is a character device that is not a dumb
+// IsTerminal reports whether w is a character device that is not a dumb
 // terminal.
-func isTerminal(w io.Writer) bool {
+func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	if !ok || os.Getenv("TERM") == "dumb" {
 		return false
@@ -75,13 +78,13 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, start: time.Now(), done: make(chan struct{}), now: time.Now}
+func newIndicator(w io.Writer) *Indicator {
+	p := &Indicator{w: w, start: time.Now(), done: make(chan struct{}), now: time.Now}
 	p.stage.Store(compiler.StageLearn)
 	return p
 }
 
-func (p *progress) loop() {
+func (p *Indicator) loop() {
 	defer p.stopped.Done()
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -111,7 +114,7 @@ type sample struct {
 const rateWindow = 10 * time.Second
 
 // line is the status line's text.
-func (p *progress) line() string {
+func (p *Indicator) line() string {
 	n := p.counts.Records.Load()
 	now := p.now()
 	secs := now.Sub(p.start).Seconds()
@@ -136,16 +139,16 @@ func (p *progress) line() string {
 	return fmt.Sprintf("ppc: following: %d records read, %.0f records/s, %d connections, %s, %s", n, rate, p.edges.Load(), last, time.Duration(secs*float64(time.Second)).Round(time.Second))
 }
 
-func (p *progress) draw() {
+func (p *Indicator) draw() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "\r\x1b[K%s", p.line())
 	p.drawn = true
 }
 
-// snapshot records a snapshot written with edges connections (follow
+// Snapshot records a snapshot written with edges connections (follow
 // mode).
-func (p *progress) snapshot(edges int) {
+func (p *Indicator) Snapshot(edges int) {
 	if p == nil {
 		return
 	}
@@ -154,9 +157,9 @@ func (p *progress) snapshot(edges int) {
 	p.lastSnap.Store(p.now().UnixNano())
 }
 
-// println prints msg on a line of its own above the status line (which
+// Println prints msg on a line of its own above the status line (which
 // the next tick redraws); without an indicator it writes to w.
-func (p *progress) println(w io.Writer, msg string) {
+func (p *Indicator) Println(w io.Writer, msg string) {
 	if p == nil {
 		fmt.Fprintln(w, msg)
 		return
@@ -170,71 +173,27 @@ func (p *progress) println(w io.Writer, msg string) {
 	fmt.Fprintln(p.w, msg)
 }
 
-// records is the counter the reader updates (nil without an indicator).
-func (p *progress) records() *flows.Progress {
+// Records is the counter the reader updates (nil without an indicator).
+func (p *Indicator) Records() *flows.Progress {
 	if p == nil {
 		return nil
 	}
 	return &p.counts
 }
 
-// stageFunc is the compiler's stage hook (nil without an indicator).
-func (p *progress) stageFunc() func(compiler.StageID) {
+// StageFunc is the compiler's stage hook (nil without an indicator).
+func (p *Indicator) StageFunc() func(compiler.StageID) {
 	if p == nil {
 		return nil
 	}
 	return func(id compiler.StageID) { p.stage.Store(id) }
 }
 
-// stop erases the line.
-func (p *progress) stop() {
+// Stop erases the line.
+func (p *Indicator) Stop() {
 	if p == nil {
 		return
 	}
 	close(p.done)
 	p.stopped.Wait()
-}
-
-// profiler writes --cpuprofile and --memprofile.
-type profiler struct {
-	cpu, mem string
-	cpuFile  *os.File
-}
-
-func (pr *profiler) start() error {
-	if pr.cpu == "" {
-		return nil
-	}
-	f, err := os.Create(pr.cpu)
-	if err != nil {
-		return err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return err
-	}
-	pr.cpuFile = f
-	return nil
-}
-
-func (pr *profiler) stop() error {
-	if pr.cpuFile != nil {
-		pprof.StopCPUProfile()
-		if err := pr.cpuFile.Close(); err != nil {
-			return err
-		}
-	}
-	if pr.mem != "" {
-		f, err := os.Create(pr.mem)
-		if err != nil {
-			return err
-		}
-		runtime.GC()
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package cli
+package progress
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ func TestProgressLine(t *testing.T) {
 	t0 := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	now := t0
 	var buf bytes.Buffer
-	p := newProgress(&buf)
+	p := newIndicator(&buf)
 	p.start, p.now = t0, func() time.Time { return now }
 
 	now = t0.Add(4 * time.Second)
@@ -24,7 +24,7 @@ func TestProgressLine(t *testing.T) {
 	if got, want := p.line(), "ppc: following: 2000 records read, 500 records/s, 0 connections, no snapshot yet, 4s"; got != want {
 		t.Errorf("follow line before a snapshot = %q, want %q", got, want)
 	}
-	p.snapshot(42)
+	p.Snapshot(42)
 	now = t0.Add(64 * time.Second)
 	p.counts.Records.Add(30000)
 	// The rate is that of the last rateWindow: 30000 records in 60 s
@@ -50,7 +50,7 @@ func TestProgressLine(t *testing.T) {
 	// A message goes on a line of its own: the status line is erased
 	// first and drawn again by the next tick.
 	p.draw()
-	p.println(nil, "ppc: snapshot 2: …")
+	p.Println(nil, "ppc: snapshot 2: …")
 	p.draw()
 	out := buf.String()
 	if want := "\r\x1b[Kppc: following: 33000 records read"; !strings.HasPrefix(out, want) {
@@ -63,14 +63,14 @@ func TestProgressLine(t *testing.T) {
 
 func TestProgressNil(t *testing.T) {
 	var buf bytes.Buffer
-	if p := startFollowProgress(&buf, true); p != nil {
+	if p := StartFollow(&buf, true); p != nil {
 		t.Fatal("a buffer is not a terminal: want no indicator")
 	}
-	var p *progress
-	p.snapshot(3)
-	p.println(&buf, "ppc: snapshot 1")
-	p.stop()
-	if p.records() != nil || p.stageFunc() != nil {
+	var p *Indicator
+	p.Snapshot(3)
+	p.Println(&buf, "ppc: snapshot 1")
+	p.Stop()
+	if p.Records() != nil || p.StageFunc() != nil {
 		t.Error("a nil progress hands out counters")
 	}
 	if buf.String() != "ppc: snapshot 1\n" {
