@@ -2,9 +2,12 @@ package explain
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 )
 
@@ -45,7 +48,78 @@ func FromCompile(res *compiler.Result, title string, flows []string) (*Input, er
 		if d.Namespace != "" {
 			name = d.Namespace + "/" + d.Name
 		}
-		in.Policies = append(in.Policies, Policy{Name: name, Kind: "CiliumNetworkPolicy", YAML: y, Notes: notes[keys[[3]string{d.Cluster, d.Namespace, d.Name}]]})
+		in.Policies = append(in.Policies, Policy{Name: name, Kind: d.Kind, YAML: y, Notes: notes[keys[[3]string{d.Cluster, d.Namespace, d.Name}]]})
 	}
 	return in, nil
+}
+
+// Replayed describes a replay of policies read from files (ppc explain
+// POLICY_PATH...): the flows learned, and the policies verified and
+// replayed over them.
+type Replayed struct {
+	Title    string
+	Policies []string // the policy paths given
+	Flows    []string // the flow paths given
+	Learned  *compiler.Result
+	Cluster  string // the cluster(s) replayed
+	Replay   *compiler.PolicyReplay
+	// Cwd: policy files below it are shown relative to it.
+	Cwd string
+}
+
+// FromReplay is the report input of a replay: every policy of the set
+// with its verification errors (an invalid one was not loaded), the
+// replay and the probe.
+func FromReplay(r Replayed) (*Input, error) {
+	in := &Input{
+		Title:  r.Title,
+		Source: fmt.Sprintf("%d policies from %s, replayed against %s with Cilium's policy engine (cluster %q).", len(r.Replay.Verified), strings.Join(r.Policies, ", "), strings.Join(r.Flows, ", "), r.Cluster),
+		Graph:  r.Learned.Graph, Files: r.Learned.Summary.Files, Replay: r.Replay.Report, Probe: r.Replay.Probe,
+	}
+	for _, x := range r.Replay.Verified {
+		o := x.Object
+		name := o.Name
+		if o.Namespace != "" {
+			name = o.Namespace + "/" + o.Name
+		}
+		y, err := reports.YAML(reports.Doc{Namespace: o.Namespace, Name: o.Name, JSON: o.JSON})
+		if err != nil {
+			return nil, err
+		}
+		pol := Policy{Name: name, Kind: o.Kind, File: reports.RelPos(o.Pos, r.Cwd), YAML: y}
+		for _, d := range x.Diagnostics {
+			if d.Severity == ir.Error {
+				pol.Errors = append(pol.Errors, verify.Describe(d))
+			}
+		}
+		in.Policies = append(in.Policies, pol)
+	}
+	return in, nil
+}
+
+// FormatOf is the report format for path: format when given (html or
+// md), else the one its extension names (.html, .md; no extension: html).
+func FormatOf(path, format string) (string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".md", ".markdown":
+			format = "md"
+		case ".html", ".htm", "":
+			format = "html"
+		default:
+			return "", fmt.Errorf("cannot tell the report format from %q: name it .html or .md, or give --format", path)
+		}
+	}
+	if format != "html" && format != "md" {
+		return "", fmt.Errorf("--format %q: want html or md", format)
+	}
+	return format, nil
+}
+
+// Render renders in as format (html or md).
+func Render(in *Input, format string) ([]byte, error) {
+	if format == "md" {
+		return Markdown(in)
+	}
+	return HTML(in)
 }

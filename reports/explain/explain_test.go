@@ -344,3 +344,26 @@ func TestBrowserHostileLabels(t *testing.T) {
 		t.Error("the page does not show the hostile title as text")
 	}
 }
+
+func TestFormatOf(t *testing.T) {
+	for _, tc := range []struct{ path, format, want, err string }{
+		{path: "", want: "html"},
+		{path: "r.html", want: "html"},
+		{path: "R.MD", want: "md"},
+		{path: "r.markdown", want: "md"},
+		{path: "r.txt", err: "cannot tell the report format"},
+		{path: "r.txt", format: "md", want: "md"},
+		{path: "r.html", format: "pdf", err: `--format "pdf"`},
+	} {
+		got, err := FormatOf(tc.path, tc.format)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("FormatOf(%q, %q) = %q, %v; want error %q", tc.path, tc.format, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("FormatOf(%q, %q) = %q, %v; want %q", tc.path, tc.format, got, err, tc.want)
+		}
+	}
+}

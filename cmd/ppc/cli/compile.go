@@ -130,7 +130,7 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	reportFmt := ""
 	if p.report != "" {
-		if reportFmt, err = reportFormat(p.report, ""); err != nil {
+		if reportFmt, err = explain.FormatOf(p.report, ""); err != nil {
 			return usageErr("--report: %v", err)
 		}
 	}

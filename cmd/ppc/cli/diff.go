@@ -134,13 +134,12 @@ func readPolicySet(ctx context.Context, e *env, arg string) ([]manifest.Object, 
 // replaySet verifies one set and replays g through Cilium's engine loaded
 // with its valid policies.
 func replaySet(ctx context.Context, e *env, v *verify.Verifier, g *ir.Graph, objs []manifest.Object, settings agent.Settings, ns, name string) (*replay.Report, error) {
-	vrep := v.Manifests(ctx, objs, ns)
-	mr, err := compiler.ReplayManifests(g, vrep.Results, settings, nil)
+	pr, err := compiler.ReplayPolicies(ctx, v, g, objs, ns, settings, nil)
 	if err != nil {
 		return nil, compileError(err)
 	}
-	if n := len(mr.Invalid); n > 0 {
+	if n := len(pr.Invalid); n > 0 {
 		fmt.Fprintf(e.stderr, "warning: %s: %d invalid policies are not loaded (the cluster would not enforce them); ppc verify %s says why\n", name, n, name)
 	}
-	return mr.Report, nil
+	return pr.Report, nil
 }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/lower"
-	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/internal/atomicfile"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
@@ -69,34 +66,10 @@ usage error or unreadable input.`,
 	})
 }
 
-// reportFormat decides the format from --format or the file's extension.
-func reportFormat(path, format string) (string, error) {
-	if format == "" {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".md", ".markdown":
-			format = "md"
-		case ".html", ".htm", "":
-			format = "html"
-		default:
-			return "", fmt.Errorf("cannot tell the report format from %q: name it .html or .md, or give --format", path)
-		}
-	}
-	if format != "html" && format != "md" {
-		return "", fmt.Errorf("--format %q: want html or md", format)
-	}
-	return format, nil
-}
-
 // writeReport renders in as format and writes it atomically to path
 // ("" or "-": stdout).
 func writeReport(e *env, path, format string, in *explain.Input) error {
-	var b []byte
-	var err error
-	if format == "md" {
-		b, err = explain.Markdown(in)
-	} else {
-		b, err = explain.HTML(in)
-	}
+	b, err := explain.Render(in, format)
 	if err != nil {
 		return err
 	}
@@ -111,7 +84,7 @@ func writeReport(e *env, path, format string, in *explain.Input) error {
 }
 
 func runExplain(ctx context.Context, e *env, p *explainParams, args []string) error {
-	format, err := reportFormat(p.output, p.format)
+	format, err := explain.FormatOf(p.output, p.format)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -125,21 +98,8 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 		if err != nil {
 			return err
 		}
-		in = &explain.Input{
-			Title: title, Source: fmt.Sprintf("%d policies from %s, replayed against %s with Cilium's policy engine (cluster %q).", len(run.verified), strings.Join(args, ", "), strings.Join(p.src.flows, ", "), run.Cluster),
-			Graph: run.Graph, Files: res.Summary.Files, Replay: run.Report, Probe: run.Probe,
-		}
-		for _, r := range run.verified {
-			pol := explain.Policy{Name: policyName(r.Object.Namespace, r.Object.Name), Kind: r.Object.Kind, File: reports.RelPos(r.Object.Pos, e.cwd)}
-			if pol.YAML, err = reports.YAML(reports.Doc{Namespace: r.Object.Namespace, Name: r.Object.Name, JSON: r.Object.JSON}); err != nil {
-				return err
-			}
-			for _, d := range r.Diagnostics {
-				if d.Severity == ir.Error {
-					pol.Errors = append(pol.Errors, verify.Describe(d))
-				}
-			}
-			in.Policies = append(in.Policies, pol)
+		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Cwd: e.cwd}); err != nil {
+			return err
 		}
 	} else {
 		p.src.hubble.defaultServer(p.src.flows)
@@ -179,13 +139,6 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 		fmt.Fprintf(e.stderr, "ppc explain: wrote %s\n", p.output)
 	}
 	return nil
-}
-
-func policyName(ns, name string) string {
-	if ns == "" {
-		return name
-	}
-	return ns + "/" + name
 }
 
 // printReportLine says where a compile's report went.

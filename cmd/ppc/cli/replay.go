@@ -87,14 +87,13 @@ invalid), 2 usage error or unreadable input.`,
 // policies it verified.
 type replayRun struct {
 	replayreport.Run
-	verified []verify.Result // every policy, valid or not
+	replay *compiler.PolicyReplay
 }
 
-// learnAttempts learns the flows as compile does, every connection
-// attempt included, and returns them with the agent settings to replay
-// them under (the cluster name inferred from the flows unless given).
+// learnAttempts learns the flows (compiler.LearnAttempts) and prints what
+// the reader reported.
 func (r *replaySource) learnAttempts(ctx context.Context, e *env) (*compiler.Result, agent.Settings, error) {
-	learn, err := r.learnOptions(e, lower.Options{Attempts: true})
+	learn, err := r.learnOptions(e, lower.Options{})
 	if err != nil {
 		return nil, agent.Settings{}, err
 	}
@@ -102,32 +101,20 @@ func (r *replaySource) learnAttempts(ctx context.Context, e *env) (*compiler.Res
 	if err != nil {
 		return nil, agent.Settings{}, usageErr("%v", err)
 	}
-	res, err := compiler.Compile(ctx, r.flows, compiler.Options{
-		Learn: learn,
-		Agent: settings, InferCluster: !r.agent.clusterSet(), StopAfter: compiler.StageNormalize,
-	})
+	res, settings, err := compiler.LearnAttempts(ctx, r.flows, learn, settings, !r.agent.clusterSet())
 	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
-	if err != nil {
-		return nil, agent.Settings{}, compileError(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		return nil, agent.Settings{}, &exitError{code: exitFailure, printed: true}
-	}
-	if len(res.Graph.Edges) == 0 {
+	if err == nil && res.Diagnostics.HasErrors() {
+		err = &exitError{code: exitFailure, printed: true}
+	} else if err != nil && res.Graph != nil && len(res.Graph.Edges) == 0 {
 		reports.PrintSkipped(e.stderr, res.Graph.Stats.Skipped)
-		return nil, agent.Settings{}, &exitError{code: exitFailure, err: fmt.Errorf("no connection attempt to replay in %d records: a replay of nothing proves nothing", res.Graph.Stats.Records)}
 	}
-	settings = res.Agent
-	if settings.ClusterName == "" {
-		settings.ClusterName = "default"
-	}
-	return res, settings, nil
+	return res, settings, compileError(err)
 }
 
-// run learns the flows (every connection attempt), verifies the
-// policies (invalid ones are kept aside, not loaded, as the cluster would
-// not enforce them), replays the flows through Cilium's engine loaded with
-// the valid ones and, with probe, probes for over-permission.
+// run learns the flows, verifies the policies and replays the flows
+// through Cilium's engine loaded with the valid ones
+// (compiler.ReplayPolicies: invalid ones are kept aside, as the cluster
+// would not enforce them) and, with probe, probes for over-permission.
 func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd string, probe bool, top int) (*replayRun, *compiler.Result, error) {
 	r.hubble.defaultServer(r.flows)
 	if len(r.flows) == 0 && r.hubble.server == "" {
@@ -149,8 +136,6 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if err != nil {
 		return nil, nil, err
 	}
-
-	// The policies, verified as the API server and the agent would.
 	objs, inputErrs, files, err := readManifests(e, args)
 	if err != nil {
 		return nil, nil, err
@@ -159,27 +144,24 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if len(inputErrs) > 0 {
 		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(inputErrs))}
 	}
-	v, err := verify.New(verify.Options{Agent: settings})
-	if err != nil {
-		return nil, nil, err
-	}
-	vrep := v.Manifests(ctx, objs, r.policyNamespace)
-	reports.PrintDiagnostics(e.stderr, vrep.Warnings, e.cwd)
-	if len(vrep.Results) == 0 {
-		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
-	}
 	var po *replay.ProbeOptions
 	if probe {
 		po = &replay.ProbeOptions{Examples: top}
 	}
-	mr, err := compiler.ReplayManifests(res.Graph, vrep.Results, settings, po)
+	pr, err := compiler.ReplayPolicies(ctx, nil, res.Graph, objs, r.policyNamespace, settings, po)
+	if pr != nil {
+		reports.PrintDiagnostics(e.stderr, pr.Warnings, e.cwd)
+	}
+	if err == nil && len(pr.Verified) == 0 {
+		err = &compiler.InputError{Err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
 	if err != nil {
 		return nil, nil, compileError(err)
 	}
-	run := &replayRun{verified: vrep.Results, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
-		FlowFiles: res.Summary.Files, Cluster: settings.ClusterName, Report: mr.Report, Probe: mr.Probe, Invalid: mr.Invalid, Loaded: mr.Loaded}}
-	if len(mr.Clusters) > 1 {
-		run.Cluster = strings.Join(mr.Clusters, ", ")
+	run := &replayRun{replay: pr, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
+		FlowFiles: res.Summary.Files, Cluster: settings.ClusterName, Report: pr.Report, Probe: pr.Probe, Invalid: pr.Invalid, Loaded: pr.Loaded}}
+	if len(pr.Clusters) > 1 {
+		run.Cluster = strings.Join(pr.Clusters, ", ")
 	}
 	return run, res, nil
 }
