@@ -1,11 +1,9 @@
 package compiler
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/hubble"
@@ -42,39 +40,27 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 	}
 	b := lower.New(opts.Lower)
 	var snapshots []*ir.Graph
-	var flowInputs []flows.Input
-	for _, in := range inputs {
-		r, closer, err := open(in.Name, opts.Stdin)
+	flowInputs := make([]flows.Input, len(inputs))
+	for i, in := range inputs {
+		flowInputs[i] = flows.Input{Name: in.Name}
+	}
+	// Each file is opened once: package flows shows its first bytes to
+	// claimSnapshot, which reads an IR snapshot itself; the rest are flows.
+	claimSnapshot := func(name string, head []byte, r io.Reader) (bool, error) {
+		if !ir.IsIR(head) {
+			b.AddSource(name)
+			return false, nil
+		}
+		data, err := io.ReadAll(r)
 		if err != nil {
-			return nil, flows.Summary{}, nil, err
+			return true, fmt.Errorf("read IR %s: %w", name, err)
 		}
-		br := bufio.NewReaderSize(r, 64<<10)
-		head, _ := br.Peek(256)
-		if ir.IsIR(head) {
-			data, err := io.ReadAll(br)
-			if closer != nil {
-				closer.Close()
-			}
-			if err != nil {
-				return nil, flows.Summary{}, nil, fmt.Errorf("read IR %s: %w", in.Name, err)
-			}
-			g := ir.New()
-			if err := g.UnmarshalJSON(data); err != nil {
-				return nil, flows.Summary{}, nil, fmt.Errorf("read IR %s: %w", in.Name, err)
-			}
-			snapshots = append(snapshots, g)
-			continue
+		g := ir.New()
+		if err := g.UnmarshalJSON(data); err != nil {
+			return true, fmt.Errorf("read IR %s: %w", name, err)
 		}
-		b.AddSource(in.Name)
-		if f, ok := closer.(*os.File); ok && isRegular(f) {
-			// A regular file: package flows opens it again (and reads it
-			// at positions, on every core). Pipes and devices are read on
-			// from what was peeked.
-			f.Close()
-			flowInputs = append(flowInputs, flows.Input{Name: in.Name})
-			continue
-		}
-		flowInputs = append(flowInputs, flows.Input{Name: in.Name, R: &closingReader{br, closer}})
+		snapshots = append(snapshots, g)
+		return true, nil
 	}
 	if opts.Hubble != nil {
 		rc, err := hubble.Open(ctx, *opts.Hubble)
@@ -86,13 +72,8 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		flowInputs = append(flowInputs, flows.Input{Name: opts.Hubble.Name(), R: rc})
 	}
 	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, MaxRecordSize: opts.MaxRecordSize, Progress: opts.Progress, Protojson: opts.Protojson,
-		NewPrepare: b.Preparer},
+		Stdin: opts.Stdin, NewPrepare: b.Preparer, Claim: claimSnapshot},
 		func(rec *flows.Record) error { b.Add(rec); return nil })
-	for _, in := range flowInputs {
-		if c, ok := in.R.(*closingReader); ok {
-			c.Close()
-		}
-	}
 	if err != nil {
 		return nil, sum, ds, err
 	}
@@ -104,35 +85,4 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		}
 	}
 	return g, sum, ds, nil
-}
-
-func isRegular(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode().IsRegular()
-}
-
-type closingReader struct {
-	*bufio.Reader
-	c io.Closer
-}
-
-func (c *closingReader) Close() {
-	if c.c != nil {
-		c.c.Close()
-		c.c = nil
-	}
-}
-
-func open(name string, stdin io.Reader) (io.Reader, io.Closer, error) {
-	if name == "-" {
-		if stdin == nil {
-			stdin = os.Stdin
-		}
-		return stdin, nil, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read flows: %w", err)
-	}
-	return f, f, nil
 }

@@ -83,6 +83,13 @@ type Options struct {
 	// reused (a decoder hands the same Endpoint to the flows that carry
 	// the same endpoint bytes).
 	NewPrepare func() func(*flowpb.Flow) any
+	// Claim, if set, is shown the first bytes (up to 256) of every input
+	// read by name (a file, "-"), which is opened once: an input it claims
+	// (returns true) it has read itself from r, which starts at the
+	// input's first byte; it is neither read as flows nor counted in
+	// Summary.Files. It reads r only to claim: what it reads of a stream
+	// would be lost to the flows. (compiler.Learn claims IR snapshots.)
+	Claim func(name string, head []byte, r io.Reader) (bool, error)
 	// MaxRecordSize bounds one record in bytes (0: MaxRecordSize).
 	MaxRecordSize int
 
@@ -177,31 +184,18 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 		if err := ctx.Err(); err != nil {
 			return sum, ds, err
 		}
-		r := in.R
-		var closer io.Closer
-		var file *fileSource
-		if r == nil {
-			if in.Name == "-" {
-				r = opts.Stdin
-				if r == nil {
-					r = os.Stdin
-				}
-			} else {
-				f, err := os.Open(in.Name)
-				if err != nil {
-					return sum, ds, fmt.Errorf("read flows: %w", err)
-				}
-				r, closer = f, f
-				if !opts.noPositional {
-					file = newFileSource(f, opts.MaxRecordSize)
-					if file != nil && opts.afterOpen != nil {
-						opts.afterOpen()
-					}
-				}
-			}
+		r, closer, file, err := open(in, opts)
+		if err != nil {
+			return sum, ds, err
 		}
-		sum.Files++
-		err := readOne(ctx, in.Name, r, file, opts, &sum, &ds, fn)
+		claimed := false
+		if opts.Claim != nil && in.R == nil {
+			r, claimed, err = claim(in.Name, r, file, opts.Claim)
+		}
+		if err == nil && !claimed {
+			sum.Files++
+			err = readOne(ctx, in.Name, r, file, opts, &sum, &ds, fn)
+		}
 		if closer != nil {
 			closer.Close()
 		}
@@ -210,6 +204,48 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 		}
 	}
 	return sum, ds, nil
+}
+
+// open returns what to read of in: a stream, what closes it, and, for a
+// regular file, the file to read at positions.
+func open(in Input, opts Options) (io.Reader, io.Closer, *fileSource, error) {
+	switch {
+	case in.R != nil:
+		return in.R, nil, nil, nil
+	case in.Name == "-":
+		if opts.Stdin != nil {
+			return opts.Stdin, nil, nil, nil
+		}
+		return os.Stdin, nil, nil, nil
+	}
+	f, err := os.Open(in.Name)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read flows: %w", err)
+	}
+	var file *fileSource
+	if !opts.noPositional {
+		file = newFileSource(f, opts.MaxRecordSize)
+		if file != nil && opts.afterOpen != nil {
+			opts.afterOpen()
+		}
+	}
+	return f, f, file, nil
+}
+
+// claim shows fn an input's first bytes and returns the reader to go on
+// with: a regular file is read at positions, so neither its first bytes
+// nor fn's reading move anything; a stream goes on with the bytes peeked.
+func claim(name string, r io.Reader, file *fileSource, fn func(string, []byte, io.Reader) (bool, error)) (io.Reader, bool, error) {
+	if file != nil {
+		head := make([]byte, min(256, file.size))
+		n, _ := file.f.ReadAt(head, 0)
+		ok, err := fn(name, head[:n], io.NewSectionReader(file.f, 0, file.size))
+		return r, ok, err
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(256)
+	ok, err := fn(name, head, br)
+	return br, ok, err
 }
 
 // maybeGunzip detects gzip by its magic bytes, whatever the file is named.

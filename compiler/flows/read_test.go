@@ -471,3 +471,57 @@ func TestRecordBound(t *testing.T) {
 		}
 	}
 }
+
+// TestClaim: every input read by name is shown to Options.Claim once, from
+// its first byte; a claimed one is not read as flows nor counted, and the
+// others are read whole after Claim looked at them (a regular file, a
+// gzip file, stdin).
+func TestClaim(t *testing.T) {
+	dir := t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(wrapped + "\n" + wrapped + "\n"))
+	zw.Close()
+	files := map[string][]byte{
+		"a.json":     []byte(wrapped + "\n"),
+		"b.json.gz":  gz.Bytes(),
+		"claimed.ir": []byte(`{"ir_version": 1, "nodes": {}}`),
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ins := []Input{{Name: filepath.Join(dir, "a.json")}, {Name: filepath.Join(dir, "claimed.ir")}, {Name: filepath.Join(dir, "b.json.gz")}, {Name: "-"}}
+	seen := map[string]string{}
+	claim := func(name string, head []byte, r io.Reader) (bool, error) {
+		seen[filepath.Base(name)] = string(head[:min(len(head), 12)])
+		if !strings.HasSuffix(name, ".ir") {
+			return false, nil // not claimed: r is left unread
+		}
+		all, err := io.ReadAll(r)
+		if err != nil || string(all) != string(files["claimed.ir"]) {
+			t.Errorf("%s: claimed input read as %q (%v)", name, all, err)
+		}
+		return true, nil
+	}
+	var n int
+	sum, ds, err := Read(context.Background(), ins, Options{Stdin: strings.NewReader(wrapped + "\n"), Claim: claim}, func(*Record) error { n++; return nil })
+	if err != nil || len(ds) > 0 {
+		t.Fatalf("Read: %v %v", err, ds)
+	}
+	if n != 4 || sum.Files != 3 {
+		t.Errorf("read %d flows from %d inputs, want 4 from 3 (the claimed one not counted)", n, sum.Files)
+	}
+	want := map[string]string{"a.json": `{"flow":{"ti`, "claimed.ir": `{"ir_version`, "b.json.gz": "\x1f\x8b\b\x00\x00\x00\x00\x00\x00\xff", "-": `{"flow":{"ti`}
+	for k, v := range want {
+		if !strings.HasPrefix(seen[k], v[:min(len(v), 2)]) {
+			t.Errorf("Claim saw %q for %s, want it to start %q", seen[k], k, v)
+		}
+	}
+	boom := errors.New("boom")
+	_, _, err = Read(context.Background(), ins[:1], Options{Claim: func(string, []byte, io.Reader) (bool, error) { return true, boom }}, func(*Record) error { return nil })
+	if !errors.Is(err, boom) {
+		t.Errorf("Claim's error = %v, want boom", err)
+	}
+}
