@@ -16,4 +16,12 @@
 // errors; a malformed record becomes a diagnostic naming file, line and
 // reason. Records reach the callback in input order, whatever the number of
 // cores: nothing holds all flows in memory.
+//
+// Files by job: read.go (the API: inputs, options, Read), parallel.go
+// (one input on every core, in order), ahead.go and file.go (a stream's
+// read-ahead, a regular file read at positions), scan.go (splitting values
+// out of the bytes), decode.go (one value: fast path, else protojson),
+// fast.go, fastlex.go and fastdesc.go (the fast path: flow extraction, its
+// JSON lexer, its descriptor tables), protoerr.go (protojson's errors made
+// readable).
 package flows
