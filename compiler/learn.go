@@ -71,9 +71,9 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 		b.AddSource(opts.Hubble.Name())
 		flowInputs = append(flowInputs, flows.Input{Name: opts.Hubble.Name(), R: rc})
 	}
-	sum, ds, err := flows.Read(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, MaxRecordSize: opts.MaxRecordSize, Progress: opts.Progress, Protojson: opts.Protojson,
-		Stdin: opts.Stdin, NewPrepare: b.Preparer, Claim: claimSnapshot},
-		func(rec *flows.Record) error { b.Add(rec); return nil })
+	sum, ds, err := flows.ReadPrepared(ctx, flowInputs, flows.Options{MaxErrors: opts.MaxErrors, MaxRecordSize: opts.MaxRecordSize, Progress: opts.Progress, Protojson: opts.Protojson,
+		Stdin: opts.Stdin, Claim: claimSnapshot}, b.Preparer,
+		func(rec *flows.Record, p *lower.Prepared) error { b.Add(rec, p); return nil })
 	if err != nil {
 		return nil, sum, ds, err
 	}

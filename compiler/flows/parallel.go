@@ -25,7 +25,7 @@ import (
 // readOne reads one input. A regular file (file, not nil) is read at
 // positions: by the scanner from its start, then in blocks of lines by
 // the decoders; r is not used.
-func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, opts Options, sum *Summary, ds *ir.Diagnostics, fn func(*Record) error) (err error) {
+func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, opts Options, newPrepare func() func(*flowpb.Flow) any, sum *Summary, ds *ir.Diagnostics, fn func(*Record, any) error) (err error) {
 	stop := make(chan struct{}) // closed when reading ends
 	// A stream (not a regular file) may stay open: what was read of it is
 	// handed on before waiting for more.
@@ -82,7 +82,7 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 				continue
 			}
 			sum.Flows++
-			if err := fn(rec); err != nil {
+			if err := fn(rec, nil); err != nil {
 				return err
 			}
 		}
@@ -126,7 +126,7 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 	defer close(stop)
 	wg.Go(p.run)
 	for w := 0; w < workers; w++ {
-		wg.Go(func() { decodeChunks(work, free, opts.Protojson, opts.NewPrepare) })
+		wg.Go(func() { decodeChunks(work, free, opts.Protojson, newPrepare) })
 	}
 	next := 0 // in line mode, the line the next block starts on
 	var rec Record
@@ -175,8 +175,8 @@ func readOne(ctx context.Context, name string, r io.Reader, file *fileSource, op
 				if opts.Progress != nil {
 					opts.Progress.Records.Add(1)
 				}
-				rec = Record{Pos: ir.Pos{File: name, Line: it.line}, Kind: KindFlow, Flow: it.flow, Prepared: it.prepared}
-				if err := fn(&rec); err != nil {
+				rec = Record{Pos: ir.Pos{File: name, Line: it.line}, Kind: KindFlow, Flow: it.flow}
+				if err := fn(&rec, it.prepared); err != nil {
 					return err
 				}
 			case it.v != nil:
@@ -231,7 +231,7 @@ type scanned struct {
 	decoded bool         // the fast path decoded v or raw:
 	flow    *flowpb.Flow // its flow, unless it was prepared
 	cri     bool         // raw's flow followed a container-runtime log prefix
-	// prepared is Options.NewPrepare's function's result for the flow.
+	// prepared is ReadPrepared's function's result for the flow.
 	prepared any
 }
 

@@ -40,12 +40,9 @@ func (k Kind) String() string {
 type Record struct {
 	Pos  ir.Pos
 	Kind Kind
-	// Flow is set for KindFlow, unless Prepared is: the reader reuses the
-	// memory of a flow it prepared.
+	// Flow is set for KindFlow, unless the flow was prepared (see
+	// ReadPrepared): the reader reuses the memory of a flow it prepared.
 	Flow *flowpb.Flow
-	// Prepared is what Options.NewPrepare's function returned for the
-	// flow, when it ran.
-	Prepared any
 }
 
 // Input is one named source of flows. Name "-" is standard input.
@@ -67,15 +64,6 @@ type Options struct {
 	// Protojson decodes every record with protojson, never with the fast
 	// path (which gives the same records, faster): for comparisons.
 	Protojson bool
-	// NewPrepare, if set, is called once per decoding goroutine; the
-	// function it returns runs on that goroutine for each flow the fast
-	// path decoded, and its result travels in Record.Prepared (with a nil
-	// Record.Flow). The flow's own memory (the Flow, its IP, L4 and time
-	// messages) is reused once the function returns, so it must not keep
-	// them; strings, slices and the Endpoint and Layer7 messages are not
-	// reused (a decoder hands the same Endpoint to the flows that carry
-	// the same endpoint bytes).
-	NewPrepare func() func(*flowpb.Flow) any
 	// Claim, if set, is shown the first bytes (up to 256) of every input
 	// read by name (a file, "-"), which is opened once: an input it claims
 	// (returns true) it has read itself from r, which starts at the
@@ -164,13 +152,39 @@ func Expand(args []string) ([]Input, error) {
 }
 
 // Read reads every input in order and calls fn for each record; the
-// *Record is valid only during the call (its Flow and Prepared may be
-// kept). Malformed
+// *Record is valid only during the call (its Flow may be kept). Malformed
 // records and warnings (unknown fields, once per file and field) are
 // returned as diagnostics; the returned error is non-nil when reading must
 // stop: an I/O error, more malformed records than MaxErrors allows, or an
 // error returned by fn.
 func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) error) (Summary, ir.Diagnostics, error) {
+	return read(ctx, inputs, opts, nil, func(r *Record, _ any) error { return fn(r) })
+}
+
+// ReadPrepared is Read with each flow prepared where it was decoded, on
+// every core: newPrepare is called once per decoding goroutine, and the
+// function it returns runs on that goroutine for each flow the fast path
+// decoded. fn gets its result with the record (whose Flow is then nil),
+// in input order; for any other record (protojson's, non-flow ones) it
+// gets P's zero value and the record's Flow. The flow's own memory (the
+// Flow, its IP, L4 and time messages) is reused once the function
+// returns, so it must not keep them; strings, slices and the Endpoint and
+// Layer7 messages are not reused (a decoder hands the same Endpoint to
+// the flows that carry the same endpoint bytes).
+func ReadPrepared[P any](ctx context.Context, inputs []Input, opts Options, newPrepare func() func(*flowpb.Flow) P, fn func(*Record, P) error) (Summary, ir.Diagnostics, error) {
+	boxed := func() func(*flowpb.Flow) any {
+		prepare := newPrepare()
+		return func(f *flowpb.Flow) any { return prepare(f) }
+	}
+	return read(ctx, inputs, opts, boxed, func(r *Record, v any) error {
+		p, _ := v.(P) // the zero value when the flow was not prepared
+		return fn(r, p)
+	})
+}
+
+// read is Read and ReadPrepared: prepared values travel untyped between
+// the decoding goroutines and fn, boxed by ReadPrepared alone.
+func read(ctx context.Context, inputs []Input, opts Options, newPrepare func() func(*flowpb.Flow) any, fn func(*Record, any) error) (Summary, ir.Diagnostics, error) {
 	sum := Summary{NonFlow: map[string]int64{}}
 	var ds ir.Diagnostics
 	for _, in := range inputs {
@@ -187,7 +201,7 @@ func Read(ctx context.Context, inputs []Input, opts Options, fn func(*Record) er
 		}
 		if err == nil && !claimed {
 			sum.Files++
-			err = readOne(ctx, in.Name, r, file, opts, &sum, &ds, fn)
+			err = readOne(ctx, in.Name, r, file, opts, newPrepare, &sum, &ds, fn)
 		}
 		if closer != nil {
 			closer.Close()

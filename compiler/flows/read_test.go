@@ -15,6 +15,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -523,5 +525,49 @@ func TestClaim(t *testing.T) {
 	_, _, err = Read(context.Background(), ins[:1], Options{Claim: func(string, []byte, io.Reader) (bool, error) { return true, boom }}, func(*Record) error { return nil })
 	if !errors.Is(err, boom) {
 		t.Errorf("Claim's error = %v, want boom", err)
+	}
+}
+
+// TestReadPrepared: each fast-path flow is prepared on a decoding
+// goroutine and its typed result reaches fn in input order with a nil
+// Flow; a record protojson decoded comes with its Flow and P's zero value.
+func TestReadPrepared(t *testing.T) {
+	type prep struct{ port uint32 }
+	var lines []string
+	for i := 0; i < 500; i++ {
+		lines = append(lines, strings.Replace(wrapped, "40000", fmt.Sprint(40000+i), 1))
+	}
+	// protojson only: a field the fast path does not know.
+	lines = append(lines, strings.Replace(wrapped, `"node_name":"n1"`, `"node_name":"n1","future_field":1`, 1))
+	p := filepath.Join(t.TempDir(), "flows.json")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newPrepare := func() func(*flowpb.Flow) *prep {
+		return func(f *flowpb.Flow) *prep { return &prep{f.GetL4().GetTCP().GetSourcePort()} }
+	}
+	var got []uint32
+	var slow int
+	_, _, err := ReadPrepared(context.Background(), []Input{{Name: p}}, Options{}, newPrepare, func(r *Record, x *prep) error {
+		switch {
+		case x != nil && r.Flow == nil:
+			got = append(got, x.port)
+		case x == nil && r.Flow != nil:
+			slow++
+		default:
+			t.Errorf("line %d: prepared %v with flow %v", r.Pos.Line, x, r.Flow != nil)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 500 || slow != 1 {
+		t.Fatalf("%d prepared, %d not, want 500 and 1", len(got), slow)
+	}
+	for i, port := range got {
+		if port != uint32(40000+i) {
+			t.Fatalf("record %d prepared from port %d: out of order", i, port)
+		}
 	}
 }

@@ -140,10 +140,9 @@ func (b *Builder) AddSummary(s flows.Summary) {
 // Add lowers one record. It returns the skip reason of a record that is
 // not part of any connection, or "": the record joined a connection,
 // which is counted when it is decided (when it leaves the connection
-// table, or at Graph). Records read by package flows may arrive prepared
-// (see Prepare); others are prepared here.
-func (b *Builder) Add(rec *flows.Record) string {
-	p, _ := rec.Prepared.(*Prepared)
+// table, or at Graph). p is the record's flow prepared where it was read
+// (flows.ReadPrepared with Preparer), or nil: it is prepared here.
+func (b *Builder) Add(rec *flows.Record, p *Prepared) string {
 	if p == nil {
 		p = b.Prepare(rec.Flow)
 	}
@@ -213,14 +212,14 @@ func (b *Builder) prepareFlow(f *flowpb.Flow, m *memo) *Prepared {
 	return p
 }
 
-// Preparer returns Prepare for one decoding goroutine, in the form
-// flows.Options.NewPrepare takes. It keeps nothing of the flows' own
+// Preparer returns Prepare for one decoding goroutine, as
+// flows.ReadPrepared takes it. It keeps nothing of the flows' own
 // messages. It remembers what the endpoints it saw lowered to (a reader
 // hands the same *flowpb.Endpoint to every flow that carries the same
 // endpoint bytes) and the IDs of the edges it saw.
-func (b *Builder) Preparer() func(*flowpb.Flow) any {
+func (b *Builder) Preparer() func(*flowpb.Flow) *Prepared {
 	m := &memo{}
-	return func(f *flowpb.Flow) any { return b.prepareFlow(f, m) }
+	return func(f *flowpb.Flow) *Prepared { return b.prepareFlow(f, m) }
 }
 
 // memo remembers, for one goroutine, the endpoints it lowered (by

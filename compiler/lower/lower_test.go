@@ -78,7 +78,7 @@ func TestSemantics(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := New(tt.opts)
-			b.Add(rec(t, tt.flow))
+			b.Add(rec(t, tt.flow), nil)
 			g := b.Graph()
 			if g.Stats.Flows+g.Stats.SkippedTotal() != 1 {
 				t.Fatalf("one record counted %d times: flows %d, skipped %v", g.Stats.Flows+g.Stats.SkippedTotal(), g.Stats.Flows, g.Stats.Skipped)
@@ -171,7 +171,7 @@ func TestConnections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			b := New(tt.opts)
 			for _, f := range tt.flows {
-				b.Add(rec(t, f))
+				b.Add(rec(t, f), nil)
 			}
 			g := b.Graph()
 			if ds := ir.Verify(g); len(ds) > 0 {
@@ -215,21 +215,21 @@ func TestTraceDuplicatesAreOneConnection(t *testing.T) {
 	b := New(Options{DedupeWindow: 2})
 	f := flow(`"verdict":"FORWARDED"`, ip, tcp, web, api)
 	for i := 0; i < 3; i++ {
-		b.Add(rec(t, f))
+		b.Add(rec(t, f), nil)
 	}
 	// A new source port is a new connection.
-	b.Add(rec(t, strings.Replace(f, "40000", "40001", 1)))
-	b.Add(rec(t, strings.Replace(f, "40000", "40002", 1)))
+	b.Add(rec(t, strings.Replace(f, "40000", "40001", 1)), nil)
+	b.Add(rec(t, strings.Replace(f, "40000", "40002", 1)), nil)
 	// Once it has left the table, the first connection counts again.
-	b.Add(rec(t, f))
+	b.Add(rec(t, f), nil)
 	g := b.Graph()
 	if g.Stats.Skipped[SkipDuplicate] != 2 || g.Stats.Flows != 4 {
 		t.Errorf("skipped %v flows %d", g.Stats.Skipped, g.Stats.Flows)
 	}
 	// L7 records are requests, never duplicates.
 	l7 := flow(`"verdict":"FORWARDED"`, ip, tcp, web, api, `"l7":{"type":"REQUEST","http":{"method":"get","url":"http://api:8080/v1/items?id=3"}}`)
-	b.Add(rec(t, l7))
-	b.Add(rec(t, l7))
+	b.Add(rec(t, l7), nil)
+	b.Add(rec(t, l7), nil)
 	g = b.Graph()
 	for _, e := range g.Edges {
 		if e.L7 == nil || len(e.L7.HTTP) != 1 || e.L7.HTTP[0] != (ir.HTTPFact{Method: "GET", Path: "/v1/items"}) {
@@ -269,7 +269,7 @@ func TestEndpoints(t *testing.T) {
 				ipj = `"IP":{"source":"10.0.0.1"}`
 			}
 			b := New(Options{})
-			b.Add(rec(t, flow(`"verdict":"FORWARDED"`, ipj, tcp, web, tt.dst)))
+			b.Add(rec(t, flow(`"verdict":"FORWARDED"`, ipj, tcp, web, tt.dst)), nil)
 			g := b.Graph()
 			if len(g.Edges) != 1 {
 				t.Fatalf("skipped: %v", g.Stats.Skipped)
@@ -287,7 +287,7 @@ func TestDNSAnswersNameAddresses(t *testing.T) {
 	b := New(Options{})
 	resp := flow(`"verdict":"FORWARDED"`, `"is_reply":true`, ip, `"l4":{"UDP":{"source_port":53,"destination_port":40000}}`, web, api,
 		`"l7":{"type":"RESPONSE","dns":{"query":"API.Example.com.","ips":["203.0.113.7","::ffff:203.0.113.8"]}}`)
-	if r := b.Add(rec(t, resp)); r != SkipReply && r != SkipL7Response {
+	if r := b.Add(rec(t, resp), nil); r != SkipReply && r != SkipL7Response {
 		t.Fatalf("response not skipped: %q", r)
 	}
 	g := b.Graph()
