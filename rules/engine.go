@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -323,39 +322,9 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 	if len(rs) != 1 {
 		return nil, fmt.Errorf("rule packs produced %d results for the decision query, want 1 (is a required rule undefined?)", len(rs))
 	}
-	b, err := json.Marshal(rs[0].Bindings)
+	d, err := decodeDecisions(rs[0].Bindings)
 	if err != nil {
-		return nil, err
-	}
-	var raw struct {
-		Policies map[string]*PolicyDecision `json:"policies"`
-		Excluded map[string]string          `json:"excluded"`
-		Warnings []Finding                  `json:"warnings"`
-		Deny     []Finding                  `json:"deny"`
-		Warn     []Finding                  `json:"warn"`
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("rule packs' decisions break the contract: %w", err)
-	}
-	d := &Decisions{Policies: raw.Policies, Excluded: raw.Excluded, Warnings: raw.Warnings, Deny: raw.Deny, Warn: raw.Warn}
-	if d.Policies == nil {
-		d.Policies = map[string]*PolicyDecision{}
-	}
-	if d.Excluded == nil {
-		d.Excluded = map[string]string{}
-	}
-	for _, fs := range [][]Finding{d.Warnings, d.Deny, d.Warn} {
-		sort.Slice(fs, func(i, j int) bool {
-			if fs[i].Policy != fs[j].Policy {
-				return fs[i].Policy < fs[j].Policy
-			}
-			if fs[i].Object != fs[j].Object {
-				return fs[i].Object < fs[j].Object
-			}
-			return fs[i].Msg < fs[j].Msg
-		})
 	}
 	return d, nil
 }
