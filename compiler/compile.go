@@ -331,13 +331,9 @@ func (r *Result) ClusterSet() replay.ClusterSet {
 }
 
 func (s *state) decide(ctx context.Context) error {
-	var packs []*rules.Pack
-	for _, dir := range s.opts.Rules {
-		p, err := rules.LoadDir(dir)
-		if err != nil {
-			return err
-		}
-		packs = append(packs, p)
+	packs, err := rules.LoadDirs(s.opts.Rules)
+	if err != nil {
+		return err
 	}
 	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: schemas.CheckSettings})
 	if err != nil {
@@ -393,13 +389,9 @@ func (s *state) synthesize(context.Context) error {
 }
 
 func (s *state) verify(ctx context.Context) error {
-	var org []*schemas.Schema
-	for _, dir := range s.opts.Schemas {
-		sc, err := schemas.LoadOrg(dir)
-		if err != nil {
-			return err
-		}
-		org = append(org, sc)
+	org, err := schemas.LoadOrgs(s.opts.Schemas)
+	if err != nil {
+		return err
 	}
 	v, err := verify.New(verify.Options{Agent: s.opts.Agent, PPC: true, Org: org})
 	if err != nil {
@@ -495,13 +487,9 @@ func safeSegment(s string) bool {
 // Options.Lint.Packs, each read from the path emit gave it. The report is
 // Result.Lint; its deny findings fail the compile (Result.Failed).
 func (s *state) lint(ctx context.Context) error {
-	var packs []*rules.Pack
-	for _, dir := range s.opts.Lint.Packs {
-		p, err := rules.LoadDir(dir)
-		if err != nil {
-			return err
-		}
-		packs = append(packs, p)
+	packs, err := rules.LoadDirs(s.opts.Lint.Packs)
+	if err != nil {
+		return err
 	}
 	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: s.opts.Lint.Timeout, Memory: s.opts.Lint.Memory})
 	if err != nil {

@@ -53,6 +53,19 @@ func DefaultPack() (*Pack, error) {
 	return loadFS("default", sub, func(p string) string { return "default/" + p })
 }
 
+// LoadDirs loads the packs at paths, in order (LoadDir).
+func LoadDirs(paths []string) ([]*Pack, error) {
+	var out []*Pack
+	for _, p := range paths {
+		pack, err := LoadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pack)
+	}
+	return out, nil
+}
+
 // LoadDir loads an organisation pack: a directory (every *.rego file below
 // it and its config.yaml, if any) or an OPA bundle tarball (*.tar.gz or
 // *.tgz: its modules, and its data document as the pack's settings; the

@@ -167,6 +167,19 @@ func PPC() *Schema {
 	return s
 }
 
+// LoadOrgs loads the organisation schemas in dirs, in order (LoadOrg).
+func LoadOrgs(dirs []string) ([]*Schema, error) {
+	var out []*Schema
+	for _, d := range dirs {
+		s, err := LoadOrg(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // LoadOrg loads the CUE files of dir (one package) and returns its
 // #Policy definition.
 func LoadOrg(dir string) (*Schema, error) {

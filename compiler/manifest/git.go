@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/policypilot/ppc/ir"
 )
 
 // IsRevision reports whether arg names policies in a git revision,
@@ -18,6 +21,23 @@ func IsRevision(arg string) bool {
 	}
 	_, err := os.Stat(arg)
 	return os.IsNotExist(err)
+}
+
+// ReadSet reads one policy set named on the command line: a file, a
+// directory, "-" (stdin) or a git REV:PATH (ExpandRevision); the objects,
+// and the documents that could not be read.
+func ReadSet(ctx context.Context, arg string, stdin io.Reader) ([]Object, ir.Diagnostics, error) {
+	var ins []Input
+	var err error
+	if IsRevision(arg) {
+		ins, err = ExpandRevision(ctx, arg)
+	} else {
+		ins, err = Expand([]string{arg})
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return Read(ins, stdin)
 }
 
 // ExpandRevision resolves "REV:PATH" into inputs read from the git

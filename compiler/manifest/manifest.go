@@ -208,6 +208,17 @@ func isManifestName(n string) bool {
 	return false
 }
 
+// ReadPaths expands paths (Expand) and reads them (Read): the objects,
+// the documents that could not be read, and the number of files.
+func ReadPaths(paths []string, stdin io.Reader) ([]Object, ir.Diagnostics, int, error) {
+	ins, err := Expand(paths)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	objs, bad, err := Read(ins, stdin)
+	return objs, bad, len(ins), err
+}
+
 // Read reads every input and returns its objects in order. A document
 // that is not valid YAML or JSON, or is not an object with a kind, is an
 // error diagnostic naming the file and line; reading goes on with the

@@ -172,49 +172,49 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	// The report is rendered first and written last: a compile that
 	// cannot write its policies writes no report either.
-	var report *explain.Input
+	var report []byte
 	if p.report != "" {
-		if report, err = explain.FromCompile(res, "ppc policy report", args); err != nil {
-			return err
+		in, err := explain.FromCompile(res, "ppc policy report", args)
+		if err == nil {
+			report, err = explain.Render(in, reportFmt)
 		}
-	}
-	writeTheReport := func() error {
-		if report == nil {
-			return nil
-		}
-		if err := writeReport(e, p.report, reportFmt, report); err != nil {
-			return err
-		}
-		if !p.quiet {
-			printReportLine(e.stderr, p.report)
-		}
-		return nil
-	}
-	if p.output == "" {
-		b, err := reports.Stream(res.Docs)
 		if err != nil {
 			return err
 		}
-		if _, err = e.stdout.Write(b); err != nil {
+	}
+	if p.output == "" {
+		b, err := reports.Stream(res.Docs)
+		if err == nil {
+			_, err = e.stdout.Write(b)
+		}
+		if err != nil {
 			return err
 		}
-		return writeTheReport()
+	} else {
+		wr, err := reports.WriteDir(p.output, res.Docs, reports.DirOptions{DryRun: p.dryRun})
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		for _, n := range wr.Notes {
+			fmt.Fprintf(e.stderr, "note: %s\n", textsafe.Line(n))
+		}
+		if p.dryRun {
+			reports.PrintDryRun(e.stdout, wr, e.cwd)
+			return nil
+		}
+		if !p.quiet {
+			reports.PrintWritten(e.stderr, wr, p.output, e.cwd)
+		}
 	}
-	wr, err := reports.WriteDir(p.output, res.Docs, reports.DirOptions{DryRun: p.dryRun})
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+	if report != nil {
+		if err := writeFile(e, p.report, report); err != nil {
+			return err
+		}
+		if !p.quiet && p.report != "-" {
+			fmt.Fprintf(e.stderr, "ppc: report written to %s\n", p.report)
+		}
 	}
-	for _, n := range wr.Notes {
-		fmt.Fprintf(e.stderr, "note: %s\n", textsafe.Line(n))
-	}
-	if p.dryRun {
-		reports.PrintDryRun(e.stdout, wr, e.cwd)
-		return nil
-	}
-	if !p.quiet {
-		reports.PrintWritten(e.stderr, wr, p.output, e.cwd)
-	}
-	return writeTheReport()
+	return nil
 }
 
 // compileFollow is compile --follow: compiler.Follow learns from the

@@ -110,17 +110,7 @@ func runDiff(ctx context.Context, e *env, p *diffParams, args []string) error {
 // REV:PATH. A document that cannot be read is an error: a diff that
 // leaves part of a set out would report its policies as removed.
 func readPolicySet(ctx context.Context, e *env, arg string) ([]manifest.Object, error) {
-	var ins []manifest.Input
-	var err error
-	if manifest.IsRevision(arg) {
-		ins, err = manifest.ExpandRevision(ctx, arg)
-	} else {
-		ins, err = manifest.Expand([]string{arg})
-	}
-	if err != nil {
-		return nil, &exitError{code: exitFailure, err: err}
-	}
-	objs, bad, err := manifest.Read(ins, e.stdin)
+	objs, bad, err := manifest.ReadSet(ctx, arg, e.stdin)
 	if err != nil {
 		return nil, &exitError{code: exitFailure, err: err}
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/spf13/pflag"
 
@@ -66,15 +65,10 @@ usage error or unreadable input.`,
 	})
 }
 
-// writeReport renders in as format and writes it atomically to path
-// ("" or "-": stdout).
-func writeReport(e *env, path, format string, in *explain.Input) error {
-	b, err := explain.Render(in, format)
-	if err != nil {
-		return err
-	}
+// writeFile writes b atomically to path ("" or "-": stdout).
+func writeFile(e *env, path string, b []byte) error {
 	if path == "" || path == "-" {
-		_, err = e.stdout.Write(b)
+		_, err := e.stdout.Write(b)
 		return err
 	}
 	if err := atomicfile.Write(path, b); err != nil {
@@ -132,16 +126,15 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			return err
 		}
 	}
-	if err := writeReport(e, p.output, format, in); err != nil {
+	b, err := explain.Render(in, format)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(e, p.output, b); err != nil {
 		return err
 	}
 	if p.output != "" {
 		fmt.Fprintf(e.stderr, "ppc explain: wrote %s\n", p.output)
 	}
 	return nil
-}
-
-// printReportLine says where a compile's report went.
-func printReportLine(w io.Writer, path string) {
-	fmt.Fprintf(w, "ppc: report written to %s\n", path)
 }

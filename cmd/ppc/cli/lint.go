@@ -14,6 +14,7 @@ import (
 	"github.com/policypilot/ppc/reports/lintreport"
 	"github.com/policypilot/ppc/reports/progress"
 	"github.com/policypilot/ppc/rules"
+	"github.com/policypilot/ppc/schemas"
 )
 
 type lintParams struct {
@@ -68,19 +69,6 @@ input error, no policy found or no lint rule loaded.`,
 	})
 }
 
-// loadPacks loads --rules arguments (directories or bundle tarballs).
-func loadPacks(paths []string) ([]*rules.Pack, error) {
-	var out []*rules.Pack
-	for _, d := range paths {
-		p, err := rules.LoadDir(d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if len(args) == 0 {
 		return usageErr("no input: give policy files, directories or - for stdin (usage: ppc lint POLICY_PATH...)")
@@ -95,11 +83,11 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	packs, err := loadPacks(p.rules)
+	packs, err := rules.LoadDirs(p.rules)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
-	org, err := loadSchemas(p.schemas)
+	org, err := schemas.LoadOrgs(p.schemas)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}

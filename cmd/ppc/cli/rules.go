@@ -8,6 +8,7 @@ import (
 
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/rulesreport"
+	"github.com/policypilot/ppc/rules"
 	"github.com/policypilot/ppc/rules/packtool"
 )
 
@@ -75,7 +76,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if len(rest) == 0 && !p.defaults {
 			return usageErr("ppc rules test: give pack directories or bundles (or --defaults)")
 		}
-		packs, err := loadPacks(rest)
+		packs, err := rules.LoadDirs(rest)
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
@@ -105,7 +106,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		}
 		return nil
 	case "list":
-		packs, err := loadPacks(rest)
+		packs, err := rules.LoadDirs(rest)
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}
@@ -134,7 +135,7 @@ func runRules(ctx context.Context, e *env, p *rulesParams, args []string) error 
 		if len(rest) == 0 {
 			return usageErr("ppc rules check: give pack directories or bundles")
 		}
-		packs, err := loadPacks(rest)
+		packs, err := rules.LoadDirs(rest)
 		if err != nil {
 			return &exitError{code: exitFailure, err: err}
 		}

@@ -69,7 +69,7 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	org, err := loadSchemas(p.schemas)
+	org, err := schemas.LoadOrgs(p.schemas)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
@@ -104,29 +104,13 @@ func runVerify(ctx context.Context, e *env, p *verifyParams, args []string) erro
 	return nil
 }
 
-// readManifests expands and reads the policy arguments of verify and
-// replay: the objects, the documents that could not be read, and the
+// readManifests expands and reads the policy arguments of verify, lint
+// and replay: the objects, the documents that could not be read, and the
 // number of files.
 func readManifests(e *env, args []string) ([]manifest.Object, ir.Diagnostics, int, error) {
-	ins, err := manifest.Expand(args)
+	objs, bad, files, err := manifest.ReadPaths(args, e.stdin)
 	if err != nil {
 		return nil, nil, 0, &exitError{code: exitFailure, err: err}
 	}
-	objs, bad, err := manifest.Read(ins, e.stdin)
-	if err != nil {
-		return nil, nil, 0, &exitError{code: exitFailure, err: err}
-	}
-	return objs, bad, len(ins), nil
-}
-
-func loadSchemas(dirs []string) ([]*schemas.Schema, error) {
-	var out []*schemas.Schema
-	for _, d := range dirs {
-		s, err := schemas.LoadOrg(d)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, nil
+	return objs, bad, files, nil
 }
