@@ -484,14 +484,18 @@ func safeSegment(s string) bool {
 }
 
 // lint gates the documents with the default lint pack and
-// Options.Lint.Packs, each read from the path emit gave it. The report is
+// Options.Lint.Packs, each read from the path emit gave it and judged on
+// the workloads of the flows it selects (LintView). The report is
 // Result.Lint; its deny findings fail the compile (Result.Failed).
 func (s *state) lint(ctx context.Context) error {
 	packs, err := rules.LoadDirs(s.opts.Lint.Packs)
 	if err != nil {
 		return err
 	}
-	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: s.opts.Lint.Timeout, Memory: s.opts.Lint.Memory})
+	l, err := lint.New(ctx, lint.Options{Packs: packs, Namespace: "default", Timeout: s.opts.Lint.Timeout, Memory: s.opts.Lint.Memory,
+		// Each workload of the flows is judged with every policy that
+		// selects it, as Cilium enforces them.
+		Select: func(rs []verify.Result) (*lint.View, error) { return LintView(s.res.Graph, rs, s.opts.Agent) }})
 	if err != nil {
 		return err
 	}

@@ -119,6 +119,11 @@ type Options struct {
 	Verifier *verify.Verifier
 	// Namespace is where a CiliumNetworkPolicy without one is checked.
 	Namespace string
+	// Select, when set, decides which policies select which workloads
+	// (with flows: compiler.LintView), given every policy of the set with
+	// its verification; without it, or for a policy it finds selecting no
+	// workload, the view comes from the selectors (see MethodSelectors).
+	Select func([]verify.Result) (*View, error)
 	// Timeout and Memory bound the evaluation of one policy (0: the
 	// rules package's defaults).
 	Timeout time.Duration
@@ -253,7 +258,7 @@ func RegoOptions() []func(*rego.Rego) {
 // cilium.identity_label added: what a lint pack may call.
 func Capabilities() *ast.Capabilities {
 	caps := rules.Capabilities()
-	caps.Builtins = append(caps.Builtins, identityLabelDecl)
+	caps.Builtins = append(caps.Builtins, identityLabelDecl, nodeLabelDecl)
 	return caps
 }
 
@@ -262,7 +267,10 @@ func Capabilities() *ast.Capabilities {
 func Builtins() []rules.Builtin {
 	return append(rules.Builtins(), rules.Builtin{
 		Decl:     identityLabelDecl,
-		Register: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true}, identityLabel),
+		Register: rego.Function1(&rego.Function{Name: identityLabelDecl.Name, Decl: identityLabelDecl.Decl, Memoize: true}, labelBuiltin(identityLabelDecl.Name, agent.IdentityLabel)),
+	}, rules.Builtin{
+		Decl:     nodeLabelDecl,
+		Register: rego.Function1(&rego.Function{Name: nodeLabelDecl.Name, Decl: nodeLabelDecl.Decl, Memoize: true}, labelBuiltin(nodeLabelDecl.Name, agent.NodeLabel)),
 	})
 }
 
@@ -272,12 +280,22 @@ var identityLabelDecl = &ast.Builtin{
 	Decl:        types.NewFunction(types.Args(types.S), types.B),
 }
 
-func identityLabel(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
-	key, ok := a.Value.(ast.String)
-	if !ok {
-		return nil, fmt.Errorf("cilium.identity_label: want a string")
+var nodeLabelDecl = &ast.Builtin{
+	Name:        "cilium.node_label",
+	Description: "Reports whether Cilium's default node-label filter keeps a node label key, which node selectors (nodeSelector, fromNodes, toNodes) are matched against.",
+	Decl:        types.NewFunction(types.Args(types.S), types.B),
+}
+
+// labelBuiltin is a builtin that asks one of Cilium's label filters
+// about a key.
+func labelBuiltin(name string, keep func(string) bool) func(rego.BuiltinContext, *ast.Term) (*ast.Term, error) {
+	return func(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+		key, ok := a.Value.(ast.String)
+		if !ok {
+			return nil, fmt.Errorf("%s: want a string", name)
+		}
+		return ast.BooleanTerm(keep(string(key))), nil
 	}
-	return ast.BooleanTerm(agent.IdentityLabel(string(key))), nil
 }
 
 // Describe lists the lint rules of mods: one per package that defines
@@ -383,6 +401,9 @@ type Report struct {
 	Rules    []Rule         `json:"rules"`
 	Findings []Finding      `json:"findings"`
 	Skipped  map[string]int `json:"skippedKinds"`
+	// Views counts the policies by how their pods' other policies were
+	// found (MethodFlows, MethodSelectors).
+	Views map[string]int `json:"views"`
 }
 
 // Count counts the findings of a severity that are not excepted.
@@ -418,8 +439,35 @@ func (l *Linter) Lint(ctx context.Context, objs []manifest.Object) (*Report, err
 		}
 	}
 	rep.Policies = len(results)
-	for _, r := range results {
-		fs, err := l.lintOne(ctx, r)
+	var view *View
+	if l.opts.Select != nil {
+		var err error
+		if view, err = l.opts.Select(results); err != nil {
+			return nil, err
+		}
+	}
+	rep.Views = map[string]int{}
+	set := newPolicySet()
+	decoded := make([]map[string]any, len(results))
+	for i, r := range results {
+		obj, err := decodeObject(r.Object.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Object.Where(), err)
+		}
+		decoded[i] = obj
+		// A policy the API server or the agent rejects is not enforced:
+		// it takes no part in what other policies' pods get.
+		set.add(policyName(r.Object), r.Object.Kind, r.Object.Namespace, obj, l.opts.Verifier == nil || r.Valid())
+	}
+	for i, r := range results {
+		input := make(map[string]any, len(decoded[i])+1)
+		for k, v := range decoded[i] {
+			input[k] = v
+		}
+		ppc := set.input(set.byName[policyName(r.Object)], view)
+		rep.Views[ppc["method"].(string)]++
+		input["ppc"] = ppc
+		fs, err := l.lintOne(ctx, r, input)
 		if err != nil {
 			return nil, err
 		}
@@ -477,7 +525,7 @@ func stopped(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.As(err, &be)
 }
 
-func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error) {
+func (l *Linter) lintOne(ctx context.Context, r verify.Result, input map[string]any) ([]Finding, error) {
 	o := r.Object
 	base := Finding{Policy: policyName(o), Kind: o.Kind, File: o.Pos.File, Line: o.Pos.Line, Doc: o.Doc, Item: o.Item}
 	var out []Finding
@@ -497,12 +545,6 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 		}
 		f.Path = ir.JoinPath(d.Path)
 		out = append(out, f)
-	}
-	var input any
-	dec := json.NewDecoder(bytes.NewReader(o.JSON))
-	dec.UseNumber()
-	if err := dec.Decode(&input); err != nil {
-		return nil, fmt.Errorf("%s: %w", o.Where(), err)
 	}
 	tree, err := l.evalObject(ctx, l.pq, input)
 	pkgOf := func(rule Rule) map[string]any {
@@ -554,13 +596,11 @@ func (l *Linter) lintOne(ctx context.Context, r verify.Result) ([]Finding, error
 		}
 	}
 	annotations := map[string]string{}
-	if m, ok := input.(map[string]any); ok {
-		if md, ok := m["metadata"].(map[string]any); ok {
-			if an, ok := md["annotations"].(map[string]any); ok {
-				for k, v := range an {
-					if s, ok := v.(string); ok {
-						annotations[k] = s
-					}
+	if md, ok := input["metadata"].(map[string]any); ok {
+		if an, ok := md["annotations"].(map[string]any); ok {
+			for k, v := range an {
+				if s, ok := v.(string); ok {
+					annotations[k] = s
 				}
 			}
 		}

@@ -101,6 +101,23 @@ func Apply(s Settings) error {
 
 var filterOnce sync.Once
 
+// NodeLabel reports whether the agent's default node-label filter keeps a
+// node label, which node selectors (nodeSelector, fromNodes, toNodes) are
+// matched against: pkg/node/manager filters node labels with
+// labelsfilter.FilterNodeLabels, whose default (no --node-labels) keeps
+// every label — kubernetes.io/hostname included.
+func NodeLabel(key string) bool {
+	filterOnce.Do(func() {
+		_ = labelsfilter.ParseLabelPrefixCfg(slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, "")
+	})
+	if s, rest, ok := strings.Cut(key, ":"); ok && !strings.Contains(s, "/") && !strings.Contains(s, ".") {
+		key = rest // a source prefix ("k8s:")
+	}
+	lbl := labels.NewLabel(key, "x", labels.LabelSourceK8s)
+	id, _ := labelsfilter.FilterNodeLabels(labels.Labels{lbl.Key: lbl})
+	return len(id) > 0
+}
+
 // IdentityLabel reports whether the agent's default label filter keeps a
 // pod label in security identities. key may carry a source prefix
 // ("k8s:app"; "any:" is read as k8s); reserved, cidr, fqdn and cidrgroup

@@ -140,7 +140,8 @@ type Engine struct {
 	sealed  bool
 
 	policies []PolicyRules
-	refCache sync.Map // labels.LabelArrayListString -> []RuleRef
+	subjects []subject // every entry's subject, with its policy and spec
+	refCache sync.Map                          // labels.LabelArrayListString -> []RuleRef
 	// batch and pending collect new identities during AddGraph.
 	batch   identity.IdentityMap
 	pending []*identity.Identity
@@ -269,6 +270,10 @@ func (e *Engine) Load(ps []Policy) error {
 		}
 		pr := PolicyRules{Policy: p.Name()}
 		for i, en := range entries {
+			spec, _, _ := strings.Cut(paths[i], ".")
+			e.subjects = append(e.subjects, subject{SpecRef{pr.Policy, spec}, en.Subject})
+		}
+		for i, en := range entries {
 			// An empty rule ({}) selects no peer and no port: it only
 			// puts the subject in default deny. No flow can exercise it.
 			if len(en.L3) == 0 && len(en.L4) == 0 && !en.IsDeny() {
@@ -347,6 +352,48 @@ func (e *Engine) Policies() []PolicyRules {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]PolicyRules(nil), e.policies...)
+}
+
+// SpecRef names one rule body of a loaded policy: its spec or one of
+// its specs ("spec", "specs[1]").
+type SpecRef struct {
+	Policy string
+	Spec   string
+}
+
+type subject struct {
+	ref SpecRef
+	sel *types.LabelSelector
+}
+
+// Selecting names the rule bodies of the loaded policies that apply to n:
+// those whose subject selects its identity, as the policy repository
+// decides which rules apply to an endpoint (types.LabelSelector.Matches
+// on the identity's labels); sorted by policy and spec. A body whose
+// cluster the engine does not enforce at n still selects it: EnforceOnly
+// is a replay decision, not selection.
+func (e *Engine) Selecting(n *ir.Node) ([]SpecRef, error) {
+	id, err := e.Identity(n)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[SpecRef]bool{}
+	var out []SpecRef
+	for _, sub := range e.subjects {
+		if !seen[sub.ref] && sub.sel != nil && sub.sel.Matches(id.LabelArray) {
+			seen[sub.ref] = true
+			out = append(out, sub.ref)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Policy != out[j].Policy {
+			return out[i].Policy < out[j].Policy
+		}
+		return out[i].Spec < out[j].Spec
+	})
+	return out, nil
 }
 
 // Identity returns (allocating on first use) the identity of an IR node.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
@@ -26,6 +27,7 @@ type lintParams struct {
 	namespace string
 	schemas   []string
 	agent     agentFlags
+	flows     []string
 }
 
 func init() {
@@ -62,6 +64,7 @@ input error, no policy found or no lint rule loaded.`,
 			fs.StringVar(&p.failOn, "fail-on", "deny", "lowest severity that fails: deny or warn")
 			fs.StringVarP(&p.namespace, "namespace", "n", "default", "namespace of objects that name none (as kubectl apply -n)")
 			fs.StringArrayVar(&p.schemas, "schemas", nil, "also check policies against the CUE #Policy in `DIR` (repeatable)")
+			fs.StringArrayVar(&p.flows, "flows", nil, "judge each workload seen in these flows (or IR snapshots) with every policy that selects it, matched by Cilium (repeatable; default: from the selectors)")
 			p.agent.register(fs)
 			p.agent.fs = fs
 			return func(ctx context.Context, e *env, args []string) error { return runLint(ctx, e, p, args) }
@@ -99,7 +102,19 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := lint.New(ctx, lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory})
+	opts := lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory}
+	if len(p.flows) > 0 {
+		res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
+		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		if err != nil {
+			return compileError(err)
+		}
+		if res.Diagnostics.HasErrors() {
+			return &exitError{code: exitFailure, printed: true}
+		}
+		opts.Select = func(rs []verify.Result) (*lint.View, error) { return compiler.LintView(res.Graph, rs, res.Agent) }
+	}
+	l, err := lint.New(ctx, opts)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
