@@ -141,7 +141,7 @@ type Engine struct {
 
 	policies []PolicyRules
 	subjects []subject // every entry's subject, with its policy and spec
-	refCache sync.Map                          // labels.LabelArrayListString -> []RuleRef
+	refCache sync.Map  // labels.LabelArrayListString -> []RuleRef
 	// batch and pending collect new identities during AddGraph.
 	batch   identity.IdentityMap
 	pending []*identity.Identity
