@@ -109,6 +109,34 @@ const (
 	RuleVerifyOrg    = "verify-org"
 )
 
+// Rule ids of documents that could not be read: not YAML, not an object,
+// or a template that must be rendered first.
+const (
+	RuleUnreadable = "unreadable"
+	RuleTemplate   = "template"
+)
+
+// ReadFindings turns the documents manifest.Read could not read into deny
+// findings on their files: one bad document fails the gate, and every
+// other document of the set is still verified, linted and reported.
+func ReadFindings(ds ir.Diagnostics) []Finding {
+	var out []Finding
+	for _, d := range ds {
+		if d.Severity != ir.Error {
+			continue
+		}
+		f := Finding{Rule: RuleUnreadable, Severity: Deny, Msg: d.Msg, Policy: d.Object, File: d.Pos.File, Line: d.Pos.Line}
+		if d.Code == manifest.CodeTemplate {
+			f.Rule = RuleTemplate
+		}
+		if n, ok := strings.CutPrefix(d.Object, "document "); ok {
+			f.Doc, _ = strconv.Atoi(n)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
 // Options configure a linter.
 type Options struct {
 	// Packs are organisation lint packs, added to the default pack.

@@ -347,6 +347,14 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 		}
 		docIdx++
 		pos := ir.Pos{File: name, Line: firstContentLine(d)}
+		if line, ok := templateAction(d); ok {
+			// Whether or not it happens to parse as YAML, what the API
+			// server would get is what the template renders to.
+			diag := docErr(ir.Pos{File: name, Line: line}, docIdx, "a template, not a manifest (a {{ … }} action on line %d): render it first (helm template, or your templating tool) and check what it renders", line)
+			diag.Code = CodeTemplate
+			ds = append(ds, diag)
+			continue
+		}
 		js, err := sigsyaml.YAMLToJSONStrict(d.text)
 		if err != nil {
 			// Make the YAML parser's document-relative line absolute.
@@ -404,6 +412,30 @@ func Parse(name string, data []byte) ([]Object, ir.Diagnostics) {
 		objs = append(objs, o)
 	}
 	return objs, ds
+}
+
+// CodeTemplate is the code of the diagnostic for a document that is a
+// template (Helm's, or another Go-template tool's) rather than a manifest.
+const CodeTemplate = "ppc_manifest_template"
+
+// action is a Go template action: "{{", an optional trim marker, then what
+// starts a pipeline (a field, a variable, a function, a comment, a
+// keyword).
+var action = regexp.MustCompile(`\{\{-?\s*(?:[.$(/"]|[a-zA-Z_])`)
+
+// templateAction returns the first line of d, outside comments, that holds
+// a template action.
+func templateAction(d document) (int, bool) {
+	for i, l := range bytes.Split(d.text, []byte("\n")) {
+		t := bytes.TrimSpace(l)
+		if len(t) > 0 && t[0] == '#' {
+			continue
+		}
+		if action.Match(l) {
+			return d.line + i, true
+		}
+	}
+	return 0, false
 }
 
 func firstContentLine(d document) int {

@@ -70,7 +70,27 @@ func writeText(w io.Writer, rep *lint.Report, o reports.Options) error {
 		}
 	}
 	fmt.Fprintf(w, "%d policies, %d rules: %d deny, %d warn, %d excepted\n", rep.Policies, len(rep.Rules), rep.Count(lint.Deny), rep.Count(lint.Warn), excepted(rep))
+	if line := viewLine(rep.Views); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	return nil
+}
+
+// viewLine says how the policies that apply to each policy's pods were
+// found: from the workloads of flows with Cilium's matching, or from the
+// selectors.
+func viewLine(views map[string]int) string {
+	var parts []string
+	if n := views[lint.MethodFlows]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d by the workloads in the flows, matched by Cilium", n))
+	}
+	if n := views[lint.MethodSelectors]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d from the selectors (a policy whose selector is a subset of another's applies to its pods; --flows matches workloads instead)", n))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "policies judged with every policy that selects the same pods: " + strings.Join(parts, "; ")
 }
 
 func excepted(rep *lint.Report) int {
@@ -121,6 +141,10 @@ func rulesOf(rep *lint.Report) []lint.Rule {
 			Rationale: "The API server accepts the policy, but the Cilium agent's parser rejects it: the policy is silently not enforced."},
 		lint.RuleVerifyOrg: {ID: lint.RuleVerifyOrg, Title: "violates an organisation schema", Severity: lint.Deny,
 			Rationale: "The policy does not satisfy an organisation CUE schema given with --schemas."},
+		lint.RuleUnreadable: {ID: lint.RuleUnreadable, Title: "a document that cannot be read", Severity: lint.Deny,
+			Rationale: "The document is not valid YAML or JSON, or not a Kubernetes object: kubectl apply fails on it. The other documents of the set are still checked."},
+		lint.RuleTemplate: {ID: lint.RuleTemplate, Title: "a template, not a manifest", Severity: lint.Deny,
+			Rationale: "The document holds template actions ({{ … }}): what the cluster gets is what it renders to. Render it (helm template, or your templating tool) and lint the result."},
 	}
 	var extra []string
 	for _, f := range rep.Findings {

@@ -122,16 +122,15 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return err
 	}
-	reports.PrintDiagnostics(e.stderr, inputErrs, e.cwd)
-	if len(inputErrs) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d documents could not be read", len(inputErrs))}
-	}
 	rep, err := l.Lint(ctx, objs)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 	rep.Files = files
-	if rep.Policies == 0 {
+	// A document that cannot be read is a finding on its file; the rest
+	// of the set is still verified, linted and reported.
+	rep.Findings = append(lint.ReadFindings(inputErrs), rep.Findings...)
+	if rep.Policies == 0 && len(inputErrs) == 0 {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
 	if err := lintreport.Formats.Write(e.stdout, p.format, rep, reports.Options{Color: wantsColour(e), Cwd: e.cwd, Version: Version}); err != nil {
