@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/policypilot/ppc/ir"
 )
 
 func TestParse(t *testing.T) {
@@ -136,5 +138,40 @@ func TestLine(t *testing.T) {
 		if got := objs[tt.obj].Line(tt.path); got != tt.line {
 			t.Errorf("object %d Line(%q) = %d, want %d", tt.obj, tt.path, got, tt.line)
 		}
+	}
+}
+
+// TestTemplates: a document with template actions is reported as a
+// template at its first action, whether or not it parses as YAML; braces
+// in a comment or that start no action are not templates.
+func TestTemplates(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc string
+		line      int // 0: not a template
+	}{
+		{"helm action", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: {{ include \"x\" . }}\n", 4},
+		{"quoted, valid YAML", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: \"{{ .Values.name }}\"\n", 4},
+		{"trim marker", "{{- if .Values.enabled }}\napiVersion: v1\n", 1},
+		{"template comment", "{{/* a note */}}\napiVersion: v1\nkind: ConfigMap\n", 1},
+		{"in a YAML comment", "# rendered from {{ .Values.x }}\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: b}\nspec: {endpointSelector: {}}\n", 0},
+		{"braces, no action", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: b, annotations: {note: \"{{ }}\"}}\nspec: {endpointSelector: {}}\n", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ds := Parse("p.yaml", []byte(tc.doc))
+			var got *ir.Diagnostic
+			for _, d := range ds {
+				if d.Code == CodeTemplate {
+					got = d
+				}
+			}
+			switch {
+			case tc.line == 0 && got != nil:
+				t.Errorf("reported as a template: %v", got)
+			case tc.line > 0 && got == nil:
+				t.Errorf("not reported as a template: %v", ds)
+			case tc.line > 0 && (got.Pos.Line != tc.line || !strings.Contains(got.Msg, "render it first")):
+				t.Errorf("got %v, want line %d", got, tc.line)
+			}
+		})
 	}
 }
