@@ -76,33 +76,53 @@ func itoa(i int) string {
 // (with the path) and a near miss that does not.
 func TestDefaultRules(t *testing.T) {
 	sel := "  endpointSelector: {matchLabels: {app: web}}\n"
+	second := "---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: baseline\n  namespace: shop\n  annotations: {ppc.policypilot.io/intent: x}\nspec:\n  endpointSelector: {}\n"
+	metrics := "  - fromEndpoints: [{matchLabels: {app: prometheus}}]\n    toPorts: [{ports: [{port: \"9090\", protocol: TCP}]}]\n"
+	seenIn := func(ws ...Workload) *View { return &View{Workloads: ws} }
 	tests := []struct {
 		rule, name, spec string
 		path             string // "" for the near miss
+		view             *View  // the flows' view, if any
 	}{
-		{"CIL001", "toEntities all on every port", sel + "  egress:\n  - toEntities: [all]\n" + dnsEgress, "spec.egress[0].toEntities"},
-		{"CIL001", "fromEntities world on every port", sel + "  ingress:\n  - fromEntities: [world]\n", "spec.ingress[0].fromEntities"},
-		{"CIL001", "near miss: world on one port", sel + "  ingress:\n  - fromEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n", ""},
-		{"CIL002", "empty endpointSelector", "  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector"},
-		{"CIL002", "near miss: a label", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", ""},
-		{"CIL003", "toFQDNs without DNS rule", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n  - toEndpoints: [{matchLabels: {k8s-app: kube-dns}}]\n    toPorts: [{ports: [{port: \"53\", protocol: UDP}]}]\n", "spec.egress[0].toFQDNs"},
-		{"CIL003", "near miss: with rules.dns", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, ""},
-		{"CIL004", "egress without DNS", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n", "spec.egress"},
-		{"CIL004", "near miss: DNS allowed", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n" + dnsEgress, ""},
-		{"CIL005", "pod-template-hash", "  endpointSelector: {matchLabels: {app: web, pod-template-hash: 5d4f8}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector"},
-		{"CIL005", "controller-revision-hash in a peer", sel + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: k8s:controller-revision-hash, operator: Exists}]}]\n", "spec.ingress[0].fromEndpoints[0]"},
-		{"CIL005", "near miss: app.kubernetes.io/name", "  endpointSelector: {matchLabels: {app.kubernetes.io/name: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: x}}]\n", ""},
-		{"CIL006", "CIDR on the API server", sel + "  egress:\n  - toCIDR: [10.96.0.1/32]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, "spec.egress[0].toCIDR[0]"},
-		{"CIL006", "near miss: another CIDR", sel + "  egress:\n  - toCIDRSet: [{cidr: 203.0.113.0/24}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, ""},
-		{"CIL007", "41 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(41) + "]}]\n", "spec.ingressDeny[0].toPorts[0].ports"},
-		{"CIL007", "near miss: 40 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(40) + "]}]\n", ""},
-		{"CIL008", "HTTP on a port range", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", endPort: 8010, protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "spec.ingress[0].toPorts[0].ports[0]"},
-		{"CIL008", "near miss: HTTP on one port", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET}]}}]\n", ""},
+		{"CIL001", "toEntities all on every port", sel + "  egress:\n  - toEntities: [all]\n" + dnsEgress, "spec.egress[0].toEntities", nil},
+		{"CIL001", "fromEntities world on every port", sel + "  ingress:\n  - fromEntities: [world]\n", "spec.ingress[0].fromEntities", nil},
+		{"CIL001", "near miss: world on one port", sel + "  ingress:\n  - fromEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n", "", nil},
+		{"CIL002", "empty endpointSelector", "  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector", nil},
+		{"CIL002", "near miss: a label", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "", nil},
+		{"CIL003", "toFQDNs without DNS rule", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n  - toEndpoints: [{matchLabels: {k8s-app: kube-dns}}]\n    toPorts: [{ports: [{port: \"53\", protocol: UDP}]}]\n", "spec.egress[0].toFQDNs", nil},
+		{"CIL003", "near miss: with rules.dns", sel + "  egress:\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, "", nil},
+		{"CIL004", "egress without DNS", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n", "spec.egress", nil},
+		{"CIL004", "near miss: DNS allowed", sel + "  egress:\n  - toEndpoints: [{matchLabels: {app: db}}]\n    toPorts: [{ports: [{port: \"5432\", protocol: TCP}]}]\n" + dnsEgress, "", nil},
+		{"CIL005", "pod-template-hash", "  endpointSelector: {matchLabels: {app: web, pod-template-hash: 5d4f8}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n", "spec.endpointSelector", nil},
+		{"CIL005", "controller-revision-hash in a peer", sel + "  ingress:\n  - fromEndpoints: [{matchExpressions: [{key: k8s:controller-revision-hash, operator: Exists}]}]\n", "spec.ingress[0].fromEndpoints[0]", nil},
+		{"CIL005", "near miss: app.kubernetes.io/name", "  endpointSelector: {matchLabels: {app.kubernetes.io/name: web}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: x}}]\n", "", nil},
+		{"CIL006", "CIDR on the API server", sel + "  egress:\n  - toCIDR: [10.96.0.1/32]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, "spec.egress[0].toCIDR[0]", nil},
+		{"CIL006", "near miss: another CIDR", sel + "  egress:\n  - toCIDRSet: [{cidr: 203.0.113.0/24}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress, "", nil},
+		{"CIL007", "41 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(41) + "]}]\n", "spec.ingressDeny[0].toPorts[0].ports", nil},
+		{"CIL007", "near miss: 40 ports", sel + "  ingressDeny:\n  - fromEntities: [world]\n    toPorts: [{ports: [" + ports(40) + "]}]\n", "", nil},
+		{"CIL008", "HTTP on a port range", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", endPort: 8010, protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "spec.ingress[0].toPorts[0].ports[0]", nil},
+		{"CIL008", "near miss: HTTP on one port", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "", nil},
+		{"CIL009", "a workload of the flows no policy selects", sel + "  ingress:\n  - {}\n", "metadata.namespace",
+			seenIn(Workload{Name: "shop/web", Namespace: "shop", Specs: []SpecRef{{"shop/web", "spec"}}}, Workload{Name: "shop/legacy", Namespace: "shop"})},
+		{"CIL009", "near miss: every workload selected", sel + "  ingress:\n  - {}\n", "",
+			seenIn(Workload{Name: "shop/web", Namespace: "shop", Specs: []SpecRef{{"shop/web", "spec"}}}, Workload{Name: "other/legacy", Namespace: "other"})},
+		{"CIL010", "an allow a namespace-wide deny cancels", sel + "  egress:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress + second + "  egressDeny:\n  - toEntities: [world]\n", "spec.egress[0]", nil},
+		{"CIL010", "near miss: the deny is on port 22 only", sel + "  egress:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress + second + "  egressDeny:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"22\", protocol: TCP}]}]\n", "", nil},
+		{"CIL011", "a copy of a namespace-wide allow", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + metrics, "spec.ingress[0]", nil},
+		{"CIL011", "near miss: another port", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + strings.Replace(metrics, "9090", "9091", 1), "", nil},
 	}
 	l := newLinter(t, false)
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.rule+" "+tt.name, func(t *testing.T) {
+			l := l
+			if tt.view != nil {
+				var err error
+				l, err = New(context.Background(), Options{Namespace: "default", Select: func([]verify.Result) (*View, error) { return tt.view, nil }})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
 			rep := lintYAML(t, l, head+tt.spec)
 			var hits []Finding
 			for _, f := range rep.Findings {

@@ -272,7 +272,43 @@ func (s *policySet) input(p *setPolicy, view *View) map[string]any {
 		}
 		wl = append(wl, map[string]any{"name": w.Name, "namespace": w.Namespace, "labels": labels, "policies": names, "specs": specs})
 	}
-	return map[string]any{"method": method, "workloads": wl}
+	out := map[string]any{"method": method, "workloads": wl}
+	if method == MethodFlows {
+		out["unselected"] = unselected(p, view)
+	}
+	return out
+}
+
+// unselected are the workloads of the flows in p's namespace that no
+// policy selects, while others there are: given to one policy per
+// namespace (the first by name that selects a workload there), so that a
+// rule reports them once.
+func unselected(p *setPolicy, view *View) []any {
+	first := ""
+	for _, w := range view.Workloads {
+		if w.Namespace != p.ns {
+			continue
+		}
+		for _, sp := range w.Specs {
+			if strings.HasPrefix(sp.Policy, p.ns+"/") && (first == "" || sp.Policy < first) {
+				first = sp.Policy
+			}
+		}
+	}
+	out := []any{}
+	if first != p.name {
+		return out
+	}
+	for _, w := range view.Workloads {
+		if w.Namespace == p.ns && len(w.Specs) == 0 {
+			labels := map[string]any{}
+			for k, v := range w.Labels {
+				labels[k] = v
+			}
+			out = append(out, map[string]any{"name": w.Name, "namespace": w.Namespace, "labels": labels})
+		}
+	}
+	return out
 }
 
 // decodeObject decodes a policy's JSON as lint packs see it (numbers as
