@@ -4,8 +4,11 @@
 #   A CIDR rule that targets node or API-server addresses (its CIDR lies
 #   within them) does not do what it says: traffic to nodes and to the API
 #   server carries Cilium's reserved identities (host, remote-node,
-#   kube-apiserver), not a CIDR identity, so the rule does not match it. Use
-#   toEntities kube-apiserver, host or remote-node. The addresses are
+#   kube-apiserver), not a CIDR identity, so the rule does not match it
+#   (pkg/ipcache gives an address labelled as a node or the API server a
+#   reserved identity; CIDR selectors reach nodes only with the agent's
+#   --policy-cidr-match-mode=nodes, pkg/option). Use toEntities
+#   kube-apiserver, host or remote-node. The addresses are
 #   settings of this pack (lint.apiserver_cidrs, lint.node_cidrs in
 #   config.yaml).
 # custom:

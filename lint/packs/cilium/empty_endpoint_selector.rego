@@ -2,7 +2,9 @@
 # title: empty endpointSelector without a stated intent
 # description: >-
 #   An empty endpointSelector in a CiliumNetworkPolicy selects every pod of
-#   the namespace, including pods added later. That is right for a
+#   the namespace, including pods added later (the agent adds the
+#   namespace label to a namespaced policy's selector and nothing else;
+#   pkg/k8s/apis/cilium.io/v2, CiliumNetworkPolicy.Parse). That is right for a
 #   namespace-wide default deny, and a surprise anywhere else. State the
 #   intent with the annotation ppc.policypilot.io/intent, or select the
 #   workloads the policy is for.

@@ -1,7 +1,8 @@
 # METADATA
 # title: more than 40 ports in one list
 # description: >-
-#   Cilium accepts at most 40 ports in one toPorts entry. The API server
+#   Cilium accepts at most 40 ports in one toPorts entry
+#   (pkg/policy/api/rule_validation.go, maxPorts). The API server
 #   rejects more in allow rules; in deny rules it accepts them and the agent
 #   rejects the whole policy, which is then silently not enforced. Split the
 #   ports over several toPorts entries, or use port ranges (endPort).
