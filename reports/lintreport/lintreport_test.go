@@ -97,6 +97,24 @@ func TestSARIFSchema(t *testing.T) {
 	if err := sch.Validate(inst); err != nil {
 		t.Fatalf("SARIF output is not valid SARIF 2.1.0: %v\n%s", err, out)
 	}
+	// With documents that could not be read (a template, not YAML): still
+	// valid, each a result on its file with its rule described.
+	_, unread := manifest.Parse("chart.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n---\nkey: [unclosed\n"))
+	withBad := findingsFixture(t)
+	withBad.Findings = append(lint.ReadFindings(unread), withBad.Findings...)
+	outBad := render(t, withBad, "sarif")
+	instBad, err := jsonschema.UnmarshalJSON(bytes.NewReader(outBad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(instBad); err != nil {
+		t.Fatalf("SARIF with read findings is not valid SARIF 2.1.0: %v\n%s", err, outBad)
+	}
+	for _, want := range []string{`"ruleId": "template"`, `"ruleId": "unreadable"`, `"uri": "chart.yaml"`, `a template, not a manifest`} {
+		if !bytes.Contains(outBad, []byte(want)) {
+			t.Errorf("SARIF lacks %s", want)
+		}
+	}
 	// A SARIF log that breaks the schema must fail: the check can fail.
 	bad, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"version":"2.1.0","runs":[{"tool":{"driver":{}}}]}`))
 	if sch.Validate(bad) == nil {
