@@ -137,6 +137,10 @@ type ReplayReport struct {
 	Excluded int
 	// Probe is the least-privilege probe over unobserved connections.
 	Probe *replay.ProbeReport
+	// Requests counts the observed HTTP requests on connections the L7
+	// proxy decides; RequestsAllowed those its rules allow,
+	// RequestsUnknown those only host or header rules could allow.
+	Requests, RequestsAllowed, RequestsUnknown int
 }
 
 // Doc is one policy document ready to write: its kind, namespace and
@@ -422,6 +426,7 @@ func (s *state) replay(context.Context) error {
 	rep := &ReplayReport{Report: r, Probe: pr}
 	for _, x := range r.Results {
 		if x.Verdict.Allowed() {
+			s.replayRequests(rep, x)
 			continue
 		}
 		e := x.Edge
@@ -443,6 +448,49 @@ func (s *state) replay(context.Context) error {
 	}
 	s.res.Replay = rep
 	return nil
+}
+
+// replayRequests checks every HTTP request observed on an allowed
+// connection against the L7 rules of each point the proxy decides: a
+// request the proxy would answer with 403 is an error, as a denied
+// connection is.
+func (s *state) replayRequests(rep *ReplayReport, x replay.Result) {
+	e := x.Edge
+	if e.L7 == nil || !x.Verdict.Proxied() {
+		return
+	}
+	for _, h := range e.L7.HTTP {
+		rep.Requests++
+		decision := replay.RequestAllowed
+		var where []string
+		for _, pt := range []struct {
+			p    replay.Point
+			name string
+		}{{x.Verdict.Egress, "the source's egress"}, {x.Verdict.Ingress, "the destination's ingress"}} {
+			d, err := pt.p.HTTPRequest(h.Method, h.Path)
+			if err != nil {
+				d = replay.RequestUnknown
+			}
+			switch {
+			case d == replay.RequestDenied:
+				where = append(where, pt.name)
+				decision = d
+			case d == replay.RequestUnknown && decision == replay.RequestAllowed:
+				decision = d
+			}
+		}
+		switch decision {
+		case replay.RequestAllowed:
+			rep.RequestsAllowed++
+		case replay.RequestUnknown:
+			rep.RequestsUnknown++
+		default:
+			d := ir.Errorf("ppc_replay_l7_denied", firstPos(e), "observed request %s %s on %s would get a 403 from the L7 proxy at %s: no HTTP rule there matches it", h.Method, h.Path, e.ID, strings.Join(where, " and "))
+			d.Stage = string(StageReplay)
+			d.Related = e.Samples
+			s.res.Diagnostics = append(s.res.Diagnostics, d)
+		}
+	}
 }
 
 func firstPos(e *ir.Edge) ir.Pos {

@@ -236,3 +236,38 @@ func TestLintStage(t *testing.T) {
 		t.Errorf("%d ORG001 findings for %d policies", denied, len(org.Docs))
 	}
 }
+
+// TestL7HTTPObserved: with l7.http=observed the HTTP sample's servers get
+// rules.http for the requests Hubble recorded, every policy passes the
+// verification layers, and the L7 rules allow every observed request.
+func TestL7HTTPObserved(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-348-http-flows.json")
+	res := compile(t, []string{f}, compiler.Options{Set: []string{"l7.http=observed"}, NoProbe: true})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+	}
+	rules := 0
+	for _, p := range res.Policies {
+		for _, r := range p.CNP.Spec.Ingress {
+			for _, pr := range r.ToPorts {
+				if pr.Rules != nil {
+					rules += len(pr.Rules.HTTP)
+				}
+			}
+		}
+	}
+	r := res.Replay
+	if rules == 0 || r.Requests == 0 || r.RequestsAllowed != r.Requests {
+		t.Errorf("%d HTTP rules; replay allows %d of %d observed requests (%d unknown)", rules, r.RequestsAllowed, r.Requests, r.RequestsUnknown)
+	}
+	plain := compile(t, []string{f}, compiler.Options{NoProbe: true})
+	for _, p := range plain.Policies {
+		for _, r := range p.CNP.Spec.Ingress {
+			for _, pr := range r.ToPorts {
+				if pr.Rules != nil && len(pr.Rules.HTTP) > 0 {
+					t.Fatalf("HTTP rules by default in %s", p.Key)
+				}
+			}
+		}
+	}
+}

@@ -52,6 +52,16 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 			fmt.Fprintf(w, "; %d DENIED", d)
 		}
 		fmt.Fprintln(w)
+		if r.Requests > 0 {
+			fmt.Fprintf(w, "ppc: replay: the L7 rules allow %d of %d observed HTTP requests", r.RequestsAllowed, r.Requests)
+			if r.RequestsUnknown > 0 {
+				fmt.Fprintf(w, "; %d only host or header rules could allow (not recorded in the flows)", r.RequestsUnknown)
+			}
+			if d := r.Requests - r.RequestsAllowed - r.RequestsUnknown; d > 0 {
+				fmt.Fprintf(w, "; %d would get a 403", d)
+			}
+			fmt.Fprintln(w)
+		}
 		if r.Probe != nil {
 			PrintProbeLine(w, r.Probe)
 		}

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -826,3 +827,81 @@ func fromDecision(d types.Decision) Decision {
 	}
 	return Allowed
 }
+
+// RequestDecision is what the L7 proxy does with one HTTP request.
+type RequestDecision int
+
+// Request decisions.
+const (
+	// RequestAllowed: an HTTP rule that applies matches the request.
+	RequestAllowed RequestDecision = iota
+	// RequestDenied: no rule matches; the proxy answers 403.
+	RequestDenied
+	// RequestUnknown: only rules on what the flows do not record (host,
+	// headers) could match: ppc cannot tell.
+	RequestUnknown
+)
+
+// HTTPRequest decides an HTTP request at a point the proxy decides, as
+// Cilium configures Envoy (pkg/envoy/policy, getHTTPRule): a rule matches
+// when its method and path, RE2 patterns, match the whole :method and
+// :path, and its host and headers match too; an L7 policy with no HTTP
+// rules allows every request. path is the request's path as the flows
+// record it. A point the proxy does not decide allows it.
+func (p Point) HTTPRequest(method, path string) (RequestDecision, error) {
+	if !p.Proxy {
+		return RequestAllowed, nil
+	}
+	unknown := false
+	for _, l7 := range p.L7 {
+		if l7.Parser != "http" && l7.Parser != "" {
+			continue
+		}
+		if len(l7.Rules.HTTP) == 0 {
+			return RequestAllowed, nil
+		}
+		for _, r := range l7.Rules.HTTP {
+			ok, err := fullMatch(r.Method, method)
+			if err != nil || !ok {
+				if err != nil {
+					return RequestUnknown, fmt.Errorf("method pattern %q: %w", r.Method, err)
+				}
+				continue
+			}
+			if ok, err = fullMatch(r.Path, path); err != nil {
+				return RequestUnknown, fmt.Errorf("path pattern %q: %w", r.Path, err)
+			} else if !ok {
+				continue
+			}
+			if r.Host != "" || len(r.Headers) > 0 || len(r.HeaderMatches) > 0 {
+				unknown = true
+				continue
+			}
+			return RequestAllowed, nil
+		}
+	}
+	if unknown {
+		return RequestUnknown, nil
+	}
+	return RequestDenied, nil
+}
+
+// fullMatch matches s against the RE2 pattern as Envoy's safe_regex does:
+// the whole string; an empty pattern matches anything.
+func fullMatch(pattern, s string) (bool, error) {
+	if pattern == "" {
+		return true, nil
+	}
+	if re, ok := patterns.Load(pattern); ok {
+		return re.(*regexp.Regexp).MatchString(s), nil
+	}
+	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	if err != nil {
+		return false, err
+	}
+	patterns.Store(pattern, re)
+	return re.MatchString(s), nil
+}
+
+// patterns caches compiled L7 patterns: a capture repeats few of them.
+var patterns sync.Map

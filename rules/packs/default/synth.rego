@@ -313,7 +313,7 @@ covering(cs, b) := network(c0, max(lens)) if {
 # ICMP gets rules of its own (Cilium forbids icmps and toPorts in one
 # rule). Rules are ordered by peer kind, then ports; ICMP rules last.
 section_rules := {k: [x[count(x) - 1] | some x in items] |
-	some [k, items] in lib.groups(array.concat(l4_rules, icmp_rules))
+	some [k, items] in lib.groups(array.concat(array.concat(l4_rules, icmp_rules), http_rules))
 }
 
 # ruled are the side edges written as rules of their section: egress to
@@ -321,6 +321,7 @@ section_rules := {k: [x[count(x) - 1] | some x in items] |
 ruled := [[g, side, e] |
 	some [[g, side], e] in side_edges
 	not dns_side_edge(side, e)
+	not http_side_edge(side, e)
 ]
 
 dns_side_edge("egress", e) if dns_edge(e)
@@ -370,6 +371,130 @@ peer_field("entities", vs, "egress") := {"toEntities": vs}
 peer_field("cidr", vs, "egress") := {"toCIDR": vs}
 
 peer_field("fqdn", vs, "egress") := {"toFQDNs": [{"matchName": v} | some v in vs]}
+
+# ---- L7: HTTP rules from observed requests ------------------------------------
+
+# With config l7.http "observed", an edge whose HTTP requests Hubble
+# recorded (all of them: not truncated) gets, at the server's ingress, a
+# rule of its own whose toPorts entry carries rules.http for those requests
+# instead of joining the L3/L4 rules: Cilium merges an L4-only allow and an
+# L7 allow of the same peer and port into "every request", so the two
+# never share a peer and port.
+l7 := lib.setting("l7", {})
+
+http_side_edge("ingress", e) if {
+	object.get(l7, "http", "off") == "observed"
+	e.protocol == "TCP"
+	count(object.get(e, ["l7", "http"], [])) > 0
+	not e.l7.truncated
+}
+
+# http_requests[[g, port]] are the distinct requests to group g's port.
+http_requests := {k: reqs |
+	some [k, reqs] in lib.groups([[[g, e.port], r] |
+		some [[g, "ingress"], e] in side_edges
+		http_side_edge("ingress", e)
+		some r in e.l7.http
+	])
+}
+
+# http_rules: [[group, "ingress"], ["~http", kind, port, rules, rule]], one
+# rule per peer kind, port and set of HTTP rules, its peers listed together.
+http_rules := [[[g, "ingress"], ["~http", kind, port, rs, r]] |
+	some [[g, kind, port, rs], values] in lib.groups([[[g, p.kind, e.port, edge_http_rules(g, e)], p.value] |
+		some [[g, "ingress"], e] in side_edges
+		http_side_edge("ingress", e)
+		p := edge_peer(e, g, identity.groups[g].namespace, "ingress")
+	])
+	r := object.union(peer_field(kind, values, "ingress"), {"toPorts": [{
+		"ports": [{"port": format_int(port, 10), "protocol": "TCP"}],
+		"rules": {"http": rs},
+	}]})
+]
+
+# edge_http_rules(g, e) are the rules.http entries for the requests of edge
+# e: its requests' patterns, templated and folded over every request to
+# the port; one rule per method where the port falls back (http_fallback).
+edge_http_rules(g, e) := sort({{"method": regex_escape(r.method)} | some r in e.l7.http}) if {
+	http_fallback[[g, e.port]]
+} else := sort({{"method": regex_escape(r.method), "path": path_pattern(r, http_requests[[g, e.port]])} | some r in e.l7.http})
+
+# http_fallback[[g, port]]: the port's templates would be more than
+# l7.max_rules_per_port rules, or a path is longer than l7.max_path.
+http_fallback contains k if {
+	some k, reqs in http_requests
+	count({[r.method, path_pattern(r, reqs)] | some r in reqs}) > object.get(l7, "max_rules_per_port", 20)
+}
+
+http_fallback contains k if {
+	some k, reqs in http_requests
+	some r in reqs
+	count(r.path) > object.get(l7, "max_path", 512)
+}
+
+# grpc(r): a gRPC call, POST /package.Service/Method (HTTP/2).
+grpc(r) if {
+	r.method == "POST"
+	regex.match(`^/[A-Za-z_][A-Za-z0-9_.]*\.[A-Za-z_][A-Za-z0-9_]*/[A-Za-z_][A-Za-z0-9_]*$`, r.path)
+}
+
+# path_pattern(r, reqs) is the anchored RE2 pattern for r's path (Envoy
+# matches it against the whole :path). gRPC: the method literally, or the
+# whole service once it has l7.grpc_fold methods among reqs. HTTP: each
+# segment templated (segment_pattern), a literal segment folded to [^/]+
+# when l7.fold_values distinct values fill its position among the
+# method's paths that are otherwise alike; any query string allowed.
+path_pattern(r, reqs) := p if {
+	grpc(r)
+	service := split(r.path, "/")[1]
+	methods := {split(x.path, "/")[2] | some x in reqs; grpc(x); split(x.path, "/")[1] == service}
+	count(methods) >= object.get(l7, "grpc_fold", 8)
+	p := sprintf("^/%s/[^/]+$", [regex_escape(service)])
+} else := p if {
+	grpc(r)
+	p := sprintf("^%s$", [regex_escape(r.path)])
+} else := p if {
+	segs := path_segments(r.path)
+	p := sprintf(`^%s(\?.*)?$`, [concat("/", [fold_segment(r, segs, i, reqs) | some i, _ in segs])])
+}
+
+# path_segments(p) are the patterns of p's segments ("" before the
+# leading /).
+path_segments(p) := [segment_pattern(s) | some s in split(p, "/")]
+
+# segment_pattern templates one segment: numbers, UUIDs, dates and long hex
+# hashes become patterns; anything else is matched literally (escaped).
+segment_pattern(s) := "[0-9]+" if {
+	regex.match(`^[0-9]+$`, s)
+} else := "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" if {
+	regex.match(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`, s)
+} else := "[0-9]{4}-[0-9]{2}-[0-9]{2}" if {
+	regex.match(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, s)
+} else := "[0-9a-fA-F]+" if {
+	regex.match(`^[0-9a-fA-F]{16,}$`, s)
+} else := regex_escape(s)
+
+# fold_segment is segment i of r's path: [^/]+ for a literal segment whose
+# position holds at least l7.fold_values values among the same method's
+# paths alike elsewhere; its own pattern otherwise.
+fold_segment(r, segs, i, reqs) := "[^/]+" if {
+	i > 0
+	segs[i] == regex_escape(split(r.path, "/")[i])
+	values := {split(x.path, "/")[i] |
+		some x in reqs
+		x.method == r.method
+		not grpc(x)
+		xs := path_segments(x.path)
+		count(xs) == count(segs)
+		blank(xs, i) == blank(segs, i)
+	}
+	count(values) >= object.get(l7, "fold_values", 10)
+} else := segs[i]
+
+blank(segs, i) := array.concat(array.slice(segs, 0, i), array.slice(segs, i + 1, count(segs)))
+
+# regex_escape quotes RE2's metacharacters.
+regex_escape(s) := regex.replace(s, `[\\.+*?()|\[\]{}^$]`, `\$0`)
 
 # dns_group(g): the group selects the cluster's DNS servers. Every pod must
 # reach them, and every egress section ppc writes allows it, but no capture

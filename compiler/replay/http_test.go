@@ -1,0 +1,46 @@
+package replay
+
+import (
+	"testing"
+
+	"github.com/cilium/cilium/pkg/policy/api"
+)
+
+// TestHTTPRequest decides requests as Envoy applies Cilium's HTTP rules:
+// method and path full RE2 matches, host and headers not knowable from
+// the flows.
+func TestHTTPRequest(t *testing.T) {
+	point := func(rules ...api.PortRuleHTTP) Point {
+		return Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}}}
+	}
+	items := api.PortRuleHTTP{Method: "GET", Path: `^/api/items/[0-9]+(\?.*)?$`}
+	for _, tc := range []struct {
+		name         string
+		p            Point
+		method, path string
+		want         RequestDecision
+	}{
+		{"templated path", point(items), "GET", "/api/items/42", RequestAllowed},
+		{"other id shape", point(items), "GET", "/api/items/abc", RequestDenied},
+		{"longer path", point(items), "GET", "/api/items/42/delete", RequestDenied},
+		{"other method", point(items), "DELETE", "/api/items/42", RequestDenied},
+		{"unanchored pattern still matches whole", point(api.PortRuleHTTP{Path: "/api"}), "GET", "/api/x", RequestDenied},
+		{"method regex", point(api.PortRuleHTTP{Method: "GET|HEAD"}), "HEAD", "/", RequestAllowed},
+		{"method prefix is no match", point(api.PortRuleHTTP{Method: "GE"}), "GET", "/", RequestDenied},
+		{"host rule unknowable", point(api.PortRuleHTTP{Path: "/x", Host: "a.example"}), "GET", "/x", RequestUnknown},
+		{"header rule unknowable", point(api.PortRuleHTTP{Headers: []string{"X-Token: 1"}}), "GET", "/x", RequestUnknown},
+		{"a plain rule beats an unknowable one", point(api.PortRuleHTTP{Host: "a"}, api.PortRuleHTTP{Method: "GET"}), "GET", "/x", RequestAllowed},
+		{"no HTTP rules: all requests", Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http"}}}, "PUT", "/x", RequestAllowed},
+		{"not proxied", Point{Decision: Allowed}, "GET", "/x", RequestAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.p.HTTPRequest(tc.method, tc.path)
+			if err != nil || got != tc.want {
+				t.Errorf("HTTPRequest(%s %s) = %v, %v; want %v", tc.method, tc.path, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := point(api.PortRuleHTTP{Path: "("}).HTTPRequest("GET", "/"); err == nil {
+		t.Error("an invalid pattern is not an error")
+	}
+}

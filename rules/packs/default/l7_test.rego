@@ -1,0 +1,117 @@
+package ppc.l7_test
+
+import data.ppc.fixture_test as fx
+import data.ppc.synth
+
+# ---- templating: one request's path, against itself ---------------------------
+
+pattern(method, path) := synth.path_pattern({"method": method, "path": path}, [{"method": method, "path": path}])
+
+test_templates if {
+	pattern("GET", "/api/v1/products/42") == `^/api/v1/products/[0-9]+(\?.*)?$`
+	pattern("GET", "/orders/3fa85f64-5717-4562-b3fc-2c963f66afa6") == `^/orders/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(\?.*)?$`
+	pattern("GET", "/reports/2026-12-01/summary") == `^/reports/[0-9]{4}-[0-9]{2}-[0-9]{2}/summary(\?.*)?$`
+	pattern("GET", "/blobs/sha256/9f86d081884c7d659a2feaa0c55ad015") == `^/blobs/sha256/[0-9a-fA-F]+(\?.*)?$`
+	pattern("GET", "/") == `^/(\?.*)?$`
+}
+
+# Adversarial paths: every RE2 metacharacter is quoted, dots of ".." too;
+# percent-encoding stays literal.
+test_metacharacters_escaped if {
+	pattern("GET", "/a.b/(x|y)*/[z]+?{1}^$") == `^/a\.b/\(x\|y\)\*/\[z\]\+\?\{1\}\^\$(\?.*)?$`
+	pattern("GET", "/static/../etc/passwd") == `^/static/\.\./etc/passwd(\?.*)?$`
+	pattern("GET", "/files/a%2Fb%20c") == `^/files/a%2Fb%20c(\?.*)?$`
+	pattern("GET", `/x\y`) == `^/x\\y(\?.*)?$`
+}
+
+# The patterns compile and match their own path (and only paths of that
+# shape) as Envoy matches :path, query strings included.
+test_patterns_match_their_paths if {
+	every path in ["/api/v1/products/42", "/a.b/(x|y)*/[z]+?{1}^$", "/static/../etc/passwd", "/files/a%2Fb%20c"] {
+		regex.match(pattern("GET", path), path)
+		regex.match(pattern("GET", path), concat("", [path, "?page=2"]))
+	}
+	not regex.match(pattern("GET", "/api/v1/products/42"), "/api/v1/products/42/delete")
+	not regex.match(pattern("GET", "/a.b"), "/axb")
+}
+
+test_grpc_literal if {
+	pattern("POST", "/shop.v1.Cart/AddItem") == `^/shop\.v1\.Cart/AddItem$`
+
+	# Not gRPC: a GET, or a path of another shape.
+	pattern("GET", "/shop.v1.Cart/AddItem") == `^/shop\.v1\.Cart/AddItem(\?.*)?$`
+}
+
+# ---- folding ---------------------------------------------------------------------
+
+users := [{"method": "GET", "path": sprintf("/users/%s/profile", [n])} | some n in ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "joe"]]
+
+test_many_values_fold if {
+	synth.path_pattern(users[0], users) == `^/users/[^/]+/profile(\?.*)?$`
+}
+
+test_few_values_stay_literal if {
+	few := array.slice(users, 0, 9)
+	synth.path_pattern(few[0], few) == `^/users/ann/profile(\?.*)?$`
+}
+
+# Values of another method or another shape do not count.
+test_fold_counts_alike_paths_only if {
+	mixed := array.concat(array.slice(users, 0, 5), [{"method": "POST", "path": sprintf("/users/%d/profile", [i])} | some i in numbers.range(1, 5)])
+	synth.path_pattern(mixed[0], mixed) == `^/users/ann/profile(\?.*)?$`
+}
+
+grpc_calls := [{"method": "POST", "path": sprintf("/shop.v1.Cart/%s", [m])} | some m in ["Add", "Remove", "Get", "List", "Empty", "Merge", "Price", "Checkout"]]
+
+test_grpc_service_folds if {
+	synth.path_pattern(grpc_calls[0], grpc_calls) == `^/shop\.v1\.Cart/[^/]+$`
+	synth.path_pattern(grpc_calls[0], array.slice(grpc_calls, 0, 7)) == `^/shop\.v1\.Cart/Add$`
+}
+
+# ---- policies ---------------------------------------------------------------------
+
+http_ir := json.patch(fx.ir, [{"op": "add", "path": ["edges", fx.web_api, "l7"], "value": {"truncated": false, "dns": [], "http": [
+	{"method": "GET", "path": "/api/items/1"},
+	{"method": "GET", "path": "/api/items/2"},
+	{"method": "POST", "path": "/api/orders"},
+]}}])
+
+observed := {"http": "observed", "fold_values": 10, "grpc_fold": 8, "max_rules_per_port": 20, "max_path": 512}
+
+test_http_rules_at_the_server if {
+	p := synth.policies["shop/api"] with input as http_ir with data.ppc.config.l7 as observed
+	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}], "rules": {"http": [
+		{"method": "GET", "path": `^/api/items/[0-9]+(\?.*)?$`},
+		{"method": "POST", "path": `^/api/orders(\?.*)?$`},
+	]}}]} in p.ingress
+
+	# The L3/L4 rule for the same peer and port is gone (it would allow
+	# every request), and the client's egress stays L3/L4.
+	not {"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
+	w := synth.policies["shop/web"] with input as http_ir with data.ppc.config.l7 as observed
+	{"toEndpoints": [{"matchLabels": {"app": "api"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in w.egress
+}
+
+test_off_by_default if {
+	p := synth.policies["shop/api"] with input as http_ir
+	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
+}
+
+test_too_many_rules_fall_back_to_methods if {
+	p := synth.policies["shop/api"] with input as http_ir with data.ppc.config.l7 as json.patch(observed, [{"op": "replace", "path": "/max_rules_per_port", "value": 1}])
+	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}], "rules": {"http": [{"method": "GET"}, {"method": "POST"}]}}]} in p.ingress
+}
+
+test_long_path_falls_back_to_methods if {
+	long := json.patch(http_ir, [{"op": "add", "path": ["edges", fx.web_api, "l7", "http", "-"], "value": {"method": "GET", "path": concat("", ["/", concat("", [x | some _ in numbers.range(1, 600); x := "a"])])}}])
+	p := synth.policies["shop/api"] with input as long with data.ppc.config.l7 as observed
+	some r in p.ingress
+	r.toPorts[0].rules.http == [{"method": "GET"}, {"method": "POST"}]
+}
+
+# Requests Hubble did not all report: the edge keeps its L3/L4 rule.
+test_truncated_keeps_l4 if {
+	t := json.patch(http_ir, [{"op": "replace", "path": ["edges", fx.web_api, "l7", "truncated"], "value": true}])
+	p := synth.policies["shop/api"] with input as t with data.ppc.config.l7 as observed
+	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
+}
