@@ -137,9 +137,9 @@ type ReplayReport struct {
 	Excluded int
 	// Probe is the least-privilege probe over unobserved connections.
 	Probe *replay.ProbeReport
-	// Requests counts the observed HTTP requests on connections the L7
-	// proxy decides; RequestsAllowed those its rules allow,
-	// RequestsUnknown those only host or header rules could allow.
+	// Requests counts the observed HTTP requests and DNS lookups on
+	// connections the L7 proxy decides; RequestsAllowed those its rules
+	// allow, RequestsUnknown those only host or header rules could allow.
 	Requests, RequestsAllowed, RequestsUnknown int
 }
 
@@ -459,7 +459,18 @@ func (s *state) replayRequests(rep *ReplayReport, x replay.Result) {
 	if e.L7 == nil || !x.Verdict.Proxied() {
 		return
 	}
+	type request struct {
+		what   string
+		decide func(replay.Point) (replay.RequestDecision, error)
+	}
+	var reqs []request
 	for _, h := range e.L7.HTTP {
+		reqs = append(reqs, request{"request " + h.Method + " " + h.Path, func(p replay.Point) (replay.RequestDecision, error) { return p.HTTPRequest(h.Method, h.Path) }})
+	}
+	for _, n := range e.L7.DNS {
+		reqs = append(reqs, request{"DNS lookup of " + n, func(p replay.Point) (replay.RequestDecision, error) { return p.DNSQuery(n) }})
+	}
+	for _, h := range reqs {
 		rep.Requests++
 		decision := replay.RequestAllowed
 		var where []string
@@ -467,7 +478,7 @@ func (s *state) replayRequests(rep *ReplayReport, x replay.Result) {
 			p    replay.Point
 			name string
 		}{{x.Verdict.Egress, "the source's egress"}, {x.Verdict.Ingress, "the destination's ingress"}} {
-			d, err := pt.p.HTTPRequest(h.Method, h.Path)
+			d, err := h.decide(pt.p)
 			if err != nil {
 				d = replay.RequestUnknown
 			}
@@ -485,7 +496,7 @@ func (s *state) replayRequests(rep *ReplayReport, x replay.Result) {
 		case replay.RequestUnknown:
 			rep.RequestsUnknown++
 		default:
-			d := ir.Errorf("ppc_replay_l7_denied", firstPos(e), "observed request %s %s on %s would get a 403 from the L7 proxy at %s: no HTTP rule there matches it", h.Method, h.Path, e.ID, strings.Join(where, " and "))
+			d := ir.Errorf("ppc_replay_l7_denied", firstPos(e), "observed %s on %s would be refused by the L7 proxy at %s: no rule there matches it", h.what, e.ID, strings.Join(where, " and "))
 			d.Stage = string(StageReplay)
 			d.Related = e.Samples
 			s.res.Diagnostics = append(s.res.Diagnostics, d)

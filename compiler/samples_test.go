@@ -271,3 +271,28 @@ func TestL7HTTPObserved(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSNamesObserved: with dns.names=observed the DNS rules name what
+// was looked up, pass every verification layer, and the DNS proxy's
+// matching allows every observed lookup.
+func TestDNSNamesObserved(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-330-dns-flows.json")
+	res := compile(t, []string{f}, compiler.Options{Set: []string{"dns.names=observed"}, NoProbe: true})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+	}
+	narrowed := false
+	for _, p := range res.Policies {
+		for _, r := range p.CNP.Spec.Egress {
+			for _, pr := range r.ToPorts {
+				if pr.Rules != nil && len(pr.Rules.DNS) > 0 && pr.Rules.DNS[0].MatchPattern != "*" {
+					narrowed = true
+				}
+			}
+		}
+	}
+	r := res.Replay
+	if !narrowed || r.Requests == 0 || r.RequestsAllowed != r.Requests {
+		t.Errorf("narrowed %v; the proxy allows %d of %d observed lookups", narrowed, r.RequestsAllowed, r.Requests)
+	}
+}

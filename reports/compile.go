@@ -53,12 +53,12 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 		}
 		fmt.Fprintln(w)
 		if r.Requests > 0 {
-			fmt.Fprintf(w, "ppc: replay: the L7 rules allow %d of %d observed HTTP requests", r.RequestsAllowed, r.Requests)
+			fmt.Fprintf(w, "ppc: replay: the L7 rules allow %d of %d observed HTTP requests and DNS lookups", r.RequestsAllowed, r.Requests)
 			if r.RequestsUnknown > 0 {
 				fmt.Fprintf(w, "; %d only host or header rules could allow (not recorded in the flows)", r.RequestsUnknown)
 			}
 			if d := r.Requests - r.RequestsAllowed - r.RequestsUnknown; d > 0 {
-				fmt.Fprintf(w, "; %d would get a 403", d)
+				fmt.Fprintf(w, "; %d would be refused", d)
 			}
 			fmt.Fprintln(w)
 		}

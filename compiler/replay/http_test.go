@@ -44,3 +44,35 @@ func TestHTTPRequest(t *testing.T) {
 		t.Error("an invalid pattern is not an error")
 	}
 }
+
+// TestDNSQuery decides lookups with the DNS proxy's own matching.
+func TestDNSQuery(t *testing.T) {
+	point := func(rules ...api.PortRuleDNS) Point {
+		return Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "dns", Rules: api.L7Rules{DNS: rules}}}}
+	}
+	local := api.PortRuleDNS{MatchPattern: "**.cluster.local"}
+	for _, tc := range []struct {
+		name  string
+		p     Point
+		query string
+		want  RequestDecision
+	}{
+		{"matchName", point(api.PortRuleDNS{MatchName: "api.stripe.com"}), "api.stripe.com", RequestAllowed},
+		{"matchName, trailing dot and case", point(api.PortRuleDNS{MatchName: "api.stripe.com"}), "API.Stripe.com.", RequestAllowed},
+		{"matchName is exact", point(api.PortRuleDNS{MatchName: "api.stripe.com"}), "x.api.stripe.com", RequestDenied},
+		{"* is one label", point(api.PortRuleDNS{MatchPattern: "*.stripe.com"}), "api.stripe.com", RequestAllowed},
+		{"* is not two labels", point(api.PortRuleDNS{MatchPattern: "*.stripe.com"}), "a.b.stripe.com", RequestDenied},
+		{"** spans labels", point(local), "api.stripe.com.shop.svc.cluster.local", RequestAllowed},
+		{"** needs the domain", point(local), "cluster.local.evil.com", RequestDenied},
+		{"* alone", point(api.PortRuleDNS{MatchPattern: "*"}), "anything.example", RequestAllowed},
+		{"no rules: every lookup", Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "dns"}}}, "x.y", RequestAllowed},
+		{"not proxied", Point{Decision: Allowed}, "x.y", RequestAllowed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.p.DNSQuery(tc.query)
+			if err != nil || got != tc.want {
+				t.Errorf("DNSQuery(%s) = %v, %v; want %v", tc.query, got, err, tc.want)
+			}
+		})
+	}
+}

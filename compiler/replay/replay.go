@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cilium/cilium/pkg/fqdn/dns"
+
 	cmtypes "github.com/cilium/cilium/pkg/clustermesh/types"
 	"github.com/cilium/cilium/pkg/endpoint/regeneration"
 	envoypolicy "github.com/cilium/cilium/pkg/envoy/policy"
@@ -905,3 +907,33 @@ func fullMatch(pattern, s string) (bool, error) {
 
 // patterns caches compiled L7 patterns: a capture repeats few of them.
 var patterns sync.Map
+
+// DNSQuery decides a DNS lookup at a point the DNS proxy decides, as the
+// proxy matches its rules (api.FQDNSelector.ToRegex: matchName exactly,
+// matchPattern with Cilium's wildcards); an L7 DNS policy with no rules
+// allows every lookup. A point the proxy does not decide allows it.
+func (p Point) DNSQuery(name string) (RequestDecision, error) {
+	if !p.Proxy {
+		return RequestAllowed, nil
+	}
+	fqdn := dns.FQDN(strings.ToLower(name))
+	for _, l7 := range p.L7 {
+		if l7.Parser != "dns" && !(l7.Parser == "" && len(l7.Rules.DNS) > 0) {
+			continue
+		}
+		if len(l7.Rules.DNS) == 0 {
+			return RequestAllowed, nil
+		}
+		for _, r := range l7.Rules.DNS {
+			sel := api.FQDNSelector(r)
+			re, err := sel.ToRegex()
+			if err != nil {
+				return RequestUnknown, fmt.Errorf("DNS rule %s: %w", sel.String(), err)
+			}
+			if re.MatchString(fqdn) {
+				return RequestAllowed, nil
+			}
+		}
+	}
+	return RequestDenied, nil
+}

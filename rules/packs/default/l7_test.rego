@@ -115,3 +115,35 @@ test_truncated_keeps_l4 if {
 	p := synth.policies["shop/api"] with input as t with data.ppc.config.l7 as observed
 	{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
 }
+
+# ---- DNS names ---------------------------------------------------------------------
+
+web_dns := sprintf("%s -> %s %s/%d", ["wl:shop/web", "wl:kube-system/coredns", "UDP", 53])
+
+dns_ir(names) := json.patch(fx.ir, [{"op": "add", "path": ["edges", web_dns, "l7"], "value": {"truncated": false, "http": [], "dns": names}}])
+
+dns_rules_of(names) := [r |
+	p := synth.policies["shop/web"] with input as dns_ir(names) with data.ppc.config.dns.names as "observed"
+	some r in p.egress
+	r.toPorts[0].rules.dns
+][0].toPorts[0].rules.dns
+
+test_observed_names_become_match_names if {
+	# api.github.com is a toFQDNs peer of web: it is looked up too.
+	dns_rules_of(["shop-db.internal.example", "api.stripe.com.shop.svc.cluster.local"]) == [
+		{"matchName": "api.github.com"},
+		{"matchName": "shop-db.internal.example"},
+		{"matchPattern": "**.cluster.local"},
+	]
+}
+
+test_many_names_under_a_parent_fold if {
+	names := [sprintf("s%d.cdn.example", [i]) | some i in numbers.range(1, 5)]
+	{"matchPattern": "*.cdn.example"} in dns_rules_of(names)
+	not {"matchName": "s1.cdn.example"} in dns_rules_of(names)
+}
+
+test_any_by_default if {
+	p := synth.policies["shop/web"] with input as dns_ir(["a.example"])
+	synth.dns_rule in p.egress
+}

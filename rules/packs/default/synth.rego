@@ -195,6 +195,61 @@ dns_rule := {
 	}],
 }
 
+# dns_rule_of(g) is group g's DNS rule: dns_rule, or with config dns.names
+# "observed" and names seen for the group, rules.dns for those names only:
+# the DNS proxy then refuses other lookups. matchName for a name,
+# matchPattern "*.<parent>" once dns.fold_names names share a parent
+# domain, and dns.local_patterns (the cluster's own domain, which
+# resolv.conf search paths expand every name into) always.
+dns_rule_of(g) := object.union(dns_rule, {"toPorts": [object.union(dns_rule.toPorts[0], {"rules": {"dns": dns_names_rules[g]}})]}) if {
+	dns_names_rules[g]
+} else := dns_rule
+
+# dns_names[g] are the names group g was seen looking up (Hubble's DNS
+# records on its edges to the DNS servers) or reaching (toFQDNs peers).
+dns_names[g] contains name if {
+	object.get(dns, "names", "any") == "observed"
+	some [[g, "egress"], e] in side_edges
+	dns_edge(e)
+	some name in object.get(e, ["l7", "dns"], [])
+}
+
+dns_names[g] contains input.nodes[e.dst].fqdn if {
+	object.get(dns, "names", "any") == "observed"
+	some [[g, "egress"], e] in side_edges
+	input.nodes[e.dst].kind == "fqdn"
+}
+
+dns_names_rules[g] := sort(array.concat(
+	[{"matchPattern": p} | some p in object.get(dns, "local_patterns", ["**.cluster.local"])],
+	[x | some x in dns_name_matches(names)],
+)) if {
+	some g, names in dns_names
+	count(names) > 0
+}
+
+# dns_name_matches(names): matchPattern "*.<parent>" for a parent domain
+# dns.fold_names of the names share, matchName for every other name; a
+# name a "**.<domain>" local pattern covers needs neither.
+dns_name_matches(names) := {m |
+	some n in names
+	not local_name(n)
+	m := name_match(n, names)
+}
+
+local_name(n) if {
+	some p in object.get(dns, "local_patterns", ["**.cluster.local"])
+	startswith(p, "**.")
+	endswith(n, substring(p, 2, -1))
+}
+
+name_match(n, names) := {"matchPattern": concat(".", ["*", parent])} if {
+	parent := parent_domain(n)
+	count({x | some x in names; parent_domain(x) == parent}) >= object.get(dns, "fold_names", 5)
+} else := {"matchName": n}
+
+parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
+
 # ---- edges by side ---------------------------------------------------------
 
 # side_edges are the observed edges a policy allows, each with the policy
@@ -528,7 +583,7 @@ ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "
 egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "egress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
-	dns_rules := [dns_rule | needs_dns_rule(g in dns_clients)]
+	dns_rules := [dns_rule_of(g) | needs_dns_rule(g in dns_clients)]
 	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "egress"]], [])))
 }
 
