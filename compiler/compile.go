@@ -450,55 +450,22 @@ func (s *state) replay(context.Context) error {
 	return nil
 }
 
-// replayRequests checks every HTTP request observed on an allowed
-// connection against the L7 rules of each point the proxy decides: a
-// request the proxy would answer with 403 is an error, as a denied
-// connection is.
+// replayRequests checks every L7 request observed on an allowed
+// connection against the rules of each point the proxy decides
+// (replay.Requests): a request the proxy would refuse is an error, as a
+// denied connection is.
 func (s *state) replayRequests(rep *ReplayReport, x replay.Result) {
-	e := x.Edge
-	if e.L7 == nil || !x.Verdict.Proxied() {
-		return
-	}
-	type request struct {
-		what   string
-		decide func(replay.Point) (replay.RequestDecision, error)
-	}
-	var reqs []request
-	for _, h := range e.L7.HTTP {
-		reqs = append(reqs, request{"request " + h.Method + " " + h.Path, func(p replay.Point) (replay.RequestDecision, error) { return p.HTTPRequest(h.Method, h.Path) }})
-	}
-	for _, n := range e.L7.DNS {
-		reqs = append(reqs, request{"DNS lookup of " + n, func(p replay.Point) (replay.RequestDecision, error) { return p.DNSQuery(n) }})
-	}
-	for _, h := range reqs {
+	for _, r := range replay.Requests(x) {
 		rep.Requests++
-		decision := replay.RequestAllowed
-		var where []string
-		for _, pt := range []struct {
-			p    replay.Point
-			name string
-		}{{x.Verdict.Egress, "the source's egress"}, {x.Verdict.Ingress, "the destination's ingress"}} {
-			d, err := h.decide(pt.p)
-			if err != nil {
-				d = replay.RequestUnknown
-			}
-			switch {
-			case d == replay.RequestDenied:
-				where = append(where, pt.name)
-				decision = d
-			case d == replay.RequestUnknown && decision == replay.RequestAllowed:
-				decision = d
-			}
-		}
-		switch decision {
+		switch r.Decision {
 		case replay.RequestAllowed:
 			rep.RequestsAllowed++
 		case replay.RequestUnknown:
 			rep.RequestsUnknown++
 		default:
-			d := ir.Errorf("ppc_replay_l7_denied", firstPos(e), "observed %s on %s would be refused by the L7 proxy at %s: no rule there matches it", h.what, e.ID, strings.Join(where, " and "))
+			d := ir.Errorf("ppc_replay_l7_denied", firstPos(r.Edge), "observed %s on %s would be refused by the L7 proxy at %s: no rule there matches it", r.What, r.Edge.ID, strings.Join(r.RefusedAt, " and "))
 			d.Stage = string(StageReplay)
-			d.Related = e.Samples
+			d.Related = r.Edge.Samples
 			s.res.Diagnostics = append(s.res.Diagnostics, d)
 		}
 	}

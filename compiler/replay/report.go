@@ -476,3 +476,58 @@ func (r *Report) Failing(expectAllowed bool) []Result {
 	}
 	return out
 }
+
+// RequestResult is one L7 request observed on a connection the proxy
+// decides (an HTTP request or a DNS lookup) and what the proxy does with
+// it.
+type RequestResult struct {
+	Edge *ir.Edge
+	// What names the request: "GET /api/items/1", "DNS api.example.com".
+	What     string
+	Decision RequestDecision
+	// RefusedAt names the points whose rules refuse it.
+	RefusedAt []string
+}
+
+// Requests decides every L7 request observed on x's connection where it is
+// allowed and the proxy decides: refused when a point's rules refuse it,
+// unknown when only rules on what flows do not record could allow it.
+func Requests(x Result) []RequestResult {
+	e := x.Edge
+	if e.L7 == nil || !x.Verdict.Allowed() || !x.Verdict.Proxied() {
+		return nil
+	}
+	type request struct {
+		what   string
+		decide func(Point) (RequestDecision, error)
+	}
+	var reqs []request
+	for _, h := range e.L7.HTTP {
+		reqs = append(reqs, request{h.Method + " " + h.Path, func(p Point) (RequestDecision, error) { return p.HTTPRequest(h.Method, h.Path) }})
+	}
+	for _, n := range e.L7.DNS {
+		reqs = append(reqs, request{"DNS " + n, func(p Point) (RequestDecision, error) { return p.DNSQuery(n) }})
+	}
+	var out []RequestResult
+	for _, q := range reqs {
+		r := RequestResult{Edge: e, What: q.what}
+		for _, pt := range []struct {
+			p    Point
+			name string
+		}{{x.Verdict.Egress, "the source's egress"}, {x.Verdict.Ingress, "the destination's ingress"}} {
+			d, err := q.decide(pt.p)
+			if err != nil {
+				d = RequestUnknown
+			}
+			switch {
+			case d == RequestDenied:
+				r.RefusedAt = append(r.RefusedAt, pt.name)
+				r.Decision = d
+			case d == RequestUnknown && r.Decision == RequestAllowed:
+				r.Decision = d
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -23,13 +23,15 @@ type Run struct {
 	FlowFiles int       // flow files read
 	Files     int       // policy files read
 	Report    *replay.Report
-	Probe     *replay.ProbeReport // nil without --probe
-	Invalid   []verify.Result     // policies not loaded: the cluster would not enforce them
-	Loaded    int                 // policies loaded
-	Cluster   string              // the cluster(s) replayed
-	Expect    string              // "allowed" or "denied"
-	Failures  []replay.Result     // connections whose verdict is not Expect
-	Top       int                 // how many probe policies to list
+	Probe     *replay.ProbeReport    // nil without --probe
+	Invalid   []verify.Result        // policies not loaded: the cluster would not enforce them
+	Loaded    int                    // policies loaded
+	Cluster   string                 // the cluster(s) replayed
+	Expect    string                 // "allowed" or "denied"
+	Failures  []replay.Result        // connections whose verdict is not Expect
+	Refused   []replay.RequestResult // observed L7 requests the proxy would refuse (Expect allowed)
+	Requests  int                    // observed L7 requests on connections the proxy decides
+	Top       int                    // how many probe policies to list
 
 	names map[string]string
 }
@@ -157,9 +159,18 @@ func Summary(w io.Writer, r *Run) {
 			}
 		}
 	}
-	if n := len(r.Failures); n > 0 {
+	if r.Requests > 0 {
+		fmt.Fprintf(w, "ppc replay: L7: %d observed HTTP requests and DNS lookups on connections the proxy decides; %d refused\n", r.Requests, len(r.Refused))
+		for _, q := range r.Refused {
+			fmt.Fprintf(w, "  REFUSED %s on %s -> %s %s/%d, at %s\n", textsafe.Line(q.What), r.name(q.Edge.Src), r.name(q.Edge.Dst), q.Edge.Protocol, q.Edge.Port, strings.Join(q.RefusedAt, " and "))
+		}
+	}
+	switch n := len(r.Failures); {
+	case n > 0:
 		fmt.Fprintf(w, "ppc replay: FAIL: %d connections (%d flows) are not %s\n", n, flowsOf(r.Failures), r.Expect)
-	} else {
+	case len(r.Refused) > 0:
+		fmt.Fprintf(w, "ppc replay: FAIL: every flow is %s at L3/L4, but the L7 proxy would refuse %d observed requests\n", r.Expect, len(r.Refused))
+	default:
 		fmt.Fprintf(w, "ppc replay: ok: every flow is %s\n", r.Expect)
 	}
 }
@@ -202,6 +213,11 @@ func (r *Run) json(cwd string) any {
 		Ingress  jsonPoint `json:"ingress"`
 		Samples  []string  `json:"samples,omitempty"`
 	}
+	type refused struct {
+		Connection string   `json:"connection"`
+		Request    string   `json:"request"`
+		At         []string `json:"refusedAt"`
+	}
 	type invalid struct {
 		File   string   `json:"file"`
 		Line   int      `json:"line"`
@@ -222,17 +238,24 @@ func (r *Run) json(cwd string) any {
 			DeniedFlows     int64            `json:"deniedFlows"`
 			Proxied         int              `json:"proxiedConnections"`
 			Failed          int              `json:"failedConnections"`
+			Requests        int              `json:"l7Requests"`
+			Refused         int              `json:"l7Refused"`
 			Skipped         map[string]int64 `json:"skipped"`
 		} `json:"summary"`
 		Connections []conn              `json:"connections"`
 		Policies    []replay.PolicyUse  `json:"policies"`
 		Invalid     []invalid           `json:"invalidPolicies"`
+		Refused     []refused           `json:"refusedRequests"`
 		Probe       *replay.ProbeReport `json:"probe,omitempty"`
-	}{Cluster: r.Cluster, Expect: r.Expect, Connections: []conn{}, Invalid: []invalid{}, Policies: rep.Policies, Probe: r.Probe}
+	}{Cluster: r.Cluster, Expect: r.Expect, Connections: []conn{}, Invalid: []invalid{}, Refused: []refused{}, Policies: rep.Policies, Probe: r.Probe}
 	s := &out.Summary
 	s.PoliciesLoaded, s.PoliciesInvalid = r.Loaded, len(r.Invalid)
 	s.Records, s.Flows, s.Connections = r.Records, rep.Flows, rep.Connections
 	s.AllowedFlows, s.DeniedFlows, s.Proxied, s.Failed = rep.AllowedFlows, rep.DeniedFlows, rep.Proxied, len(r.Failures)
+	s.Requests, s.Refused = r.Requests, len(r.Refused)
+	for _, q := range r.Refused {
+		out.Refused = append(out.Refused, refused{Connection: q.Edge.ID, Request: q.What, At: q.RefusedAt})
+	}
 	s.Skipped = r.Graph.Stats.Skipped
 	if s.Skipped == nil {
 		s.Skipped = map[string]int64{}

@@ -179,6 +179,14 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	}
 	run.Expect, run.Top = p.expect, p.top
 	run.Failures = run.Report.Failing(p.expect == "allowed")
+	for _, x := range run.Report.Results {
+		for _, q := range replay.Requests(x) {
+			run.Requests++
+			if q.Decision == replay.RequestDenied && p.expect == "allowed" {
+				run.Refused = append(run.Refused, q)
+			}
+		}
+	}
 	if p.format == "text" {
 		for _, r := range run.Invalid {
 			verifyreport.List(e.stderr, &verify.Report{Results: []verify.Result{r}}, false, e.cwd)
@@ -190,7 +198,7 @@ func runReplay(ctx context.Context, e *env, p *replayParams, args []string) erro
 	if p.format == "text" {
 		replayreport.Summary(e.stderr, &run.Run)
 	}
-	if len(run.Failures) > 0 || len(run.Invalid) > 0 {
+	if len(run.Failures) > 0 || len(run.Invalid) > 0 || len(run.Refused) > 0 {
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil
