@@ -109,6 +109,8 @@ func TestDefaultRules(t *testing.T) {
 		{"CIL010", "an allow a namespace-wide deny cancels", sel + "  egress:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress + second + "  egressDeny:\n  - toEntities: [world]\n", "spec.egress[0]", nil},
 		{"CIL010", "near miss: the deny is on port 22 only", sel + "  egress:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n" + dnsEgress + second + "  egressDeny:\n  - toEntities: [world]\n    toPorts: [{ports: [{port: \"22\", protocol: TCP}]}]\n", "", nil},
 		{"CIL011", "a copy of a namespace-wide allow", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + metrics, "spec.ingress[0]", nil},
+		{"CIL012", "a method-only HTTP rule", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "spec.ingress[0].toPorts[0].rules.http[0]", nil},
+		{"CIL012", "near miss: a path", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET, path: /health}]}}]\n", "", nil},
 		{"CIL011", "near miss: another port", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + strings.Replace(metrics, "9090", "9091", 1), "", nil},
 	}
 	l := newLinter(t, false)
