@@ -296,3 +296,20 @@ func TestDNSNamesObserved(t *testing.T) {
 		t.Errorf("narrowed %v; the proxy allows %d of %d observed lookups", narrowed, r.RequestsAllowed, r.Requests)
 	}
 }
+
+// TestRealSamplesL7: every real sample compiles with L7 HTTP rules and DNS
+// names from observation, passes every check, and every observed request
+// and lookup passes the L7 rules it gets.
+func TestRealSamplesL7(t *testing.T) {
+	for _, f := range realSamples(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res := compile(t, []string{f}, compiler.Options{Set: []string{"l7.http=observed", "dns.names=observed"}, NoProbe: true})
+			if res.Diagnostics.HasErrors() {
+				t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+			}
+			if r := res.Replay; r.RequestsAllowed != r.Requests {
+				t.Errorf("the L7 rules allow %d of %d observed requests", r.RequestsAllowed, r.Requests)
+			}
+		})
+	}
+}
