@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
@@ -184,13 +186,62 @@ func summarize(objs []manifest.Object) (map[[3]string]*summary, error) {
 			for _, sec := range sections {
 				rs, _ := sp[sec].([]any)
 				for _, r := range rs {
-					s.rules[Rule{Selector: sel, Section: sec, Rule: canonical(r)}] = true
+					s.rules[Rule{Selector: sel, Section: sec, Rule: canonical(canonicalRule(r))}] = true
 				}
 			}
 		}
 		out[k] = s
 	}
 	return out, nil
+}
+
+// setFields are a rule's lists whose order means nothing to Cilium: its
+// peers, port entries and ICMP fields are unions.
+var setFields = map[string]bool{
+	"fromEndpoints": true, "toEndpoints": true, "fromEntities": true, "toEntities": true,
+	"fromCIDR": true, "toCIDR": true, "fromCIDRSet": true, "toCIDRSet": true, "toFQDNs": true,
+	"fromNodes": true, "toNodes": true, "fromRequires": true, "toRequires": true,
+	"toServices": true, "fromGroups": true, "toGroups": true, "toPorts": true, "icmps": true,
+	"ports": true, "fields": true,
+	// L7 rules: a request is allowed when any of them matches.
+	"http": true, "dns": true, "kafka": true, "l7": true,
+}
+
+// canonicalRule spells a rule the one way for what Cilium enforces the
+// same: the lists that are unions sorted; a port's protocol upper case
+// (Cilium parses it case-insensitively) and ANY when absent; a numeric
+// port without leading zeros; everything else as written.
+func canonicalRule(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonicalRule(e)
+			if xs, ok := out[k].([]any); ok && setFields[k] {
+				sort.SliceStable(xs, func(i, j int) bool { return canonical(xs[i]) < canonical(xs[j]) })
+			}
+		}
+		if port, ok := out["port"].(string); ok {
+			if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+				out["port"] = strconv.FormatUint(n, 10)
+			} else {
+				out["port"] = strings.ToLower(port) // a named port: IANA names are case-insensitive
+			}
+			proto, _ := out["protocol"].(string)
+			if proto == "" {
+				proto = "ANY"
+			}
+			out["protocol"] = strings.ToUpper(proto)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonicalRule(e)
+		}
+		return out
+	}
+	return v
 }
 
 // canonical is v as JSON with sorted keys (encoding/json sorts map keys).
