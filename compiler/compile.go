@@ -141,6 +141,9 @@ type ReplayReport struct {
 	// connections the L7 proxy decides; RequestsAllowed those its rules
 	// allow, RequestsUnknown those only host or header rules could allow.
 	Requests, RequestsAllowed, RequestsUnknown int
+	// L7Probe is the probe of the HTTP rules (nil without the probe, or
+	// with no observed HTTP request on a proxied connection).
+	L7Probe *replay.L7ProbeReport
 }
 
 // Doc is one policy document ready to write: its kind, namespace and
@@ -445,6 +448,11 @@ func (s *state) replay(context.Context) error {
 		d.Stage = string(StageReplay)
 		d.Related = e.Samples
 		s.res.Diagnostics = append(s.res.Diagnostics, d)
+	}
+	if probe != nil {
+		if lp := replay.ProbeHTTP(r.Results); lp.Candidates > 0 {
+			rep.L7Probe = lp
+		}
 	}
 	s.res.Replay = rep
 	return nil

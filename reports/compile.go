@@ -65,6 +65,13 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 		if r.Probe != nil {
 			PrintProbeLine(w, r.Probe)
 		}
+		if lp := r.L7Probe; lp != nil {
+			fmt.Fprintf(w, "ppc: probe: the HTTP rules admit %d of %d requests never observed (other methods, a new value in each path segment, one segment deeper)", lp.Allowed, lp.Candidates)
+			if len(lp.Examples) > 0 {
+				fmt.Fprintf(w, ", e.g. %s", textsafe.Line(lp.Examples[0]))
+			}
+			fmt.Fprintln(w)
+		}
 	}
 }
 

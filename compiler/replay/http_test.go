@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/cilium/cilium/pkg/policy/api"
+
+	"github.com/policypilot/ppc/ir"
 )
 
 // TestHTTPRequest decides requests as Envoy applies Cilium's HTTP rules:
@@ -72,6 +74,35 @@ func TestDNSQuery(t *testing.T) {
 			got, err := tc.p.DNSQuery(tc.query)
 			if err != nil || got != tc.want {
 				t.Errorf("DNSQuery(%s) = %v, %v; want %v", tc.query, got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestProbeHTTP: the probe tries unobserved requests next to the observed
+// ones and counts those the rules admit: none for an exact template, the
+// new segment value for a fold, every same-method variant for a
+// method-only rule.
+func TestProbeHTTP(t *testing.T) {
+	result := func(rules ...api.PortRuleHTTP) Result {
+		e := &ir.Edge{ID: "e", L7: &ir.L7{HTTP: []ir.HTTPFact{{Method: "GET", Path: "/api/items/1"}}}}
+		in := Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}}}
+		return Result{Edge: e, Verdict: Verdict{Egress: Point{Decision: Allowed}, Ingress: in}}
+	}
+	for _, tc := range []struct {
+		name    string
+		rule    api.PortRuleHTTP
+		allowed int
+	}{
+		{"template of numbers", api.PortRuleHTTP{Method: "GET", Path: `^/api/items/[0-9]+(\?.*)?$`}, 0},
+		{"folded segment", api.PortRuleHTTP{Method: "GET", Path: `^/api/items/[^/]+(\?.*)?$`}, 1},
+		{"method only", api.PortRuleHTTP{Method: "GET"}, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := ProbeHTTP([]Result{result(tc.rule)})
+			// 5 other methods, 3 segments replaced, 1 deeper.
+			if rep.Candidates != 9 || rep.Allowed != tc.allowed {
+				t.Errorf("candidates %d allowed %d (%v), want 9 and %d", rep.Candidates, rep.Allowed, rep.Examples, tc.allowed)
 			}
 		})
 	}

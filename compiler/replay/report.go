@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/u8proto"
@@ -530,4 +531,69 @@ func Requests(x Result) []RequestResult {
 		out = append(out, r)
 	}
 	return out
+}
+
+// L7ProbeReport is the least-privilege probe of the HTTP rules: requests
+// never observed, built from the observed ones, that the rules admit.
+type L7ProbeReport struct {
+	// Candidates counts the unobserved requests tried, Allowed those the
+	// L7 rules admit.
+	Candidates int `json:"candidates"`
+	Allowed    int `json:"allowed"`
+	// Examples are up to ten admitted requests, "GET /api/items/ppc-probe
+	// on <connection>".
+	Examples []string `json:"examples,omitempty"`
+}
+
+// probeMethods are the methods tried besides the observed ones.
+var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+
+// ProbeHTTP tries, on every allowed connection the proxy decides, the
+// requests a client could send next that were never observed: each
+// observed path with the other methods, with each segment replaced by a
+// value never seen ("ppc-probe"), and one segment deeper. The share the L7
+// rules admit is what their templates and folds allow beyond the capture.
+func ProbeHTTP(results []Result) *L7ProbeReport {
+	rep := &L7ProbeReport{}
+	for _, x := range results {
+		e := x.Edge
+		if e.L7 == nil || len(e.L7.HTTP) == 0 || !x.Verdict.Allowed() || !x.Verdict.Proxied() {
+			continue
+		}
+		seen := map[[2]string]bool{}
+		for _, h := range e.L7.HTTP {
+			seen[[2]string{h.Method, h.Path}] = true
+		}
+		tried := map[[2]string]bool{}
+		try := func(method, path string) {
+			k := [2]string{method, path}
+			if seen[k] || tried[k] {
+				return
+			}
+			tried[k] = true
+			rep.Candidates++
+			for _, p := range []Point{x.Verdict.Egress, x.Verdict.Ingress} {
+				if d, err := p.HTTPRequest(method, path); err != nil || d != RequestAllowed {
+					return
+				}
+			}
+			rep.Allowed++
+			if len(rep.Examples) < 10 {
+				rep.Examples = append(rep.Examples, method+" "+path+" on "+e.ID)
+			}
+		}
+		for _, h := range e.L7.HTTP {
+			for _, m := range probeMethods {
+				try(m, h.Path)
+			}
+			segs := strings.Split(h.Path, "/")
+			for i := 1; i < len(segs); i++ {
+				v := append([]string(nil), segs...)
+				v[i] = "ppc-probe"
+				try(h.Method, strings.Join(v, "/"))
+			}
+			try(h.Method, strings.TrimSuffix(h.Path, "/")+"/ppc-probe")
+		}
+	}
+	return rep
 }
