@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/tracereport"
+)
+
+type traceParams struct {
+	from, to, port  string
+	flows           []string
+	format          string
+	policyNamespace string
+	agent           agentFlags
+}
+
+func init() {
+	register(&command{
+		name:  "trace",
+		usage: "--from SRC --to DST --port PORT[/PROTO] [flags] POLICY_PATH|- ...",
+		short: "why Cilium would allow or deny one connection under these policies",
+		long: `Loads the policies into Cilium's own policy engine as replay does and
+decides one connection, which need not have happened: the verdict at the
+source's egress and at the destination's ingress, the policies that select
+each end, the rules that allowed or denied it (file and line), default deny
+or an explicit deny, and the L7 rules the proxy would apply.
+
+SRC and DST: namespace/name (a workload of --flows), labels
+(k8s:app=web,k8s:io.kubernetes.pod.namespace=shop), an entity (world, host,
+remote-node, kube-apiserver, …), an IP address or CIDR, or a DNS name.
+PORT: 8080, 8080/TCP, 53/UDP, 8/ICMPv4.
+
+Exit status: 0 allowed, 1 denied, 2 usage or input error.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			p := &traceParams{}
+			fs.StringVar(&p.from, "from", "", "the source `SRC`")
+			fs.StringVar(&p.to, "to", "", "the destination `DST`")
+			fs.StringVar(&p.port, "port", "", "the destination `PORT[/PROTO]` (protocol TCP unless given)")
+			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots whose workloads SRC and DST may name (repeatable)")
+			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(tracereport.Formats.Names(), " or "))
+			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
+			p.agent.register(fs)
+			p.agent.fs = fs
+			return func(ctx context.Context, e *env, args []string) error { return runTrace(ctx, e, p, args) }
+		},
+	})
+}
+
+// parsePort reads PORT[/PROTO].
+func parsePort(s string) (string, uint16, error) {
+	num, proto, ok := strings.Cut(s, "/")
+	if !ok {
+		proto = "TCP"
+	}
+	n, err := strconv.ParseUint(num, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("--port %q: want PORT[/PROTO], e.g. 8080/TCP", s)
+	}
+	switch p := strings.ToUpper(proto); p {
+	case "TCP", "UDP", "SCTP":
+		if n == 0 {
+			return "", 0, fmt.Errorf("--port %q: port 0", s)
+		}
+		return p, uint16(n), nil
+	case "ICMPV4", "ICMPV6":
+		return "ICMPv" + p[5:], uint16(n), nil
+	}
+	return "", 0, fmt.Errorf("--port %q: protocol %q: want TCP, UDP, SCTP, ICMPv4 or ICMPv6", s, proto)
+}
+
+func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageErr("no policies: give policy files, directories or - (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
+	case p.from == "" || p.to == "" || p.port == "":
+		return usageErr("give --from, --to and --port (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
+	}
+	if err := tracereport.Formats.Check(p.format); err != nil {
+		return usageErr("%v", err)
+	}
+	proto, port, err := parsePort(p.port)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	settings, err := p.agent.settings()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	var g *ir.Graph
+	if len(p.flows) > 0 {
+		res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
+		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		if err != nil {
+			return compileError(err)
+		}
+		if res.Diagnostics.HasErrors() {
+			return &exitError{code: exitFailure, printed: true}
+		}
+		g, settings = res.Graph, res.Agent
+	}
+	from, err := compiler.ParseEndpoint(p.from, g)
+	if err != nil {
+		return usageErr("--from: %v", err)
+	}
+	to, err := compiler.ParseEndpoint(p.to, g)
+	if err != nil {
+		return usageErr("--to: %v", err)
+	}
+	objs, bad, files, err := readManifests(e, args)
+	if err != nil {
+		return err
+	}
+	reports.PrintDiagnostics(e.stderr, bad, e.cwd)
+	if len(bad) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(bad))}
+	}
+	v, err := verify.New(verify.Options{Agent: settings})
+	if err != nil {
+		return err
+	}
+	vrep := v.Manifests(ctx, objs, p.policyNamespace)
+	if len(vrep.Results) == 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
+	tr, err := compiler.Trace(vrep.Results, settings, from, to, proto, port)
+	if err != nil {
+		return compileError(err)
+	}
+	run := &tracereport.Run{TraceResult: tr, From: p.from, To: p.to, Objects: map[string]manifest.Object{}}
+	for _, r := range vrep.Results {
+		name := r.Object.Name // the engine's name of a policy: namespace/name, or a clusterwide one's name
+		if r.Object.Namespace != "" {
+			name = r.Object.Namespace + "/" + name
+		}
+		run.Objects[name] = r.Object
+	}
+	if err := tracereport.Formats.Write(e.stdout, p.format, run, reports.Options{Cwd: e.cwd}); err != nil {
+		return err
+	}
+	if !run.Allowed() {
+		return &exitError{code: exitFailed, printed: true}
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package compiler
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/ir"
+)
+
+// This file holds ppc trace: one connection — which need not have
+// happened — decided by Cilium's engine loaded with a policy set, exactly
+// as replay decides the observed ones.
+
+// entities are the reserved identities an endpoint may be named by.
+var entities = map[string]bool{
+	"world": true, "world-ipv4": true, "world-ipv6": true, "host": true, "remote-node": true,
+	"kube-apiserver": true, "health": true, "ingress": true, "init": true, "unmanaged": true,
+}
+
+var dnsName = regexp.MustCompile(`^([a-zA-Z0-9_]([-a-zA-Z0-9_]*[a-zA-Z0-9_])?\.)+[a-zA-Z][-a-zA-Z0-9]*\.?$`)
+
+// ParseEndpoint reads one end of a traced connection:
+//   - "namespace/name": a workload of g (the flows), by its name;
+//   - "k8s:app=web,k8s:io.kubernetes.pod.namespace=shop": a workload with
+//     these labels (source prefix optional; the namespace label names its
+//     namespace);
+//   - an entity: world, host, remote-node, kube-apiserver, …;
+//   - an IP address or CIDR: a peer outside the cluster;
+//   - a DNS name: a peer known by that name (toFQDNs).
+func ParseEndpoint(spec string, g *ir.Graph) (*ir.Node, error) {
+	spec = strings.TrimSpace(spec)
+	switch {
+	case spec == "":
+		return nil, fmt.Errorf("empty endpoint")
+	case strings.Contains(spec, "="):
+		n := &ir.Node{ID: "wl:trace/" + spec, Kind: ir.KindWorkload}
+		for _, kv := range strings.Split(spec, ",") {
+			k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("label %q: want key=value", kv)
+			}
+			if !strings.Contains(strings.SplitN(k, "/", 2)[0], ":") {
+				k = "k8s:" + k
+			}
+			if k == "k8s:io.kubernetes.pod.namespace" {
+				n.Namespace = v
+			}
+			n.Labels = append(n.Labels, k+"="+v)
+		}
+		if n.Namespace == "" {
+			return nil, fmt.Errorf("labels %q: name the namespace too (k8s:io.kubernetes.pod.namespace=NS)", spec)
+		}
+		sort.Strings(n.Labels)
+		n.Name = "labels " + spec
+		return n, nil
+	case entities[spec]:
+		return &ir.Node{ID: "entity:" + spec, Kind: ir.KindEntity, Entities: []string{spec}}, nil
+	}
+	if p, err := netip.ParsePrefix(spec); err == nil {
+		return &ir.Node{ID: "cidr:" + p.Masked().String(), Kind: ir.KindCIDR, CIDR: p.Masked().String()}, nil
+	}
+	if a, err := netip.ParseAddr(spec); err == nil {
+		p := netip.PrefixFrom(a, a.BitLen())
+		return &ir.Node{ID: "cidr:" + p.String(), Kind: ir.KindCIDR, CIDR: p.String()}, nil
+	}
+	if ns, name, ok := strings.Cut(spec, "/"); ok && !strings.Contains(name, "/") {
+		if g == nil {
+			return nil, fmt.Errorf("workload %q: give --flows (or an IR snapshot) to know its labels, or name it by labels (k8s:app=…,k8s:io.kubernetes.pod.namespace=%s)", spec, ns)
+		}
+		names := g.DisplayNames()
+		var found []*ir.Node
+		for id, n := range g.Nodes {
+			if n.Kind == ir.KindWorkload && n.Namespace == ns && (n.Name == name || names[id] == spec) {
+				found = append(found, n)
+			}
+		}
+		switch len(found) {
+		case 0:
+			return nil, fmt.Errorf("workload %q is not in the flows", spec)
+		case 1:
+			return found[0], nil
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].ID < found[j].ID })
+		return nil, fmt.Errorf("%q names %d workloads of the flows (%s, …): name it by its labels", spec, len(found), found[0].ID)
+	}
+	if dnsName.MatchString(spec) {
+		name := strings.ToLower(strings.TrimSuffix(spec, "."))
+		return &ir.Node{ID: "fqdn:" + name, Kind: ir.KindFQDN, FQDN: name}, nil
+	}
+	return nil, fmt.Errorf("endpoint %q: want namespace/name, labels (k8s:app=web,…), an entity (world, host, …), an IP or CIDR, or a DNS name", spec)
+}
+
+// TraceResult is Cilium's answer for one connection.
+type TraceResult struct {
+	From, To *ir.Node
+	Protocol string
+	Port     uint16
+	Verdict  replay.Verdict
+	// Loaded counts the policies loaded; Invalid are the ones left out
+	// (the cluster would not enforce them).
+	Loaded  int
+	Invalid []verify.Result
+	// Selecting names the policies that apply at each end (their subject
+	// selects it).
+	FromPolicies, ToPolicies []string
+}
+
+// Trace decides the connection from → to on protocol/port with Cilium's
+// engine loaded with the valid policies of results, as replay does (the
+// same identities, CIDR and FQDN identities, cluster name and agent
+// settings).
+func Trace(results []verify.Result, settings agent.Settings, from, to *ir.Node, protocol string, port uint16) (*TraceResult, error) {
+	eng, err := replay.New(settings)
+	if err != nil {
+		return nil, err
+	}
+	res := &TraceResult{From: from, To: to, Protocol: protocol, Port: port}
+	var pols []replay.Policy
+	for _, r := range results {
+		if !r.Valid() {
+			res.Invalid = append(res.Invalid, r)
+			continue
+		}
+		p, err := replay.Decode(r.Object.Kind, r.Object.JSON)
+		if err != nil {
+			return nil, &InputError{Err: fmt.Errorf("%s: %w", r.Object.Where(), err)}
+		}
+		pols = append(pols, p)
+	}
+	res.Loaded = len(pols)
+	if err := eng.Load(pols); err != nil {
+		return nil, err
+	}
+	g := ir.New()
+	g.Nodes[from.ID], g.Nodes[to.ID] = from, to
+	if err := eng.AddGraph(g); err != nil {
+		return nil, err
+	}
+	if res.Verdict, err = eng.Check(from, to, protocol, port); err != nil {
+		return nil, &InputError{Err: err}
+	}
+	for _, end := range []struct {
+		n   *ir.Node
+		dst *[]string
+	}{{from, &res.FromPolicies}, {to, &res.ToPolicies}} {
+		refs, err := eng.Selecting(end.n)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			if len(*end.dst) == 0 || (*end.dst)[len(*end.dst)-1] != r.Policy {
+				*end.dst = append(*end.dst, r.Policy)
+			}
+		}
+	}
+	return res, nil
+}

@@ -1,0 +1,66 @@
+package compiler_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/verify"
+)
+
+// TestTraceAgreesWithReplay: tracing each recorded connection gives
+// replay's verdict at both ends, by construction (the same engine path),
+// and ParseEndpoint's spellings name the nodes replay uses.
+func TestTraceAgreesWithReplay(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-400-tcp-flows.json")
+	res := compile(t, []string{f}, compiler.Options{NoProbe: true})
+	var results []verify.Result
+	for _, d := range res.Docs {
+		results = append(results, verify.Result{Object: d.Object()})
+	}
+	names := res.Graph.DisplayNames()
+	n := 0
+	for _, x := range res.Replay.Results {
+		e := x.Edge
+		src, dst := res.Graph.Nodes[e.Src], res.Graph.Nodes[e.Dst]
+		tr, err := compiler.Trace(results, res.Agent, src, dst, e.Protocol, e.Port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr.Verdict.Egress.Decision != x.Verdict.Egress.Decision || tr.Verdict.Ingress.Decision != x.Verdict.Ingress.Decision || tr.Verdict.Proxied() != x.Verdict.Proxied() {
+			t.Errorf("%s: trace %+v, replay %+v", e.ID, tr.Verdict, x.Verdict)
+		}
+		// A workload named as the flows name it is the same node.
+		if p, err := compiler.ParseEndpoint(names[e.Dst], res.Graph); src.Kind == "workload" && dst.Kind == "workload" && (err != nil || p.ID != e.Dst) {
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want %s", names[e.Dst], p, err, e.Dst)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no connection traced")
+	}
+}
+
+func TestParseEndpoint(t *testing.T) {
+	for _, tc := range []struct{ spec, id, err string }{
+		{"world", "entity:world", ""},
+		{"kube-apiserver", "entity:kube-apiserver", ""},
+		{"10.0.0.1", "cidr:10.0.0.1/32", ""},
+		{"10.1.2.3/16", "cidr:10.1.0.0/16", ""},
+		{"2001:db8::1", "cidr:2001:db8::1/128", ""},
+		{"API.Example.com.", "fqdn:api.example.com", ""},
+		{"app=web,io.kubernetes.pod.namespace=shop", "wl:trace/app=web,io.kubernetes.pod.namespace=shop", ""},
+		{"app=web", "", "name the namespace"},
+		{"shop/web", "", "give --flows"},
+		{"not an endpoint!", "", "want namespace/name"},
+	} {
+		n, err := compiler.ParseEndpoint(tc.spec, nil)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseEndpoint(%q) error %v, want %q", tc.spec, err, tc.err)
+		case tc.err == "" && (err != nil || n.ID != tc.id):
+			t.Errorf("ParseEndpoint(%q) = %v, %v; want %s", tc.spec, n, err, tc.id)
+		}
+	}
+}
