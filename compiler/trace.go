@@ -109,6 +109,9 @@ type TraceResult struct {
 	// Selecting names the policies that apply at each end (their subject
 	// selects it).
 	FromPolicies, ToPolicies []string
+	// Suggestions are, for each end that denies by default, the rule to
+	// add that allows the connection there.
+	Suggestions []Suggestion
 }
 
 // Trace decides the connection from → to on protocol/port with Cilium's
@@ -146,9 +149,11 @@ func Trace(results []verify.Result, settings agent.Settings, from, to *ir.Node, 
 		return nil, &InputError{Err: err}
 	}
 	for _, end := range []struct {
-		n   *ir.Node
-		dst *[]string
-	}{{from, &res.FromPolicies}, {to, &res.ToPolicies}} {
+		n, peer *ir.Node
+		dst     *[]string
+		point   replay.Point
+		ingress bool
+	}{{from, to, &res.FromPolicies, res.Verdict.Egress, false}, {to, from, &res.ToPolicies, res.Verdict.Ingress, true}} {
 		refs, err := eng.Selecting(end.n)
 		if err != nil {
 			return nil, err
@@ -158,6 +163,92 @@ func Trace(results []verify.Result, settings agent.Settings, from, to *ir.Node, 
 				*end.dst = append(*end.dst, r.Policy)
 			}
 		}
+		if end.point.Decision == replay.Denied && len(end.point.By) == 0 {
+			if sg := suggest(refs, end.ingress, end.peer, protocol, port); sg != nil {
+				res.Suggestions = append(res.Suggestions, *sg)
+			}
+		}
 	}
 	return res, nil
+}
+
+// Suggestion is the smallest change that allows a connection a point
+// denies by default: a rule added to one section of a policy that selects
+// that end.
+type Suggestion struct {
+	// Policy is the policy to change ("namespace/name", or a clusterwide
+	// policy's name); Section the section to add Rule to ("spec.ingress",
+	// "specs[1].egress").
+	Policy  string         `json:"policy"`
+	Section string         `json:"section"`
+	Rule    map[string]any `json:"rule"`
+}
+
+// preferredKeys are the labels that name a workload, best first (those of
+// the default rule pack's identity_keys).
+var preferredKeys = []string{"app.kubernetes.io/name", "app", "k8s-app"}
+
+// suggest is the rule for the point of end that denies by default, added
+// to the first policy (by name) whose spec selects end; nil when the peer
+// cannot be named in that direction (a DNS name is no ingress peer).
+func suggest(refs []replay.SpecRef, ingress bool, peer *ir.Node, protocol string, port uint16) *Suggestion {
+	if len(refs) == 0 {
+		return nil
+	}
+	ref := refs[0]
+	ns, _, namespaced := strings.Cut(ref.Policy, "/")
+	if !namespaced {
+		ns = ""
+	}
+	dir, from := "egress", "to"
+	if ingress {
+		dir, from = "ingress", "from"
+	}
+	rule := map[string]any{}
+	switch peer.Kind {
+	case ir.KindWorkload:
+		sel := map[string]any{}
+		labels := map[string]string{}
+		for _, l := range peer.Labels {
+			k, v, _ := strings.Cut(l, "=")
+			if src, key, ok := strings.Cut(k, ":"); ok && src == "k8s" {
+				labels[key] = v
+			}
+		}
+		for _, k := range preferredKeys {
+			if v, ok := labels[k]; ok {
+				sel[k] = v
+				break
+			}
+		}
+		if len(sel) == 0 {
+			for k, v := range labels {
+				if k != "io.kubernetes.pod.namespace" && !strings.HasPrefix(k, "io.cilium.") && agent.IdentityLabel(k) {
+					sel[k] = v
+				}
+			}
+		}
+		if peer.Namespace != ns {
+			sel["k8s:io.kubernetes.pod.namespace"] = peer.Namespace
+		}
+		rule[from+"Endpoints"] = []any{map[string]any{"matchLabels": sel}}
+	case ir.KindEntity:
+		rule[from+"Entities"] = []any{peer.Entities[0]}
+	case ir.KindCIDR:
+		rule[from+"CIDR"] = []any{peer.CIDR}
+	case ir.KindFQDN:
+		if ingress {
+			return nil
+		}
+		rule["toFQDNs"] = []any{map[string]any{"matchName": peer.FQDN}}
+	default:
+		return nil
+	}
+	switch protocol {
+	case "ICMPv4", "ICMPv6":
+		rule["icmps"] = []any{map[string]any{"fields": []any{map[string]any{"type": int(port), "family": "IPv" + protocol[len(protocol)-1:]}}}}
+	default:
+		rule["toPorts"] = []any{map[string]any{"ports": []any{map[string]any{"port": fmt.Sprint(port), "protocol": protocol}}}}
+	}
+	return &Suggestion{Policy: ref.Policy, Section: ref.Spec + "." + dir, Rule: rule}
 }

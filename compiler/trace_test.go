@@ -1,11 +1,14 @@
 package compiler_test
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
 )
 
@@ -62,5 +65,69 @@ func TestParseEndpoint(t *testing.T) {
 		case tc.err == "" && (err != nil || n.ID != tc.id):
 			t.Errorf("ParseEndpoint(%q) = %v, %v; want %s", tc.spec, n, err, tc.id)
 		}
+	}
+}
+
+// TestTraceSuggestionFlipsTheVerdict: a connection denied by default names
+// the section to change, and adding the suggested rule there allows it —
+// at the ingress and at the egress, across namespaces, to a workload, an
+// entity, an address and a DNS name.
+func TestTraceSuggestionFlipsTheVerdict(t *testing.T) {
+	set := "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: api, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: api}}\n  ingress: [{fromEndpoints: [{matchLabels: {app: web}}]}]\n  egress: [{toEndpoints: [{matchLabels: {app: db}}]}]\n"
+	api, _ := compiler.ParseEndpoint("k8s:app=api,k8s:io.kubernetes.pod.namespace=shop", nil)
+	for _, tc := range []struct {
+		name, peer string
+		ingress    bool
+		port       string
+	}{
+		{"a workload of another namespace, ingress", "k8s:app=admin,k8s:io.kubernetes.pod.namespace=ops", true, "TCP"},
+		{"an entity, ingress", "world", true, "TCP"},
+		{"an address, egress", "203.0.113.9", false, "TCP"},
+		{"a DNS name, egress", "api.example.com", false, "TCP"},
+		{"ICMP, egress", "k8s:app=cache,k8s:io.kubernetes.pod.namespace=shop", false, "ICMPv4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peer, err := compiler.ParseEndpoint(tc.peer, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from, to := api, peer
+			if tc.ingress {
+				from, to = peer, api
+			}
+			objs, ds := manifest.Parse("p.yaml", []byte(set))
+			if len(ds) > 0 {
+				t.Fatal(ds)
+			}
+			results := []verify.Result{{Object: objs[0]}}
+			tr, err := compiler.Trace(results, agent.Defaults(), from, to, tc.port, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tr.Verdict.Allowed() || len(tr.Suggestions) != 1 {
+				t.Fatalf("verdict %+v, suggestions %+v", tr.Verdict, tr.Suggestions)
+			}
+			sg := tr.Suggestions[0]
+			if sg.Policy != "shop/api" || (tc.ingress && sg.Section != "spec.ingress") || (!tc.ingress && sg.Section != "spec.egress") {
+				t.Fatalf("suggestion %+v", sg)
+			}
+			// Apply it and trace again.
+			var doc map[string]any
+			if err := json.Unmarshal(objs[0].JSON, &doc); err != nil {
+				t.Fatal(err)
+			}
+			spec := doc["spec"].(map[string]any)
+			section := strings.TrimPrefix(sg.Section, "spec.")
+			spec[section] = append(spec[section].([]any), sg.Rule)
+			b, _ := json.Marshal(doc)
+			objs[0].JSON = b
+			tr, err = compiler.Trace([]verify.Result{{Object: objs[0]}}, agent.Defaults(), from, to, tc.port, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tr.Verdict.Allowed() {
+				t.Errorf("still denied after adding %v: %+v", sg.Rule, tr.Verdict)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
@@ -52,6 +54,19 @@ func (r *Run) text(w io.Writer, cwd string) error {
 	fmt.Fprintf(w, "trace %s -> %s %s/%d: %s\n", textsafe.Line(r.From), textsafe.Line(r.To), r.Protocol, r.Port, verdict)
 	r.point(w, "egress", r.From, r.FromPolicies, r.Verdict.Egress, cwd)
 	r.point(w, "ingress", r.To, r.ToPolicies, r.Verdict.Ingress, cwd)
+	for _, sg := range r.Suggestions {
+		b, err := yaml.Marshal([]any{sg.Rule})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "to allow it, add to %s %s:\n", textsafe.Line(sg.Policy), sg.Section)
+		for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+			fmt.Fprintf(w, "  %s\n", textsafe.Line(l))
+		}
+	}
+	if !r.Allowed() && len(r.Suggestions) == 0 && (len(r.Verdict.Egress.By) > 0 || len(r.Verdict.Ingress.By) > 0) {
+		fmt.Fprintln(w, "to allow it, narrow or remove the deny rules above: no allow rule can override them")
+	}
 	if n := len(r.Invalid); n > 0 {
 		fmt.Fprintf(w, "note: %d invalid policies were not loaded (the cluster would not enforce them): ppc verify says why\n", n)
 	}
@@ -139,14 +154,15 @@ func (r *Run) json(cwd string) any {
 		verdict = "denied"
 	}
 	return struct {
-		From     string    `json:"from"`
-		To       string    `json:"to"`
-		Protocol string    `json:"protocol"`
-		Port     uint16    `json:"port"`
-		Verdict  string    `json:"verdict"`
-		Egress   jsonPoint `json:"egress"`
-		Ingress  jsonPoint `json:"ingress"`
-		Loaded   int       `json:"policiesLoaded"`
-		Invalid  int       `json:"policiesInvalid"`
-	}{r.From, r.To, r.Protocol, r.Port, verdict, r.jsonPoint(r.Verdict.Egress, r.FromPolicies, cwd), r.jsonPoint(r.Verdict.Ingress, r.ToPolicies, cwd), r.Loaded, len(r.Invalid)}
+		From        string                `json:"from"`
+		To          string                `json:"to"`
+		Protocol    string                `json:"protocol"`
+		Port        uint16                `json:"port"`
+		Verdict     string                `json:"verdict"`
+		Egress      jsonPoint             `json:"egress"`
+		Ingress     jsonPoint             `json:"ingress"`
+		Loaded      int                   `json:"policiesLoaded"`
+		Invalid     int                   `json:"policiesInvalid"`
+		Suggestions []compiler.Suggestion `json:"suggestions"`
+	}{r.From, r.To, r.Protocol, r.Port, verdict, r.jsonPoint(r.Verdict.Egress, r.FromPolicies, cwd), r.jsonPoint(r.Verdict.Ingress, r.ToPolicies, cwd), r.Loaded, len(r.Invalid), append([]compiler.Suggestion{}, r.Suggestions...)}
 }
