@@ -60,7 +60,7 @@ func ParseEndpoint(spec string, g *ir.Graph) (*ir.Node, error) {
 		n.Name = "labels " + spec
 		return n, nil
 	case entities[spec]:
-		return &ir.Node{ID: "entity:" + spec, Kind: ir.KindEntity, Entities: []string{spec}}, nil
+		return &ir.Node{ID: ir.EntityID([]string{spec}), Kind: ir.KindEntity, Entities: []string{spec}}, nil
 	}
 	if p, err := netip.ParsePrefix(spec); err == nil {
 		return &ir.Node{ID: "cidr:" + p.Masked().String(), Kind: ir.KindCIDR, CIDR: p.Masked().String()}, nil

@@ -47,8 +47,8 @@ func TestTraceAgreesWithReplay(t *testing.T) {
 
 func TestParseEndpoint(t *testing.T) {
 	for _, tc := range []struct{ spec, id, err string }{
-		{"world", "entity:world", ""},
-		{"kube-apiserver", "entity:kube-apiserver", ""},
+		{"world", "ent:world", ""},
+		{"kube-apiserver", "ent:kube-apiserver", ""},
 		{"10.0.0.1", "cidr:10.0.0.1/32", ""},
 		{"10.1.2.3/16", "cidr:10.1.0.0/16", ""},
 		{"2001:db8::1", "cidr:2001:db8::1/128", ""},

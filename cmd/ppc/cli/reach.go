@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/reachreport"
+)
+
+type reachParams struct {
+	flows           []string
+	focus           string
+	exposure        bool
+	format          string
+	policyNamespace string
+	agent           agentFlags
+}
+
+func init() {
+	register(&command{
+		name:  "reach",
+		usage: "--flows FLOWS [flags] POLICY_PATH|- ...",
+		short: "who may reach whom, on which ports, under these policies",
+		long: `Loads the policies into Cilium's own policy engine as replay does and
+decides, for every pair of workloads seen in the flows, which of the ports
+the destination was seen serving the source may reach — observed or not —
+and with --exposure which of them world reaches. Pairs allowed on no port
+are left out; a pair the flows never show is what the policies allow beyond
+the traffic.
+
+Outputs: text, csv, json, md (Markdown for a pull request) and mermaid.`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			p := &reachParams{}
+			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots: the workloads and the ports they serve (repeatable; required)")
+			fs.StringVar(&p.focus, "focus", "", "only pairs with the workload `NAMESPACE/NAME` at either end")
+			fs.BoolVar(&p.exposure, "exposure", false, "also list the services world reaches")
+			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(reachreport.Formats.Names(), ", "))
+			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
+			p.agent.register(fs)
+			p.agent.fs = fs
+			return func(ctx context.Context, e *env, args []string) error { return runReach(ctx, e, p, args) }
+		},
+	})
+}
+
+func runReach(ctx context.Context, e *env, p *reachParams, args []string) error {
+	switch {
+	case len(args) == 0:
+		return usageErr("no policies: give policy files, directories or - (usage: ppc reach --flows FLOWS POLICY_PATH...)")
+	case len(p.flows) == 0:
+		return usageErr("give --flows: the workloads and the ports they serve come from the flows (usage: ppc reach --flows FLOWS POLICY_PATH...)")
+	}
+	if err := reachreport.Formats.Check(p.format); err != nil {
+		return usageErr("%v", err)
+	}
+	settings, err := p.agent.settings()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
+	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	if err != nil {
+		return compileError(err)
+	}
+	if res.Diagnostics.HasErrors() {
+		return &exitError{code: exitFailure, printed: true}
+	}
+	objs, bad, files, err := readManifests(e, args)
+	if err != nil {
+		return err
+	}
+	reports.PrintDiagnostics(e.stderr, bad, e.cwd)
+	if len(bad) > 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(bad))}
+	}
+	v, err := verify.New(verify.Options{Agent: res.Agent})
+	if err != nil {
+		return err
+	}
+	vrep := v.Manifests(ctx, objs, p.policyNamespace)
+	if len(vrep.Results) == 0 {
+		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
+	rr, err := compiler.Reach(res.Graph, vrep.Results, res.Agent, compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure})
+	if err != nil {
+		return compileError(err)
+	}
+	return reachreport.Formats.Write(e.stdout, p.format, rr, reports.Options{Cwd: e.cwd})
+}
