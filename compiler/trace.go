@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -8,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/flows"
+	"github.com/policypilot/ppc/compiler/lower"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
@@ -251,4 +255,45 @@ func suggest(refs []replay.SpecRef, ingress bool, peer *ir.Node, protocol string
 		rule["toPorts"] = []any{map[string]any{"ports": []any{map[string]any{"port": fmt.Sprint(port), "protocol": protocol}}}}
 	}
 	return &Suggestion{Policy: ref.Policy, Section: ref.Spec + "." + dir, Rule: rule}
+}
+
+// FlowAt lowers the one record of file at line (the first line of its
+// value) into a graph with its connection, every attempt counting as
+// replay counts it, so that it can be traced: its endpoints, protocol and
+// port. A record that is no connection (a reply Hubble marks as one, an
+// L7 response, a non-flow event) is an error saying why.
+func FlowAt(ctx context.Context, file string, line int) (*ir.Graph, *ir.Edge, error) {
+	b := lower.New(lower.Options{Attempts: true})
+	b.AddSource(file)
+	found, reason := false, ""
+	stop := errors.New("found")
+	_, _, err := flows.Read(ctx, []flows.Input{{Name: file}}, flows.Options{MaxErrors: 1 << 30}, func(r *flows.Record) error {
+		if r.Pos.Line != line {
+			return nil
+		}
+		found = true
+		if r.Kind != flows.KindFlow {
+			reason = "a " + r.Kind.String() + " record, not a flow"
+			return stop
+		}
+		reason = b.Add(r, nil)
+		return stop
+	})
+	if err != nil && !errors.Is(err, stop) {
+		return nil, nil, &InputError{Err: err}
+	}
+	if !found {
+		return nil, nil, &InputError{Err: fmt.Errorf("%s:%d: no record starts on that line", file, line)}
+	}
+	g := b.Graph()
+	if len(g.Edges) != 1 {
+		if reason == "" {
+			reason = "its direction cannot be told from the record alone"
+		}
+		return nil, nil, &InputError{Err: fmt.Errorf("%s:%d: not a connection to trace: %s", file, line, reason)}
+	}
+	for _, e := range g.Edges {
+		return g, e, nil
+	}
+	return nil, nil, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
@@ -18,6 +19,7 @@ import (
 
 type traceParams struct {
 	from, to, port  string
+	flow            string
 	flows           []string
 	format          string
 	policyNamespace string
@@ -38,7 +40,8 @@ or an explicit deny, and the L7 rules the proxy would apply.
 SRC and DST: namespace/name (a workload of --flows), labels
 (k8s:app=web,k8s:io.kubernetes.pod.namespace=shop), an entity (world, host,
 remote-node, kube-apiserver, …), an IP address or CIDR, or a DNS name.
-PORT: 8080, 8080/TCP, 53/UDP, 8/ICMPv4.
+PORT: 8080, 8080/TCP, 53/UDP, 8/ICMPv4. --flow FILE:LINE traces the
+connection of one recorded flow instead.
 
 Exit status: 0 allowed, 1 denied, 2 usage or input error.`,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
@@ -47,6 +50,7 @@ Exit status: 0 allowed, 1 denied, 2 usage or input error.`,
 			fs.StringVar(&p.to, "to", "", "the destination `DST`")
 			fs.StringVar(&p.port, "port", "", "the destination `PORT[/PROTO]` (protocol TCP unless given)")
 			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots whose workloads SRC and DST may name (repeatable)")
+			fs.StringVar(&p.flow, "flow", "", "trace the recorded flow at `FILE:LINE` instead of --from, --to and --port")
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(tracereport.Formats.Names(), " or "))
 			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 			p.agent.register(fs)
@@ -82,17 +86,22 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	switch {
 	case len(args) == 0:
 		return usageErr("no policies: give policy files, directories or - (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
-	case p.from == "" || p.to == "" || p.port == "":
-		return usageErr("give --from, --to and --port (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
+	case p.flow != "" && (p.from != "" || p.to != "" || p.port != "" || len(p.flows) > 0):
+		return usageErr("--flow traces a recorded flow: give no --from, --to, --port or --flows")
+	case p.flow == "" && (p.from == "" || p.to == "" || p.port == ""):
+		return usageErr("give --from, --to and --port, or --flow FILE:LINE (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
 	}
 	if err := tracereport.Formats.Check(p.format); err != nil {
 		return usageErr("%v", err)
 	}
-	proto, port, err := parsePort(p.port)
+	settings, err := p.agent.settings()
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	settings, err := p.agent.settings()
+	if p.flow != "" {
+		return traceFlow(ctx, e, p, args, settings)
+	}
+	proto, port, err := parsePort(p.port)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -116,6 +125,32 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	if err != nil {
 		return usageErr("--to: %v", err)
 	}
+	return trace(ctx, e, p, args, settings, from, to, proto, port, p.from, p.to)
+}
+
+// traceFlow traces the connection of one recorded flow (--flow FILE:LINE).
+func traceFlow(ctx context.Context, e *env, p *traceParams, args []string, settings agent.Settings) error {
+	i := strings.LastIndexByte(p.flow, ':')
+	line, err := strconv.Atoi(p.flow[i+1:])
+	if i <= 0 || err != nil || line < 1 {
+		return usageErr("--flow %q: want FILE:LINE", p.flow)
+	}
+	g, edge, err := compiler.FlowAt(ctx, p.flow[:i], line)
+	if err != nil {
+		return compileError(err)
+	}
+	if !p.agent.clusterSet() {
+		// The cluster the flow was recorded in, as replay takes it.
+		if name, _ := compiler.InferClusterName(g); name != "" {
+			settings.ClusterName = name
+		}
+	}
+	names := g.DisplayNames()
+	return trace(ctx, e, p, args, settings, g.Nodes[edge.Src], g.Nodes[edge.Dst], edge.Protocol, edge.Port, names[edge.Src], names[edge.Dst])
+}
+
+// trace verifies the policies, traces from → to and writes the answer.
+func trace(ctx context.Context, e *env, p *traceParams, args []string, settings agent.Settings, from, to *ir.Node, proto string, port uint16, fromName, toName string) error {
 	objs, bad, files, err := readManifests(e, args)
 	if err != nil {
 		return err
@@ -136,7 +171,7 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	if err != nil {
 		return compileError(err)
 	}
-	run := &tracereport.Run{TraceResult: tr, From: p.from, To: p.to, Objects: map[string]manifest.Object{}}
+	run := &tracereport.Run{TraceResult: tr, From: fromName, To: toName, Objects: map[string]manifest.Object{}}
 	for _, r := range vrep.Results {
 		name := r.Object.Name // the engine's name of a policy: namespace/name, or a clusterwide one's name
 		if r.Object.Namespace != "" {
