@@ -2,10 +2,12 @@ package reachreport
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/internal/testutil"
 	"github.com/policypilot/ppc/reports"
 )
 
@@ -27,5 +29,27 @@ func TestHostileNames(t *testing.T) {
 		if strings.Contains(b.String(), tc.bad) || !strings.Contains(b.String(), tc.good) {
 			t.Errorf("%s:\n%s", tc.format, b.String())
 		}
+	}
+}
+
+// TestGolden: every format of one result (testdata/reach; PPC_UPDATE=1
+// rewrites them).
+func TestGolden(t *testing.T) {
+	r := &compiler.ReachResult{
+		Workloads: []string{"shop/api", "shop/db", "shop/web"},
+		Pairs: []compiler.ReachPair{
+			{Src: "shop/api", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}, Observed: true},
+			{Src: "shop/web", Dst: "shop/api", Allowed: []compiler.Service{{Protocol: "TCP", Port: 8080}, {Protocol: "TCP", Port: 9090}}, Observed: true},
+			{Src: "shop/web", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}},
+		},
+		World:  []compiler.ReachPair{{Src: "world", Dst: "shop/web", Allowed: []compiler.Service{{Protocol: "TCP", Port: 443}}, Observed: true}},
+		Loaded: 3,
+	}
+	for _, f := range Formats.Names() {
+		var b bytes.Buffer
+		if err := Formats.Write(&b, f, r, reports.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Golden(t, filepath.Join(testutil.Testdata(), "reach", "reach."+f), b.Bytes())
 	}
 }
