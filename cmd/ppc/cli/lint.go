@@ -104,13 +104,9 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	}
 	opts := lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory}
 	if len(p.flows) > 0 {
-		res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
-		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
 		if err != nil {
-			return compileError(err)
-		}
-		if res.Diagnostics.HasErrors() {
-			return &exitError{code: exitFailure, printed: true}
+			return err
 		}
 		opts.Select = func(rs []verify.Result) (*lint.View, error) { return compiler.LintView(res.Graph, rs, res.Agent) }
 	}

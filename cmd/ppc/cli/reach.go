@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/reachreport"
 )
@@ -63,29 +61,13 @@ func runReach(ctx context.Context, e *env, p *reachParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
-	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
-	if err != nil {
-		return compileError(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		return &exitError{code: exitFailure, printed: true}
-	}
-	objs, bad, files, err := readManifests(e, args)
+	res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
 	if err != nil {
 		return err
 	}
-	reports.PrintDiagnostics(e.stderr, bad, e.cwd)
-	if len(bad) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(bad))}
-	}
-	v, err := verify.New(verify.Options{Agent: res.Agent})
+	vrep, err := verifySet(ctx, e, args, res.Agent, p.policyNamespace)
 	if err != nil {
 		return err
-	}
-	vrep := v.Manifests(ctx, objs, p.policyNamespace)
-	if len(vrep.Results) == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
 	rr, err := compiler.Reach(res.Graph, vrep.Results, res.Agent, compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure})
 	if err != nil {

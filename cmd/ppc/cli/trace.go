@@ -11,7 +11,6 @@ import (
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
-	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/tracereport"
@@ -107,13 +106,9 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	}
 	var g *ir.Graph
 	if len(p.flows) > 0 {
-		res, err := compiler.Compile(ctx, p.flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !p.agent.clusterSet(), StopAfter: compiler.StageNormalize})
-		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
 		if err != nil {
-			return compileError(err)
-		}
-		if res.Diagnostics.HasErrors() {
-			return &exitError{code: exitFailure, printed: true}
+			return err
 		}
 		g, settings = res.Graph, res.Agent
 	}
@@ -151,21 +146,9 @@ func traceFlow(ctx context.Context, e *env, p *traceParams, args []string, setti
 
 // trace verifies the policies, traces from → to and writes the answer.
 func trace(ctx context.Context, e *env, p *traceParams, args []string, settings agent.Settings, from, to *ir.Node, proto string, port uint16, fromName, toName string) error {
-	objs, bad, files, err := readManifests(e, args)
+	vrep, err := verifySet(ctx, e, args, settings, p.policyNamespace)
 	if err != nil {
 		return err
-	}
-	reports.PrintDiagnostics(e.stderr, bad, e.cwd)
-	if len(bad) > 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(bad))}
-	}
-	v, err := verify.New(verify.Options{Agent: settings})
-	if err != nil {
-		return err
-	}
-	vrep := v.Manifests(ctx, objs, p.policyNamespace)
-	if len(vrep.Results) == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
 	}
 	tr, err := compiler.Trace(vrep.Results, settings, from, to, proto, port)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
@@ -113,4 +115,43 @@ func readManifests(e *env, args []string) ([]manifest.Object, ir.Diagnostics, in
 		return nil, nil, 0, &exitError{code: exitFailure, err: err}
 	}
 	return objs, bad, files, nil
+}
+
+// learnGraph learns flows (and IR snapshots) into a normalised graph for
+// a command that reads policies against it (lint --flows, trace, reach),
+// with the cluster name taken from the flows unless --cluster-name is
+// given; what the reader reports is printed.
+func learnGraph(ctx context.Context, e *env, flows []string, settings agent.Settings, af *agentFlags) (*compiler.Result, error) {
+	res, err := compiler.Compile(ctx, flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !af.clusterSet(), StopAfter: compiler.StageNormalize})
+	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
+	if err != nil {
+		return nil, compileError(err)
+	}
+	if res.Diagnostics.HasErrors() {
+		return nil, &exitError{code: exitFailure, printed: true}
+	}
+	return res, nil
+}
+
+// verifySet reads the policies of args and verifies them as the API
+// server and the agent would; a document that cannot be read, or a set
+// without a policy, is an error.
+func verifySet(ctx context.Context, e *env, args []string, settings agent.Settings, namespace string) (*verify.Report, error) {
+	objs, bad, files, err := readManifests(e, args)
+	if err != nil {
+		return nil, err
+	}
+	reports.PrintDiagnostics(e.stderr, bad, e.cwd)
+	if len(bad) > 0 {
+		return nil, &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(bad))}
+	}
+	v, err := verify.New(verify.Options{Agent: settings})
+	if err != nil {
+		return nil, err
+	}
+	vrep := v.Manifests(ctx, objs, namespace)
+	if len(vrep.Results) == 0 {
+		return nil, &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
+	}
+	return vrep, nil
 }
