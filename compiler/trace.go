@@ -30,7 +30,8 @@ var entities = map[string]bool{
 var dnsName = regexp.MustCompile(`^([a-zA-Z0-9_]([-a-zA-Z0-9_]*[a-zA-Z0-9_])?\.)+[a-zA-Z][-a-zA-Z0-9]*\.?$`)
 
 // ParseEndpoint reads one end of a traced connection:
-//   - "namespace/name": a workload of g (the flows), by its name;
+//   - "namespace/name": a workload of g (the flows), by its name (as the
+//     flows name it: "cluster/namespace/name" when they span clusters);
 //   - "k8s:app=web,k8s:io.kubernetes.pod.namespace=shop": a workload with
 //     these labels (source prefix optional; the namespace label names its
 //     namespace);
@@ -72,6 +73,15 @@ func ParseEndpoint(spec string, g *ir.Graph) (*ir.Node, error) {
 	if a, err := netip.ParseAddr(spec); err == nil {
 		p := netip.PrefixFrom(a, a.BitLen())
 		return &ir.Node{ID: "cidr:" + p.String(), Kind: ir.KindCIDR, CIDR: p.String()}, nil
+	}
+	if g != nil {
+		// The name the flows give a workload ("namespace/name", with its
+		// cluster first when the flows span several).
+		for id, name := range g.DisplayNames() {
+			if name == spec && g.Nodes[id].Kind == ir.KindWorkload {
+				return g.Nodes[id], nil
+			}
+		}
 	}
 	if ns, name, ok := strings.Cut(spec, "/"); ok && !strings.Contains(name, "/") {
 		if g == nil {
