@@ -15,7 +15,8 @@ type ReachOptions struct {
 	// Focus, when set, keeps the pairs with this workload ("namespace/name"
 	// as the flows name it) at either end.
 	Focus string
-	// Exposure adds what world reaches.
+	// Exposure adds what world reaches (and the report lists what other
+	// namespaces reach).
 	Exposure bool
 }
 
@@ -35,6 +36,8 @@ type ReachPair struct {
 	Allowed []Service `json:"allowed"`
 	// Observed: the flows show src reaching dst.
 	Observed bool `json:"observed"`
+	// CrossNamespace: src and dst are in different namespaces.
+	CrossNamespace bool `json:"crossNamespace,omitempty"`
 }
 
 // ReachResult is the reachability of the workloads of the flows under a
@@ -47,6 +50,9 @@ type ReachResult struct {
 	// Loaded and Invalid count the policies loaded and left out.
 	Loaded  int `json:"policiesLoaded"`
 	Invalid int `json:"policiesInvalid"`
+	// Exposure: World was computed, and reports list what other
+	// namespaces reach.
+	Exposure bool `json:"exposure"`
 }
 
 // Reach decides, with Cilium's engine loaded with the valid policies of
@@ -59,7 +65,7 @@ func Reach(g *ir.Graph, results []verify.Result, settings agent.Settings, opts R
 	if err != nil {
 		return nil, err
 	}
-	out := &ReachResult{Workloads: []string{}, Pairs: []ReachPair{}}
+	out := &ReachResult{Workloads: []string{}, Pairs: []ReachPair{}, Exposure: opts.Exposure}
 	var pols []replay.Policy
 	for _, r := range results {
 		if !r.Valid() {
@@ -138,7 +144,8 @@ func Reach(g *ir.Graph, results []verify.Result, settings agent.Settings, opts R
 				return nil, err
 			}
 			if len(ss) > 0 {
-				out.Pairs = append(out.Pairs, ReachPair{Src: names[src.ID], Dst: names[dst.ID], Allowed: ss, Observed: observed[[2]string{src.ID, dst.ID}]})
+				out.Pairs = append(out.Pairs, ReachPair{Src: names[src.ID], Dst: names[dst.ID], Allowed: ss, Observed: observed[[2]string{src.ID, dst.ID}],
+					CrossNamespace: src.Namespace != dst.Namespace || src.Cluster() != dst.Cluster()})
 			}
 		}
 		if opts.Exposure && (opts.Focus == "" || names[dst.ID] == opts.Focus) {

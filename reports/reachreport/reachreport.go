@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -63,6 +64,23 @@ func text(w io.Writer, r *compiler.ReachResult, _ reports.Options) error {
 		fmt.Fprintf(w, "; world reaches %d workloads", len(r.World))
 	}
 	fmt.Fprintln(w)
+	if r.Exposure {
+		exposed := map[string][]string{}
+		var dsts []string
+		for _, p := range r.Pairs {
+			if p.CrossNamespace {
+				if exposed[p.Dst] == nil {
+					dsts = append(dsts, p.Dst)
+				}
+				exposed[p.Dst] = append(exposed[p.Dst], p.Src)
+			}
+		}
+		sort.Strings(dsts)
+		fmt.Fprintf(w, "reachable from other namespaces: %d workloads\n", len(dsts))
+		for _, d := range dsts {
+			fmt.Fprintf(w, "  %s from %s\n", textsafe.Line(d), textsafe.Line(strings.Join(exposed[d], ", ")))
+		}
+	}
 	return nil
 }
 

@@ -39,11 +39,12 @@ func TestGolden(t *testing.T) {
 		Workloads: []string{"shop/api", "shop/db", "shop/web"},
 		Pairs: []compiler.ReachPair{
 			{Src: "shop/api", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}, Observed: true},
+			{Src: "ops/backup", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}, CrossNamespace: true},
 			{Src: "shop/web", Dst: "shop/api", Allowed: []compiler.Service{{Protocol: "TCP", Port: 8080}, {Protocol: "TCP", Port: 9090}}, Observed: true},
 			{Src: "shop/web", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}},
 		},
 		World:  []compiler.ReachPair{{Src: "world", Dst: "shop/web", Allowed: []compiler.Service{{Protocol: "TCP", Port: 443}}, Observed: true}},
-		Loaded: 3,
+		Loaded: 3, Exposure: true,
 	}
 	for _, f := range Formats.Names() {
 		var b bytes.Buffer
