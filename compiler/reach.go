@@ -1,8 +1,11 @@
 package compiler
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/replay"
@@ -15,6 +18,8 @@ type ReachOptions struct {
 	// Focus, when set, keeps the pairs with this workload ("namespace/name"
 	// as the flows name it) at either end.
 	Focus string
+	// FromSelectors: g is a SelectorGraph, not flows.
+	FromSelectors bool
 	// Exposure adds what world reaches (and the report lists what other
 	// namespaces reach).
 	Exposure bool
@@ -53,6 +58,9 @@ type ReachResult struct {
 	// Exposure: World was computed, and reports list what other
 	// namespaces reach.
 	Exposure bool `json:"exposure"`
+	// Method is where the workloads and their ports came from: "flows",
+	// or "selectors" (SelectorGraph: nothing was observed).
+	Method string `json:"method"`
 }
 
 // Reach decides, with Cilium's engine loaded with the valid policies of
@@ -65,7 +73,10 @@ func Reach(g *ir.Graph, results []verify.Result, settings agent.Settings, opts R
 	if err != nil {
 		return nil, err
 	}
-	out := &ReachResult{Workloads: []string{}, Pairs: []ReachPair{}, Exposure: opts.Exposure}
+	out := &ReachResult{Workloads: []string{}, Pairs: []ReachPair{}, Exposure: opts.Exposure, Method: "flows"}
+	if opts.FromSelectors {
+		out.Method = "selectors"
+	}
 	var pols []replay.Policy
 	for _, r := range results {
 		if !r.Valid() {
@@ -175,4 +186,90 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// SelectorGraph is the graph ppc reach uses without flows: a workload for
+// each pod subject of results' valid policies (a spec's endpointSelector
+// matchLabels, in its namespace; a selector with matchExpressions, or an
+// empty one, names no workload), serving the numeric ports its ingress
+// rules name. The edges are those services, each from the workload
+// itself: they say what the workload serves, not that anything connected.
+func SelectorGraph(results []verify.Result) (*ir.Graph, error) {
+	g := ir.New()
+	for _, r := range results {
+		if !r.Valid() || r.Object.Kind != "CiliumNetworkPolicy" && r.Object.Kind != "CiliumClusterwideNetworkPolicy" {
+			continue
+		}
+		var doc struct {
+			Spec  *selSpec  `json:"spec"`
+			Specs []selSpec `json:"specs"`
+		}
+		if err := json.Unmarshal(r.Object.JSON, &doc); err != nil {
+			return nil, &InputError{Err: fmt.Errorf("%s: %w", r.Object.Where(), err)}
+		}
+		specs := doc.Specs
+		if doc.Spec != nil {
+			specs = append([]selSpec{*doc.Spec}, specs...)
+		}
+		for _, sp := range specs {
+			sel := sp.EndpointSelector
+			if sel == nil || len(sel.MatchLabels) == 0 || len(sel.MatchExpressions) > 0 {
+				continue
+			}
+			ns := r.Object.Namespace
+			labels := []string{}
+			var keys []string
+			for k, v := range sel.MatchLabels {
+				k = strings.TrimPrefix(strings.TrimPrefix(k, "k8s:"), "any:")
+				if k == "io.kubernetes.pod.namespace" {
+					ns = v
+					continue
+				}
+				labels = append(labels, "k8s:"+k+"="+v)
+				keys = append(keys, k+"="+v)
+			}
+			if ns == "" {
+				continue // a clusterwide subject in every namespace: no one workload
+			}
+			labels = append(labels, "k8s:io.kubernetes.pod.namespace="+ns)
+			sort.Strings(labels)
+			sort.Strings(keys)
+			id := "wl:" + ns + "/" + strings.Join(keys, ",")
+			g.Nodes[id] = &ir.Node{ID: id, Kind: ir.KindWorkload, Namespace: ns, Name: strings.Join(keys, ","), Labels: labels}
+			for _, rule := range sp.Ingress {
+				for _, pr := range rule.ToPorts {
+					for _, p := range pr.Ports {
+						n, err := strconv.ParseUint(p.Port, 10, 16)
+						if err != nil || n == 0 {
+							continue
+						}
+						protos := []string{"TCP", "UDP"}
+						if p.Protocol != "" && !strings.EqualFold(p.Protocol, "ANY") {
+							protos = []string{strings.ToUpper(p.Protocol)}
+						}
+						for _, proto := range protos {
+							e := &ir.Edge{ID: fmt.Sprintf("%s -> %s %s/%d", id, id, proto, n), Src: id, Dst: id, Protocol: proto, Port: uint16(n)}
+							g.Edges[e.ID] = e
+						}
+					}
+				}
+			}
+		}
+	}
+	return g, nil
+}
+
+type selSpec struct {
+	EndpointSelector *struct {
+		MatchLabels      map[string]string `json:"matchLabels"`
+		MatchExpressions []any             `json:"matchExpressions"`
+	} `json:"endpointSelector"`
+	Ingress []struct {
+		ToPorts []struct {
+			Ports []struct {
+				Port     string `json:"port"`
+				Protocol string `json:"protocol"`
+			} `json:"ports"`
+		} `json:"toPorts"`
+	} `json:"ingress"`
 }

@@ -1,10 +1,15 @@
 package compiler_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
 )
@@ -73,5 +78,60 @@ func TestReachAgreesWithTrace(t *testing.T) {
 	}
 	if checked == 0 || len(rr.Pairs) == 0 {
 		t.Fatalf("checked %d, pairs %d", checked, len(rr.Pairs))
+	}
+}
+
+// TestSelectorGraph: without flows, the workloads are the pods policies
+// select by labels, serving the ports their ingress names.
+func TestSelectorGraph(t *testing.T) {
+	objs, ds := manifest.Parse("p.yaml", []byte(`apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress: [{fromEndpoints: [{matchLabels: {app: web}}], toPorts: [{ports: [{port: "8080", protocol: TCP}, {port: "53"}, {port: http}]}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {k8s:app: web}}
+  egress: [{toEndpoints: [{matchLabels: {app: api}}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: all, namespace: shop}
+spec:
+  endpointSelector: {matchExpressions: [{key: app, operator: Exists}]}
+  ingress: [{}]
+`))
+	if len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	var results []verify.Result
+	for _, o := range objs {
+		results = append(results, verify.Result{Object: o})
+	}
+	g, err := compiler.SelectorGraph(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 || g.Nodes["wl:shop/app=api"] == nil || g.Nodes["wl:shop/app=web"] == nil {
+		t.Fatalf("nodes %v", g.Nodes)
+	}
+	var services []string
+	for _, e := range g.Edges {
+		services = append(services, fmt.Sprintf("%s/%d", e.Protocol, e.Port))
+	}
+	sort.Strings(services)
+	if strings.Join(services, " ") != "TCP/53 TCP/8080 UDP/53" {
+		t.Errorf("services %v", services)
+	}
+	rr, err := compiler.Reach(g, results, agent.Defaults(), compiler.ReachOptions{FromSelectors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.Method != "selectors" || len(rr.Pairs) != 1 || rr.Pairs[0].Src != "shop/app=web" || rr.Pairs[0].Observed {
+		t.Errorf("reach %+v", rr)
 	}
 }

@@ -59,7 +59,11 @@ func text(w io.Writer, r *compiler.ReachResult, _ reports.Options) error {
 			notObserved++
 		}
 	}
-	fmt.Fprintf(w, "%d workloads, %d policies loaded: %d pairs may connect, %d of them never seen in the flows", len(r.Workloads), r.Loaded, len(r.Pairs), notObserved)
+	if r.Method == "selectors" {
+		fmt.Fprintf(w, "%d workloads (the pods the policies select by labels, on the ports their ingress rules name; --flows uses observed ones), %d policies loaded: %d pairs may connect", len(r.Workloads), r.Loaded, len(r.Pairs))
+	} else {
+		fmt.Fprintf(w, "%d workloads, %d policies loaded: %d pairs may connect, %d of them never seen in the flows", len(r.Workloads), r.Loaded, len(r.Pairs), notObserved)
+	}
 	if len(r.World) > 0 {
 		fmt.Fprintf(w, "; world reaches %d workloads", len(r.World))
 	}

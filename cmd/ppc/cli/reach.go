@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/reachreport"
 )
@@ -23,19 +24,20 @@ type reachParams struct {
 func init() {
 	register(&command{
 		name:  "reach",
-		usage: "--flows FLOWS [flags] POLICY_PATH|- ...",
+		usage: "[--flows FLOWS] [flags] POLICY_PATH|- ...",
 		short: "who may reach whom, on which ports, under these policies",
 		long: `Loads the policies into Cilium's own policy engine as replay does and
 decides, for every pair of workloads seen in the flows, which of the ports
 the destination was seen serving the source may reach — observed or not —
-and with --exposure which of them world reaches. Pairs allowed on no port
-are left out; a pair the flows never show is what the policies allow beyond
-the traffic.
+and with --exposure which of them world and other namespaces reach. Pairs
+allowed on no port are left out; a pair the flows never show is what the
+policies allow beyond the traffic. Without --flows, the workloads are the
+pods the policies select by labels, on the ports their ingress rules name.
 
 Outputs: text, csv, json, md (Markdown for a pull request) and mermaid.`,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			p := &reachParams{}
-			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots: the workloads and the ports they serve (repeatable; required)")
+			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots: the workloads and the ports they serve (repeatable; default: from the policies' selectors)")
 			fs.StringVar(&p.focus, "focus", "", "only pairs with the workload `NAMESPACE/NAME` at either end")
 			fs.BoolVar(&p.exposure, "exposure", false, "also list the services world reaches")
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(reachreport.Formats.Names(), ", "))
@@ -48,11 +50,8 @@ Outputs: text, csv, json, md (Markdown for a pull request) and mermaid.`,
 }
 
 func runReach(ctx context.Context, e *env, p *reachParams, args []string) error {
-	switch {
-	case len(args) == 0:
-		return usageErr("no policies: give policy files, directories or - (usage: ppc reach --flows FLOWS POLICY_PATH...)")
-	case len(p.flows) == 0:
-		return usageErr("give --flows: the workloads and the ports they serve come from the flows (usage: ppc reach --flows FLOWS POLICY_PATH...)")
+	if len(args) == 0 {
+		return usageErr("no policies: give policy files, directories or - (usage: ppc reach [--flows FLOWS] POLICY_PATH...)")
 	}
 	if err := reachreport.Formats.Check(p.format); err != nil {
 		return usageErr("%v", err)
@@ -61,15 +60,28 @@ func runReach(ctx context.Context, e *env, p *reachParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
+	var g *ir.Graph
+	if len(p.flows) > 0 {
+		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
+		if err != nil {
+			return err
+		}
+		g, settings = res.Graph, res.Agent
+	}
+	vrep, err := verifySet(ctx, e, args, settings, p.policyNamespace)
 	if err != nil {
 		return err
 	}
-	vrep, err := verifySet(ctx, e, args, res.Agent, p.policyNamespace)
-	if err != nil {
-		return err
+	opts := compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure}
+	if g == nil {
+		// No flows: the workloads the policies select by labels, on the
+		// ports their ingress rules name.
+		if g, err = compiler.SelectorGraph(vrep.Results); err != nil {
+			return compileError(err)
+		}
+		opts.FromSelectors = true
 	}
-	rr, err := compiler.Reach(res.Graph, vrep.Results, res.Agent, compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure})
+	rr, err := compiler.Reach(g, vrep.Results, settings, opts)
 	if err != nil {
 		return compileError(err)
 	}
