@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
@@ -50,7 +52,34 @@ func FromCompile(res *compiler.Result, title string, flows []string) (*Input, er
 		}
 		in.Policies = append(in.Policies, Policy{Name: name, Kind: d.Kind, YAML: y, Notes: notes[keys[[3]string{d.Cluster, d.Namespace, d.Name}]]})
 	}
+	results := make([]verify.Result, len(res.Docs))
+	for i, d := range res.Docs {
+		results[i] = verify.Result{Object: d.Object()}
+	}
+	var err error
+	if in.Reach, err = reach(res.Graph, results, res.Agent); err != nil {
+		return nil, err
+	}
 	return in, nil
+}
+
+// reach is the reachability section's matrix, with world's exposure; nil
+// for a graph of more than MaxReachWorkloads workloads or policies that
+// span clusters (each cluster has its own).
+func reach(g *ir.Graph, results []verify.Result, settings agent.Settings) (*compiler.ReachResult, error) {
+	if g == nil || len(results) == 0 || len(replay.Clusters(g)) > 1 {
+		return nil, nil
+	}
+	n := 0
+	for _, node := range g.Nodes {
+		if node.Kind == ir.KindWorkload {
+			n++
+		}
+	}
+	if n == 0 || n > MaxReachWorkloads {
+		return nil, nil
+	}
+	return compiler.Reach(g, results, settings, compiler.ReachOptions{Exposure: true})
 }
 
 // Replayed describes a replay of policies read from files (ppc explain
@@ -62,6 +91,7 @@ type Replayed struct {
 	Flows    []string // the flow paths given
 	Learned  *compiler.Result
 	Cluster  string // the cluster(s) replayed
+	Agent    agent.Settings
 	Replay   *compiler.PolicyReplay
 	// Cwd: policy files below it are shown relative to it.
 	Cwd string
@@ -93,6 +123,10 @@ func FromReplay(r Replayed) (*Input, error) {
 			}
 		}
 		in.Policies = append(in.Policies, pol)
+	}
+	var err error
+	if in.Reach, err = reach(r.Learned.Graph, r.Replay.Verified, r.Agent); err != nil {
+		return nil, err
 	}
 	return in, nil
 }

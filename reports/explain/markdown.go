@@ -61,6 +61,21 @@ func Markdown(in *Input) ([]byte, error) {
 		}
 		b.WriteString("\n")
 	}
+	if len(m.Reach) > 0 {
+		b.WriteString("### Reachability\n\nWho may reach whom under these policies, on the ports each workload was seen serving (a pair the flows never show is what the policies allow beyond the traffic):\n\n| from | to | allowed | in the flows |\n|---|---|---|---|\n")
+		for _, p := range m.Reach {
+			var ports []string
+			for _, s := range p.Allowed {
+				ports = append(ports, s.String())
+			}
+			seen := "not observed"
+			if p.Observed {
+				seen = "observed"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdText(p.Src), mdText(p.Dst), strings.Join(ports, " "), seen)
+		}
+		b.WriteString("\n")
+	}
 	if len(m.PerPolicy) > 0 {
 		b.WriteString("### Flows per policy\n\n| policy | flows allowed | flows denied | rules | rules no flow exercised |\n|---|---:|---:|---:|---:|\n")
 		for i, p := range m.PerPolicy {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
 )
@@ -46,9 +47,16 @@ type Input struct {
 	// by edge ID, with the reason.
 	Excluded map[string]string
 	// Notes are the rule packs' warnings that concern no single policy.
-	Notes  []string
+	Notes []string
+	// Reach is who may reach whom under the policies (nil: not computed,
+	// e.g. too many workloads; see MaxReachWorkloads).
+	Reach  *compiler.ReachResult
 	Limits Limits
 }
+
+// MaxReachWorkloads bounds the reachability section: it costs one engine
+// check per pair of workloads and port.
+const MaxReachWorkloads = 60
 
 // model is what the templates render, computed once from Input.
 type model struct {
@@ -64,6 +72,7 @@ type model struct {
 	Denied     []connView
 	Notes      []string
 	Probe      *replay.ProbeReport
+	Reach      []compiler.ReachPair // world's first
 	ProbeTop   []probeView
 	Legend     []legend
 }
@@ -128,6 +137,9 @@ func newModel(in *Input) *model {
 	}
 	g := in.Graph
 	m := &model{in: in, Probe: in.Probe, Notes: in.Notes, NSDiagrams: map[string]Diagram{}}
+	if in.Reach != nil {
+		m.Reach = append(append([]compiler.ReachPair(nil), in.Reach.World...), in.Reach.Pairs...)
+	}
 	classes := edgeClasses(in)
 
 	// Statistics.

@@ -44,7 +44,7 @@ func TestGolden(t *testing.T) {
 			{Src: "shop/web", Dst: "shop/db", Allowed: []compiler.Service{{Protocol: "TCP", Port: 5432}}},
 		},
 		World:  []compiler.ReachPair{{Src: "world", Dst: "shop/web", Allowed: []compiler.Service{{Protocol: "TCP", Port: 443}}, Observed: true}},
-		Loaded: 3, Exposure: true,
+		Loaded: 3, Exposure: true, Method: "flows",
 	}
 	for _, f := range Formats.Names() {
 		var b bytes.Buffer

@@ -92,7 +92,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 		if err != nil {
 			return err
 		}
-		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Cwd: e.cwd}); err != nil {
+		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Agent: run.settings, Cwd: e.cwd}); err != nil {
 			return err
 		}
 	} else {

@@ -87,7 +87,8 @@ invalid), 2 usage error or unreadable input.`,
 // policies it verified.
 type replayRun struct {
 	replayreport.Run
-	replay *compiler.PolicyReplay
+	replay   *compiler.PolicyReplay
+	settings agent.Settings // the agent settings replayed under
 }
 
 // learnAttempts learns the flows (compiler.LearnAttempts) and prints what
@@ -158,7 +159,7 @@ func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd strin
 	if err != nil {
 		return nil, nil, compileError(err)
 	}
-	run := &replayRun{replay: pr, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
+	run := &replayRun{replay: pr, settings: settings, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
 		FlowFiles: res.Summary.Files, Cluster: settings.ClusterName, Report: pr.Report, Probe: pr.Probe, Invalid: pr.Invalid, Loaded: pr.Loaded}}
 	if len(pr.Clusters) > 1 {
 		run.Cluster = strings.Join(pr.Clusters, ", ")
