@@ -1,6 +1,7 @@
 package compiler_test
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -132,6 +133,47 @@ func TestTraceSuggestionFlipsTheVerdict(t *testing.T) {
 			}
 			if !tr.Verdict.Allowed() {
 				t.Errorf("still denied after adding %v: %+v", sg.Rule, tr.Verdict)
+			}
+		})
+	}
+}
+
+// TestTraceAgreesWithReplayHandWritten: on hand-written multi-namespace
+// sets with their flows (testdata/lint/corpus), tracing every recorded
+// connection gives replay's verdict at both ends.
+func TestTraceAgreesWithReplayHandWritten(t *testing.T) {
+	ctx := context.Background()
+	for _, set := range []string{"flows-view", "shared-and-unselected"} {
+		t.Run(set, func(t *testing.T) {
+			dir := filepath.Join("..", "testdata", "lint", "corpus", set)
+			res, settings, err := compiler.LearnAttempts(ctx, []string{filepath.Join(dir, "flows.json")}, compiler.LearnOptions{}, agent.Defaults(), true)
+			if err != nil || res.Diagnostics.HasErrors() {
+				t.Fatalf("%v %v", err, res.Diagnostics)
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+			objs, bad, _, err := manifest.ReadPaths(files, nil)
+			if err != nil || len(bad) > 0 {
+				t.Fatalf("%v %v", err, bad)
+			}
+			pr, err := compiler.ReplayPolicies(ctx, nil, res.Graph, objs, "default", settings, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			namespaces := map[string]bool{}
+			for _, x := range pr.Report.Results {
+				e := x.Edge
+				src, dst := res.Graph.Nodes[e.Src], res.Graph.Nodes[e.Dst]
+				namespaces[src.Namespace], namespaces[dst.Namespace] = true, true
+				tr, err := compiler.Trace(pr.Verified, settings, src, dst, e.Protocol, e.Port)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tr.Verdict.Egress.Decision != x.Verdict.Egress.Decision || tr.Verdict.Ingress.Decision != x.Verdict.Ingress.Decision {
+					t.Errorf("%s: trace %+v, replay %+v", e.ID, tr.Verdict, x.Verdict)
+				}
+			}
+			if len(pr.Report.Results) < 3 || len(namespaces) < 2 {
+				t.Fatalf("%d connections in %d namespaces", len(pr.Report.Results), len(namespaces))
 			}
 		})
 	}
