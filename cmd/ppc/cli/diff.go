@@ -89,11 +89,13 @@ func runDiff(ctx context.Context, e *env, p *diffParams, args []string) error {
 			return err
 		}
 		reps := make([]*replay.Report, 2)
+		probes := make([]*replay.ProbeReport, 2)
 		for i, objs := range sets {
-			if reps[i], err = replaySet(ctx, e, v, learned.Graph, objs, settings, p.src.policyNamespace, args[i]); err != nil {
+			if reps[i], probes[i], err = replaySet(ctx, e, v, learned.Graph, objs, settings, p.src.policyNamespace, args[i]); err != nil {
 				return err
 			}
 		}
+		d.ProbeOld, d.ProbeNew = probes[0], probes[1]
 		res.CompareVerdicts(reps[0], reps[1])
 		d.Names = learned.Graph.DisplayNames()
 	}
@@ -123,13 +125,13 @@ func readPolicySet(ctx context.Context, e *env, arg string) ([]manifest.Object, 
 
 // replaySet verifies one set and replays g through Cilium's engine loaded
 // with its valid policies.
-func replaySet(ctx context.Context, e *env, v *verify.Verifier, g *ir.Graph, objs []manifest.Object, settings agent.Settings, ns, name string) (*replay.Report, error) {
-	pr, err := compiler.ReplayPolicies(ctx, v, g, objs, ns, settings, nil)
+func replaySet(ctx context.Context, e *env, v *verify.Verifier, g *ir.Graph, objs []manifest.Object, settings agent.Settings, ns, name string) (*replay.Report, *replay.ProbeReport, error) {
+	pr, err := compiler.ReplayPolicies(ctx, v, g, objs, ns, settings, &replay.ProbeOptions{})
 	if err != nil {
-		return nil, compileError(err)
+		return nil, nil, compileError(err)
 	}
 	if n := len(pr.Invalid); n > 0 {
 		fmt.Fprintf(e.stderr, "warning: %s: %d invalid policies are not loaded (the cluster would not enforce them); ppc verify %s says why\n", name, n, name)
 	}
-	return pr.Report, nil
+	return pr.Report, pr.Probe, nil
 }
