@@ -103,12 +103,12 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 		return err
 	}
 	opts := lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory}
-	if len(p.flows) > 0 {
-		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-		if err != nil {
-			return err
-		}
-		opts.Select = func(rs []verify.Result) (*lint.View, error) { return compiler.LintView(res.Graph, rs, res.Agent) }
+	g, flowSettings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
+	if err != nil {
+		return err
+	}
+	if g != nil {
+		opts.Select = func(rs []verify.Result) (*lint.View, error) { return compiler.LintView(g, rs, flowSettings) }
 	}
 	l, err := lint.New(ctx, opts)
 	if err != nil {

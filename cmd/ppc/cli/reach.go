@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
 	"github.com/policypilot/ppc/reports/reachreport"
 )
@@ -60,13 +59,9 @@ func runReach(ctx context.Context, e *env, p *reachParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	var g *ir.Graph
-	if len(p.flows) > 0 {
-		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-		if err != nil {
-			return err
-		}
-		g, settings = res.Graph, res.Agent
+	g, settings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
+	if err != nil {
+		return err
 	}
 	vrep, err := verifySet(ctx, e, args, settings, p.policyNamespace)
 	if err != nil {

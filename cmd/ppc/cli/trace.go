@@ -104,13 +104,9 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	var g *ir.Graph
-	if len(p.flows) > 0 {
-		res, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-		if err != nil {
-			return err
-		}
-		g, settings = res.Graph, res.Agent
+	g, settings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
+	if err != nil {
+		return err
 	}
 	from, err := compiler.ParseEndpoint(p.from, g)
 	if err != nil {

@@ -119,18 +119,22 @@ func readManifests(e *env, args []string) ([]manifest.Object, ir.Diagnostics, in
 
 // learnGraph learns flows (and IR snapshots) into a normalised graph for
 // a command that reads policies against it (lint --flows, trace, reach),
-// with the cluster name taken from the flows unless --cluster-name is
-// given; what the reader reports is printed.
-func learnGraph(ctx context.Context, e *env, flows []string, settings agent.Settings, af *agentFlags) (*compiler.Result, error) {
+// and returns it with the agent settings to use: the cluster name taken
+// from the flows unless --cluster-name is given. Without flows it returns
+// no graph and settings as they are. What the reader reports is printed.
+func learnGraph(ctx context.Context, e *env, flows []string, settings agent.Settings, af *agentFlags) (*ir.Graph, agent.Settings, error) {
+	if len(flows) == 0 {
+		return nil, settings, nil
+	}
 	res, err := compiler.Compile(ctx, flows, compiler.Options{Learn: compiler.LearnOptions{Stdin: e.stdin}, Agent: settings, InferCluster: !af.clusterSet(), StopAfter: compiler.StageNormalize})
 	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 	if err != nil {
-		return nil, compileError(err)
+		return nil, settings, compileError(err)
 	}
 	if res.Diagnostics.HasErrors() {
-		return nil, &exitError{code: exitFailure, printed: true}
+		return nil, settings, &exitError{code: exitFailure, printed: true}
 	}
-	return res, nil
+	return res.Graph, res.Agent, nil
 }
 
 // verifySet reads the policies of args and verifies them as the API
