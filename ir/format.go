@@ -20,43 +20,20 @@ func Format(w io.Writer, g *Graph) error {
 	}
 	formatCounts(&b, "direction", g.Stats.Direction)
 	b.WriteByte('\n')
-	for _, n := range g.SortedNodes() {
-		fmt.Fprintf(&b, "node %s %s", n.ID, n.Kind)
-		switch n.Kind {
-		case KindWorkload:
-			fmt.Fprintf(&b, " ns=%s name=%s labels=[%s]", n.Namespace, n.Name, strings.Join(n.Labels, " "))
-		case KindEntity:
-			fmt.Fprintf(&b, " entities=[%s]", strings.Join(n.Entities, " "))
-		case KindCIDR:
-			fmt.Fprintf(&b, " cidr=%s", n.CIDR)
-		case KindFQDN:
-			fmt.Fprintf(&b, " fqdn=%s", n.FQDN)
-		}
-		b.WriteByte('\n')
-	}
-	for _, e := range g.SortedEdges() {
-		fmt.Fprintf(&b, "edge %s flows=%d", e.ID, e.Flows())
-		for _, v := range sortedKeys(e.Verdicts) {
-			fmt.Fprintf(&b, " %s=%d", v, e.Verdicts[v])
-		}
-		formatCounts(&b, "by", e.Direction)
-		if !e.FirstSeen.IsZero() {
-			fmt.Fprintf(&b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
-		}
-		formatSamples(&b, e.Samples)
-		b.WriteByte('\n')
-		if e.L7 != nil {
-			for _, h := range e.L7.HTTP {
-				fmt.Fprintf(&b, "  http %s %q\n", h.Method, h.Path)
-			}
-			for _, d := range e.L7.DNS {
-				fmt.Fprintf(&b, "  dns %s\n", d)
-			}
-			if e.L7.Truncated {
-				b.WriteString("  l7 truncated\n")
-			}
+	nodes := func(what string, ns []*Node) {
+		for _, n := range ns {
+			formatNode(&b, what, n)
 		}
 	}
+	nodes("node", g.SortedNodes())
+	nodes("denied-node", g.SortedDeniedNodes())
+	edges := func(what string, es []*Edge) {
+		for _, e := range es {
+			formatEdge(&b, what, e)
+		}
+	}
+	edges("edge", g.SortedEdges())
+	edges("denied", g.SortedDenied())
 	for _, u := range g.SortedUndecided() {
 		fmt.Fprintf(&b, "undecided %s connections=%d", u.ID, u.Connections)
 		for _, v := range sortedKeys(u.Verdicts) {
@@ -71,6 +48,47 @@ func Format(w io.Writer, g *Graph) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatNode writes one node line.
+func formatNode(b *strings.Builder, what string, n *Node) {
+	fmt.Fprintf(b, "%s %s %s", what, n.ID, n.Kind)
+	switch n.Kind {
+	case KindWorkload:
+		fmt.Fprintf(b, " ns=%s name=%s labels=[%s]", n.Namespace, n.Name, strings.Join(n.Labels, " "))
+	case KindEntity:
+		fmt.Fprintf(b, " entities=[%s]", strings.Join(n.Entities, " "))
+	case KindCIDR:
+		fmt.Fprintf(b, " cidr=%s", n.CIDR)
+	case KindFQDN:
+		fmt.Fprintf(b, " fqdn=%s", n.FQDN)
+	}
+	b.WriteByte('\n')
+}
+
+// formatEdge writes one edge line (and its L7 facts).
+func formatEdge(b *strings.Builder, what string, e *Edge) {
+	fmt.Fprintf(b, "%s %s flows=%d", what, e.ID, e.Flows())
+	for _, v := range sortedKeys(e.Verdicts) {
+		fmt.Fprintf(b, " %s=%d", v, e.Verdicts[v])
+	}
+	formatCounts(b, "by", e.Direction)
+	if !e.FirstSeen.IsZero() {
+		fmt.Fprintf(b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
+	}
+	formatSamples(b, e.Samples)
+	b.WriteByte('\n')
+	if e.L7 != nil {
+		for _, h := range e.L7.HTTP {
+			fmt.Fprintf(b, "  http %s %q\n", h.Method, h.Path)
+		}
+		for _, d := range e.L7.DNS {
+			fmt.Fprintf(b, "  dns %s\n", d)
+		}
+		if e.L7.Truncated {
+			b.WriteString("  l7 truncated\n")
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

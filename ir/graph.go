@@ -150,6 +150,19 @@ type Graph struct {
 	// Undecided are the connections whose direction is not known (yet):
 	// they define no policy.
 	Undecided map[string]*Undecided
+	// Denied are the connection attempts a policy of the cluster dropped
+	// and lowering did not learn (without --include-denied): keyed and
+	// shaped like Edges, from the endpoint that tried to the one it tried
+	// to reach. They define no policy; the anomaly detectors read them (a
+	// pod probing what it never otherwise talks to). Their endpoints are
+	// nodes of the graph: in Nodes, or when only denied attempts name
+	// them, in DeniedNodes.
+	Denied map[string]*Edge
+	// DeniedNodes are the endpoints only denied attempts name (see
+	// SettleDenied). Keeping them out of Nodes keeps every stage that
+	// works on what was learned (identities, policies, replay, the probe)
+	// exactly as it is without them.
+	DeniedNodes map[string]*Node
 	// DNS maps an IP address to the DNS names it was seen answering for.
 	DNS   map[string][]string
 	Stats Stats
@@ -159,7 +172,7 @@ type Graph struct {
 
 // New returns an empty graph.
 func New() *Graph {
-	return &Graph{Nodes: map[string]*Node{}, Edges: map[string]*Edge{}, Undecided: map[string]*Undecided{}, DNS: map[string][]string{}}
+	return &Graph{Nodes: map[string]*Node{}, Edges: map[string]*Edge{}, Undecided: map[string]*Undecided{}, Denied: map[string]*Edge{}, DNS: map[string][]string{}}
 }
 
 // WorkloadID is the ID of a workload with the given namespace, name hint and
@@ -236,10 +249,24 @@ func (g *Graph) Observe(o Observation) *Edge {
 // ObserveEdge is Observe for a caller that computed the edge's ID
 // (EdgeID of the observation's endpoints, protocol and port).
 func (g *Graph) ObserveEdge(id string, o Observation) *Edge {
-	e, ok := g.Edges[id]
+	return observe(g.Edges, id, o)
+}
+
+// ObserveDenied adds a connection attempt a policy dropped (one lowering
+// does not learn) to g.Denied, under its edge ID. Both endpoints must
+// already be nodes of g.
+func (g *Graph) ObserveDenied(id string, o Observation) *Edge {
+	if g.Denied == nil {
+		g.Denied = map[string]*Edge{}
+	}
+	return observe(g.Denied, id, o)
+}
+
+func observe(m map[string]*Edge, id string, o Observation) *Edge {
+	e, ok := m[id]
 	if !ok {
 		e = &Edge{ID: id, Src: o.Src, Dst: o.Dst, Protocol: o.Protocol, Port: o.Port, Verdicts: map[string]int64{}}
-		g.Edges[id] = e
+		m[id] = e
 	}
 	e.Verdicts[o.Verdict]++
 	e.countDirection(o.Direction, 1)
@@ -348,10 +375,89 @@ func (g *Graph) SortedNodes() []*Node {
 }
 
 // SortedEdges returns the edges ordered by ID.
-func (g *Graph) SortedEdges() []*Edge {
-	out := make([]*Edge, 0, len(g.Edges))
-	for _, e := range g.Edges {
+func (g *Graph) SortedEdges() []*Edge { return sortedEdges(g.Edges) }
+
+// SortedDenied returns the denied attempts ordered by ID.
+func (g *Graph) SortedDenied() []*Edge { return sortedEdges(g.Denied) }
+
+func sortedEdges(m map[string]*Edge) []*Edge {
+	out := make([]*Edge, 0, len(m))
+	for _, e := range m {
 		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Node returns the node with the given ID, whether learned connections
+// (Nodes) or only denied attempts (DeniedNodes) name it; nil if none.
+func (g *Graph) Node(id string) *Node {
+	if n, ok := g.Nodes[id]; ok {
+		return n
+	}
+	return g.DeniedNodes[id]
+}
+
+// SettleDenied puts every endpoint where it belongs: a node that only
+// denied attempts name moves from Nodes to DeniedNodes, one that a
+// learned edge or undecided connection names moves back to Nodes, and a
+// denied-only node no attempt names any more is dropped. Lowering, Merge
+// and the prune pass call it; it is idempotent.
+func (g *Graph) SettleDenied() {
+	learned := make(map[string]bool, len(g.Nodes))
+	for _, e := range g.Edges {
+		learned[e.Src], learned[e.Dst] = true, true
+	}
+	for _, u := range g.Undecided {
+		learned[u.A], learned[u.B] = true, true
+	}
+	for id, n := range g.DeniedNodes {
+		if !learned[id] {
+			continue
+		}
+		if old, ok := g.Nodes[id]; ok {
+			for _, p := range n.Pods {
+				old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
+			}
+		} else {
+			g.Nodes[id] = n
+		}
+		delete(g.DeniedNodes, id)
+	}
+	denied := map[string]bool{}
+	for _, e := range g.Denied {
+		denied[e.Src], denied[e.Dst] = true, true
+	}
+	for id := range denied {
+		if learned[id] {
+			continue
+		}
+		if n, ok := g.Nodes[id]; ok {
+			if g.DeniedNodes == nil {
+				g.DeniedNodes = map[string]*Node{}
+			}
+			if old, ok := g.DeniedNodes[id]; ok {
+				for _, p := range n.Pods {
+					old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
+				}
+			} else {
+				g.DeniedNodes[id] = n
+			}
+			delete(g.Nodes, id)
+		}
+	}
+	for id := range g.DeniedNodes {
+		if !denied[id] {
+			delete(g.DeniedNodes, id)
+		}
+	}
+}
+
+// SortedDeniedNodes returns the denied-only nodes ordered by ID.
+func (g *Graph) SortedDeniedNodes() []*Node {
+	out := make([]*Node, 0, len(g.DeniedNodes))
+	for _, n := range g.DeniedNodes {
+		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
@@ -361,8 +467,9 @@ func (g *Graph) SortedEdges() []*Edge {
 // is commutative and associative: the result does not depend on the order
 // snapshots are merged in. Nodes with the same ID must agree.
 func (g *Graph) Merge(o *Graph) error {
-	for _, n := range o.SortedNodes() {
-		if old, ok := g.Nodes[n.ID]; ok {
+	defer g.SettleDenied()
+	for _, n := range append(o.SortedNodes(), o.SortedDeniedNodes()...) {
+		if old := g.Node(n.ID); old != nil {
 			if !sameNode(old, n) {
 				return fmt.Errorf("merge: node %s differs between snapshots", n.ID)
 			}
@@ -376,7 +483,13 @@ func (g *Graph) Merge(o *Graph) error {
 		g.Nodes[n.ID] = &c
 	}
 	for _, e := range o.SortedEdges() {
-		g.mergeEdge(e)
+		mergeEdge(g.Edges, e)
+	}
+	for _, e := range o.SortedDenied() {
+		if g.Denied == nil {
+			g.Denied = map[string]*Edge{}
+		}
+		mergeEdge(g.Denied, e)
 	}
 	for _, u := range o.SortedUndecided() {
 		g.mergeUndecided(u)
@@ -400,12 +513,13 @@ func (g *Graph) Merge(o *Graph) error {
 	return nil
 }
 
-// mergeEdge adds e's observations to the edge with e's ID, creating it.
-func (g *Graph) mergeEdge(e *Edge) {
-	old, ok := g.Edges[e.ID]
+// mergeEdge adds e's observations to the edge with e's ID in m,
+// creating it.
+func mergeEdge(m map[string]*Edge, e *Edge) {
+	old, ok := m[e.ID]
 	if !ok {
 		old = &Edge{ID: e.ID, Src: e.Src, Dst: e.Dst, Protocol: e.Protocol, Port: e.Port, Verdicts: map[string]int64{}}
-		g.Edges[e.ID] = old
+		m[e.ID] = old
 	}
 	for v, c := range e.Verdicts {
 		old.Verdicts[v] += c

@@ -306,3 +306,72 @@ func TestWriteEqualsMarshalIndent(t *testing.T) {
 		}
 	}
 }
+
+// TestDeniedAttempts: attempts a policy dropped live beside the learned
+// edges; their endpoints are learned nodes when a learned connection
+// names them too and denied-only nodes otherwise, through merges and a
+// JSON round trip.
+func TestDeniedAttempts(t *testing.T) {
+	g := irtest.Graph(
+		irtest.Workload("shop", "web", "app=web"),
+		irtest.Workload("shop", "api", "app=api"),
+		irtest.Edge("shop/web", "shop/api", "TCP/8080"),
+	)
+	var web, api string
+	for id, n := range g.Nodes {
+		if n.Name == "web" {
+			web = id
+		} else {
+			api = id
+		}
+	}
+	probe := &ir.Node{ID: ir.WorkloadID("sandbox", "probe", []string{"k8s:app=probe"}), Kind: ir.KindWorkload, Namespace: "sandbox", Name: "probe", Labels: []string{"k8s:app=probe"}}
+	g.AddNode(probe)
+	for _, dst := range []string{web, api} {
+		g.ObserveDenied(ir.EdgeID(probe.ID, dst, "TCP", 22), ir.Observation{Src: probe.ID, Dst: dst, Protocol: "TCP", Port: 22, Verdict: "DROPPED"})
+	}
+	g.SettleDenied()
+	if _, ok := g.Nodes[probe.ID]; ok || g.DeniedNodes[probe.ID] == nil {
+		t.Fatalf("the prober is not denied-only: nodes %v, denied-only %v", len(g.Nodes), len(g.DeniedNodes))
+	}
+	if g.Node(probe.ID) != g.DeniedNodes[probe.ID] || g.Node(web) != g.Nodes[web] || g.Node("nope") != nil {
+		t.Error("Node does not look in both tables")
+	}
+	if ds := ir.Verify(g); len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	var buf bytes.Buffer
+	if err := g.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g2 := ir.New()
+	if err := json.Unmarshal(buf.Bytes(), g2); err != nil {
+		t.Fatal(err)
+	}
+	if format(t, g) != format(t, g2) || !strings.Contains(format(t, g2), "denied "+ir.EdgeID(probe.ID, api, "TCP", 22)+" flows=1 DROPPED=1") {
+		t.Fatalf("round trip:\n%s", format(t, g2))
+	}
+	// A later snapshot in which the prober is a learned client: merged, it
+	// is a learned node, and its attempts stay attempts.
+	later := ir.New()
+	later.AddNode(&ir.Node{ID: api, Kind: ir.KindWorkload, Namespace: "shop", Name: "api", Labels: g.Nodes[api].Labels})
+	later.AddNode(&ir.Node{ID: probe.ID, Kind: ir.KindWorkload, Namespace: "sandbox", Name: "probe", Labels: probe.Labels})
+	later.Observe(ir.Observation{Src: probe.ID, Dst: api, Protocol: "TCP", Port: 8080, Verdict: "FORWARDED"})
+	if err := g2.Merge(later); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g2.Nodes[probe.ID]; !ok || len(g2.DeniedNodes) != 0 || len(g2.Denied) != 2 {
+		t.Errorf("after merge: learned %v, denied-only %d, denied %d", ok, len(g2.DeniedNodes), len(g2.Denied))
+	}
+	if ds := ir.Verify(g2); len(ds) > 0 {
+		t.Fatal(ds)
+	}
+	// Broken: a denied-only node that is also learned, one nothing names.
+	g2.DeniedNodes = map[string]*ir.Node{probe.ID: probe, "fqdn:x.example": {ID: "fqdn:x.example", Kind: ir.KindFQDN, FQDN: "x.example"}}
+	got := ir.Verify(g2).Error()
+	for _, want := range []string{"both learned and denied-only", "denied-only node no denied attempt names"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Verify misses %q: %s", want, got)
+		}
+	}
+}

@@ -12,20 +12,23 @@ import (
 // wire is the JSON form of a Graph: lists sorted by ID so that the same
 // graph always encodes to the same bytes.
 type wire struct {
-	Version   int                 `json:"ir_version"`
-	Sources   []string            `json:"sources,omitempty"`
-	Stats     Stats               `json:"stats"`
-	Nodes     []*Node             `json:"nodes"`
-	Edges     []*Edge             `json:"edges"`
-	Undecided []*Undecided        `json:"undecided,omitempty"`
-	DNS       map[string][]string `json:"dns,omitempty"`
+	Version   int          `json:"ir_version"`
+	Sources   []string     `json:"sources,omitempty"`
+	Stats     Stats        `json:"stats"`
+	Nodes     []*Node      `json:"nodes"`
+	Edges     []*Edge      `json:"edges"`
+	Undecided []*Undecided `json:"undecided,omitempty"`
+	Denied    []*Edge      `json:"denied,omitempty"`
+	// DeniedNodes are Graph.DeniedNodes.
+	DeniedNodes []*Node             `json:"denied_nodes,omitempty"`
+	DNS         map[string][]string `json:"dns,omitempty"`
 }
 
 // MarshalJSON encodes the graph in its versioned, deterministic JSON form.
 func (g *Graph) MarshalJSON() ([]byte, error) {
 	return json.Marshal(wire{
 		Version: Version, Sources: g.Sources, Stats: g.Stats,
-		Nodes: g.SortedNodes(), Edges: g.SortedEdges(), Undecided: g.SortedUndecided(), DNS: g.DNS,
+		Nodes: g.SortedNodes(), Edges: g.SortedEdges(), Undecided: g.SortedUndecided(), Denied: g.SortedDenied(), DeniedNodes: g.SortedDeniedNodes(), DNS: g.DNS,
 	})
 }
 
@@ -45,26 +48,20 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 	}
 	*g = *New()
 	g.Sources, g.Stats = w.Sources, w.Stats
-	for i, n := range w.Nodes {
-		if n == nil || n.ID == "" {
-			return fmt.Errorf("nodes[%d]: missing id", i)
-		}
-		if _, dup := g.Nodes[n.ID]; dup {
-			return fmt.Errorf("nodes[%d]: duplicate node %s", i, n.ID)
-		}
-		g.Nodes[n.ID] = n
+	if err := readNodes("nodes", w.Nodes, g, g.Nodes); err != nil {
+		return err
 	}
-	for i, e := range w.Edges {
-		if e == nil || e.ID == "" {
-			return fmt.Errorf("edges[%d]: missing id", i)
+	if len(w.DeniedNodes) > 0 {
+		g.DeniedNodes = map[string]*Node{}
+		if err := readNodes("denied_nodes", w.DeniedNodes, g, g.DeniedNodes); err != nil {
+			return err
 		}
-		if _, dup := g.Edges[e.ID]; dup {
-			return fmt.Errorf("edges[%d]: duplicate edge %s", i, e.ID)
-		}
-		if e.Verdicts == nil {
-			e.Verdicts = map[string]int64{}
-		}
-		g.Edges[e.ID] = e
+	}
+	if err := readEdges("edges", w.Edges, g.Edges); err != nil {
+		return err
+	}
+	if err := readEdges("denied", w.Denied, g.Denied); err != nil {
+		return err
 	}
 	for i, u := range w.Undecided {
 		if u == nil || u.ID == "" {
@@ -83,6 +80,35 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 	}
 	if ds := Verify(g); len(ds) > 0 {
 		return fmt.Errorf("invalid IR: %w", ds)
+	}
+	return nil
+}
+
+func readNodes(field string, ns []*Node, g *Graph, into map[string]*Node) error {
+	for i, n := range ns {
+		if n == nil || n.ID == "" {
+			return fmt.Errorf("%s[%d]: missing id", field, i)
+		}
+		if g.Node(n.ID) != nil {
+			return fmt.Errorf("%s[%d]: duplicate node %s", field, i, n.ID)
+		}
+		into[n.ID] = n
+	}
+	return nil
+}
+
+func readEdges(field string, es []*Edge, into map[string]*Edge) error {
+	for i, e := range es {
+		if e == nil || e.ID == "" {
+			return fmt.Errorf("%s[%d]: missing id", field, i)
+		}
+		if _, dup := into[e.ID]; dup {
+			return fmt.Errorf("%s[%d]: duplicate edge %s", field, i, e.ID)
+		}
+		if e.Verdicts == nil {
+			e.Verdicts = map[string]int64{}
+		}
+		into[e.ID] = e
 	}
 	return nil
 }
@@ -157,6 +183,16 @@ func (g *Graph) Write(w io.Writer) error {
 	}
 	if und := g.SortedUndecided(); len(und) > 0 {
 		if err := list("undecided", und, len(und), func(i int) any { return und[i] }); err != nil {
+			return err
+		}
+	}
+	if den := g.SortedDenied(); len(den) > 0 {
+		if err := list("denied", den, len(den), func(i int) any { return den[i] }); err != nil {
+			return err
+		}
+	}
+	if dn := g.SortedDeniedNodes(); len(dn) > 0 {
+		if err := list("denied_nodes", dn, len(dn), func(i int) any { return dn[i] }); err != nil {
 			return err
 		}
 	}

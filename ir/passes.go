@@ -78,7 +78,7 @@ func resolvePods(g *Graph) Diagnostics {
 		}
 	}
 	rename := map[string]string{}
-	for id, n := range g.Nodes {
+	for id, n := range g.allNodes() {
 		if n.Kind != KindWorkload || len(n.Labels) > 0 {
 			continue
 		}
@@ -88,6 +88,19 @@ func resolvePods(g *Graph) Diagnostics {
 	}
 	moveEdges(g, rename)
 	return nil
+}
+
+// allNodes iterates over Nodes, then DeniedNodes.
+func (g *Graph) allNodes() func(yield func(string, *Node) bool) {
+	return func(yield func(string, *Node) bool) {
+		for _, m := range []map[string]*Node{g.Nodes, g.DeniedNodes} {
+			for id, n := range m {
+				if !yield(id, n) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // moveEdges re-points edges at renamed nodes, merging edges that become
@@ -102,15 +115,17 @@ func moveEdges(g *Graph, rename map[string]string) {
 		}
 		return id
 	}
-	for _, e := range g.SortedEdges() {
-		src, dst := to(e.Src), to(e.Dst)
-		if src == e.Src && dst == e.Dst {
-			continue
+	for _, m := range []map[string]*Edge{g.Edges, g.Denied} {
+		for _, e := range sortedEdges(m) {
+			src, dst := to(e.Src), to(e.Dst)
+			if src == e.Src && dst == e.Dst {
+				continue
+			}
+			delete(m, e.ID)
+			ne := *e
+			ne.Src, ne.Dst, ne.ID = src, dst, EdgeID(src, dst, e.Protocol, e.Port)
+			mergeEdge(m, &ne)
 		}
-		delete(g.Edges, e.ID)
-		ne := *e
-		ne.Src, ne.Dst, ne.ID = src, dst, EdgeID(src, dst, e.Protocol, e.Port)
-		g.mergeEdge(&ne)
 	}
 	for _, u := range g.SortedUndecided() {
 		a, b := to(u.A), to(u.B)
@@ -133,7 +148,7 @@ func resolveDNS(g *Graph) Diagnostics {
 		return nil
 	}
 	rename := map[string]string{}
-	for id, n := range g.Nodes {
+	for id, n := range g.allNodes() {
 		if n.Kind != KindCIDR {
 			continue
 		}
@@ -152,7 +167,8 @@ func resolveDNS(g *Graph) Diagnostics {
 	return nil
 }
 
-// prune removes nodes no edge refers to.
+// prune removes nodes no edge, undecided connection or denied attempt
+// refers to.
 func prune(g *Graph) Diagnostics {
 	used := map[string]bool{}
 	for _, e := range g.Edges {
@@ -161,6 +177,10 @@ func prune(g *Graph) Diagnostics {
 	for _, u := range g.Undecided {
 		used[u.A], used[u.B] = true, true
 	}
+	for _, e := range g.Denied {
+		used[e.Src], used[e.Dst] = true, true
+	}
+	defer g.SettleDenied()
 	for id := range g.Nodes {
 		if !used[id] {
 			delete(g.Nodes, id)

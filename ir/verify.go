@@ -16,7 +16,105 @@ func Verify(g *Graph) Diagnostics {
 		d.Object = obj
 		ds = append(ds, d)
 	}
-	for id, n := range g.Nodes {
+	checkNodes(g.Nodes, bad)
+	checkNodes(g.DeniedNodes, bad)
+	for id := range g.DeniedNodes {
+		if _, ok := g.Nodes[id]; ok {
+			bad(id, "node is both learned and denied-only")
+		}
+	}
+	checkEdges(g, "", g.Edges, bad)
+	checkEdges(g, "denied ", g.Denied, bad)
+	if len(g.DeniedNodes) > 0 {
+		denied := map[string]bool{}
+		for _, e := range g.Denied {
+			denied[e.Src], denied[e.Dst] = true, true
+		}
+		for id := range g.DeniedNodes {
+			if !denied[id] {
+				bad(id, "denied-only node no denied attempt names")
+			}
+		}
+	}
+	for id, u := range g.Undecided {
+		if want := UndecidedID(u.A, u.PortA, u.B, u.PortB, u.Protocol); want != id || u.ID != id {
+			bad(id, "undecided id mismatch (want %s)", want)
+		}
+		if u.B < u.A || u.B == u.A && u.PortB < u.PortA {
+			bad(id, "undecided group not in canonical order")
+		}
+		a, aok := g.Nodes[u.A]
+		b, bok := g.Nodes[u.B]
+		if !aok || !bok {
+			bad(id, "undecided end is not a node")
+		} else if a.Kind != KindWorkload && b.Kind != KindWorkload {
+			bad(id, "undecided group has no workload endpoint")
+		}
+		if u.Connections <= 0 || u.RecordsAB < 0 || u.RecordsBA < 0 || u.RecordsAB+u.RecordsBA < u.Connections {
+			bad(id, "undecided counts inconsistent (connections %d, records %d/%d)", u.Connections, u.RecordsAB, u.RecordsBA)
+		}
+		if len(u.Samples) > MaxSamples {
+			bad(id, "more than %d samples", MaxSamples)
+		}
+	}
+	if len(g.Undecided) > MaxUndecided {
+		bad("", "more than %d undecided groups", MaxUndecided)
+	}
+	ds.Sort()
+	return ds
+}
+
+// checkEdges checks the edges of m (g.Edges, or g.Denied with what
+// "denied " before each message).
+func checkEdges(g *Graph, what string, m map[string]*Edge, bad func(obj, format string, args ...any)) {
+	for id, e := range m {
+		if want := EdgeID(e.Src, e.Dst, e.Protocol, e.Port); want != id || e.ID != id {
+			bad(id, what+"edge id mismatch (want %s)", want)
+		}
+		src, sok := g.Nodes[e.Src]
+		dst, dok := g.Nodes[e.Dst]
+		if what != "" { // a denied attempt's ends may be denied-only nodes
+			src, dst = g.Node(e.Src), g.Node(e.Dst)
+			sok, dok = src != nil, dst != nil
+		}
+		if !sok {
+			bad(id, what+"source %s is not a node", e.Src)
+		}
+		if !dok {
+			bad(id, what+"destination %s is not a node", e.Dst)
+		}
+		if sok && dok && src.Kind != KindWorkload && dst.Kind != KindWorkload {
+			bad(id, what+"edge has no workload endpoint")
+		}
+		switch e.Protocol {
+		case "TCP", "UDP", "SCTP":
+			if e.Port == 0 {
+				bad(id, what+"%s edge with port 0", e.Protocol)
+			}
+		case "ICMPv4", "ICMPv6":
+		default:
+			bad(id, what+"unknown protocol %q", e.Protocol)
+		}
+		if e.Flows() <= 0 {
+			bad(id, what+"edge without observations")
+		}
+		for v, c := range e.Verdicts {
+			if c < 0 {
+				bad(id, what+"negative count for verdict %s", v)
+			}
+		}
+		if !e.FirstSeen.IsZero() && e.LastSeen.Before(e.FirstSeen) {
+			bad(id, what+"last_seen before first_seen")
+		}
+		if len(e.Samples) > MaxSamples {
+			bad(id, what+"more than %d samples", MaxSamples)
+		}
+	}
+}
+
+// checkNodes checks the nodes of m.
+func checkNodes(m map[string]*Node, bad func(obj, format string, args ...any)) {
+	for id, n := range m {
 		if n.ID != id {
 			bad(id, "node stored under %q has id %q", id, n.ID)
 		}
@@ -57,69 +155,4 @@ func Verify(g *Graph) Diagnostics {
 			bad(id, "unknown node kind %q", n.Kind)
 		}
 	}
-	for id, e := range g.Edges {
-		if want := EdgeID(e.Src, e.Dst, e.Protocol, e.Port); want != id || e.ID != id {
-			bad(id, "edge id mismatch (want %s)", want)
-		}
-		src, sok := g.Nodes[e.Src]
-		dst, dok := g.Nodes[e.Dst]
-		if !sok {
-			bad(id, "source %s is not a node", e.Src)
-		}
-		if !dok {
-			bad(id, "destination %s is not a node", e.Dst)
-		}
-		if sok && dok && src.Kind != KindWorkload && dst.Kind != KindWorkload {
-			bad(id, "edge has no workload endpoint")
-		}
-		switch e.Protocol {
-		case "TCP", "UDP", "SCTP":
-			if e.Port == 0 {
-				bad(id, "%s edge with port 0", e.Protocol)
-			}
-		case "ICMPv4", "ICMPv6":
-		default:
-			bad(id, "unknown protocol %q", e.Protocol)
-		}
-		if e.Flows() <= 0 {
-			bad(id, "edge without observations")
-		}
-		for v, c := range e.Verdicts {
-			if c < 0 {
-				bad(id, "negative count for verdict %s", v)
-			}
-		}
-		if !e.FirstSeen.IsZero() && e.LastSeen.Before(e.FirstSeen) {
-			bad(id, "last_seen before first_seen")
-		}
-		if len(e.Samples) > MaxSamples {
-			bad(id, "more than %d samples", MaxSamples)
-		}
-	}
-	for id, u := range g.Undecided {
-		if want := UndecidedID(u.A, u.PortA, u.B, u.PortB, u.Protocol); want != id || u.ID != id {
-			bad(id, "undecided id mismatch (want %s)", want)
-		}
-		if u.B < u.A || u.B == u.A && u.PortB < u.PortA {
-			bad(id, "undecided group not in canonical order")
-		}
-		a, aok := g.Nodes[u.A]
-		b, bok := g.Nodes[u.B]
-		if !aok || !bok {
-			bad(id, "undecided end is not a node")
-		} else if a.Kind != KindWorkload && b.Kind != KindWorkload {
-			bad(id, "undecided group has no workload endpoint")
-		}
-		if u.Connections <= 0 || u.RecordsAB < 0 || u.RecordsBA < 0 || u.RecordsAB+u.RecordsBA < u.Connections {
-			bad(id, "undecided counts inconsistent (connections %d, records %d/%d)", u.Connections, u.RecordsAB, u.RecordsBA)
-		}
-		if len(u.Samples) > MaxSamples {
-			bad(id, "more than %d samples", MaxSamples)
-		}
-	}
-	if len(g.Undecided) > MaxUndecided {
-		bad("", "more than %d undecided groups", MaxUndecided)
-	}
-	ds.Sort()
-	return ds
 }

@@ -159,6 +159,43 @@ func (c *conn) verdict() string {
 	return "FORWARDED"
 }
 
+// request is the observation of the request of a connection side o
+// opened: its first record, or when only the answers were recorded, their
+// reverse.
+func (c *conn) request(o int) connObs {
+	req, rep := &c.side[o], &c.side[1-o]
+	if req.records > 0 {
+		return req.first
+	}
+	r := rep.first
+	f := connObs{src: r.dst, dst: r.src, protocol: r.protocol, port: r.sport, sport: r.port, time: r.time, pos: r.pos}
+	f.edge = ir.EdgeID(f.src.ID, f.dst.ID, f.protocol, f.port)
+	return f
+}
+
+// deny records a connection a policy dropped, which defines no policy, as
+// a denied attempt of the graph: from the end that opened it (by the same
+// evidence as a learned connection), else from the end whose packets were
+// dropped — a policy drops what an endpoint sends, and conntrack lets the
+// answers of an allowed connection through, so the sender of a dropped
+// packet is the one that tried.
+func (b *Builder) deny(c *conn) {
+	o, kind := c.direction()
+	if o < 0 {
+		o = 0
+		if c.side[0].drops == 0 && c.side[1].drops > 0 {
+			o = 1
+		}
+	}
+	f := c.request(o)
+	if f.src == nil || f.dst == nil {
+		return
+	}
+	src, dst := b.addNode(f.src), b.addNode(f.dst)
+	b.g.ObserveDenied(f.edge, ir.Observation{Src: src.ID, Dst: dst.ID, Protocol: f.protocol, Port: f.port, Verdict: "DROPPED",
+		Time: f.time, Until: c.last, Pos: f.pos, Direction: kind})
+}
+
 // learned reports whether a connection with fate f defines policy.
 func (b *Builder) learned(f fate) bool {
 	switch f {
@@ -188,6 +225,7 @@ func (b *Builder) resolve(c *conn) {
 		}
 		st.SkipN(reason, drops)
 		st.SkipN(SkipDroppedElsewhere, n-drops)
+		b.deny(c)
 		return
 	}
 	o, kind := c.direction()
@@ -210,13 +248,7 @@ func (b *Builder) resolve(c *conn) {
 		return
 	}
 	req, rep := &c.side[o], &c.side[1-o]
-	f := req.first
-	if req.records == 0 {
-		// Only the answers were recorded: the request is their reverse.
-		r := rep.first
-		f = connObs{src: r.dst, dst: r.src, protocol: r.protocol, port: r.sport, sport: r.port, time: r.time, pos: r.pos}
-		f.edge = ir.EdgeID(f.src.ID, f.dst.ID, f.protocol, f.port)
-	}
+	f := c.request(o)
 	src, dst := b.addNode(f.src), b.addNode(f.dst)
 	b.g.ObserveEdge(f.edge, ir.Observation{Src: src.ID, Dst: dst.ID, Protocol: f.protocol, Port: f.port, Verdict: c.verdict(),
 		Time: f.time, Until: c.last, Pos: f.pos, HTTP: f.http, DNSQuery: f.dnsQuery, Direction: kind})

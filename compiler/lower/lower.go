@@ -112,6 +112,7 @@ func New(opts Options) *Builder {
 // so far.
 func (b *Builder) Graph() *ir.Graph {
 	b.flush()
+	b.g.SettleDenied()
 	return b.g
 }
 

@@ -130,10 +130,23 @@ func TestConnections(t *testing.T) {
 		undec int
 		skip  map[string]int64
 		dir   map[string]int64
+		// denied are the denied attempts, "src -> dst PROTO/port
+		// VERDICT=n", endpoints by name
+		denied []string
 	}{
 		{name: "forwarded at the source, dropped at the destination: denied",
-			flows: []string{fwd, flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, l4(40000, 8080, `"SYN":true`), web, api)},
-			skip:  map[string]int64{SkipDenied: 1, SkipDroppedElsewhere: 1}},
+			flows:  []string{fwd, flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, l4(40000, 8080, `"SYN":true`), web, api)},
+			skip:   map[string]int64{SkipDenied: 1, SkipDroppedElsewhere: 1},
+			denied: []string{"web -> api TCP/8080 DROPPED=1"}},
+		{name: "a UDP drop with no direction evidence: an attempt by the sender of the dropped packet",
+			flows: []string{flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, back,
+				`"l4":{"UDP":{"source_port":8080,"destination_port":40000}}`, apiSrc, webDst)},
+			skip:   map[string]int64{SkipDenied: 1},
+			denied: []string{"api -> web UDP/40000 DROPPED=1"}},
+		{name: "an explicit deny: an attempt too",
+			flows:  []string{flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENY"`, ip, l4(40000, 8080, `"SYN":true`), web, api)},
+			skip:   map[string]int64{SkipExplicitDeny: 1},
+			denied: []string{"web -> api TCP/8080 DROPPED=1"}},
 		{name: "denied, learned with --include-denied",
 			flows: []string{fwd, flow(`"verdict":"DROPPED"`, `"drop_reason_desc":"POLICY_DENIED"`, ip, l4(40000, 8080, `"SYN":true`), web, api)},
 			opts:  Options{IncludeDenied: true}, edges: []string{"TCP/8080 DROPPED=1"},
@@ -186,6 +199,18 @@ func TestConnections(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.edges) {
 				t.Errorf("edges %v, want %v", got, tt.edges)
+			}
+			var denied []string
+			for _, e := range g.SortedDenied() {
+				denied = append(denied, fmt.Sprintf("%s -> %s %s/%d %s", g.Node(e.Src).Name, g.Node(e.Dst).Name, e.Protocol, e.Port, fmtCounts(e.Verdicts)))
+				for _, id := range []string{e.Src, e.Dst} {
+					if _, learned := g.Nodes[id]; learned == (g.DeniedNodes[id] != nil) {
+						t.Errorf("%s: learned %v, denied-only %v", id, learned, g.DeniedNodes[id] != nil)
+					}
+				}
+			}
+			if fmt.Sprint(denied) != fmt.Sprint(tt.denied) {
+				t.Errorf("denied %v, want %v", denied, tt.denied)
 			}
 			if len(g.Undecided) != tt.undec {
 				t.Errorf("undecided %d, want %d", len(g.Undecided), tt.undec)
