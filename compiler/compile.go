@@ -28,6 +28,7 @@ const (
 	StageLearn      StageID = "learn"      // read flows and IR snapshots, lower flows into the IR (streamed)
 	StageNormalize  StageID = "normalize"  // IR passes with invariant checks
 	StageDecide     StageID = "decide"     // rule packs decide identities, grouping and rules
+	StageAnomaly    StageID = "anomaly"    // rule packs' detectors score what deserves a human look
 	StageSynthesize StageID = "synthesize" // decisions into Cilium's CiliumNetworkPolicy objects
 	StageVerify     StageID = "verify"     // API-server schema, agent Parse, CUE
 	StageReplay     StageID = "replay"     // observed connections through Cilium's policy engine
@@ -45,6 +46,7 @@ var stages = []stage{
 	{StageLearn, (*state).learn},
 	{StageNormalize, (*state).normalize},
 	{StageDecide, (*state).decide},
+	{StageAnomaly, (*state).anomaly},
 	{StageSynthesize, (*state).synthesize},
 	{StageVerify, (*state).verify},
 	{StageReplay, (*state).replay},
@@ -108,6 +110,11 @@ type Options struct {
 	// Lint, when set, gates the emitted documents with lint packs: the
 	// lint stage runs only with it.
 	Lint *LintOptions
+	// Baseline, when set, is an earlier snapshot the anomaly detectors
+	// compare the graph with (see ReadBaseline).
+	Baseline *ir.Graph
+	// NoAnomalies skips the anomaly stage.
+	NoAnomalies bool
 }
 
 // LintOptions configure the lint gate.
@@ -183,6 +190,9 @@ type Result struct {
 	Policies  []*synth.Policy
 	Docs      []Doc
 	Replay    *ReplayReport
+	// Anomalies are the anomaly stage's findings (nil when it did not
+	// run).
+	Anomalies *AnomalyReport
 	// Lint is the lint gate's report (with Options.Lint).
 	Lint        *lint.Report
 	Diagnostics ir.Diagnostics
@@ -198,6 +208,7 @@ type state struct {
 	args []string
 	opts Options
 	res  *Result
+	eng  *rules.Engine // the decide stage's, for the anomaly stage
 }
 
 // InputError is an error in the input, the rule packs or the schemas the
@@ -217,7 +228,7 @@ func Compile(ctx context.Context, args []string, opts Options) (*Result, error) 
 		if opts.Stage != nil {
 			opts.Stage(st.id)
 		}
-		if st.id == StageReplay && opts.NoReplay || st.id == StageLint && opts.Lint == nil {
+		if st.id == StageReplay && opts.NoReplay || st.id == StageLint && opts.Lint == nil || st.id == StageAnomaly && opts.NoAnomalies {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -346,6 +357,7 @@ func (s *state) decide(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}
+	s.eng = eng
 	d, err := eng.Decide(ctx, s.res.Graph)
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
@@ -369,6 +381,15 @@ func (s *state) decide(ctx context.Context) error {
 		diag.Object = firstNonEmpty(f.Policy, f.Object)
 		s.res.Diagnostics = append(s.res.Diagnostics, diag)
 	}
+	return nil
+}
+
+func (s *state) anomaly(ctx context.Context) error {
+	r, err := Anomalies(ctx, s.eng, s.res.Graph, s.opts.Baseline)
+	if err != nil {
+		return fmt.Errorf("rule packs: %w", err)
+	}
+	s.res.Anomalies = r
 	return nil
 }
 

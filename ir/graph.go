@@ -286,6 +286,10 @@ func (e *Edge) seen(t time.Time) { e.FirstSeen, e.LastSeen = widen(e.FirstSeen, 
 
 func (e *Edge) addSample(p Pos) { e.Samples = addSample(e.Samples, p) }
 
+// AddSample inserts p into the sorted sample list ss, keeping the
+// MaxSamples smallest positions.
+func AddSample(ss []Pos, p Pos) []Pos { return addSample(ss, p) }
+
 // addSample inserts p into the sorted sample list ss, keeping the
 // MaxSamples smallest positions.
 func addSample(ss []Pos, p Pos) []Pos {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -62,6 +63,7 @@ var required = []string{
 	"data.ppc.synth.warnings",
 	"data.ppc.gate.deny",
 	"data.ppc.gate.warn",
+	"data.ppc.anomaly.findings",
 	// What the other stages read of ppc.hooks and ppc.identity: a pack
 	// that replaces one of them and forgets an export would otherwise
 	// change the result silently (an undefined hook reads as empty).
@@ -92,10 +94,16 @@ warn := data.ppc.gate.warn`
 // safe for concurrent use.
 type Engine struct {
 	pq      rego.PreparedEvalQuery
+	args    []func(*rego.Rego) // the packs, store and capabilities, without the query
 	config  map[string]any
 	modules []Module
 	timeout time.Duration
 	memory  uint64
+
+	// The anomaly stage's query, prepared on first use.
+	anomalyOnce sync.Once
+	anomalyPQ   rego.PreparedEvalQuery
+	anomalyErr  error
 }
 
 // Options configure an engine.
@@ -132,7 +140,6 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	store := inmem.NewFromObjectWithOpts(map[string]any{"ppc": map[string]any{"config": cfg}}, inmem.OptRoundTripOnWrite(true))
 	args := []func(*rego.Rego){
-		rego.Query(decisionQuery),
 		rego.Store(store),
 		rego.Capabilities(Capabilities()),
 		rego.StrictBuiltinErrors(true),
@@ -144,11 +151,11 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	for _, b := range Builtins() {
 		args = append(args, b.Register)
 	}
-	pq, err := rego.New(args...).PrepareForEval(ctx)
+	pq, err := rego.New(append([]func(*rego.Rego){rego.Query(decisionQuery)}, args...)...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, compileError(err)
 	}
-	e := &Engine{pq: pq, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit}
+	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}

@@ -39,6 +39,12 @@ type Truth struct {
 	External External
 	// Clusters are the clusters the capture spans.
 	Clusters []string
+	// Anomalous are the workloads whose behaviour a reviewer must see
+	// (the attacker; with ProbeScenario, the prober too).
+	Anomalous []string
+	// Probed are the targets the prober tried, dropped by policy
+	// (ProbeScenario).
+	Probed []Pair
 }
 
 // External is a peer outside the cluster: a workload (Src) reaches it on
@@ -69,6 +75,28 @@ type swl struct {
 // by policy at the destination, and a scraper whose replies are the only
 // records of some of its connections. It returns the ground truth.
 func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
+	return scenario(w, conns, seed, false)
+}
+
+// ProbeScenario is Scenario with one more misbehaving pod among the normal
+// traffic: the recommendation service, which otherwise only reads the
+// catalog, probes services and ports it never talks to (one connection in
+// fifty), each attempt dropped by policy at the destination.
+func ProbeScenario(w io.Writer, conns int, seed uint64) (Truth, error) {
+	return scenario(w, conns, seed, true)
+}
+
+// probes are the prober's targets: scenario workload and port.
+var probes = []struct {
+	to   string
+	port int
+}{
+	{"redis", 6379}, {"payment", 50051}, {"email", 5000}, {"currency", 7000}, {"ad", 9555},
+	{"shipping", 50051}, {"checkout", 5050}, {"catalog", 22}, {"catalog", 3306}, {"catalog", 5432},
+	{"catalog", 8443}, {"cart", 2379},
+}
+
+func scenario(w io.Writer, conns int, seed uint64, probe bool) (Truth, error) {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	wl := map[string]*swl{
 		"frontend":   {"shop", "frontend", 1, "10.1.1.10", 8080},
@@ -111,12 +139,26 @@ func Scenario(w io.Writer, conns int, seed uint64) (Truth, error) {
 	t.Allowed = append(t.Allowed, Pair{"shop-dr/analytics/reporter", "shop/productcatalogservice", 3550})
 	t.Named = External{Src: "shop/checkoutservice", Name: "api.partner.example", Port: 443}
 	t.Denied = []Pair{{"sandbox/attacker", "shop/redis-cart", 6379}, {"sandbox/attacker", "shop/cartservice", 7070}}
+	t.Anomalous = []string{"sandbox/attacker"}
+	if probe {
+		t.Anomalous = append(t.Anomalous, "shop/recommendationservice")
+		for _, p := range probes {
+			t.Probed = append(t.Probed, Pair{"shop/recommendationservice", wl[p.to].ns + "/" + wl[p.to].app, p.port})
+		}
+		t.Denied = append(t.Denied, t.Probed...)
+	}
 	bw := bufio.NewWriterSize(w, 1<<16)
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	clients, ext := map[string]bool{}, map[string]bool{}
 	for k := 0; k < conns; k++ {
 		at := t0.Add(time.Duration(k) * 7 * time.Millisecond)
 		sport := 32768 + r.IntN(28232)
+		if probe && r.IntN(50) == 0 {
+			p := probes[r.IntN(len(probes))]
+			s, d := wl["recommend"], wl[p.to]
+			conn(bw, at, s.ip, sEP(s), s.node, d.ip, sEP(d), d.node, "TCP", sport, p.port, "POLICY_DENIED")
+			continue
+		}
 		switch x := r.IntN(100); {
 		case x < 20: // an internet client of the public frontend
 			ip := fmt.Sprintf("198.51.100.%d", 1+r.IntN(60))

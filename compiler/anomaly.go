@@ -1,0 +1,138 @@
+package compiler
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/rules"
+)
+
+// Anomaly is one finding of the anomaly stage with its evidence from the
+// IR.
+type Anomaly struct {
+	rules.Anomaly
+	Evidence Evidence `json:"evidence"`
+}
+
+// Evidence is what the IR holds behind a finding's edges.
+type Evidence struct {
+	// Connections counts the connections of the finding's learned edges;
+	// Dropped the attempts a policy of the cluster dropped (denied
+	// attempts, and DROPPED connections learned with --include-denied).
+	Connections int64 `json:"connections"`
+	Dropped     int64 `json:"dropped"`
+	// Learned is set when a connection the cluster dropped was learned
+	// (--include-denied): the policies written allow what it denied.
+	Learned bool `json:"learned_denied,omitempty"`
+	// FirstSeen and LastSeen bound the observations (zero when the flows
+	// carried no time).
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// Samples are up to ir.MaxSamples positions of flow records behind it.
+	Samples []ir.Pos `json:"samples,omitempty"`
+}
+
+// AnomalyReport is the anomaly stage's result.
+type AnomalyReport struct {
+	// Findings, ranked by score (highest first).
+	Findings []Anomaly `json:"findings"`
+	// Omitted counts the findings beyond rules.MaxAnomalies left out.
+	Omitted int `json:"omitted,omitempty"`
+	// Baseline is set when the graph was compared with a baseline.
+	Baseline bool `json:"baseline"`
+}
+
+// Top returns the highest-scored finding, or nil.
+func (r *AnomalyReport) Top() *Anomaly {
+	if r == nil || len(r.Findings) == 0 {
+		return nil
+	}
+	return &r.Findings[0]
+}
+
+// AtLeast counts the findings scored min or more.
+func (r *AnomalyReport) AtLeast(min float64) int {
+	n := 0
+	if r != nil {
+		for _, f := range r.Findings {
+			if f.Score >= min {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Anomalies runs the rule packs' anomaly detectors over g (normalised),
+// compared with baseline when it is not nil, and attaches each finding's
+// evidence.
+func Anomalies(ctx context.Context, eng *rules.Engine, g, baseline *ir.Graph) (*AnomalyReport, error) {
+	fs, omitted, err := eng.Anomalies(ctx, g, baseline)
+	if err != nil {
+		return nil, err
+	}
+	r := &AnomalyReport{Findings: make([]Anomaly, len(fs)), Omitted: omitted, Baseline: baseline != nil}
+	for i, f := range fs {
+		r.Findings[i] = Anomaly{Anomaly: f, Evidence: evidence(g, f.Edges)}
+	}
+	return r, nil
+}
+
+func evidence(g *ir.Graph, ids []string) Evidence {
+	var ev Evidence
+	add := func(e *ir.Edge, denied bool) {
+		if denied {
+			ev.Dropped += e.Flows()
+		} else {
+			ev.Connections += e.Flows()
+			if n := e.Verdicts["DROPPED"]; n > 0 {
+				ev.Dropped += n
+				ev.Learned = true
+			}
+		}
+		for _, t := range []time.Time{e.FirstSeen, e.LastSeen} {
+			if t.IsZero() {
+				continue
+			}
+			if ev.FirstSeen.IsZero() || t.Before(ev.FirstSeen) {
+				ev.FirstSeen = t
+			}
+			if t.After(ev.LastSeen) {
+				ev.LastSeen = t
+			}
+		}
+		for _, p := range e.Samples {
+			ev.Samples = ir.AddSample(ev.Samples, p)
+		}
+	}
+	for _, id := range ids {
+		if e := g.Edges[id]; e != nil {
+			add(e, false)
+		}
+		if e := g.Denied[id]; e != nil {
+			add(e, true)
+		}
+	}
+	return ev
+}
+
+// ReadBaseline learns the snapshot (an IR written by ppc learn, or
+// flows) that anomalies are compared with, normalised as a compile's
+// graph is.
+func ReadBaseline(ctx context.Context, path string, opts LearnOptions) (*ir.Graph, error) {
+	opts.Progress = nil
+	g, _, ds, err := Learn(ctx, []string{path}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("baseline %s: %w", path, ds)
+	}
+	nds, _ := ir.Normalize(g, false, nil)
+	if nds.HasErrors() {
+		return nil, fmt.Errorf("baseline %s: %w", path, nds)
+	}
+	return g, nil
+}

@@ -1,0 +1,232 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/policypilot/ppc/ir"
+)
+
+// anomalyQuery is the anomaly stage's query (package ppc.anomaly).
+const anomalyQuery = `findings := data.ppc.anomaly.findings`
+
+// MaxAnomalies bounds the findings one evaluation returns: the highest
+// scored are kept, and Anomalies says how many were left out.
+const MaxAnomalies = 1000
+
+// Anomaly is one finding of the anomaly stage: what a detector of the
+// rule packs (the default pack's, or an organisation's) scored as
+// deserving a human look.
+type Anomaly struct {
+	// Detector names the detector ("scan", "repeated_drops", …).
+	Detector string `json:"detector"`
+	// Score ranks findings: 0 (nothing to see) to 100.
+	Score float64 `json:"score"`
+	// Subject is the IR node the finding is about (usually the workload
+	// that did something unusual).
+	Subject string `json:"subject"`
+	// Msg says what is unusual, in a sentence.
+	Msg string `json:"msg"`
+	// Edges are the IR edge IDs (learned or denied) behind the finding.
+	Edges []string `json:"edges"`
+}
+
+// AnomalyInput is the anomaly stage's input document (see
+// rules/README.md): Input's nodes (with the denied-only ones, marked
+// denied_only, and every node's display name for messages) and learned
+// edges, the denied attempts, and with a
+// baseline snapshot, its nodes (ID to namespace, "" outside the cluster)
+// and edges (ID to true).
+func AnomalyInput(g, baseline *ir.Graph) map[string]any {
+	in := Input(g)
+	nodes := in["nodes"].(map[string]any)
+	den := ir.New()
+	den.Nodes, den.Edges = g.DeniedNodes, g.Denied
+	dn := Input(den)
+	for id, n := range dn["nodes"].(map[string]any) {
+		n.(map[string]any)["denied_only"] = true
+		nodes[id] = n
+	}
+	in["denied"] = dn["edges"]
+	all := ir.New()
+	for _, m := range []map[string]*ir.Node{g.Nodes, g.DeniedNodes} {
+		for id, n := range m {
+			all.Nodes[id] = n
+		}
+	}
+	names := all.DisplayNames()
+	for id, n := range nodes {
+		n.(map[string]any)["display"] = names[id]
+	}
+	if baseline != nil {
+		bn, be := map[string]any{}, map[string]any{}
+		for _, m := range []map[string]*ir.Node{baseline.Nodes, baseline.DeniedNodes} {
+			for id, n := range m {
+				bn[id] = n.Namespace
+			}
+		}
+		for id := range baseline.Edges {
+			be[id] = true
+		}
+		for id := range baseline.Denied {
+			be[id] = true
+		}
+		in["baseline"] = map[string]any{"nodes": bn, "edges": be}
+	}
+	return in
+}
+
+// Anomalies evaluates the packs' anomaly detectors (data.ppc.anomaly) over
+// the graph, compared with baseline when it is not nil. Findings come
+// ranked: score descending, then detector, subject and message; at most
+// MaxAnomalies, and dropped counts the rest.
+func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings []Anomaly, dropped int, err error) {
+	e.anomalyOnce.Do(func() {
+		args := append([]func(*rego.Rego){rego.Query(anomalyQuery)}, e.args...)
+		e.anomalyPQ, e.anomalyErr = rego.New(args...).PrepareForEval(ctx)
+		if e.anomalyErr != nil {
+			e.anomalyErr = compileError(e.anomalyErr)
+		}
+	})
+	if e.anomalyErr != nil {
+		return nil, 0, e.anomalyErr
+	}
+	in, err := ast.InterfaceToValue(AnomalyInput(g, baseline))
+	if err != nil {
+		return nil, 0, fmt.Errorf("convert IR for rule packs: %w", err)
+	}
+	var rs rego.ResultSet
+	err = Bounds{Timeout: e.timeout, Memory: e.memory}.Run(ctx, func(ctx context.Context, tr topdown.QueryTracer) error {
+		opts := []rego.EvalOption{rego.EvalParsedInput(in)}
+		if tr != nil {
+			opts = append(opts, rego.EvalQueryTracer(tr))
+		}
+		var err error
+		rs, err = e.anomalyPQ.Eval(ctx, opts...)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rs) != 1 {
+		return nil, 0, fmt.Errorf("rule packs produced %d results for data.ppc.anomaly.findings, want 1 (is it undefined?)", len(rs))
+	}
+	findings, err = decodeAnomalies(rs[0].Bindings["findings"], g, baseline)
+	if err != nil {
+		return nil, 0, fmt.Errorf("rule packs' anomaly findings break the contract: %w", err)
+	}
+	if len(findings) > MaxAnomalies {
+		dropped = len(findings) - MaxAnomalies
+		findings = findings[:MaxAnomalies]
+	}
+	return findings, dropped, nil
+}
+
+// decodeAnomalies reads the findings strictly (fields, types, a score in
+// [0, 100], a subject and edges the graph has) and ranks them.
+func decodeAnomalies(v any, g, baseline *ir.Graph) ([]Anomaly, error) {
+	xs, ok := v.([]any)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("findings: want a set of {detector, score, subject, msg, edges}, got %s", typeName(v))
+	}
+	out := make([]Anomaly, 0, len(xs))
+	for i, x := range xs {
+		at := fmt.Sprintf("findings[%d]", i)
+		m, err := object(x, at)
+		if err != nil {
+			return nil, err
+		}
+		var a Anomaly
+		for k, y := range m {
+			switch k {
+			case "detector":
+				a.Detector, err = str(y, at+".detector")
+			case "subject":
+				a.Subject, err = str(y, at+".subject")
+			case "msg":
+				a.Msg, err = str(y, at+".msg")
+			case "edges":
+				a.Edges, err = stringList(y, at+".edges")
+			case "score":
+				a.Score, err = score(y, at+".score")
+			default:
+				err = fmt.Errorf("%s.%s: not a field of an anomaly finding (detector, score, subject, msg, edges)", at, k)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		switch {
+		case a.Detector == "" || a.Msg == "":
+			return nil, fmt.Errorf("%s: detector and msg are required", at)
+		case a.Subject != "" && g.Node(a.Subject) == nil && (baseline == nil || baseline.Node(a.Subject) == nil):
+			return nil, fmt.Errorf("%s.subject: %q is no node of the graph", at, a.Subject)
+		}
+		for _, id := range a.Edges {
+			if g.Edges[id] == nil && g.Denied[id] == nil && (baseline == nil || baseline.Edges[id] == nil && baseline.Denied[id] == nil) {
+				return nil, fmt.Errorf("%s.edges: %q is no edge or denied attempt of the graph", at, id)
+			}
+		}
+		sort.Strings(a.Edges)
+		a.Edges = compactStrings(a.Edges)
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		x, y := out[i], out[j]
+		if x.Score != y.Score {
+			return x.Score > y.Score
+		}
+		if x.Detector != y.Detector {
+			return x.Detector < y.Detector
+		}
+		if x.Subject != y.Subject {
+			return x.Subject < y.Subject
+		}
+		return x.Msg < y.Msg
+	})
+	return out, nil
+}
+
+func score(v any, at string) (float64, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("%s: want a number, got %s", at, typeName(v))
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
+		return 0, fmt.Errorf("%s: want a score from 0 to 100, got %s", at, n)
+	}
+	return math.Round(f*10) / 10, nil
+}
+
+func compactStrings(xs []string) []string {
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// DetectorNames lists the detectors of findings, sorted, for messages.
+func DetectorNames(fs []Anomaly) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, f := range fs {
+		if !seen[f.Detector] {
+			seen[f.Detector] = true
+			names = append(names, f.Detector)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,108 @@
+package rules_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/ir/irtest"
+	"github.com/policypilot/ppc/rules"
+)
+
+// probeGraph: web calls api; a prober's attempts on eight ports of the
+// database were dropped by policy (denied attempts of the IR).
+func probeGraph() *ir.Graph {
+	g := irtest.Graph(
+		irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"), irtest.Workload("shop", "db", "app=db"),
+		irtest.EdgeN("shop/web", "shop/api", "TCP/8080", 50),
+	)
+	probe := &ir.Node{ID: ir.WorkloadID("ops", "probe", []string{"k8s:app=probe"}), Kind: ir.KindWorkload, Namespace: "ops", Name: "probe", Labels: []string{"k8s:app=probe"}}
+	g.AddNode(probe)
+	var db string
+	for id, n := range g.Nodes {
+		if n.Name == "db" {
+			db = id
+		}
+	}
+	for _, port := range []uint16{22, 23, 80, 443, 3306, 6379, 9200, 11211} {
+		g.ObserveDenied(ir.EdgeID(probe.ID, db, "TCP", port), ir.Observation{Src: probe.ID, Dst: db, Protocol: "TCP", Port: port, Verdict: "DROPPED"})
+	}
+	g.SettleDenied()
+	return g
+}
+
+func TestAnomalies(t *testing.T) {
+	ctx := context.Background()
+	g := probeGraph()
+	eng, err := rules.NewEngine(ctx, rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, omitted, err := eng.Anomalies(ctx, g, nil)
+	if err != nil || omitted != 0 {
+		t.Fatal(err, omitted)
+	}
+	if len(fs) == 0 || fs[0].Detector != "scan" || !strings.HasPrefix(fs[0].Subject, "wl:ops/probe#") || len(fs[0].Edges) != 8 {
+		t.Fatalf("first finding %+v, want the prober's scan", fs)
+	}
+	for i := 1; i < len(fs); i++ {
+		if fs[i].Score > fs[i-1].Score {
+			t.Errorf("not ranked: %v", fs)
+		}
+	}
+	// Against a baseline that has web -> api and nothing of the prober:
+	// its attempts are new.
+	base := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"), irtest.Edge("shop/web", "shop/api", "TCP/8080"))
+	fs, _, err = eng.Anomalies(ctx, g, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fs {
+		if f.Detector == "new_edge" {
+			n++
+			if !strings.Contains(f.Msg, "ops/probe") || !strings.Contains(f.Msg, "dropped by policy") {
+				t.Errorf("new edge %q", f.Msg)
+			}
+		}
+	}
+	if n != 8 {
+		t.Errorf("%d new edges, want the prober's 8: %v", n, fs)
+	}
+}
+
+// TestAnomalyContract: an organisation detector's findings are read
+// strictly.
+func TestAnomalyContract(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct{ finding, want string }{
+		{`{"detector": "x", "score": 101, "subject": "", "msg": "m", "edges": []}`, "want a score from 0 to 100"},
+		{`{"detector": "x", "score": 5, "subject": "wl:nope", "msg": "m", "edges": []}`, `"wl:nope" is no node`},
+		{`{"detector": "x", "score": 5, "subject": "", "msg": "m", "edges": ["a -> b TCP/1"]}`, "is no edge or denied attempt"},
+		{`{"detector": "x", "score": 5, "msg": "m", "edges": [], "why": 1}`, "not a field of an anomaly finding"},
+		{`{"detector": "", "score": 5, "msg": "m", "edges": []}`, "detector and msg are required"},
+	} {
+		p := writePack(t, map[string]string{"org.rego": "package ppc.ext.org\n\nanomalies contains " + tt.finding})
+		eng, err := rules.NewEngine(ctx, rules.Options{Packs: []*rules.Pack{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = eng.Anomalies(ctx, probeGraph(), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.finding, err, tt.want)
+		}
+	}
+	p := writePack(t, map[string]string{"org.rego": `package ppc.ext.org
+
+anomalies contains {"detector": "org", "score": 100, "subject": "", "msg": "ours", "edges": []}
+`})
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: []*rules.Pack{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _, err := eng.Anomalies(ctx, probeGraph(), nil)
+	if err != nil || fs[0].Detector != "org" {
+		t.Errorf("organisation finding not first: %v %v", fs, err)
+	}
+}
