@@ -7,6 +7,7 @@ import (
 
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/rules"
+	"github.com/policypilot/ppc/schemas"
 )
 
 // Anomaly is one finding of the anomaly stage with its evidence from the
@@ -33,6 +34,10 @@ type Evidence struct {
 	// Samples are up to ir.MaxSamples positions of flow records behind it.
 	Samples []ir.Pos `json:"samples,omitempty"`
 }
+
+// HighScore is the score from which a finding is one a reviewer must see
+// before approving: outlined on the report's topology, an error in SARIF.
+const HighScore = 50
 
 // AnomalyReport is the anomaly stage's result.
 type AnomalyReport struct {
@@ -135,4 +140,88 @@ func ReadBaseline(ctx context.Context, path string, opts LearnOptions) (*ir.Grap
 		return nil, fmt.Errorf("baseline %s: %w", path, nds)
 	}
 	return g, nil
+}
+
+// AnomalyOptions configure DetectAnomalies.
+type AnomalyOptions struct {
+	// Rules are organisation pack directories (their detectors and
+	// settings), Set settings over them.
+	Rules []string
+	Set   []string
+	// Baseline, when set, is compared with.
+	Baseline *ir.Graph
+	// Attempts: g was learned with every connection attempt (ppc replay,
+	// explain POLICY_PATH): the connections a policy of the cluster
+	// dropped are judged as denied attempts, not as learned ones.
+	Attempts bool
+	// RuleTimeout and RuleMemory bound the evaluation (0: defaults).
+	RuleTimeout time.Duration
+	RuleMemory  uint64
+}
+
+// DetectAnomalies is the anomaly stage outside a compile (ppc learn,
+// ppc explain POLICY_PATH): the packs' detectors over g, normalised.
+func DetectAnomalies(ctx context.Context, g *ir.Graph, o AnomalyOptions) (*AnomalyReport, error) {
+	packs, err := rules.LoadDirs(o.Rules)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: o.Set, Timeout: o.RuleTimeout, MemoryLimit: o.RuleMemory, CheckSettings: schemas.CheckSettings})
+	if err != nil {
+		return nil, fmt.Errorf("rule packs: %w", err)
+	}
+	if o.Attempts {
+		g = asAttempts(g)
+	}
+	r, err := Anomalies(ctx, eng, g, o.Baseline)
+	if err != nil {
+		return nil, fmt.Errorf("rule packs: %w", err)
+	}
+	return r, nil
+}
+
+// asAttempts returns a copy of g, learned with every attempt, in which
+// the connections a policy dropped are denied attempts (as a compile's
+// lowering keeps them) rather than DROPPED verdicts of learned edges.
+func asAttempts(g *ir.Graph) *ir.Graph {
+	h := ir.New()
+	h.Stats, h.Sources, h.DNS, h.Undecided = g.Stats, g.Sources, g.DNS, g.Undecided
+	for id, n := range g.Nodes {
+		h.Nodes[id] = n
+	}
+	for id, n := range g.DeniedNodes {
+		if h.DeniedNodes == nil {
+			h.DeniedNodes = map[string]*ir.Node{}
+		}
+		h.DeniedNodes[id] = n
+	}
+	for id, e := range g.Denied {
+		h.Denied[id] = e
+	}
+	for id, e := range g.Edges {
+		d := e.Verdicts["DROPPED"]
+		if d == 0 {
+			h.Edges[id] = e
+			continue
+		}
+		if e.Flows() > d {
+			c := *e
+			c.Verdicts = map[string]int64{}
+			for v, n := range e.Verdicts {
+				if v != "DROPPED" {
+					c.Verdicts[v] = n
+				}
+			}
+			h.Edges[id] = &c
+		}
+		dc := *e
+		dc.Verdicts = map[string]int64{"DROPPED": d}
+		dc.L7 = nil
+		if old := h.Denied[id]; old != nil {
+			dc.Verdicts["DROPPED"] += old.Verdicts["DROPPED"]
+		}
+		h.Denied[id] = &dc
+	}
+	h.SettleDenied()
+	return h
 }

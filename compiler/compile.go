@@ -191,8 +191,11 @@ type Result struct {
 	Docs      []Doc
 	Replay    *ReplayReport
 	// Anomalies are the anomaly stage's findings (nil when it did not
-	// run).
-	Anomalies *AnomalyReport
+	// run); Recommendations what a reviewer should consider changing
+	// (drawn at the emit stage, from the policies, the probe and the
+	// anomalies).
+	Anomalies       *AnomalyReport
+	Recommendations []Recommendation
 	// Lint is the lint gate's report (with Options.Lint).
 	Lint        *lint.Report
 	Diagnostics ir.Diagnostics
@@ -529,6 +532,14 @@ func (s *state) emit(context.Context) error {
 			s.res.Diagnostics = append(s.res.Diagnostics, diag)
 		}
 	}
+	ri := RecommendInput{Graph: s.res.Graph, Baseline: s.opts.Baseline, Anomalies: s.res.Anomalies}
+	for _, d := range s.res.Docs {
+		ri.Policies = append(ri.Policies, d.Object())
+	}
+	if s.res.Replay != nil {
+		ri.Probe = s.res.Replay.Probe
+	}
+	s.res.Recommendations = Recommend(ri)
 	return nil
 }
 

@@ -555,14 +555,14 @@ func sameNode(a, b *Node) bool {
 		strings.Join(a.Entities, "\x00") == strings.Join(b.Entities, "\x00")
 }
 
-// DisplayNames names every node for people: "namespace/workload" for
+// DisplayNames names every node (learned and denied-only) for people: "namespace/workload" for
 // workloads ("cluster/namespace/workload" when the workloads span several
 // clusters; "namespace/workload#hash" when several identities share the
 // name), the node ID (ent:world, cidr:…, fqdn:…) for the others.
 func (g *Graph) DisplayNames() map[string]string {
 	count := map[string]int{}
 	clusters := map[string]bool{}
-	for _, n := range g.Nodes {
+	for _, n := range g.allNodes() {
 		if n.Kind == KindWorkload {
 			clusters[n.Cluster()] = true
 		}
@@ -573,13 +573,13 @@ func (g *Graph) DisplayNames() map[string]string {
 		}
 		return n.Namespace + "/" + n.Name
 	}
-	for _, n := range g.Nodes {
+	for _, n := range g.allNodes() {
 		if n.Kind == KindWorkload {
 			count[name(n)]++
 		}
 	}
-	out := make(map[string]string, len(g.Nodes))
-	for id, n := range g.Nodes {
+	out := make(map[string]string, len(g.Nodes)+len(g.DeniedNodes))
+	for id, n := range g.allNodes() {
 		switch {
 		case n.Kind != KindWorkload:
 			out[id] = id

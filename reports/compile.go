@@ -24,6 +24,9 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 	}
 	fmt.Fprintf(w, "ppc: read %d records from %d files: %d flows became %d connections between %d endpoints\n",
 		g.Stats.Records, res.Summary.Files, g.Stats.Flows, len(g.Edges), len(g.Nodes))
+	if l := AnomalyLine(res.Anomalies); l != "" {
+		defer fmt.Fprintln(w, l)
+	}
 	PrintSkipped(w, g.Stats.Skipped)
 	if res.Decisions == nil || res.Completed == compiler.StageNormalize {
 		return
@@ -73,6 +76,20 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// AnomalyLine is the one-line summary of the findings for the end of ppc learn
+// and ppc compile: how many, and the top one ("" when none ran).
+func AnomalyLine(r *compiler.AnomalyReport) string {
+	if r == nil {
+		return ""
+	}
+	if len(r.Findings) == 0 {
+		return "ppc: anomalies: none found"
+	}
+	top := r.Findings[0]
+	return fmt.Sprintf("ppc: anomalies: %d findings, %d scored %d or more; top [%g %s] %s (ppc explain lists them)",
+		len(r.Findings)+r.Omitted, r.AtLeast(compiler.HighScore), compiler.HighScore, top.Score, top.Detector, textsafe.Line(top.Msg))
 }
 
 // PrintTimings prints how long each stage took, one per line.

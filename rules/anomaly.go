@@ -56,13 +56,7 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 		nodes[id] = n
 	}
 	in["denied"] = dn["edges"]
-	all := ir.New()
-	for _, m := range []map[string]*ir.Node{g.Nodes, g.DeniedNodes} {
-		for id, n := range m {
-			all.Nodes[id] = n
-		}
-	}
-	names := all.DisplayNames()
+	names := g.DisplayNames()
 	for id, n := range nodes {
 		n.(map[string]any)["display"] = names[id]
 	}

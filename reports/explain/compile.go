@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/policypilot/ppc/compiler/verify"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/anomalyreport"
 )
 
 // FromCompile is the report input of a compile: the compiled policies
@@ -41,6 +43,7 @@ func FromCompile(res *compiler.Result, title string, flows []string) (*Input, er
 	if res.Replay != nil {
 		in.Replay, in.Probe = res.Replay.Report, res.Replay.Probe
 	}
+	in.Anomalies, in.Recommendations = res.Anomalies, res.Recommendations
 	for _, d := range res.Docs {
 		y, err := reports.YAML(d)
 		if err != nil {
@@ -95,6 +98,11 @@ type Replayed struct {
 	Replay   *compiler.PolicyReplay
 	// Cwd: policy files below it are shown relative to it.
 	Cwd string
+	// Anomalies are the anomaly detectors' findings (nil: not run);
+	// Baseline the snapshot they were compared with (for the
+	// recommendations; nil: none).
+	Anomalies *compiler.AnomalyReport
+	Baseline  *ir.Graph
 }
 
 // FromReplay is the report input of a replay: every policy of the set
@@ -105,7 +113,13 @@ func FromReplay(r Replayed) (*Input, error) {
 		Title:  r.Title,
 		Source: fmt.Sprintf("%d policies from %s, replayed against %s with Cilium's policy engine (cluster %q).", len(r.Replay.Verified), strings.Join(r.Policies, ", "), strings.Join(r.Flows, ", "), r.Cluster),
 		Graph:  r.Learned.Graph, Files: r.Learned.Summary.Files, Replay: r.Replay.Report, Probe: r.Replay.Probe,
+		Anomalies: r.Anomalies, Cwd: r.Cwd,
 	}
+	ri := compiler.RecommendInput{Graph: r.Learned.Graph, Baseline: r.Baseline, Probe: r.Replay.Probe, Anomalies: r.Anomalies}
+	for _, x := range r.Replay.Verified {
+		ri.Policies = append(ri.Policies, x.Object)
+	}
+	in.Recommendations = compiler.Recommend(ri)
 	for _, x := range r.Replay.Verified {
 		o := x.Object
 		name := o.Name
@@ -131,8 +145,10 @@ func FromReplay(r Replayed) (*Input, error) {
 	return in, nil
 }
 
-// FormatOf is the report format for path: format when given (html or
-// md), else the one its extension names (.html, .md; no extension: html).
+// FormatOf is the report format for path: format when given (html, md,
+// json or sarif), else the one its extension names (.html, .md, .json,
+// .sarif; no extension: html). json and sarif hold the anomalies and
+// recommendations only (for CI).
 func FormatOf(path, format string) (string, error) {
 	if format == "" {
 		switch strings.ToLower(filepath.Ext(path)) {
@@ -140,20 +156,31 @@ func FormatOf(path, format string) (string, error) {
 			format = "md"
 		case ".html", ".htm", "":
 			format = "html"
+		case ".json":
+			format = "json"
+		case ".sarif":
+			format = "sarif"
 		default:
-			return "", fmt.Errorf("cannot tell the report format from %q: name it .html or .md, or give --format", path)
+			return "", fmt.Errorf("cannot tell the report format from %q: name it .html, .md, .json or .sarif, or give --format", path)
 		}
 	}
-	if format != "html" && format != "md" {
-		return "", fmt.Errorf("--format %q: want html or md", format)
+	switch format {
+	case "html", "md", "json", "sarif":
+		return format, nil
 	}
-	return format, nil
+	return "", fmt.Errorf("--format %q: want html, md, json or sarif", format)
 }
 
-// Render renders in as format (html or md).
+// Render renders in as format (html, md, or json and sarif for the
+// anomalies and recommendations).
 func Render(in *Input, format string) ([]byte, error) {
-	if format == "md" {
+	switch format {
+	case "md":
 		return Markdown(in)
+	case "json", "sarif":
+		var b bytes.Buffer
+		err := anomalyreport.Formats.Write(&b, format, anomalyreport.Report{Anomalies: in.Anomalies, Recommendations: in.Recommendations}, reports.Options{Cwd: in.Cwd})
+		return b.Bytes(), err
 	}
 	return HTML(in)
 }

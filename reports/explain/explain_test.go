@@ -86,6 +86,7 @@ func fromCompileOpts(t testing.TB, opts compiler.Options, files []string) *Input
 	if err != nil {
 		t.Fatal(err)
 	}
+	in.Cwd = testutil.Testdata()
 	return in
 }
 

@@ -52,8 +52,10 @@ func HTML(in *Input) ([]byte, error) {
 		Lib, App       template.JS
 		MermaidVersion string
 		Data           any
+		AnomaliesRun   bool
+		FlagScore      int
 	}{
-		model: m, Title: in.Title, Source: in.Source,
+		model: m, Title: in.Title, Source: in.Source, AnomaliesRun: in.Anomalies != nil, FlagScore: FlagScore,
 		Style: template.CSS(styleSheet), Lib: template.JS(lib), App: template.JS(appScript),
 		MermaidVersion: mermaid.Version(),
 		Data: struct {

@@ -16,6 +16,7 @@ func Markdown(in *Input) ([]byte, error) {
 	if in.Source != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(in.Source))
 	}
+	writeAnomalies(&b, in, m)
 	b.WriteString("| | |\n|---|---|\n")
 	for _, s := range m.Stats {
 		fmt.Fprintf(&b, "| %s | %s |\n", mdText(s.Name), mdText(s.Value))
@@ -142,6 +143,50 @@ func Markdown(in *Input) ([]byte, error) {
 }
 
 // writeNotes lists notes, at most maxMarkdownRows of them.
+// writeAnomalies writes the Anomalies section (first, so a reviewer sees
+// it before anything else) and the recommendations.
+func writeAnomalies(b *strings.Builder, in *Input, m *model) {
+	if in.Anomalies != nil {
+		b.WriteString("### Anomalies\n\n")
+		base := ""
+		if m.AnomalyBaseline {
+			base = ", compared with the baseline snapshot"
+		}
+		if len(m.Anomalies) == 0 {
+			fmt.Fprintf(b, "No anomaly: none of the detectors found anything unusual%s.\n\n", base)
+		} else {
+			fmt.Fprintf(b, "What in this traffic deserves a look before these policies make it permanent, highest score first%s. Subjects scored %d or more are outlined (⚠) on the topology.\n\n", base, FlagScore)
+			b.WriteString("| score | detector | subject | finding | evidence |\n|---:|---|---|---|---|\n")
+			for _, a := range m.Anomalies {
+				ev := mdText(a.Evidence)
+				for _, s := range a.Samples {
+					ev += "<br>" + mdCode(s)
+				}
+				score := a.Score
+				if a.High {
+					score = "**" + score + "**"
+				}
+				fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", score, mdCode(a.Detector), mdCode(a.Subject), mdText(a.Msg), ev)
+			}
+			if m.MoreAnomalies > 0 {
+				fmt.Fprintf(b, "| | | | … and %d more (`ppc explain -o FILE.json` lists every one) | |\n", m.MoreAnomalies)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if len(m.Recommendations) > 0 {
+		b.WriteString("### Recommendations\n\n")
+		for i, r := range m.Recommendations {
+			if i == maxMarkdownRows {
+				fmt.Fprintf(b, "- … and %d more\n", len(m.Recommendations)-i)
+				break
+			}
+			fmt.Fprintf(b, "- %s %s\n", mdCode(r.Kind), mdText(r.Msg))
+		}
+		b.WriteString("\n")
+	}
+}
+
 func writeNotes(b *strings.Builder, notes []string) {
 	for i, n := range notes {
 		if i == maxMarkdownRows {

@@ -17,6 +17,7 @@ import (
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/reports"
 )
 
 // Policy is one policy of the report.
@@ -50,9 +51,23 @@ type Input struct {
 	Notes []string
 	// Reach is who may reach whom under the policies (nil: not computed,
 	// e.g. too many workloads; see MaxReachWorkloads).
-	Reach  *compiler.ReachResult
+	Reach *compiler.ReachResult
+	// Anomalies are the anomaly stage's findings (nil: not computed);
+	// Recommendations what to change in the policies.
+	Anomalies       *compiler.AnomalyReport
+	Recommendations []compiler.Recommendation
+	// Cwd: sample records in files below it are shown relative to it.
+	Cwd    string
 	Limits Limits
 }
+
+// FlagScore is the score from which an anomaly's subject is outlined on
+// the topology.
+const FlagScore = compiler.HighScore
+
+// maxAnomalyRows bounds the findings listed in a report (the JSON and
+// SARIF outputs list every one).
+const maxAnomalyRows = 25
 
 // MaxReachWorkloads bounds the reachability section: it costs one engine
 // check per pair of workloads and port.
@@ -75,6 +90,22 @@ type model struct {
 	Reach      []compiler.ReachPair // world's first
 	ProbeTop   []probeView
 	Legend     []legend
+	// Anomalies are the findings listed (ranked, at most maxAnomalyRows);
+	// MoreAnomalies counts the rest.
+	Anomalies       []anomalyView
+	MoreAnomalies   int
+	AnomalyBaseline bool
+	Recommendations []compiler.Recommendation
+}
+
+type anomalyView struct {
+	Score    string
+	High     bool // at least FlagScore: outlined on the topology
+	Detector string
+	Subject  string
+	Msg      string
+	Evidence string
+	Samples  []string
 }
 
 type stat struct{ Name, Value string }
@@ -205,15 +236,33 @@ func newModel(in *Input) *model {
 		}
 	}
 
+	// Anomalies.
+	flagged := map[string]bool{}
+	if a := in.Anomalies; a != nil {
+		m.AnomalyBaseline = a.Baseline
+		for i, f := range a.Findings {
+			if f.Score >= FlagScore {
+				flagged[f.Subject] = true
+			}
+			if i >= maxAnomalyRows {
+				m.MoreAnomalies++
+				continue
+			}
+			m.Anomalies = append(m.Anomalies, anomalyViewOf(f, names, in.Cwd))
+		}
+		m.MoreAnomalies += a.Omitted
+	}
+	m.Recommendations = in.Recommendations
+
 	// Topology.
-	m.Topology = topology(g, classes, in.Limits)
+	m.Topology = topology(g, classes, flagged, in.Limits)
 	if m.Topology.Collapsed {
 		for ns := range nss {
 			m.Namespaces = append(m.Namespaces, ns)
 		}
 		sort.Strings(m.Namespaces)
 		for _, ns := range m.Namespaces {
-			m.NSDiagrams[ns] = namespaceTopology(g, ns, classes, in.Limits)
+			m.NSDiagrams[ns] = namespaceTopology(g, ns, classes, flagged, in.Limits)
 		}
 	}
 	hasReplay := in.Replay != nil
@@ -259,6 +308,40 @@ func newModel(in *Input) *model {
 		}
 	}
 	return m
+}
+
+func anomalyViewOf(f compiler.Anomaly, names map[string]string, cwd string) anomalyView {
+	subject := names[f.Subject]
+	if subject == "" {
+		subject = f.Subject
+	}
+	ev := f.Evidence
+	var parts []string
+	if ev.Connections > 0 {
+		parts = append(parts, plural(ev.Connections, "connection"))
+	}
+	if ev.Dropped > 0 {
+		parts = append(parts, plural(ev.Dropped, "attempt")+" dropped by policy")
+	}
+	if ev.Learned {
+		parts = append(parts, "learned with --include-denied")
+	}
+	if !ev.FirstSeen.IsZero() {
+		parts = append(parts, fmt.Sprintf("seen %s – %s", stamp(ev.FirstSeen), stamp(ev.LastSeen)))
+	}
+	v := anomalyView{Score: fmt.Sprintf("%g", f.Score), High: f.Score >= FlagScore, Detector: f.Detector, Subject: subject, Msg: f.Msg, Evidence: strings.Join(parts, "; ")}
+	for _, p := range ev.Samples {
+		v.Samples = append(v.Samples, reports.RelPos(p, cwd))
+	}
+	return v
+}
+
+// plural is "1 thing" or "n things".
+func plural(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // directionText lists the evidence that decided the connections'

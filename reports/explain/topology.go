@@ -70,6 +70,9 @@ type dnode struct {
 	label string
 	group string // namespace subgraph ("" for none)
 	kind  string // classDef: wl, ns, ent, cidr, fqdn
+	// flagged: the node is (or holds) the subject of an anomaly finding
+	// a reviewer must see.
+	flagged bool
 }
 
 // dedge is an edge as drawn: all connections between two drawn nodes.
@@ -83,6 +86,18 @@ type dedge struct {
 }
 
 type grouping func(n *ir.Node) dnode
+
+// flagging marks the drawn nodes that are or hold a flagged graph node.
+func flagging(group grouping, flagged map[string]bool) grouping {
+	if len(flagged) == 0 {
+		return group
+	}
+	return func(n *ir.Node) dnode {
+		d := group(n)
+		d.flagged = flagged[n.ID]
+		return d
+	}
+}
 
 // detailed draws every node as itself.
 func detailed(g *ir.Graph) grouping {
@@ -159,7 +174,10 @@ func build(g *ir.Graph, group grouping, classes map[string]Class, keep func(*ir.
 			continue
 		}
 		s, d := group(g.Nodes[e.Src]), group(g.Nodes[e.Dst])
-		nodes[s.key], nodes[d.key] = s, d
+		s.flagged = s.flagged || nodes[s.key].flagged
+		nodes[s.key] = s
+		d.flagged = d.flagged || nodes[d.key].flagged
+		nodes[d.key] = d
 		k := [2]string{s.key, d.key}
 		de := edges[k]
 		if de == nil {
@@ -194,8 +212,8 @@ func build(g *ir.Graph, group grouping, classes map[string]Class, keep func(*ir.
 // topology draws g within lim: every node and every connection if that
 // fits; else with namespaces collapsed; else the edges with the most
 // flows. Notes say what was simplified.
-func topology(g *ir.Graph, classes map[string]Class, lim Limits) Diagram {
-	nodes, edges := build(g, detailed(g), classes, nil)
+func topology(g *ir.Graph, classes map[string]Class, flagged map[string]bool, lim Limits) Diagram {
+	nodes, edges := build(g, flagging(detailed(g), flagged), classes, nil)
 	var notes []string
 	if len(edges) == 0 {
 		notes = append(notes, "No connection to draw: every record was skipped (see Records skipped).")
@@ -206,7 +224,7 @@ func topology(g *ir.Graph, classes map[string]Class, lim Limits) Diagram {
 	if len(edges) <= lim.Collapse {
 		return render(nodes, edges, lim, notes)
 	}
-	nodes, edges = build(g, collapsed(g, ""), classes, nil)
+	nodes, edges = build(g, flagging(collapsed(g, ""), flagged), classes, nil)
 	notes = append(notes, fmt.Sprintf("The graph is large: each namespace is drawn as one node, and all CIDR and all FQDN peers as one node each (%d edges). Pick a namespace to see its workloads.", len(edges)))
 	d := render(nodes, edges, lim, notes)
 	d.Collapsed = true
@@ -215,12 +233,12 @@ func topology(g *ir.Graph, classes map[string]Class, lim Limits) Diagram {
 
 // namespaceTopology draws one namespace's workloads and every connection
 // that touches them, other namespaces collapsed.
-func namespaceTopology(g *ir.Graph, ns string, classes map[string]Class, lim Limits) Diagram {
+func namespaceTopology(g *ir.Graph, ns string, classes map[string]Class, flagged map[string]bool, lim Limits) Diagram {
 	touches := func(e *ir.Edge) bool {
 		s, d := g.Nodes[e.Src], g.Nodes[e.Dst]
 		return (s.Kind == ir.KindWorkload && s.Namespace == ns) || (d.Kind == ir.KindWorkload && d.Namespace == ns)
 	}
-	nodes, edges := build(g, collapsed(g, ns), classes, touches)
+	nodes, edges := build(g, flagging(collapsed(g, ns), flagged), classes, touches)
 	return render(nodes, edges, lim, []string{fmt.Sprintf("Namespace %s: its workloads and every connection that touches them; other namespaces are drawn as one node each.", ns)})
 }
 
@@ -275,6 +293,10 @@ var kindStyle = []struct{ kind, style string }{
 	{"fqdn", "fill:#e8f5e9,stroke:#2e7d32,color:#1b5e20"},
 }
 
+// anomalyStyle outlines a flagged node (applied after its kind's class,
+// so its stroke wins).
+const anomalyStyle = "stroke:#c62828,stroke-width:4px"
+
 func write(nodes map[string]dnode, edges []*dedge) Diagram {
 	used := map[string]bool{}
 	for _, e := range edges {
@@ -297,9 +319,13 @@ func write(nodes map[string]dnode, edges []*dedge) Diagram {
 	groups := map[string][]string{}
 	var groupNames []string
 	byKind := map[string][]string{}
+	var flagged []string
 	for _, k := range keys {
 		n := nodes[k]
 		byKind[n.kind] = append(byKind[n.kind], ids[k])
+		if n.flagged {
+			flagged = append(flagged, ids[k])
+		}
 		if n.group != "" {
 			if _, ok := groups[n.group]; !ok {
 				groupNames = append(groupNames, n.group)
@@ -332,10 +358,16 @@ func write(nodes map[string]dnode, edges []*dedge) Diagram {
 			fmt.Fprintf(&b, "  class %s %s\n", strings.Join(l, ","), ks.kind)
 		}
 	}
+	if len(flagged) > 0 {
+		fmt.Fprintf(&b, "  classDef anomaly %s\n  class %s anomaly\n", anomalyStyle, strings.Join(flagged, ","))
+	}
 	return Diagram{Text: b.String(), Nodes: len(keys), Edges: len(edges)}
 }
 
 func shape(id string, n dnode) string {
+	if n.flagged {
+		n.label = "⚠ " + n.label
+	}
 	switch n.kind {
 	case "ent":
 		return id + "((" + quote(n.label) + "))"

@@ -39,6 +39,7 @@ type compileParams struct {
 	dryRun    bool
 	follow    bool
 	every     time.Duration
+	anomaly   anomalyFlags
 }
 
 func init() {
@@ -79,6 +80,7 @@ written unless every check passed.`,
 			fs.DurationVar(&p.every, "every", 10*time.Minute, "with --follow: the time between recompiles")
 			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
 			p.bound.register(fs, "the rule packs")
+			p.anomaly.register(fs)
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
 	})
@@ -109,10 +111,17 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	if err != nil {
 		return err
 	}
+	if err := p.anomaly.check(); err != nil {
+		return err
+	}
 	opts := compiler.Options{
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
 		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
 		InferCluster: !p.agent.clusterSet(), RuleTimeout: bounds.Timeout, RuleMemory: bounds.Memory,
+		NoAnomalies: p.anomaly.none,
+	}
+	if opts.Baseline, err = p.anomaly.load(ctx, e); err != nil {
+		return err
 	}
 	if p.stopAfter != "" {
 		if opts.StopAfter, err = compiler.ParseStage(p.stopAfter); err != nil {
@@ -170,12 +179,16 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	if err := lintGate(e, res); err != nil {
 		return err
 	}
+	if err := p.anomaly.gate(e, "compile", res.Anomalies); err != nil {
+		return err
+	}
 	// The report is rendered first and written last: a compile that
 	// cannot write its policies writes no report either.
 	var report []byte
 	if p.report != "" {
 		in, err := explain.FromCompile(res, "ppc policy report", args)
 		if err == nil {
+			in.Cwd = e.cwd
 			report, err = explain.Render(in, reportFmt)
 		}
 		if err != nil {

@@ -23,6 +23,7 @@ type explainParams struct {
 	format  string
 	title   string
 	noProbe bool
+	anomaly anomalyFlags
 }
 
 func init() {
@@ -60,6 +61,7 @@ usage error or unreadable input.`,
 			fs.StringVar(&p.format, "format", "", "html or md (default: from -o's extension, else html)")
 			fs.StringVar(&p.title, "title", "", "the report's title (default: \"ppc policy report\")")
 			fs.BoolVar(&p.noProbe, "no-probe", false, "skip the least-privilege probe")
+			p.anomaly.register(fs)
 			return func(ctx context.Context, e *env, args []string) error { return runExplain(ctx, e, p, args) }
 		},
 	})
@@ -86,13 +88,26 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 	if title == "" {
 		title = "ppc policy report"
 	}
+	if err := p.anomaly.check(); err != nil {
+		return err
+	}
+	baseline, err := p.anomaly.load(ctx, e)
+	if err != nil {
+		return err
+	}
 	var in *explain.Input
 	if len(args) > 0 {
 		run, res, err := p.src.run(ctx, e, args, "explain", !p.noProbe, 10)
 		if err != nil {
 			return err
 		}
-		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Agent: run.settings, Cwd: e.cwd}); err != nil {
+		var found *compiler.AnomalyReport
+		if !p.anomaly.none {
+			if found, err = compiler.DetectAnomalies(ctx, res.Graph, compiler.AnomalyOptions{Rules: p.rules, Set: p.set, Baseline: baseline, Attempts: true}); err != nil {
+				return &exitError{code: exitFailure, err: err}
+			}
+		}
+		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Agent: run.settings, Cwd: e.cwd, Anomalies: found, Baseline: baseline}); err != nil {
 			return err
 		}
 	} else {
@@ -112,6 +127,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			Learn: learn,
 			Rules: p.rules, Set: p.set, Schemas: p.schemas,
 			Agent: settings, InferCluster: !p.src.agent.clusterSet(), NoProbe: p.noProbe,
+			NoAnomalies: p.anomaly.none, Baseline: baseline,
 		})
 		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 		if err != nil {
@@ -126,6 +142,7 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 			return err
 		}
 	}
+	in.Cwd = e.cwd
 	b, err := explain.Render(in, format)
 	if err != nil {
 		return err
@@ -136,5 +153,5 @@ func runExplain(ctx context.Context, e *env, p *explainParams, args []string) er
 	if p.output != "" {
 		fmt.Fprintf(e.stderr, "ppc explain: wrote %s\n", p.output)
 	}
-	return nil
+	return p.anomaly.gate(e, "explain", in.Anomalies)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/lower"
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -139,4 +141,59 @@ func (f *agentFlags) settings() (agent.Settings, error) {
 		s.ClusterName = agent.Defaults().ClusterName
 	}
 	return s, nil
+}
+
+// anomalyFlags configure the anomaly detectors of learn, compile and
+// explain: a baseline to compare with, a CI gate, or none at all.
+type anomalyFlags struct {
+	baseline string
+	none     bool
+	failOn   float64
+	fs       *pflag.FlagSet
+}
+
+func (f *anomalyFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
+	fs.StringVar(&f.baseline, "baseline", "", "compare the traffic with an earlier snapshot in `FILE` (an IR from ppc learn, or flows): new connections and namespaces become anomalies")
+	fs.BoolVar(&f.none, "no-anomalies", false, "skip the anomaly detectors")
+	fs.Float64Var(&f.failOn, "fail-on-anomaly", 0, "exit 1 when an anomaly scores `SCORE` (0-100) or more")
+}
+
+// gating reports whether --fail-on-anomaly was given.
+func (f *anomalyFlags) gating() bool { return f.fs != nil && f.fs.Changed("fail-on-anomaly") }
+
+// check validates the flags.
+func (f *anomalyFlags) check() error {
+	switch {
+	case f.gating() && (f.failOn < 0 || f.failOn > 100):
+		return usageErr("--fail-on-anomaly must be between 0 and 100")
+	case f.none && (f.gating() || f.baseline != ""):
+		return usageErr("--no-anomalies skips the detectors: --fail-on-anomaly and --baseline do not apply")
+	}
+	return nil
+}
+
+// load reads the baseline (nil without --baseline).
+func (f *anomalyFlags) load(ctx context.Context, e *env) (*ir.Graph, error) {
+	if f.baseline == "" {
+		return nil, nil
+	}
+	g, err := compiler.ReadBaseline(ctx, f.baseline, compiler.LearnOptions{Stdin: e.stdin})
+	if err != nil {
+		return nil, &exitError{code: exitFailure, err: err}
+	}
+	return g, nil
+}
+
+// gate fails (exit 1) when --fail-on-anomaly is given and a finding
+// scores at least it.
+func (f *anomalyFlags) gate(e *env, cmd string, r *compiler.AnomalyReport) error {
+	if !f.gating() {
+		return nil
+	}
+	if n := r.AtLeast(f.failOn); n > 0 {
+		fmt.Fprintf(e.stderr, "ppc %s: %d anomalies scored %g or more (--fail-on-anomaly)\n", cmd, n, f.failOn)
+		return &exitError{code: exitFailed, printed: true}
+	}
+	return nil
 }

@@ -27,12 +27,14 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 			var output, format string
 			var quiet, follow bool
 			var every time.Duration
+			var anomaly anomalyFlags
 			fs.StringVarP(&output, "output", "o", "", "write the IR to `FILE` (atomically; default stdout)")
 			fs.StringVar(&format, "format", "json", "json (the snapshot) or text (the canonical dump)")
 			ingest.register(fs)
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors")
 			fs.BoolVar(&follow, "follow", false, "with --hubble-server and -o: keep learning, rewriting the snapshot after every round; Ctrl-C writes it once more and exits 0")
 			fs.DurationVar(&every, "snapshot-every", time.Minute, "with --follow: the time between rounds (and snapshots)")
+			anomaly.register(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				if follow {
 					return learnFollow(ctx, e, &ingest, args, output, format, every, quiet)
@@ -48,6 +50,13 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				if err != nil {
 					return err
 				}
+				if err := anomaly.check(); err != nil {
+					return err
+				}
+				baseline, err := anomaly.load(ctx, e)
+				if err != nil {
+					return err
+				}
 				prog := progress.Start(e.stderr, !quiet)
 				opts.Progress = prog.Records()
 				res, err := compiler.Compile(ctx, args, compiler.Options{Learn: opts, StopAfter: compiler.StageNormalize, Stage: prog.StageFunc()})
@@ -55,6 +64,13 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 				reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
 				if err != nil {
 					return &exitError{code: exitFailure, err: err}
+				}
+				if !anomaly.none && (!quiet || anomaly.gating()) && !res.Diagnostics.HasErrors() {
+					// The summary's top finding, and the gate: the default
+					// pack's detectors over the learned graph.
+					if res.Anomalies, err = compiler.DetectAnomalies(ctx, res.Graph, compiler.AnomalyOptions{Baseline: baseline}); err != nil {
+						return &exitError{code: exitFailure, err: err}
+					}
 				}
 				if !quiet {
 					reports.PrintCompileSummary(e.stderr, res)
@@ -64,9 +80,14 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 					write = func(w io.Writer) error { return ir.Format(w, res.Graph) }
 				}
 				if output == "" {
-					return write(e.stdout)
+					err = write(e.stdout)
+				} else {
+					err = atomicfile.WriteFunc(output, write)
 				}
-				return atomicfile.WriteFunc(output, write)
+				if err != nil {
+					return err
+				}
+				return anomaly.gate(e, "learn", res.Anomalies)
 			}
 		},
 	})

@@ -24,8 +24,8 @@ settings := lib.setting("anomaly", {})
 # conf(d, k, def) is setting anomaly.<d>.<k>.
 conf(d, k, def) := object.get(settings, [d, k], def)
 
-# score(d, x) is detector d's weight plus x, at most 100.
-score(d, x) := min([100, round(conf(d, "weight", 50) + x)])
+# score(d, x) is detector d's weight plus x, from 0 to 100.
+score(d, x) := max([0, min([100, round(conf(d, "weight", 50) + x)])])
 
 # name(id) names a node for people (its display name: namespace/name for
 # a workload, with its ID's hash when several identities share the name).
@@ -211,6 +211,8 @@ capture_connections := sum([e.flows | some e in input.edges])
 
 # ---- new_edge: connections the baseline snapshot does not have ------------
 
+# A learned connection scores the weight; a new attempt the cluster
+# dropped scores 10 less (the drop detectors judge those already).
 findings contains {
 	"detector": "new_edge",
 	"score": score("new_edge", 0),
@@ -219,7 +221,20 @@ findings contains {
 	"edges": [e.id],
 } if {
 	input.baseline
-	some e in all_edges
+	some e in input.edges
+	not input.baseline.edges[e.id]
+}
+
+findings contains {
+	"detector": "new_edge",
+	"score": score("new_edge", -10),
+	"subject": e.src,
+	"msg": sprintf("new since the baseline: %s", [edge_text(e.id)]),
+	"edges": [e.id],
+} if {
+	input.baseline
+	some e in input.denied
+	not input.edges[e.id]
 	not input.baseline.edges[e.id]
 }
 
