@@ -192,7 +192,11 @@ func (f *anomalyFlags) gate(e *env, cmd string, r *compiler.AnomalyReport) error
 		return nil
 	}
 	if n := r.AtLeast(f.failOn); n > 0 {
-		fmt.Fprintf(e.stderr, "ppc %s: %d anomalies scored %g or more (--fail-on-anomaly)\n", cmd, n, f.failOn)
+		what := "anomalies"
+		if n == 1 {
+			what = "anomaly"
+		}
+		fmt.Fprintf(e.stderr, "ppc %s: %d %s scored %g or more (--fail-on-anomaly)\n", cmd, n, what, f.failOn)
 		return &exitError{code: exitFailed, printed: true}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/policypilot/ppc/internal/flowgen"
 	"github.com/policypilot/ppc/internal/testutil"
 )
 
@@ -38,6 +39,25 @@ func TestScripts(t *testing.T) {
 				rec := `{"flow":{"verdict":"FORWARDED","IP":{"source":"10.0.0.1","destination":"10.0.0.2"},"l4":{"TCP":{"source_port":40000,"destination_port":8080,"flags":{"SYN":true}}},"source":{"namespace":"shop","labels":["k8s:app=web"]},"destination":{"namespace":"shop","labels":["k8s:app=api"]},"traffic_direction":"EGRESS"` +
 					strings.Repeat(" ", n<<20) + "}}\n"
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(rec), 0o644))
+			},
+			// scenario probe|plain CONNS FILE writes flowgen's ground-truth
+			// capture of CONNS connections (seed 7), with or without the
+			// pod that probes services it never otherwise talks to.
+			"scenario": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 3 || args[0] != "probe" && args[0] != "plain" {
+					ts.Fatalf("usage: scenario probe|plain CONNS FILE")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[2]))
+				ts.Check(err)
+				gen := flowgen.Scenario
+				if args[0] == "probe" {
+					gen = flowgen.ProbeScenario
+				}
+				_, err = gen(f, n, 7)
+				ts.Check(err)
+				ts.Check(f.Close())
 			},
 		},
 		Setup: func(e *testscript.Env) error {

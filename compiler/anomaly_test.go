@@ -1,0 +1,182 @@
+package compiler_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/internal/flowgen"
+	"github.com/policypilot/ppc/ir/irtest"
+)
+
+// scenario writes one of flowgen's ground-truth captures.
+func scenario(t *testing.T, probe bool) (string, flowgen.Truth) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "shop.json")
+	out, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := flowgen.Scenario
+	if probe {
+		gen = flowgen.ProbeScenario
+	}
+	truth, err := gen(out, 3000, 7)
+	out.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, truth
+}
+
+// TestAnomaliesAgainstGroundTruth holds the anomaly stage to what really
+// happened in flowgen's scenarios: the findings a reviewer must see
+// (scored compiler.HighScore or more) are all about the workloads that
+// misbehaved, the prober comes first, and each misbehaving workload is
+// found. It logs the precision of all findings and of the high ones.
+func TestAnomaliesAgainstGroundTruth(t *testing.T) {
+	for _, probe := range []bool{false, true} {
+		t.Run(fmt.Sprintf("probe=%v", probe), func(t *testing.T) {
+			f, truth := scenario(t, probe)
+			res := compile(t, []string{f}, compiler.Options{})
+			a := res.Anomalies
+			if a == nil || len(a.Findings) == 0 {
+				t.Fatal("no finding")
+			}
+			names := res.Graph.DisplayNames()
+			bad := map[string]bool{}
+			for _, w := range truth.Anomalous {
+				bad[w] = true
+			}
+			workload := func(id string) string { // "shop-prod/shop/x" -> "shop/x"
+				n := names[id]
+				if i := strings.Index(n, "/"); i >= 0 && strings.Count(n, "/") == 2 {
+					n = n[i+1:]
+				}
+				return n
+			}
+			var tp, high, highTP int
+			found := map[string]bool{}
+			for _, x := range a.Findings {
+				ok := bad[workload(x.Subject)]
+				if ok {
+					tp++
+					found[workload(x.Subject)] = true
+				}
+				if x.Score >= compiler.HighScore {
+					high++
+					if ok {
+						highTP++
+					} else {
+						t.Errorf("high finding about a workload that behaved: %+v", x.Anomaly)
+					}
+				}
+			}
+			for w := range bad {
+				if !found[w] {
+					t.Errorf("%s misbehaved and no finding names it: %v", w, a.Findings)
+				}
+			}
+			if probe && workload(a.Findings[0].Subject) != "shop/recommendationservice" {
+				t.Errorf("first finding %+v, want the prober's", a.Findings[0].Anomaly)
+			}
+			t.Logf("%d findings, precision %d/%d; scored %d or more: %d/%d", len(a.Findings), tp, len(a.Findings), compiler.HighScore, highTP, high)
+		})
+	}
+}
+
+// TestAnomaliesOfAttempts: explain POLICY_PATH learns every attempt (the
+// cluster's drops as DROPPED edges); judged as attempts, its findings are
+// those of the compile's anomaly stage.
+func TestAnomaliesOfAttempts(t *testing.T) {
+	ctx := context.Background()
+	f, _ := scenario(t, true)
+	res := compile(t, []string{f}, compiler.Options{})
+	att, _, err := compiler.LearnAttempts(ctx, []string{f}, compiler.LearnOptions{}, agent.Defaults(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := compiler.DetectAnomalies(ctx, att.Graph, compiler.AnomalyOptions{Attempts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(r *compiler.AnomalyReport) string {
+		var b strings.Builder
+		for _, x := range r.Findings {
+			fmt.Fprintf(&b, "%g %s %s %v\n", x.Score, x.Detector, x.Subject, x.Evidence.Dropped)
+		}
+		return b.String()
+	}
+	if key(got) != key(res.Anomalies) {
+		t.Errorf("attempts:\n%s\ncompile:\n%s", key(got), key(res.Anomalies))
+	}
+	// Judged as learned (--include-denied), the same drops say so.
+	learned, err := compiler.DetectAnomalies(ctx, att.Graph, compiler.AnomalyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(learned.Findings[0].Msg+learned.Findings[1].Msg, "learned with --include-denied") {
+		t.Errorf("learned drops not said to be learned: %v", learned.Findings[:2])
+	}
+}
+
+// TestRecommend: each kind of recommendation, from its trigger.
+func TestRecommend(t *testing.T) {
+	g := irtest.Graph(
+		irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"), irtest.Workload("shop", "db", "app=db"),
+		irtest.Edge("shop/web", "shop/api", "TCP/8080"), irtest.Edge("shop/api", "shop/db", "TCP/5432"), irtest.Edge("shop/web", "shop/db", "TCP/5432"),
+	)
+	base := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "api", "app=api"), irtest.Edge("shop/web", "shop/api", "TCP/8080"))
+	var ports []string
+	for p := 1000; p < 1035; p++ {
+		ports = append(ports, fmt.Sprintf(`{"port":"%d","protocol":"TCP"}`, p))
+	}
+	pol := func(name, sel, rules string) manifest.Object {
+		return manifest.Object{Kind: "CiliumNetworkPolicy", Name: name, Namespace: "shop", JSON: []byte(fmt.Sprintf(
+			`{"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":%q,"namespace":"shop"},"spec":{"endpointSelector":{"matchLabels":%s},"ingress":[%s]}}`, name, sel, rules))}
+	}
+	objs := []manifest.Object{
+		pol("db", `{"statefulset.kubernetes.io/pod-name":"db-0"}`, `{"toPorts":[{"ports":[`+strings.Join(ports, ",")+`]}]}`),
+		pol("api", `{"app":"api"}`, `{"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]}`),
+	}
+	var web, api string
+	for id, n := range g.Nodes {
+		switch n.Name {
+		case "web":
+			web = id
+		case "api":
+			api = id
+		}
+	}
+	probe := &replay.ProbeReport{ByPolicy: []replay.ProbeCount{{Policy: "shop/api", Allowed: 3, Examples: []replay.ProbeHit{{Src: web, Dst: api, Protocol: "TCP", Port: 9090}}}}}
+	anom := &compiler.AnomalyReport{Findings: []compiler.Anomaly{{}}}
+	anom.Findings[0].Detector, anom.Findings[0].Subject = "world_no_dns", api
+	recs := compiler.Recommend(compiler.RecommendInput{Graph: g, Baseline: base, Policies: objs, Probe: probe, Anomalies: anom})
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.Kind+": "+r.Msg)
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		"over_allow: shop/api allows 3 connections the flows never show (e.g. shop/web → shop/api TCP/9090)",
+		"single_pod: shop/db: spec.endpointSelector uses statefulset.kubernetes.io/pod-name, which selects one pod of the StatefulSet",
+		"port_limit: shop/db: spec.ingress[0].toPorts[0] lists 35 ports, near Cilium's limit of 40",
+		"world_to_fqdn: shop/api reaches addresses outside the cluster by address only",
+		"changed_most: shop/db: 2 connections new since the baseline, 0 gone",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no %q in:\n%s", want, all)
+		}
+	}
+	// Near misses: 31 ports, the app label, no baseline, no probe: nothing.
+	if recs := compiler.Recommend(compiler.RecommendInput{Graph: g, Policies: []manifest.Object{pol("api", `{"app":"api"}`, `{"toPorts":[{"ports":[`+strings.Join(ports[:31], ",")+`]}]}`)}}); len(recs) != 0 {
+		t.Errorf("near misses recommended: %v", recs)
+	}
+}
