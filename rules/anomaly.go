@@ -40,7 +40,8 @@ type Anomaly struct {
 }
 
 // AnomalyInput is the anomaly stage's input document (see
-// rules/README.md): Input's nodes (with the denied-only ones, marked
+// rules/README.md): the aggregates detectors read instead of scanning
+// every edge (see aggregates), Input's nodes (with the denied-only ones, marked
 // denied_only, and every node's display name for messages) and learned
 // edges, the denied attempts, and with a
 // baseline snapshot, its nodes (ID to namespace, "" outside the cluster)
@@ -60,6 +61,9 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 	for id, n := range nodes {
 		n.(map[string]any)["display"] = names[id]
 	}
+	for k, v := range aggregates(g) {
+		in[k] = v
+	}
 	if baseline != nil {
 		bn, be := map[string]any{}, map[string]any{}
 		for _, m := range []map[string]*ir.Node{baseline.Nodes, baseline.DeniedNodes} {
@@ -76,6 +80,127 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 		in["baseline"] = map[string]any{"nodes": bn, "edges": be}
 	}
 	return in
+}
+
+// aggregates are what detectors would otherwise compute by scanning every
+// edge, computed once in Go (a scan costs several Rego expressions per
+// edge; these cost one pass): by source, its distinct targets (learned
+// edges and denied attempts), its dropped attempts [edge, attempts,
+// learned], its learned edges [flows, edge] fewest flows first, and its
+// edges to CIDR peers [edge, peer]; by namespace, the edges and attempts
+// with a workload of it at an end and their connections; by port
+// ("TCP/80"), how many learned edges and connections use it and the
+// first edge; and the learned connections in all.
+func aggregates(g *ir.Graph) map[string]any {
+	type source struct {
+		targets        map[string]bool
+		dropped, flows [][3]any
+		cidr           [][2]string
+	}
+	type nsAgg struct {
+		edges []string
+		conns int64
+	}
+	type portAgg struct {
+		proto string
+		port  uint16
+		edges int
+		conns int64
+		first string
+	}
+	srcs := map[string]*source{}
+	nss := map[string]*nsAgg{}
+	ports := map[string]*portAgg{}
+	var total int64
+	src := func(id string) *source {
+		x := srcs[id]
+		if x == nil {
+			x = &source{targets: map[string]bool{}}
+			srcs[id] = x
+		}
+		return x
+	}
+	visit := func(e *ir.Edge, denied bool) {
+		x := src(e.Src)
+		x.targets[e.Dst+" "+e.Protocol+"/"+fmt.Sprint(e.Port)] = true
+		n := e.Flows()
+		switch {
+		case denied:
+			x.dropped = append(x.dropped, [3]any{e.ID, n, false})
+		case e.Verdicts["DROPPED"] > 0:
+			x.dropped = append(x.dropped, [3]any{e.ID, e.Verdicts["DROPPED"], true})
+		}
+		if peer := g.Node(e.Dst); peer != nil && peer.Kind == ir.KindCIDR {
+			x.cidr = append(x.cidr, [2]string{e.ID, e.Dst})
+		}
+		seen := map[string]bool{}
+		for _, end := range []string{e.Src, e.Dst} {
+			if node := g.Node(end); node != nil && node.Namespace != "" && !seen[node.Namespace] {
+				seen[node.Namespace] = true
+				a := nss[node.Namespace]
+				if a == nil {
+					a = &nsAgg{}
+					nss[node.Namespace] = a
+				}
+				a.edges = append(a.edges, e.ID)
+				a.conns += n
+			}
+		}
+		if denied {
+			return
+		}
+		total += n
+		x.flows = append(x.flows, [3]any{n, e.ID, nil})
+		if e.Protocol == "TCP" || e.Protocol == "UDP" || e.Protocol == "SCTP" {
+			k := e.Protocol + "/" + fmt.Sprint(e.Port)
+			a := ports[k]
+			if a == nil {
+				a = &portAgg{proto: e.Protocol, port: e.Port, first: e.ID}
+				ports[k] = a
+			}
+			a.edges++
+			a.conns += n
+		}
+	}
+	for _, e := range g.SortedEdges() {
+		visit(e, false)
+	}
+	for _, e := range g.SortedDenied() {
+		visit(e, true)
+	}
+	num := func(n int64) json.Number { return json.Number(fmt.Sprint(n)) }
+	bySource := make(map[string]any, len(srcs))
+	for id, x := range srcs {
+		sort.SliceStable(x.flows, func(i, j int) bool { return x.flows[i][0].(int64) < x.flows[j][0].(int64) })
+		dropped := make([]any, len(x.dropped))
+		for i, d := range x.dropped {
+			dropped[i] = []any{d[0], num(d[1].(int64)), d[2]}
+		}
+		flows := make([]any, len(x.flows))
+		for i, f := range x.flows {
+			flows[i] = []any{num(f[0].(int64)), f[1]}
+		}
+		cidr := make([]any, len(x.cidr))
+		for i, c := range x.cidr {
+			cidr[i] = []any{c[0], c[1]}
+		}
+		bySource[id] = map[string]any{"targets": num(int64(len(x.targets))), "dropped": dropped, "flows": flows, "cidr_edges": cidr}
+	}
+	byNS := make(map[string]any, len(nss))
+	for ns, a := range nss {
+		sort.Strings(a.edges)
+		a.edges = compactStrings(a.edges) // an edge and an attempt share an ID
+		ids := make([]any, len(a.edges))
+		for i, id := range a.edges {
+			ids[i] = id
+		}
+		byNS[ns] = map[string]any{"edges": ids, "connections": num(a.conns)}
+	}
+	byPort := make(map[string]any, len(ports))
+	for k, a := range ports {
+		byPort[k] = map[string]any{"protocol": a.proto, "port": num(int64(a.port)), "edges": num(int64(a.edges)), "connections": num(a.conns), "edge": a.first}
+	}
+	return map[string]any{"by_source": bySource, "by_namespace": byNS, "by_port": byPort, "connections": num(total)}
 }
 
 // Anomalies evaluates the packs' anomaly detectors (data.ppc.anomaly) over

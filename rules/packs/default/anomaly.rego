@@ -8,9 +8,11 @@
 #
 # Input: nodes (learned, and denied_only ones that only denied attempts
 # name), edges (learned connections), denied (connection attempts a policy
-# of the cluster dropped and that were not learned), and with --baseline,
-# baseline {"nodes": {id: namespace}, "edges": {id: true}} of an earlier
-# snapshot. See rules/README.md.
+# of the cluster dropped and that were not learned), the aggregates ppc
+# computes in one pass so that no detector scans every edge (by_source,
+# by_namespace, by_port, connections), and with --baseline, baseline
+# {"nodes": {id: namespace}, "edges": {id: true}} of an earlier snapshot.
+# See rules/README.md.
 #
 # Output (read by ppc):
 #   findings  set of {detector, score (0-100), subject (node ID), msg,
@@ -31,26 +33,17 @@ score(d, x) := max([0, min([100, round(conf(d, "weight", 50) + x)])])
 # a workload, with its ID's hash when several identities share the name).
 name(id) := object.get(input.nodes, [id, "display"], id)
 
-# all_edges are the learned edges and the denied attempts.
-all_edges := array.concat([e | some e in input.edges], [e | some e in input.denied])
-
 # dropped[src] are [edge, attempts, learned] for the connection attempts of
 # src that a policy dropped: denied attempts, and the DROPPED connections
 # of learned edges (with --include-denied, which learns them: they stay
 # anomalies, and the message says the policies now allow them).
-dropped := {src: xs | some [src, xs] in lib.groups(array.concat(
-	[[e.src, [e.id, e.flows, false]] | some e in input.denied],
-	[[e.src, [e.id, n, true]] | some e in input.edges; n := object.get(e.verdicts, "DROPPED", 0); n > 0],
-))}
+dropped := {src: s.dropped | some src, s in input.by_source; count(s.dropped) > 0}
 
 learned_note(xs) := "" if {
 	count([x | some x in xs; x[2]]) == 0
 } else := sprintf("; %d of them learned with --include-denied: the policies written allow what the cluster denied", [count([x | some x in xs; x[2]])])
 
 # ---- scan: one source trying many destinations or ports, many dropped -----
-
-# targets[src] are the distinct [destination, protocol, port] src tried.
-targets := {src: ts | some [src, ts] in lib.groups([[e.src, [e.dst, e.protocol, e.port]] | some e in all_edges])}
 
 findings contains {
 	"detector": "scan",
@@ -60,8 +53,8 @@ findings contains {
 	"edges": [x[0] | some x in ds],
 } if {
 	min_targets := conf("scan", "min_targets", 8)
-	some src, ts in targets
-	n := count(ts)
+	some src, s in input.by_source
+	n := s.targets
 	n >= min_targets
 	ds := dropped[src]
 	nd := count(ds)
@@ -86,9 +79,6 @@ findings contains {
 
 # ---- rare_edge: few flows where the source's other connections carry many --
 
-# src_flows[src] are [flows, edge] of src's learned edges, fewest first.
-src_flows := {src: xs | some [src, xs] in lib.groups([[e.src, [e.flows, e.id]] | some e in input.edges])}
-
 findings contains {
 	"detector": "rare_edge",
 	"score": score("rare_edge", min([20, median / 10])),
@@ -96,7 +86,9 @@ findings contains {
 	"msg": sprintf("%s reached %s on %s/%d in %d connection(s), while its %d connections carry a median of %d", [name(src), name(e.dst), e.protocol, e.port, x[0], count(xs), median]),
 	"edges": [e.id],
 } if {
-	some src, xs in src_flows
+	# The source's learned edges as [flows, edge], fewest flows first.
+	some src, s in input.by_source
+	xs := s.flows
 	count(xs) > conf("rare_edge", "min_peers", 3)
 	median := xs[floor(count(xs) / 2)][0]
 	median >= conf("rare_edge", "min_peer_flows", 20)
@@ -114,15 +106,17 @@ findings contains {
 	"msg": sprintf("%s reached %d address(es) outside the cluster with no DNS name in the flows, so only a CIDR rule can allow them, not toFQDNs: %s", [name(src), count(addrs), concat(", ", shown)]),
 	"edges": ids,
 } if {
-	some [src, ids] in lib.groups([[e.src, e.id] |
-		some e in all_edges
-		input.nodes[e.dst].kind == "cidr"
-		input.nodes[e.src].kind == "workload"
-		not private(input.nodes[e.dst].cidr)
-	])
-	addrs := sort({input.nodes[input_edge(id).dst].cidr | some id in ids})
+	some src, s in input.by_source
+	input.nodes[src].kind == "workload"
+	ids := [x[0] | some x in s.cidr_edges; public[x[1]]]
+	count(ids) > 0
+	addrs := sort({input.nodes[x[1]].cidr | some x in s.cidr_edges; public[x[1]]})
 	shown := array.concat(array.slice(addrs, 0, 5), ["…" | count(addrs) > 5])
 }
+
+# public are the CIDR peers on the internet's addresses (a complete set:
+# each peer is judged once).
+public := {id | some id, n in input.nodes; n.kind == "cidr"; not private(n.cidr)}
 
 # private(c): the prefix lies in a range that is not the internet's
 # (config anomaly.world_no_dns.ignore: private, shared, loopback and
@@ -138,14 +132,6 @@ input_edge(id) := input.denied[id] if not input.edges[id]
 
 # ---- quiet_namespace: traffic of a namespace that otherwise has none -------
 
-# ns_edges[ns] are the edges and attempts with a workload of ns at an end.
-ns_edges := {ns: ids | some [ns, ids] in lib.groups([[ns, e.id] |
-	some e in all_edges
-	some end in [e.src, e.dst]
-	ns := object.get(input.nodes[end], "namespace", "")
-	ns != ""
-])}
-
 findings contains {
 	"detector": "quiet_namespace",
 	"score": score("quiet_namespace", 0),
@@ -153,14 +139,13 @@ findings contains {
 	"msg": sprintf("namespace %s has no other traffic in the capture: %s", [ns, edge_text(ids[0])]),
 	"edges": ids,
 } if {
-	count(ns_edges) >= conf("quiet_namespace", "min_namespaces", 3)
-	some ns, ids in ns_edges
+	# The edges and attempts with a workload of the namespace at an end.
+	count(input.by_namespace) >= conf("quiet_namespace", "min_namespaces", 3)
+	some ns, a in input.by_namespace
+	ids := a.edges
 	count(ids) <= conf("quiet_namespace", "max_edges", 1)
-	sum([connections(id) | some id in ids]) <= conf("quiet_namespace", "max_connections", 5)
+	a.connections <= conf("quiet_namespace", "max_connections", 5)
 }
-
-# connections(id) counts the connections and attempts of an edge ID.
-connections(id) := object.get(input.edges, [id, "flows"], 0) + object.get(input.denied, [id, "flows"], 0)
 
 findings contains {
 	"detector": "quiet_namespace",
@@ -170,7 +155,8 @@ findings contains {
 	"edges": ids,
 } if {
 	input.baseline
-	some ns, ids in ns_edges
+	some ns, a in input.by_namespace
+	ids := a.edges
 	not baseline_namespaces[ns]
 }
 
@@ -197,17 +183,14 @@ findings contains {
 	"msg": sprintf("%s/%d was used by one connection in the whole capture: %s", [proto, port, edge_text(e.id)]),
 	"edges": [e.id],
 } if {
-	some [[proto, port], xs] in lib.groups([[[e.protocol, e.port], [e.id, e.flows]] |
-		some e in input.edges
-		lib.l4_protocols[e.protocol]
-	])
-	count(xs) == 1
-	xs[0][1] == 1
-	e := input.edges[xs[0][0]]
-	capture_connections >= conf("single_port", "min_connections", 200)
+	input.connections >= conf("single_port", "min_connections", 200)
+	some p in input.by_port
+	p.edges == 1
+	p.connections == 1
+	e := input.edges[p.edge]
+	proto := p.protocol
+	port := p.port
 }
-
-capture_connections := sum([e.flows | some e in input.edges])
 
 # ---- new_edge: connections the baseline snapshot does not have ------------
 

@@ -26,7 +26,39 @@ normal := [
 	edge("wl:tools/job", "wl:shop/db", "TCP", 5432, 30),
 ]
 
-capture(edges, dropped) := {"nodes": nodes, "edges": by_id(edges), "denied": by_id(dropped)}
+# capture is the stage's input as ppc builds it, the aggregates included
+# (computed here the way rules/anomaly.go does).
+capture(edges, dropped) := object.union({"nodes": nodes, "edges": by_id(edges), "denied": by_id(dropped)}, aggregates(edges, dropped))
+
+aggregates(edges, dropped) := {
+	"by_source": {src: source(src, edges, dropped) | some e in array.concat(edges, dropped); src := e.src},
+	"by_namespace": {ns: {"edges": ids, "connections": c} |
+		some n in nodes
+		ns := object.get(n, "namespace", "")
+		ns != ""
+		all := array.concat(edges, dropped)
+		ids := sort({e.id | some e in all; ns in ends_ns(e)})
+		count(ids) > 0
+		c := sum([e.flows | some e in all; ns in ends_ns(e)])
+	},
+	"by_port": {sprintf("%s/%d", [e.protocol, e.port]): {"protocol": e.protocol, "port": e.port, "edges": count(same), "connections": sum([x.flows | some x in same]), "edge": min({x.id | some x in same})} |
+		some e in edges
+		same := [x | some x in edges; x.protocol == e.protocol; x.port == e.port]
+	},
+	"connections": sum([e.flows | some e in edges]),
+}
+
+ends_ns(e) := {object.get(nodes[e.src], "namespace", ""), object.get(nodes[e.dst], "namespace", "")}
+
+source(src, edges, dropped) := {
+	"targets": count({[e.dst, e.protocol, e.port] | some e in array.concat(edges, dropped); e.src == src}),
+	"dropped": array.concat(
+		[[e.id, e.flows, false] | some e in dropped; e.src == src],
+		[[e.id, e.verdicts.DROPPED, true] | some e in edges; e.src == src; object.get(e.verdicts, "DROPPED", 0) > 0],
+	),
+	"flows": sort([[e.flows, e.id] | some e in edges; e.src == src]),
+	"cidr_edges": [[e.id, e.dst] | some e in array.concat(edges, dropped); e.src == src; nodes[e.dst].kind == "cidr"],
+}
 
 found(d, c) := {f | some f in anomaly.findings with input as c; f.detector == d}
 
