@@ -106,3 +106,36 @@ anomalies contains {"detector": "org", "score": 100, "subject": "", "msg": "ours
 		t.Errorf("organisation finding not first: %v %v", fs, err)
 	}
 }
+
+// TestAnomalyAggregates: the aggregates handed to the detectors count
+// what the edges say.
+func TestAnomalyAggregates(t *testing.T) {
+	g := probeGraph()
+	in := rules.AnomalyInput(g, nil)
+	var probe string
+	for id, n := range g.DeniedNodes {
+		if n.Name == "probe" {
+			probe = id
+		}
+	}
+	src := in["by_source"].(map[string]any)[probe].(map[string]any)
+	if js(src["targets"]) != "8" || len(src["dropped"].([]any)) != 8 || len(src["flows"].([]any)) != 0 {
+		t.Errorf("prober: %s", js(src))
+	}
+	if d := src["dropped"].([]any)[0].([]any); js(d[1]) != "1" || d[2] != false {
+		t.Errorf("a denied attempt: %s", js(d))
+	}
+	ns := in["by_namespace"].(map[string]any)
+	if js(ns["ops"]) == "" || len(ns["ops"].(map[string]any)["edges"].([]any)) != 8 || js(ns["shop"].(map[string]any)["connections"]) != "58" {
+		t.Errorf("namespaces: %s", js(ns))
+	}
+	if p := in["by_port"].(map[string]any)["TCP/8080"].(map[string]any); js(p["edges"]) != "1" || js(p["connections"]) != "50" {
+		t.Errorf("TCP/8080: %s", js(p))
+	}
+	if _, ok := in["by_port"].(map[string]any)["TCP/22"]; ok {
+		t.Error("a port only denied attempts used is counted as used")
+	}
+	if js(in["connections"]) != "50" {
+		t.Errorf("connections %s", js(in["connections"]))
+	}
+}
