@@ -147,3 +147,49 @@ test_any_by_default if {
 	p := synth.policies["shop/web"] with input as dns_ir(["a.example"])
 	synth.dns_rule in p.egress
 }
+
+# A second client of the same port whose connections carried no HTTP
+# request (a raw TCP client): no HTTP rule on that port at all, a warning.
+test_non_http_traffic_on_the_port_keeps_l4 if {
+	raw := {"id": "wl:shop/masked -> wl:shop/api TCP/8080", "src": "wl:shop/masked", "dst": "wl:shop/api", "protocol": "TCP", "port": 8080, "flows": 1, "verdicts": {"FORWARDED": 1}, "direction": {"is_reply": 1}}
+	other := json.patch(http_ir, [
+		{"op": "add", "path": ["nodes", "wl:shop/db"], "value": fx.wl("shop", "db")},
+		{"op": "add", "path": ["edges", "wl:shop/db -> wl:shop/api TCP/8080"], "value": object.union(raw, {"id": "wl:shop/db -> wl:shop/api TCP/8080", "src": "wl:shop/db"})},
+	])
+	p := synth.policies["shop/api"] with input as other with data.ppc.config.l7 as observed
+	every r in p.ingress {
+		not r.toPorts[0].rules
+	}
+	{"fromEndpoints": [{"matchLabels": {"app": "db"}}, {"matchLabels": {"app": "web"}}], "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]} in p.ingress
+	some w in synth.warnings with input as other with data.ppc.config.l7 as observed
+	contains(w.msg, "no HTTP rule written on shop/api TCP/8080")
+}
+
+# ---- toFQDNs from observed names -----------------------------------------------
+
+fqdn_ir(names) := json.patch(fx.ir, array.concat(
+	[{"op": "add", "path": ["nodes", sprintf("fqdn:%s", [n])], "value": {"id": sprintf("fqdn:%s", [n]), "kind": "fqdn", "fqdn": n}} | some n in names],
+	[{"op": "add", "path": ["edges", sprintf("wl:shop/web -> fqdn:%s TCP/443", [n])], "value": {"id": sprintf("wl:shop/web -> fqdn:%s TCP/443", [n]), "src": "wl:shop/web", "dst": sprintf("fqdn:%s", [n]), "protocol": "TCP", "port": 443, "flows": 1, "verdicts": {"FORWARDED": 1}, "direction": {"tcp_flags": 1}}} | some n in names],
+))
+
+fqdn_rule(names, mode) := [r |
+	p := synth.policies["shop/web"] with input as fqdn_ir(names) with data.ppc.config.dns.names as mode
+	some r in p.egress
+	r.toFQDNs
+][0]
+
+test_to_fqdns_fold_under_a_parent if {
+	names := [sprintf("s%d.cdn.example", [i]) | some i in numbers.range(1, 5)]
+	fqdn_rule(names, "observed").toFQDNs == [{"matchName": "api.github.com"}, {"matchPattern": "*.cdn.example"}]
+	{"matchPattern": "*.cdn.example"} in dns_rules_of(names) with input as fqdn_ir(names)
+}
+
+test_to_fqdns_few_names_stay_names if {
+	names := ["s1.cdn.example", "s2.cdn.example"]
+	fqdn_rule(names, "observed").toFQDNs == [{"matchName": "api.github.com"}, {"matchName": "s1.cdn.example"}, {"matchName": "s2.cdn.example"}]
+}
+
+test_to_fqdns_names_by_default if {
+	names := [sprintf("s%d.cdn.example", [i]) | some i in numbers.range(1, 5)]
+	count(fqdn_rule(names, "any").toFQDNs) == 6
+}

@@ -425,7 +425,15 @@ peer_field("entities", vs, "egress") := {"toEntities": vs}
 
 peer_field("cidr", vs, "egress") := {"toCIDR": vs}
 
-peer_field("fqdn", vs, "egress") := {"toFQDNs": [{"matchName": v} | some v in vs]}
+peer_field("fqdn", vs, "egress") := {"toFQDNs": fqdn_selectors(vs)}
+
+# fqdn_selectors: matchName for each name; with config dns.names
+# "observed", matchPattern "*.<parent>" for dns.fold_names or more names
+# under one parent domain (reached on the same ports), as the DNS rule
+# folds the lookups (dns_name_matches), so both allow the same names.
+fqdn_selectors(vs) := sort({name_match(v, vs) | some v in vs}) if {
+	object.get(dns, "names", "any") == "observed"
+} else := [{"matchName": v} | some v in vs]
 
 # ---- L7: HTTP rules from observed requests ------------------------------------
 
@@ -440,9 +448,33 @@ l7 := lib.setting("l7", {})
 http_side_edge("ingress", e) if {
 	object.get(l7, "http", "off") == "observed"
 	e.protocol == "TCP"
+	http_recorded(e)
+	not http_unsafe[[identity.member[e.dst], e.port]]
+}
+
+# http_recorded(e): Hubble recorded every HTTP request of the edge.
+http_recorded(e) if {
 	count(object.get(e, ["l7", "http"], [])) > 0
 	not e.l7.truncated
 }
+
+# http_unsafe[[g, port]]: a connection to group g's TCP port carried no
+# recorded HTTP request (not HTTP, or not visible to the proxy) while
+# another did. An HTTP rule on the port would send every connection to it
+# through Envoy's HTTP parser, breaking the others: no HTTP rule is written
+# there (the edges keep their L3/L4 rules) and a warning says why.
+http_unsafe contains k if {
+	object.get(l7, "http", "off") == "observed"
+	some [k, kinds] in lib.groups([[[g, e.port], http_recorded_text(e)] |
+		some [[g, "ingress"], e] in side_edges
+		e.protocol == "TCP"
+	])
+	count(kinds) > 1
+}
+
+http_recorded_text(e) := "http" if http_recorded(e)
+
+http_recorded_text(e) := "other" if not http_recorded(e)
 
 # http_requests[[g, port]] are the distinct requests to group g's port.
 http_requests := {k: reqs |
@@ -664,6 +696,12 @@ hooks_excluded(id) if {
 
 edge_text(id) := sprintf("%s -> %s %s/%d", [e.src, e.dst, e.protocol, e.port]) if {
 	e := input.edges[id]
+}
+
+warnings contains {"msg": sprintf("no HTTP rule written on %s TCP/%d: some of its connections carried no recorded HTTP request (non-HTTP traffic, or not visible to the proxy), and an HTTP rule would send them all through Envoy's HTTP parser; the port keeps L3/L4 rules", [policy_key(grp, identity.name[g]), port]), "policy": policy_key(grp, identity.name[g])} if {
+	some [g, port] in http_unsafe
+	grp := identity.groups[g]
+	subject_ns_ok(grp.namespace)
 }
 
 warnings contains {"msg": sprintf("%d world addresses reach %s on %s/%d: allowed from world on that port (config world_clients.public_service: %d)", [n, policy_key(grp, identity.name[g]), proto, port, lib.setting("world_clients", {}).public_service]), "policy": policy_key(grp, identity.name[g])} if {
