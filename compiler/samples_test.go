@@ -3,6 +3,7 @@ package compiler_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/ir/irtest"
 	"github.com/policypilot/ppc/reports"
 )
 
@@ -311,5 +313,47 @@ func TestRealSamplesL7(t *testing.T) {
 				t.Errorf("the L7 rules allow %d of %d observed requests", r.RequestsAllowed, r.Requests)
 			}
 		})
+	}
+}
+
+// TestToFQDNsFolded: with dns.names=observed, a workload that reaches
+// many names under one parent gets toFQDNs matchPattern "*.<parent>", and
+// Cilium's engine still allows every observed connection and lookup.
+func TestToFQDNsFolded(t *testing.T) {
+	items := []irtest.Item{irtest.Workload("kube-system", "kube-dns", "k8s-app=kube-dns"), irtest.Workload("shop", "web", "app=web")}
+	for i := 1; i <= 6; i++ {
+		items = append(items, irtest.Edge("shop/web", fmt.Sprintf("fqdn:s%d.cdn.example", i), "TCP/443"))
+	}
+	items = append(items, irtest.Edge("shop/web", "kube-system/kube-dns", "UDP/53"))
+	g := irtest.Graph(items...)
+	var web, dns string
+	for id, n := range g.Nodes {
+		switch n.Name {
+		case "web":
+			web = id
+		case "kube-dns":
+			dns = id
+		}
+	}
+	for i := 1; i <= 6; i++ {
+		g.Observe(ir.Observation{Src: web, Dst: dns, Protocol: "UDP", Port: 53, Verdict: "FORWARDED", DNSQuery: fmt.Sprintf("s%d.cdn.example", i)})
+	}
+	res := compile(t, nil, compiler.Options{Graph: g, Set: []string{"dns.names=observed"}, NoProbe: true})
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+	}
+	var patterns []string
+	for _, p := range res.Policies {
+		for _, r := range p.CNP.Spec.Egress {
+			for _, f := range r.ToFQDNs {
+				patterns = append(patterns, f.MatchPattern+f.MatchName)
+			}
+		}
+	}
+	if fmt.Sprint(patterns) != "[*.cdn.example]" {
+		t.Errorf("toFQDNs %v, want one matchPattern *.cdn.example", patterns)
+	}
+	if r := res.Replay; r.Allowed != r.Connections || r.Requests != 6 || r.RequestsAllowed != 6 {
+		t.Errorf("replay allows %d of %d connections, %d of %d lookups", r.Allowed, r.Connections, r.RequestsAllowed, r.Requests)
 	}
 }

@@ -125,14 +125,35 @@ func Markdown(in *Input) ([]byte, error) {
 			}
 			b.WriteString(".\n\n")
 			if len(p.Rules) > 0 {
-				b.WriteString("| rule | flows | connections | first seen | last seen | busiest connection |\n|---|---:|---:|---|---|---|\n")
+				// Rules with L7 requests behind them get a column listing them.
+				reqs := false
+				for _, r := range p.Rules {
+					reqs = reqs || len(r.Requests) > 0
+				}
+				b.WriteString("| rule | flows | connections | first seen | last seen | busiest connection |")
+				if reqs {
+					b.WriteString(" requests behind it |\n|---|---:|---:|---|---|---|---|\n")
+				} else {
+					b.WriteString("\n|---|---:|---:|---|---|---|\n")
+				}
 				for _, r := range p.Rules {
 					busiest := "—"
 					if len(r.Conns) > 0 {
 						c := r.Conns[0]
 						busiest = mdCode(fmt.Sprintf("%s → %s %s", c.Src, c.Dst, c.Port))
 					}
-					fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |\n", mdCode(r.Path), r.Flows, r.Connections, r.FirstSeen, r.LastSeen, busiest)
+					fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |", mdCode(r.Path), r.Flows, r.Connections, r.FirstSeen, r.LastSeen, busiest)
+					if reqs {
+						var rs []string
+						for _, q := range r.Requests {
+							rs = append(rs, mdCode(q))
+						}
+						if r.MoreRequests > 0 {
+							rs = append(rs, fmt.Sprintf("and %d more", r.MoreRequests))
+						}
+						fmt.Fprintf(&b, " %s |", strings.Join(rs, "<br>"))
+					}
+					b.WriteString("\n")
 				}
 				b.WriteString("\n")
 			}
@@ -142,7 +163,6 @@ func Markdown(in *Input) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// writeNotes lists notes, at most maxMarkdownRows of them.
 // writeAnomalies writes the Anomalies section (first, so a reviewer sees
 // it before anything else) and the recommendations.
 func writeAnomalies(b *strings.Builder, in *Input, m *model) {
@@ -187,6 +207,7 @@ func writeAnomalies(b *strings.Builder, in *Input, m *model) {
 	}
 }
 
+// writeNotes lists notes, at most maxMarkdownRows of them.
 func writeNotes(b *strings.Builder, notes []string) {
 	for i, n := range notes {
 		if i == maxMarkdownRows {

@@ -142,7 +142,15 @@ type ruleView struct {
 	FirstSeen, LastSeen string
 	Conns               []connView // the connections behind the rule
 	More                int        // connections not listed
+	// Requests are the HTTP requests and DNS lookups observed on the
+	// connections behind the rule ("GET /path", "DNS name"), sorted, at
+	// most maxRequestsPerRule; MoreRequests counts the rest.
+	Requests     []string
+	MoreRequests int
 }
+
+// maxRequestsPerRule bounds the requests listed under a rule.
+const maxRequestsPerRule = 8
 
 type policyView struct {
 	Anchor      string
@@ -410,6 +418,7 @@ func policyViews(in *Input, names map[string]string) []policyView {
 	type agg struct {
 		first, last time.Time
 		conns       []connView
+		reqs        map[string]bool
 	}
 	byRule := map[replay.RuleRef]*agg{}
 	if in.Replay != nil {
@@ -432,6 +441,17 @@ func policyViews(in *Input, names map[string]string) []policyView {
 						a.last = e.LastSeen
 					}
 					a.conns = append(a.conns, connView{names[e.Src], names[e.Dst], fmt.Sprintf("%s/%d", e.Protocol, e.Port), x.Flows, pt.Decision.String()})
+					if e.L7 != nil {
+						if a.reqs == nil {
+							a.reqs = map[string]bool{}
+						}
+						for _, h := range e.L7.HTTP {
+							a.reqs[h.Method+" "+h.Path] = true
+						}
+						for _, d := range e.L7.DNS {
+							a.reqs["DNS "+d] = true
+						}
+					}
 				}
 			}
 		}
@@ -451,6 +471,14 @@ func policyViews(in *Input, names map[string]string) []policyView {
 					if len(rv.Conns) > maxConnsPerRule {
 						rv.More = len(rv.Conns) - maxConnsPerRule
 						rv.Conns = rv.Conns[:maxConnsPerRule]
+					}
+					for q := range a.reqs {
+						rv.Requests = append(rv.Requests, q)
+					}
+					sort.Strings(rv.Requests)
+					if len(rv.Requests) > maxRequestsPerRule {
+						rv.MoreRequests = len(rv.Requests) - maxRequestsPerRule
+						rv.Requests = rv.Requests[:maxRequestsPerRule]
 					}
 				}
 				if r.Connections == 0 {
