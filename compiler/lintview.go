@@ -43,6 +43,7 @@ func LintView(g *ir.Graph, results []verify.Result, settings agent.Settings) (*l
 		}
 	}
 	sort.Strings(ids)
+	serves := servedPorts(g)
 	view := &lint.View{}
 	for _, id := range ids {
 		n := g.Nodes[id]
@@ -60,7 +61,49 @@ func LintView(g *ir.Graph, results []verify.Result, settings agent.Settings) (*l
 		for _, r := range refs {
 			w.Specs = append(w.Specs, lint.SpecRef{Policy: r.Policy, Path: r.Spec})
 		}
+		w.Serves = serves[id]
 		view.Workloads = append(view.Workloads, w)
 	}
 	return view, nil
+}
+
+// servedPorts are the ports each workload is seen serving, with how many
+// of their connections carried HTTP requests Hubble recorded in full.
+func servedPorts(g *ir.Graph) map[string][]lint.Served {
+	type key struct {
+		dst, proto string
+		port       uint16
+	}
+	by := map[key]*lint.Served{}
+	for _, e := range g.Edges {
+		if e.Protocol != "TCP" && e.Protocol != "UDP" && e.Protocol != "SCTP" {
+			continue
+		}
+		k := key{e.Dst, e.Protocol, e.Port}
+		x := by[k]
+		if x == nil {
+			x = &lint.Served{Protocol: e.Protocol, Port: int(e.Port)}
+			by[k] = x
+		}
+		n := e.Flows()
+		x.Connections += n
+		if e.L7 != nil && len(e.L7.HTTP) > 0 && !e.L7.Truncated {
+			x.HTTP += n
+		} else {
+			x.Other += n
+		}
+	}
+	out := map[string][]lint.Served{}
+	for k, x := range by {
+		out[k.dst] = append(out[k.dst], *x)
+	}
+	for _, xs := range out {
+		sort.Slice(xs, func(i, j int) bool {
+			if xs[i].Protocol != xs[j].Protocol {
+				return xs[i].Protocol < xs[j].Protocol
+			}
+			return xs[i].Port < xs[j].Port
+		})
+	}
+	return out
 }

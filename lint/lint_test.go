@@ -111,6 +111,10 @@ func TestDefaultRules(t *testing.T) {
 		{"CIL011", "a copy of a namespace-wide allow", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + metrics, "spec.ingress[0]", nil},
 		{"CIL012", "a method-only HTTP rule", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "spec.ingress[0].toPorts[0].rules.http[0]", nil},
 		{"CIL012", "near miss: a path", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET, path: /health}]}}]\n", "", nil},
+		{"CIL013", "HTTP rules on a port that also serves non-HTTP connections", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET, path: /health}]}}]\n", "spec.ingress[0].toPorts[0].ports[0]",
+			seenIn(Workload{Name: "shop/web", Namespace: "shop", Specs: []SpecRef{{"shop/web", "spec"}}, Serves: []Served{{Protocol: "TCP", Port: 8000, Connections: 9, HTTP: 7, Other: 2}}})},
+		{"CIL013", "near miss: only HTTP on the port", sel + "  ingress:\n  - fromEndpoints: [{matchLabels: {app: x}}]\n    toPorts: [{ports: [{port: \"8000\", protocol: TCP}], rules: {http: [{method: GET, path: /health}]}}]\n", "",
+			seenIn(Workload{Name: "shop/web", Namespace: "shop", Specs: []SpecRef{{"shop/web", "spec"}}, Serves: []Served{{Protocol: "TCP", Port: 8000, Connections: 9, HTTP: 9}, {Protocol: "TCP", Port: 9000, Connections: 3, Other: 3}}})},
 		{"CIL011", "near miss: another port", sel + "  ingress:\n" + metrics + second + "  ingress:\n" + strings.Replace(metrics, "9090", "9091", 1), "", nil},
 	}
 	l := newLinter(t, false)

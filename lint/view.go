@@ -46,6 +46,21 @@ type Workload struct {
 	// Specs are the rule bodies whose subject selects it, sorted by
 	// policy and path.
 	Specs []SpecRef `json:"specs"`
+	// Serves are the ports the flows show it serving, sorted by protocol
+	// and port (flow views only).
+	Serves []Served `json:"serves,omitempty"`
+}
+
+// Served is one port a workload serves, as the flows show it.
+type Served struct {
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
+	// Connections to it in all; HTTP those whose every request Hubble
+	// recorded (HTTP visible to the proxy), Other the rest (not HTTP, or
+	// not visible).
+	Connections int64 `json:"connections"`
+	HTTP        int64 `json:"http"`
+	Other       int64 `json:"other"`
 }
 
 // SpecRef names one rule body of a policy: its spec, or one of its specs.
@@ -270,7 +285,12 @@ func (s *policySet) input(p *setPolicy, view *View) map[string]any {
 		for k, v := range w.Labels {
 			labels[k] = v
 		}
-		wl = append(wl, map[string]any{"name": w.Name, "namespace": w.Namespace, "labels": labels, "policies": names, "specs": specs})
+		serves := []any{}
+		for _, x := range w.Serves {
+			serves = append(serves, map[string]any{"protocol": x.Protocol, "port": json.Number(fmt.Sprint(x.Port)),
+				"connections": json.Number(fmt.Sprint(x.Connections)), "http": json.Number(fmt.Sprint(x.HTTP)), "other": json.Number(fmt.Sprint(x.Other))})
+		}
+		wl = append(wl, map[string]any{"name": w.Name, "namespace": w.Namespace, "labels": labels, "policies": names, "specs": specs, "serves": serves})
 	}
 	out := map[string]any{"method": method, "workloads": wl}
 	if method == MethodFlows {
