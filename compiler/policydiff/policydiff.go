@@ -81,7 +81,7 @@ type Result struct {
 func (r *Result) Empty() bool { return len(r.Policies) == 0 && len(r.Verdicts) == 0 }
 
 // policyKinds are the kinds compared; other objects are ignored.
-var policyKinds = map[string]bool{"CiliumNetworkPolicy": true, "CiliumClusterwideNetworkPolicy": true}
+var policyKinds = map[string]bool{"CiliumNetworkPolicy": true, "CiliumClusterwideNetworkPolicy": true, "NetworkPolicy": true}
 
 // sections are the rule lists of a spec.
 var sections = []string{"ingress", "ingressDeny", "egress", "egressDeny"}
@@ -179,6 +179,12 @@ func summarize(objs []manifest.Object) (map[[3]string]*summary, error) {
 			if ns, ok := sp["nodeSelector"]; ok {
 				sel = "nodeSelector " + canonical(ns)
 			}
+			if ps, ok := sp["podSelector"]; ok && o.Kind == "NetworkPolicy" {
+				sel = "podSelector " + canonical(ps)
+				if pt, ok := sp["policyTypes"]; ok {
+					s.settings[sel+" policyTypes"] = canonical(pt)
+				}
+			}
 			s.settings["selector "+sel] = "present"
 			if dd, ok := sp["enableDefaultDeny"]; ok {
 				s.settings[sel+" enableDefaultDeny"] = canonical(dd)
@@ -203,6 +209,8 @@ var setFields = map[string]bool{
 	"fromNodes": true, "toNodes": true, "fromRequires": true, "toRequires": true,
 	"toServices": true, "fromGroups": true, "toGroups": true, "toPorts": true, "icmps": true,
 	"ports": true, "fields": true,
+	// NetworkPolicy: a rule's peers are a union too.
+	"from": true, "to": true,
 	// L7 rules: a request is allowed when any of them matches.
 	"http": true, "dns": true, "kafka": true, "l7": true,
 }

@@ -29,7 +29,9 @@ import (
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
 	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
+	"github.com/cilium/cilium/pkg/k8s"
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	slimnetv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/api/networking/v1"
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/policy"
 	"github.com/cilium/cilium/pkg/policy/api"
@@ -198,11 +200,12 @@ func New(s agent.Settings) (*Engine, error) {
 	return e, nil
 }
 
-// Policy is one policy to load: a CiliumNetworkPolicy or a
-// CiliumClusterwideNetworkPolicy.
+// Policy is one policy to load: a CiliumNetworkPolicy, a
+// CiliumClusterwideNetworkPolicy or a Kubernetes NetworkPolicy.
 type Policy struct {
 	CNP  *ciliumv2.CiliumNetworkPolicy
 	CCNP *ciliumv2.CiliumClusterwideNetworkPolicy
+	NP   *slimnetv1.NetworkPolicy
 }
 
 // Decode decodes a policy object of the given kind from JSON.
@@ -220,14 +223,23 @@ func Decode(kind string, js []byte) (Policy, error) {
 			return Policy{}, err
 		}
 		return Policy{CCNP: &p}, nil
+	case "NetworkPolicy":
+		var p slimnetv1.NetworkPolicy
+		if err := json.Unmarshal(js, &p); err != nil {
+			return Policy{}, err
+		}
+		return Policy{NP: &p}, nil
 	}
-	return Policy{}, fmt.Errorf("replay: kind %q is not a Cilium policy kind", kind)
+	return Policy{}, fmt.Errorf("replay: kind %q is not a policy kind Cilium enforces", kind)
 }
 
 // Name is "namespace/name" or, for a clusterwide policy, "name".
 func (p Policy) Name() string {
-	if p.CNP != nil {
+	switch {
+	case p.CNP != nil:
 		return p.CNP.Namespace + "/" + p.CNP.Name
+	case p.NP != nil:
+		return p.NP.Namespace + "/" + p.NP.Name
 	}
 	return p.CCNP.Name
 }
@@ -246,6 +258,12 @@ func (e *Engine) Load(ps []Policy) error {
 		var rid ipcachetypes.ResourceID
 		var hasSpec bool
 		local := cmtypes.LocalClusterNameForPolicies(cmtypes.PolicyConfig{PolicyDefaultLocalCluster: !e.anyCluster}, e.cluster)
+		if p.NP != nil {
+			if err := e.loadNetworkPolicy(p, local); err != nil {
+				return err
+			}
+			continue
+		}
 		if p.CNP != nil {
 			rules, err = p.CNP.DeepCopy().Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, p.CNP.Namespace, p.CNP.Name)
@@ -259,43 +277,94 @@ func (e *Engine) Load(ps []Policy) error {
 			return fmt.Errorf("replay: policy %s: %w", p.Name(), err)
 		}
 		entries := policyutils.RulesToPolicyEntries(rules)
-		paths := rulePaths(rules, hasSpec)
-		if len(paths) != len(entries) {
-			return fmt.Errorf("replay: policy %s: %d rules became %d policy entries", p.Name(), len(paths), len(entries))
+		if err := e.add(p.Name(), entries, rulePaths(rules, hasSpec), rid); err != nil {
+			return err
 		}
-		for i, en := range entries {
-			// Tag each entry with its rule so that map-state entries say
-			// which rule produced them. The label array is shared by a
-			// spec's entries: copy it.
-			lbls := append(labels.LabelArray{labels.NewLabel(ruleLabelKey, encodePath(paths[i]), labels.LabelSourceUnspec)}, en.Labels...)
-			lbls.Sort()
-			en.Labels = lbls
-		}
-		pr := PolicyRules{Policy: p.Name()}
-		for i, en := range entries {
-			spec, _, _ := strings.Cut(paths[i], ".")
-			e.subjects = append(e.subjects, subject{SpecRef{pr.Policy, spec}, en.Subject})
-		}
-		for i, en := range entries {
-			// An empty rule ({}) selects no peer and no port: it only
-			// puts the subject in default deny. No flow can exercise it.
-			if len(en.L3) == 0 && len(en.L4) == 0 && !en.IsDeny() {
-				pr.Isolating = append(pr.Isolating, paths[i])
-				continue
-			}
-			pr.Rules = append(pr.Rules, paths[i])
-		}
-		e.policies = append(e.policies, pr)
-		e.prefixes = append(e.prefixes, policy.GetCIDRPrefixes(entries)...)
-		for _, en := range entries {
-			for _, sel := range en.L3 {
-				if f, ok := sel.GetFQDNSelector(); ok && f != nil {
-					e.fqdns = append(e.fqdns, f)
-				}
-			}
-		}
-		e.repo.ReplaceByResource(entries, rid)
 	}
+	return nil
+}
+
+// loadNetworkPolicy translates a Kubernetes NetworkPolicy as the agent
+// does (pkg/k8s ParseNetworkPolicy) and adds its entries.
+func (e *Engine) loadNetworkPolicy(p Policy, local string) error {
+	entries, err := k8s.ParseNetworkPolicy(e.logger, local, p.NP.DeepCopy())
+	if err != nil {
+		return fmt.Errorf("replay: policy %s: %w", p.Name(), err)
+	}
+	rid := ipcachetypes.NewResourceID(ipcachetypes.ResourceKindNetpol, p.NP.Namespace, p.NP.Name)
+	return e.add(p.Name(), entries, netpolPaths(p.NP), rid)
+}
+
+// netpolPaths names the entries ParseNetworkPolicy makes, in its order:
+// per ingress rule one per from peer (spec.ingress[i].from[j]), or one for
+// a rule without peers (spec.ingress[i]); the default-deny entry of a
+// policy with no ingress rule (spec.ingress); then egress likewise.
+func netpolPaths(np *slimnetv1.NetworkPolicy) []string {
+	var out []string
+	has := func(t slimnetv1.PolicyType) bool { return slices.Contains(np.Spec.PolicyTypes, t) }
+	for i, r := range np.Spec.Ingress {
+		if len(r.From) == 0 {
+			out = append(out, fmt.Sprintf("spec.ingress[%d]", i))
+		}
+		for j := range r.From {
+			out = append(out, fmt.Sprintf("spec.ingress[%d].from[%d]", i, j))
+		}
+	}
+	if len(np.Spec.Ingress) == 0 && (has(slimnetv1.PolicyTypeIngress) || !has(slimnetv1.PolicyTypeEgress)) {
+		out = append(out, "spec.ingress")
+	}
+	for i, r := range np.Spec.Egress {
+		if len(r.To) == 0 {
+			out = append(out, fmt.Sprintf("spec.egress[%d]", i))
+		}
+		for j := range r.To {
+			out = append(out, fmt.Sprintf("spec.egress[%d].to[%d]", i, j))
+		}
+	}
+	if len(np.Spec.Egress) == 0 && has(slimnetv1.PolicyTypeEgress) {
+		out = append(out, "spec.egress")
+	}
+	return out
+}
+
+// add tags the entries of a policy with their rule paths, records its
+// subjects, rules and peers, and adds it to the repository.
+func (e *Engine) add(name string, entries types.PolicyEntries, paths []string, rid ipcachetypes.ResourceID) error {
+	if len(paths) != len(entries) {
+		return fmt.Errorf("replay: policy %s: %d rules became %d policy entries", name, len(paths), len(entries))
+	}
+	for i, en := range entries {
+		// Tag each entry with its rule so that map-state entries say
+		// which rule produced them. The label array is shared by a
+		// spec's entries: copy it.
+		lbls := append(labels.LabelArray{labels.NewLabel(ruleLabelKey, encodePath(paths[i]), labels.LabelSourceUnspec)}, en.Labels...)
+		lbls.Sort()
+		en.Labels = lbls
+	}
+	pr := PolicyRules{Policy: name}
+	for i, en := range entries {
+		spec, _, _ := strings.Cut(paths[i], ".")
+		e.subjects = append(e.subjects, subject{SpecRef{pr.Policy, spec}, en.Subject})
+	}
+	for i, en := range entries {
+		// An empty rule ({}) selects no peer and no port: it only
+		// puts the subject in default deny. No flow can exercise it.
+		if len(en.L3) == 0 && len(en.L4) == 0 && !en.IsDeny() {
+			pr.Isolating = append(pr.Isolating, paths[i])
+			continue
+		}
+		pr.Rules = append(pr.Rules, paths[i])
+	}
+	e.policies = append(e.policies, pr)
+	e.prefixes = append(e.prefixes, policy.GetCIDRPrefixes(entries)...)
+	for _, en := range entries {
+		for _, sel := range en.L3 {
+			if f, ok := sel.GetFQDNSelector(); ok && f != nil {
+				e.fqdns = append(e.fqdns, f)
+			}
+		}
+	}
+	e.repo.ReplaceByResource(entries, rid)
 	return nil
 }
 
@@ -426,6 +495,14 @@ func (e *Engine) labelsFor(n *ir.Node) (labels.Labels, error) {
 		if !hasKey(ls, "io.cilium.k8s.policy.cluster") {
 			ls.MergeLabels(labels.NewLabelsFromModel([]string{"k8s:io.cilium.k8s.policy.cluster=" + e.cluster}))
 		}
+		// Kubernetes sets kubernetes.io/metadata.name on every namespace
+		// (immutable, since 1.21), and Cilium puts the namespace's labels
+		// in its pods' identities: flows that carried no namespace label
+		// (field-masked, older Hubble) still come from a namespace that has
+		// it, which NetworkPolicy namespaceSelectors select on.
+		if !hasKey(ls, namespaceNameLabel) && n.Namespace != "" {
+			ls.MergeLabels(labels.NewLabelsFromModel([]string{"k8s:" + namespaceNameLabel + "=" + n.Namespace}))
+		}
 		return ls, nil
 	case ir.KindEntity:
 		var model []string
@@ -465,6 +542,10 @@ func (e *Engine) labelsFor(n *ir.Node) (labels.Labels, error) {
 	}
 	return nil, fmt.Errorf("replay: node %s has unknown kind %q", n.ID, n.Kind)
 }
+
+// namespaceNameLabel is the label Kubernetes sets on every namespace, as
+// Cilium stores it in a pod's identity.
+const namespaceNameLabel = "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name"
 
 func hasKey(ls labels.Labels, key string) bool {
 	for _, l := range ls {

@@ -111,18 +111,18 @@ func (r *Report) AgentOnly() int {
 }
 
 // Manifests verifies every policy object in objs. A CiliumNetworkPolicy
-// without metadata.namespace is checked as `kubectl apply` sends it: in
+// or NetworkPolicy without metadata.namespace is checked as `kubectl apply` sends it: in
 // namespace defaultNS. Objects of other kinds are counted in Skipped.
 func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaultNS string) *Report {
 	rep := &Report{Skipped: map[string]int{}}
 	first := map[string]manifest.Object{}
 	var toVerify []int // results still to verify
 	for _, o := range objs {
-		if v.crds[o.Kind] == nil {
+		if v.crds[o.Kind] == nil && o.Kind != NetworkPolicyKind {
 			rep.Skipped[o.Kind]++
 			continue
 		}
-		if o.Kind == "CiliumNetworkPolicy" && o.Namespace == "" {
+		if (o.Kind == "CiliumNetworkPolicy" || o.Kind == NetworkPolicyKind) && o.Namespace == "" {
 			if err := o.SetNamespace(defaultNS); err != nil {
 				rep.Results = append(rep.Results, Result{Object: o, Diagnostics: ir.Diagnostics{v.diag(LayerSchema, Object{Pos: o.Pos}, o.Name, nil, err.Error())}})
 				continue

@@ -86,6 +86,7 @@ func (v *Verifier) Kinds() []string {
 	for k := range v.crds {
 		ks = append(ks, k)
 	}
+	ks = append(ks, NetworkPolicyKind)
 	sort.Strings(ks)
 	return ks
 }
@@ -104,6 +105,9 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	kind, _ := m["kind"].(string)
 	name := objectName(m)
 	crd := v.crds[kind]
+	if kind == NetworkPolicyKind {
+		return append(v.netpolLayers(obj, name), v.cueLayers(obj, name)...)
+	}
 	if crd == nil {
 		return ir.Diagnostics{v.diag(LayerSchema, obj, name, []string{"kind"}, fmt.Sprintf("unsupported kind %q (want %s)", kind, strings.Join(v.Kinds(), " or ")))}
 	}
@@ -118,6 +122,13 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	// Layer 2: the agent.
 	ds = append(ds, v.agentLayer(obj, name, kind)...)
 	// Layers 3 and 4: CUE.
+	return append(ds, v.cueLayers(obj, name)...)
+}
+
+// cueLayers runs ppc's CUE schema (compile output) and the organisation
+// schemas.
+func (v *Verifier) cueLayers(obj Object, name string) ir.Diagnostics {
+	var ds ir.Diagnostics
 	var cueSchemas []*schemas.Schema
 	if v.opts.PPC {
 		cueSchemas = append(cueSchemas, schemas.PPC())
