@@ -115,6 +115,9 @@ type Options struct {
 	Baseline *ir.Graph
 	// NoAnomalies skips the anomaly stage.
 	NoAnomalies bool
+	// Target is the kind of policy written: synth.TargetCilium ("" too),
+	// TargetKubernetes or TargetAuto.
+	Target string
 }
 
 // LintOptions configure the lint gate.
@@ -334,8 +337,20 @@ func InferClusterName(g *ir.Graph) (string, *ir.Diagnostic) {
 // enforce them: one set named "" when the flows name no cluster or one.
 func (r *Result) ClusterSet() replay.ClusterSet {
 	by := map[string][]replay.Policy{}
+	docs := map[[3]string]Doc{}
+	for _, d := range r.Docs {
+		docs[[3]string{d.Cluster, d.Namespace, d.Name}] = d
+	}
 	for _, p := range r.Policies {
-		by[p.Cluster] = append(by[p.Cluster], replay.Policy{CNP: p.CNP})
+		rp := replay.Policy{CNP: p.CNP}
+		if d, ok := docs[[3]string{p.Cluster, p.CNP.Namespace, p.CNP.Name}]; ok && p.NP != nil {
+			// The NetworkPolicy as it is written, translated as the agent
+			// translates it.
+			if np, err := replay.Decode(d.Kind, d.JSON); err == nil {
+				rp = np
+			}
+		}
+		by[p.Cluster] = append(by[p.Cluster], rp)
 	}
 	cs := replay.ClusterSet{Clusters: []string{""}}
 	if len(by) > 1 || by[""] == nil && len(by) == 1 {
@@ -410,11 +425,52 @@ func (s *state) synthesize(context.Context) error {
 	s.res.Policies = ps
 	s.res.Diagnostics = append(s.res.Diagnostics, ds...)
 	for _, p := range ps {
-		b, err := synth.JSON(p.CNP)
+		if err := s.target(p); err != nil {
+			return err
+		}
+		var b []byte
+		var err error
+		if p.NP != nil {
+			b, err = synth.NetworkPolicyJSON(p.NP)
+		} else {
+			b, err = synth.JSON(p.CNP)
+		}
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", p.Key, err)
 		}
-		s.res.Docs = append(s.res.Docs, Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b})
+		d := Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b}
+		if p.NP != nil {
+			d.APIVersion, d.Kind = p.NP.APIVersion, p.NP.Kind
+		}
+		s.res.Docs = append(s.res.Docs, d)
+	}
+	return nil
+}
+
+// target translates p into a Kubernetes NetworkPolicy when the target asks
+// for one: always with TargetKubernetes (each widened rule a warning),
+// with TargetAuto only when nothing is widened.
+func (s *state) target(p *synth.Policy) error {
+	switch s.opts.Target {
+	case "", synth.TargetCilium:
+		return nil
+	case synth.TargetKubernetes, synth.TargetAuto:
+	default:
+		return fmt.Errorf("target %q: want %s, %s or %s", s.opts.Target, synth.TargetCilium, synth.TargetKubernetes, synth.TargetAuto)
+	}
+	np, widened, err := synth.NetworkPolicyOf(p)
+	if err != nil {
+		return err
+	}
+	if s.opts.Target == synth.TargetAuto && len(widened) > 0 {
+		return nil
+	}
+	p.NP = np
+	for _, w := range widened {
+		d := ir.Warnf("ppc_target_widened", ir.Pos{}, "written as a NetworkPolicy, %s", w)
+		d.Stage = string(StageSynthesize)
+		d.Object = p.Key
+		s.res.Diagnostics = append(s.res.Diagnostics, d)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package compiler_test
 
 import (
 	"context"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/compiler/synth"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 )
@@ -135,5 +137,39 @@ spec:
 		if !strings.Contains(all, want) {
 			t.Errorf("no %q among:\n%s", want, all)
 		}
+	}
+}
+
+// TestTargetKubernetesSamples: on every real sample, --target kubernetes
+// writes only NetworkPolicies that pass strict decoding, the API server's
+// checks and Cilium's translation, and Cilium's engine, loaded with them
+// as the agent translates them, allows every observed connection the
+// rule packs did not exclude. With --target auto, what is written as a
+// NetworkPolicy was not widened.
+func TestTargetKubernetesSamples(t *testing.T) {
+	for _, f := range realSamples(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res := compile(t, []string{f}, compiler.Options{Target: synth.TargetKubernetes, NoProbe: true})
+			if res.Diagnostics.HasErrors() {
+				t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+			}
+			for _, d := range res.Docs {
+				if d.Kind != "NetworkPolicy" || d.APIVersion != "networking.k8s.io/v1" {
+					t.Errorf("%s is a %s %s", d.Path(), d.APIVersion, d.Kind)
+				}
+			}
+			if r := res.Replay; r.Allowed+r.Excluded != r.Connections {
+				t.Errorf("replay allows %d of %d connections (%d excluded)", r.Allowed, r.Connections, r.Excluded)
+			}
+			auto := compile(t, []string{f}, compiler.Options{Target: synth.TargetAuto, NoProbe: true})
+			if auto.Diagnostics.HasErrors() {
+				t.Fatalf("auto diagnostics:\n%v", auto.Diagnostics)
+			}
+			for _, d := range auto.Diagnostics {
+				if d.Code == "ppc_target_widened" {
+					t.Errorf("auto widened: %v", d)
+				}
+			}
+		})
 	}
 }

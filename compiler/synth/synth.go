@@ -15,6 +15,7 @@ import (
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/policypilot/ppc/ir"
@@ -34,8 +35,12 @@ type Policy struct {
 	Key string // namespace/name, or cluster/namespace/name
 	// Cluster is set when the flows span several clusters: the policy is
 	// for the workloads of this one (written under its own directory).
-	Cluster  string
-	CNP      *ciliumv2.CiliumNetworkPolicy
+	Cluster string
+	CNP     *ciliumv2.CiliumNetworkPolicy
+	// NP is set when the policy is written as a Kubernetes NetworkPolicy
+	// (compile --target kubernetes|auto; see NetworkPolicyOf): it is what
+	// is verified, replayed and written, CNP what it was translated from.
+	NP       *networkingv1.NetworkPolicy
 	Decision *rules.PolicyDecision
 	// Edges are the IR edges the policy allows (ingress and egress).
 	Edges []string
@@ -164,8 +169,12 @@ func strictDecode(raw []byte, v any) error {
 // JSON renders a policy as the canonical JSON document ppc verifies and
 // writes: Kubernetes' fields that are empty on creation (creationTimestamp,
 // status) are dropped, every object's keys are sorted.
-func JSON(cnp *ciliumv2.CiliumNetworkPolicy) ([]byte, error) {
-	b, err := json.Marshal(cnp)
+func JSON(cnp *ciliumv2.CiliumNetworkPolicy) ([]byte, error) { return canonicalJSON(cnp) }
+
+// canonicalJSON is v's JSON without status and creationTimestamp, keys
+// sorted.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

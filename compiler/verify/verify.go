@@ -106,7 +106,7 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	name := objectName(m)
 	crd := v.crds[kind]
 	if kind == NetworkPolicyKind {
-		return append(v.netpolLayers(obj, name), v.cueLayers(obj, name)...)
+		return append(v.netpolLayers(obj, name), v.cueLayers(obj, name, kind)...)
 	}
 	if crd == nil {
 		return ir.Diagnostics{v.diag(LayerSchema, obj, name, []string{"kind"}, fmt.Sprintf("unsupported kind %q (want %s)", kind, strings.Join(v.Kinds(), " or ")))}
@@ -122,15 +122,15 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	// Layer 2: the agent.
 	ds = append(ds, v.agentLayer(obj, name, kind)...)
 	// Layers 3 and 4: CUE.
-	return append(ds, v.cueLayers(obj, name)...)
+	return append(ds, v.cueLayers(obj, name, kind)...)
 }
 
-// cueLayers runs ppc's CUE schema (compile output) and the organisation
-// schemas.
-func (v *Verifier) cueLayers(obj Object, name string) ir.Diagnostics {
+// cueLayers runs ppc's CUE schema (compile output; it describes the
+// CiliumNetworkPolicy ppc writes) and the organisation schemas.
+func (v *Verifier) cueLayers(obj Object, name, kind string) ir.Diagnostics {
 	var ds ir.Diagnostics
 	var cueSchemas []*schemas.Schema
-	if v.opts.PPC {
+	if v.opts.PPC && kind != NetworkPolicyKind {
 		cueSchemas = append(cueSchemas, schemas.PPC())
 	}
 	cueSchemas = append(cueSchemas, v.opts.Org...)

@@ -40,6 +40,7 @@ type compileParams struct {
 	follow    bool
 	every     time.Duration
 	anomaly   anomalyFlags
+	target    string
 }
 
 func init() {
@@ -81,6 +82,7 @@ written unless every check passed.`,
 			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
 			p.bound.register(fs, "the rule packs")
 			p.anomaly.register(fs)
+			fs.StringVar(&p.target, "target", "cilium", "the kind of policy to write: cilium (CiliumNetworkPolicy), kubernetes (networking.k8s.io/v1 NetworkPolicy; what it cannot express is widened, with a warning per rule) or auto (NetworkPolicy where it loses nothing)")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
 	})
@@ -118,7 +120,12 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 		Learn: learn, Rules: p.rules, Set: p.set, Schemas: p.schemas,
 		Agent: settings, NoReplay: p.noReplay, NoProbe: p.noProbe,
 		InferCluster: !p.agent.clusterSet(), RuleTimeout: bounds.Timeout, RuleMemory: bounds.Memory,
-		NoAnomalies: p.anomaly.none,
+		NoAnomalies: p.anomaly.none, Target: p.target,
+	}
+	switch p.target {
+	case "cilium", "kubernetes", "auto":
+	default:
+		return usageErr("--target %q: want cilium, kubernetes or auto", p.target)
 	}
 	if opts.Baseline, err = p.anomaly.load(ctx, e); err != nil {
 		return err
