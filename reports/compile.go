@@ -92,6 +92,16 @@ func AnomalyLine(r *compiler.AnomalyReport) string {
 		len(r.Findings)+r.Omitted, r.AtLeast(compiler.HighScore), compiler.HighScore, top.Score, top.Detector, textsafe.Line(top.Msg))
 }
 
+// PrintRebase says what compile --base did to the base directory.
+func PrintRebase(w io.Writer, rb *compiler.Rebased, base string) {
+	verb := "marked"
+	if rb.Pruned > 0 {
+		verb = "pruned"
+	}
+	fmt.Fprintf(w, "ppc: base %s: %d rules added to ppc's policies, %d new policies, %d hand-written policies kept as they are, %d stale rules %s\n",
+		textsafe.Line(base), rb.AddedRules, rb.NewPolicies, len(rb.Kept), rb.Stale+rb.Pruned, verb)
+}
+
 // PrintTimings prints how long each stage took, one per line.
 func PrintTimings(w io.Writer, ts []compiler.Timing) {
 	for _, t := range ts {

@@ -349,3 +349,7 @@ func (r *Result) CompareVerdicts(old, new *replay.Report) {
 			Flows: x.Flows, NowAllowed: x.Verdict.Allowed(), Old: b.Verdict, New: x.Verdict})
 	}
 }
+
+// RuleKey is a rule's identity for what Cilium enforces: two rules with
+// the same key allow the same (see canonicalRule).
+func RuleKey(rule any) string { return canonical(canonicalRule(rule)) }

@@ -10,10 +10,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/internal/textsafe"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/reports/diffreport"
 	"github.com/policypilot/ppc/reports/explain"
 	"github.com/policypilot/ppc/reports/lintreport"
 	"github.com/policypilot/ppc/reports/progress"
@@ -41,6 +43,9 @@ type compileParams struct {
 	every     time.Duration
 	anomaly   anomalyFlags
 	target    string
+	base      string
+	stale     time.Duration
+	prune     bool
 }
 
 func init() {
@@ -82,6 +87,9 @@ written unless every check passed.`,
 			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
 			p.bound.register(fs, "the rule packs")
 			p.anomaly.register(fs)
+			fs.StringVar(&p.base, "base", "", "start from the policies in `DIR` (and write back there): keep hand-written policies untouched, add rules for new traffic to ppc's own, print the diff")
+			fs.DurationVar(&p.stale, "stale-after", 0, "with --base: mark rules of ppc's policies no flow used for longer than `DURATION` (annotation ppc.policypilot.io/stale-rules)")
+			fs.BoolVar(&p.prune, "prune", false, "with --base and --stale-after: remove the stale rules instead of marking them")
 			fs.StringVar(&p.target, "target", "cilium", "the kind of policy to write: cilium (CiliumNetworkPolicy), kubernetes (networking.k8s.io/v1 NetworkPolicy; what it cannot express is widened, with a warning per rule) or auto (NetworkPolicy where it loses nothing)")
 			return func(ctx context.Context, e *env, args []string) error { return runCompile(ctx, e, p, args) }
 		},
@@ -126,6 +134,18 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	case "cilium", "kubernetes", "auto":
 	default:
 		return usageErr("--target %q: want cilium, kubernetes or auto", p.target)
+	}
+	switch {
+	case p.base == "" && (p.stale != 0 || p.prune):
+		return usageErr("--stale-after and --prune need --base DIR")
+	case p.prune && p.stale <= 0:
+		return usageErr("--prune removes the rules --stale-after finds stale: give --stale-after")
+	case p.base != "" && p.target != "cilium":
+		return usageErr("--base updates CiliumNetworkPolicies: give no --target")
+	case p.base != "" && p.output != "" && p.output != p.base:
+		return usageErr("--base DIR writes back to DIR: give no -o, or -o DIR")
+	case p.base != "":
+		p.output = p.base
 	}
 	if opts.Baseline, err = p.anomaly.load(ctx, e); err != nil {
 		return err
@@ -188,6 +208,11 @@ func runCompile(ctx context.Context, e *env, p *compileParams, args []string) er
 	}
 	if err := p.anomaly.gate(e, "compile", res.Anomalies); err != nil {
 		return err
+	}
+	if p.base != "" {
+		if err := rebase(ctx, e, p, res); err != nil {
+			return err
+		}
 	}
 	// The report is rendered first and written last: a compile that
 	// cannot write its policies writes no report either.
@@ -326,4 +351,32 @@ func compileError(err error) error {
 		return &exitError{code: exitFailure, err: err}
 	}
 	return err
+}
+
+// rebase is compile --base: the compiled policies merged into the base
+// directory's (compiler.Rebase), the diff against the base printed.
+func rebase(ctx context.Context, e *env, p *compileParams, res *compiler.Result) error {
+	base, bad, _, err := manifest.ReadPaths([]string{p.base}, e.stdin)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	if bad.HasErrors() {
+		reports.PrintDiagnostics(e.stderr, bad, e.cwd)
+		return &exitError{code: exitFailure, err: fmt.Errorf("--base %s: unreadable policies", p.base)}
+	}
+	rb, err := compiler.Rebase(ctx, res, base, compiler.RebaseOptions{StaleAfter: p.stale, Prune: p.prune, Agent: res.Agent, Namespace: "default"})
+	if err != nil {
+		return compileError(err)
+	}
+	for _, n := range rb.Notes {
+		fmt.Fprintf(e.stderr, "note: %s\n", textsafe.Line(n))
+	}
+	if !p.quiet {
+		reports.PrintRebase(e.stderr, rb, p.base)
+		if err := diffreport.Formats.Write(e.stderr, "text", &diffreport.Diff{Old: p.base, New: "this compile", Result: rb.Diff}, reports.Options{Cwd: e.cwd}); err != nil {
+			return err
+		}
+	}
+	res.Docs = rb.Docs
+	return nil
 }
