@@ -28,7 +28,8 @@ func init() {
 		name:  "diff",
 		usage: "[flags] OLD NEW",
 		short: "compare two policy sets by what they enforce (and, with --flows, by the verdicts they give)",
-		long: `Compares two sets of CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies:
+		long: `Compares two sets of CiliumNetworkPolicies, CiliumClusterwideNetworkPolicies
+and Kubernetes NetworkPolicies:
 files, directories, or a git revision and path as git names them
 (main:policies/, HEAD~1:policies/shop.yaml). Per policy it reports what
 was added, removed or changed, and per rule section the rules only one side

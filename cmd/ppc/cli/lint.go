@@ -35,7 +35,8 @@ func init() {
 		name:  "lint",
 		usage: "[flags] POLICY_PATH|- ...",
 		short: "gate CiliumNetworkPolicies in CI with lint packs (default: Cilium best practices)",
-		long: `Lints every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy in the
+		long: `Lints every CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and
+Kubernetes NetworkPolicy in the
 given files, directories or stdin: first the verification layers of
 'ppc verify' (their errors are deny findings: verify-schema, verify-agent,
 verify-org), then the lint packs — the embedded pack of Cilium best practices

@@ -48,7 +48,8 @@ func init() {
 		name:  "replay",
 		usage: "--flows FLOWS [--flows FLOWS...] [flags] POLICY_PATH|- ...",
 		short: "replay Hubble flows through Cilium's policy engine loaded with policies",
-		long: `Loads CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies (files,
+		long: `Loads CiliumNetworkPolicies, CiliumClusterwideNetworkPolicies and Kubernetes
+NetworkPolicies (translated as the agent does: pkg/k8s ParseNetworkPolicy; files,
 directories, "-") into Cilium's own policy engine as the agent does, and
 replays every connection attempt in the flow files (any form ppc compile
 reads; flows the cluster dropped by policy are attempts too): the verdict at

@@ -29,7 +29,8 @@ func init() {
 		name:  "verify",
 		usage: "[flags] POLICY_PATH|- ...",
 		short: "check CiliumNetworkPolicies as the API server and the Cilium agent would",
-		long: `Checks every CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy in the
+		long: `Checks every CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and
+Kubernetes NetworkPolicy in the
 given files, directories (recursively: *.yaml, *.yml, *.json) or stdin ("-"),
 multi-document YAML and List objects included, with Kubernetes' and Cilium's
 own code, and reports every problem with its file, document, policy, layer
