@@ -169,10 +169,19 @@ type Doc struct {
 	JSON       []byte
 }
 
+// ClusterwideDir holds the clusterwide policies below an output directory
+// (no namespace is named so: a namespace name cannot start with "_").
+const ClusterwideDir = "_clusterwide"
+
 // Path is where the document is written below an output directory:
-// "[cluster/]namespace/name.yaml", slash-separated.
+// "[cluster/]namespace/name.yaml" ("_clusterwide/name.yaml" for a
+// clusterwide policy), slash-separated.
 func (d Doc) Path() string {
-	p := d.Namespace + "/" + d.Name + ".yaml"
+	ns := d.Namespace
+	if ns == "" {
+		ns = ClusterwideDir
+	}
+	p := ns + "/" + d.Name + ".yaml"
 	if d.Cluster != "" {
 		p = d.Cluster + "/" + p
 	}
@@ -343,6 +352,9 @@ func (r *Result) ClusterSet() replay.ClusterSet {
 	}
 	for _, p := range r.Policies {
 		rp := replay.Policy{CNP: p.CNP}
+		if p.CCNP != nil {
+			rp = replay.Policy{CCNP: p.CCNP}
+		}
 		if d, ok := docs[[3]string{p.Cluster, p.CNP.Namespace, p.CNP.Name}]; ok && p.NP != nil {
 			// The NetworkPolicy as it is written, translated as the agent
 			// translates it.
@@ -430,18 +442,21 @@ func (s *state) synthesize(context.Context) error {
 		}
 		var b []byte
 		var err error
-		if p.NP != nil {
+		d := Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name}
+		switch {
+		case p.CCNP != nil:
+			b, err = synth.ClusterwideJSON(p.CCNP)
+			d.Kind = p.CCNP.Kind
+		case p.NP != nil:
 			b, err = synth.NetworkPolicyJSON(p.NP)
-		} else {
+			d.APIVersion, d.Kind = p.NP.APIVersion, p.NP.Kind
+		default:
 			b, err = synth.JSON(p.CNP)
 		}
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", p.Key, err)
 		}
-		d := Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name, JSON: b}
-		if p.NP != nil {
-			d.APIVersion, d.Kind = p.NP.APIVersion, p.NP.Kind
-		}
+		d.JSON = b
 		s.res.Docs = append(s.res.Docs, d)
 	}
 	return nil
@@ -455,6 +470,9 @@ func (s *state) target(p *synth.Policy) error {
 	case "", synth.TargetCilium:
 		return nil
 	case synth.TargetKubernetes, synth.TargetAuto:
+		if p.CCNP != nil {
+			return nil // a clusterwide baseline has no NetworkPolicy form: it stays one
+		}
 	default:
 		return fmt.Errorf("target %q: want %s, %s or %s", s.opts.Target, synth.TargetCilium, synth.TargetKubernetes, synth.TargetAuto)
 	}
@@ -582,7 +600,7 @@ func (s *state) emit(context.Context) error {
 		return a.Name < b.Name
 	})
 	for _, d := range s.res.Docs {
-		if !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
+		if d.Namespace != "" && !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
 			diag := ir.Errorf("ppc_emit_path", ir.Pos{}, "policy %q in namespace %q (cluster %q) cannot be written as a file: the name would leave the output directory", d.Name, d.Namespace, d.Cluster)
 			diag.Stage = string(StageEmit)
 			s.res.Diagnostics = append(s.res.Diagnostics, diag)

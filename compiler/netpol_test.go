@@ -173,3 +173,37 @@ func TestTargetKubernetesSamples(t *testing.T) {
 		})
 	}
 }
+
+// TestDNSBaselineClusterwide: with dns.baseline=clusterwide the DNS rule
+// is written once, as a CiliumClusterwideNetworkPolicy for every endpoint
+// that isolates nothing by itself, and no policy repeats it; on every real
+// sample the set verifies and Cilium's engine allows every observed
+// connection (the DNS lookups through the baseline).
+func TestDNSBaselineClusterwide(t *testing.T) {
+	for _, f := range realSamples(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			res := compile(t, []string{f}, compiler.Options{Set: []string{"dns.baseline=clusterwide"}, NoProbe: true})
+			if res.Diagnostics.HasErrors() {
+				t.Fatalf("diagnostics:\n%v", res.Diagnostics)
+			}
+			clusterwide := 0
+			for _, d := range res.Docs {
+				switch {
+				case d.Kind == "CiliumClusterwideNetworkPolicy":
+					clusterwide++
+					if d.Path() != "_clusterwide/dns-baseline.yaml" || !strings.Contains(string(d.JSON), `"enableDefaultDeny":{"egress":false,"ingress":false}`) {
+						t.Errorf("baseline %s: %s", d.Path(), d.JSON)
+					}
+				case strings.Contains(string(d.JSON), `"dns":[`):
+					t.Errorf("%s repeats the DNS rule", d.Path())
+				}
+			}
+			if clusterwide != 1 {
+				t.Errorf("%d clusterwide policies", clusterwide)
+			}
+			if r := res.Replay; r.Allowed+r.Excluded != r.Connections {
+				t.Errorf("replay allows %d of %d connections (%d excluded)", r.Allowed, r.Connections, r.Excluded)
+			}
+		})
+	}
+}

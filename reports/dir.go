@@ -73,7 +73,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	want := map[string]bool{}
 	roots := map[string]bool{}
 	for _, d := range docs {
-		if !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
+		if d.Namespace != "" && !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
 			return nil, fmt.Errorf("write %s/%s/%s: unsafe file name", d.Cluster, d.Namespace, d.Name)
 		}
 		b, err := YAML(d)

@@ -68,6 +68,10 @@ func decodePolicy(v any, at string) (*PolicyDecision, error) {
 			p.Ingress, err = rawRules(x, at)
 		case "egress":
 			p.Egress, err = rawRules(x, at)
+		case "clusterwide":
+			p.Clusterwide, err = boolean(x, at)
+		case "default_deny":
+			p.DefaultDeny, err = defaultDeny(x, at)
 		default:
 			err = fmt.Errorf("%s: not a field of a policy decision (see rules/README.md)", at)
 		}
@@ -142,6 +146,37 @@ func str(v any, at string) (string, error) {
 		return "", fmt.Errorf("%s: want a string, got %s", at, typeName(v))
 	}
 	return s, nil
+}
+
+func boolean(v any, at string) (bool, error) {
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("%s: want a boolean, got %s", at, typeName(v))
+	}
+	return b, nil
+}
+
+func defaultDeny(v any, at string) (*DefaultDeny, error) {
+	m, err := object(v, at)
+	if err != nil {
+		return nil, err
+	}
+	d := &DefaultDeny{}
+	for k, x := range m {
+		b, err := boolean(x, at+"."+k)
+		if err != nil {
+			return nil, err
+		}
+		switch k {
+		case "ingress":
+			d.Ingress = &b
+		case "egress":
+			d.Egress = &b
+		default:
+			return nil, fmt.Errorf("%s.%s: not a direction (ingress, egress)", at, k)
+		}
+	}
+	return d, nil
 }
 
 func stringList(v any, at string) ([]string, error) {

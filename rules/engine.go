@@ -219,6 +219,18 @@ type PolicyDecision struct {
 	Egress       []json.RawMessage `json:"egress,omitempty"`
 	IngressEdges []string          `json:"ingress_edges"`
 	EgressEdges  []string          `json:"egress_edges"`
+	// Clusterwide makes it a CiliumClusterwideNetworkPolicy (Namespace
+	// ""), such as a baseline that applies to every endpoint.
+	Clusterwide bool `json:"clusterwide,omitempty"`
+	// DefaultDeny, when set, is the policy's enableDefaultDeny: false for
+	// a direction means the policy allows without isolating.
+	DefaultDeny *DefaultDeny `json:"default_deny,omitempty"`
+}
+
+// DefaultDeny is a policy's enableDefaultDeny.
+type DefaultDeny struct {
+	Ingress *bool `json:"ingress,omitempty"`
+	Egress  *bool `json:"egress,omitempty"`
 }
 
 // Finding is a message from a pack: a warning, or a gate's deny/warn.

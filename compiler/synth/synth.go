@@ -28,6 +28,9 @@ const (
 	AnnotationEdges     = "ppc.policypilot.io/connections"
 	AnnotationFirstSeen = "ppc.policypilot.io/first-seen"
 	AnnotationLastSeen  = "ppc.policypilot.io/last-seen"
+	// AnnotationIntent says why a policy selects what it selects (lint's
+	// CIL002 reads it).
+	AnnotationIntent = "ppc.policypilot.io/intent"
 )
 
 // Policy is one synthesised policy.
@@ -40,7 +43,11 @@ type Policy struct {
 	// NP is set when the policy is written as a Kubernetes NetworkPolicy
 	// (compile --target kubernetes|auto; see NetworkPolicyOf): it is what
 	// is verified, replayed and written, CNP what it was translated from.
-	NP       *networkingv1.NetworkPolicy
+	NP *networkingv1.NetworkPolicy
+	// CCNP is set for a clusterwide policy (a baseline for every
+	// endpoint): it is what is written; CNP holds the same metadata and
+	// rules (namespace "") for what reads every policy alike.
+	CCNP     *ciliumv2.CiliumClusterwideNetworkPolicy
 	Decision *rules.PolicyDecision
 	// Edges are the IR edges the policy allows (ingress and egress).
 	Edges []string
@@ -86,18 +93,25 @@ func build(g *ir.Graph, key string, pd *rules.PolicyDecision) (*Policy, ir.Diagn
 		d.Path = path
 		ds = append(ds, d)
 	}
-	if pd.Namespace == "" || pd.Name == "" {
+	switch {
+	case pd.Name == "" || pd.Namespace == "" && !pd.Clusterwide:
 		bad(nil, "rule packs produced a policy without namespace or name")
+		return nil, ds
+	case pd.Clusterwide && (pd.Namespace != "" || pd.Cluster != "" || key != pd.Name):
+		bad(nil, "rule packs produced a clusterwide policy with a namespace or cluster, or under a key other than its name")
 		return nil, ds
 	}
 	cluster := ""
-	if want := pd.Namespace + "/" + pd.Name; want != key {
+	if want := pd.Namespace + "/" + pd.Name; want != key && !pd.Clusterwide {
 		if pd.Cluster == "" || pd.Cluster+"/"+want != key {
 			bad(nil, "policy key %q does not match its namespace and name (%s), or cluster, namespace and name", key, want)
 		}
 		cluster = pd.Cluster
 	}
 	spec := &api.Rule{EndpointSelector: api.NewESFromMatchRequirements(pd.Selector, nil)}
+	if dd := pd.DefaultDeny; dd != nil {
+		spec.EnableDefaultDeny = api.DefaultDenyConfig{Ingress: dd.Ingress, Egress: dd.Egress}
+	}
 	for i, raw := range pd.Ingress {
 		var r api.IngressRule
 		if err := strictDecode(raw, &r); err != nil {
@@ -157,6 +171,14 @@ func build(g *ir.Graph, key string, pd *rules.PolicyDecision) (*Policy, ir.Diagn
 		ObjectMeta: metav1.ObjectMeta{Name: pd.Name, Namespace: pd.Namespace, Labels: labels, Annotations: ann},
 		Spec:       spec,
 	}
+	if pd.Clusterwide {
+		ann[AnnotationIntent] = "a baseline for every endpoint of the cluster, written by ppc's rule packs; it isolates nothing by itself (enableDefaultDeny false)"
+		p.CCNP = &ciliumv2.CiliumClusterwideNetworkPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "cilium.io/v2", Kind: "CiliumClusterwideNetworkPolicy"},
+			ObjectMeta: metav1.ObjectMeta{Name: pd.Name, Labels: labels, Annotations: ann},
+			Spec:       spec,
+		}
+	}
 	return p, ds
 }
 
@@ -170,6 +192,11 @@ func strictDecode(raw []byte, v any) error {
 // writes: Kubernetes' fields that are empty on creation (creationTimestamp,
 // status) are dropped, every object's keys are sorted.
 func JSON(cnp *ciliumv2.CiliumNetworkPolicy) ([]byte, error) { return canonicalJSON(cnp) }
+
+// ClusterwideJSON is JSON for a CiliumClusterwideNetworkPolicy.
+func ClusterwideJSON(ccnp *ciliumv2.CiliumClusterwideNetworkPolicy) ([]byte, error) {
+	return canonicalJSON(ccnp)
+}
 
 // canonicalJSON is v's JSON without status and creationTimestamp, keys
 // sorted.

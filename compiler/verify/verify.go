@@ -130,7 +130,10 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 func (v *Verifier) cueLayers(obj Object, name, kind string) ir.Diagnostics {
 	var ds ir.Diagnostics
 	var cueSchemas []*schemas.Schema
-	if v.opts.PPC && kind != NetworkPolicyKind {
+	// ppc's schema describes the namespaced CiliumNetworkPolicies it
+	// writes; its other kinds (NetworkPolicy, the clusterwide baseline)
+	// are held to the API server, the agent and replay.
+	if v.opts.PPC && kind == "CiliumNetworkPolicy" {
 		cueSchemas = append(cueSchemas, schemas.PPC())
 	}
 	cueSchemas = append(cueSchemas, v.opts.Org...)

@@ -10,7 +10,7 @@
 # Output (read by ppc):
 #   policies[key]        {cluster, namespace, name, selector, subjects,
 #                         labels, ingress?, egress?, ingress_edges,
-#                         egress_edges}
+#                         egress_edges, clusterwide?, default_deny?}
 #   excluded_edge[edge]  reason an observed edge is deliberately not allowed
 #   warnings             set of {msg, policy?, object?}
 package ppc.synth
@@ -615,7 +615,7 @@ ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "
 egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "egress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
-	dns_rules := [dns_rule_of(g) | needs_dns_rule(g in dns_clients)]
+	dns_rules := [dns_rule_of(g) | needs_dns_rule(g in dns_clients); not clusterwide_dns]
 	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "egress"]], [])))
 }
 
@@ -637,6 +637,33 @@ nonempty(rules) := isolate if count(rules) == 0
 needs_dns_rule(_) if object.get(dns, "always", true) == true
 
 needs_dns_rule(true)
+
+# clusterwide_dns: config dns.baseline "clusterwide" writes the DNS rule
+# once, as a CiliumClusterwideNetworkPolicy selecting every endpoint that
+# allows the DNS servers and isolates nothing by itself (enableDefaultDeny
+# false), instead of in each policy. Not with dns.names "observed" (each
+# workload then has its own names) nor across clusters.
+clusterwide_dns if {
+	object.get(dns, "baseline", "per-policy") == "clusterwide"
+	object.get(dns, "names", "any") != "observed"
+	not identity.multi_cluster
+}
+
+baseline_name := concat("", [lib.setting("policy_name_prefix", ""), "dns-baseline"])
+
+policies[baseline_name] := {
+	"cluster": "",
+	"namespace": "",
+	"name": baseline_name,
+	"clusterwide": true,
+	"default_deny": {"ingress": false, "egress": false},
+	"selector": {},
+	"subjects": [],
+	"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
+	"egress": [dns_rule],
+	"ingress_edges": [],
+	"egress_edges": sort([e.id | some [[_, "egress"], e] in side_edges; dns_edge(e)]),
+} if clusterwide_dns
 
 # ---- policies ---------------------------------------------------------------
 

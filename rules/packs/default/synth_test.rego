@@ -112,3 +112,26 @@ test_warnings_name_excluded_edges if {
 	some w in ws
 	w.object == fx.masked_api
 }
+
+# dns.baseline=clusterwide: one clusterwide policy carries the DNS rule for
+# every endpoint, without isolating; no policy repeats it.
+test_dns_baseline_clusterwide if {
+	ps := synth.policies with input as fx.ir with data.ppc.config.dns.baseline as "clusterwide"
+	b := ps["dns-baseline"]
+	b.clusterwide
+	b.namespace == ""
+	b.selector == {}
+	b.default_deny == {"ingress": false, "egress": false}
+	b.egress == [synth.dns_rule]
+	b.egress_edges == ["wl:shop/web -> wl:kube-system/coredns UDP/53"]
+	not synth.dns_rule in ps["shop/web"].egress
+}
+
+# Near misses: per-policy by default, and with names observed.
+test_dns_baseline_per_policy if {
+	ps := synth.policies with input as fx.ir
+	not ps["dns-baseline"]
+	synth.dns_rule in ps["shop/web"].egress
+	qs := synth.policies with input as fx.ir with data.ppc.config.dns as {"baseline": "clusterwide", "names": "observed", "selector": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}, "ports": [53]}
+	not qs["dns-baseline"]
+}
