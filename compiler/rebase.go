@@ -88,7 +88,7 @@ func Rebase(ctx context.Context, res *Result, base []manifest.Object, o RebaseOp
 			continue
 		}
 		k := [2]string{b.Namespace, b.Name}
-		if b.Kind == "CiliumNetworkPolicy" && managed(b.JSON) {
+		if (b.Kind == "CiliumNetworkPolicy" || b.Kind == "CiliumClusterwideNetworkPolicy") && managed(b.JSON) {
 			owned[k] = b
 			continue
 		}
@@ -104,8 +104,8 @@ func Rebase(ctx context.Context, res *Result, base []manifest.Object, o RebaseOp
 	// the flows) is not judged at all: nothing says its rules went unused.
 	current := map[string]map[string]bool{}
 	for _, d := range res.Docs {
-		if d.Kind != "CiliumNetworkPolicy" {
-			return nil, &InputError{Err: fmt.Errorf("--base updates CiliumNetworkPolicies; %s is a %s (compile --target cilium)", d.Path(), d.Kind)}
+		if d.Kind != "CiliumNetworkPolicy" && d.Kind != "CiliumClusterwideNetworkPolicy" {
+			return nil, &InputError{Err: fmt.Errorf("--base updates Cilium's policies; %s is a %s (compile --target cilium)", d.Path(), d.Kind)}
 		}
 		k := [2]string{d.Namespace, d.Name}
 		seen[k] = true
@@ -119,14 +119,18 @@ func Rebase(ctx context.Context, res *Result, base []manifest.Object, o RebaseOp
 				cur[RuleID(sec, r)] = true
 			}
 		}
-		current[d.Namespace+"/"+d.Name] = cur
+		current[policyKey(nw)] = cur
 		if hand[k] {
 			out.Notes = append(out.Notes, fmt.Sprintf("%s/%s is hand-written in the base: kept as it is, ppc's policy of that name not written", d.Namespace, d.Name))
 			continue
 		}
 		b, ok := owned[k]
-		if !ok {
-			out.NewPolicies++
+		if !ok || d.Kind == "CiliumClusterwideNetworkPolicy" {
+			// New, or a clusterwide baseline: the rule packs' current one
+			// replaces ppc's earlier one.
+			if !ok {
+				out.NewPolicies++
+			}
 			merged = append(merged, nw)
 			continue
 		}
@@ -179,8 +183,10 @@ func Rebase(ctx context.Context, res *Result, base []manifest.Object, o RebaseOp
 			return nil, err
 		}
 		md, _ := m["metadata"].(map[string]any)
-		objs = append(objs, manifest.Object{Pos: ir.Pos{File: "(rebased)", Line: 1}, Doc: 1, APIVersion: "cilium.io/v2", Kind: "CiliumNetworkPolicy",
-			Namespace: fmt.Sprint(md["namespace"]), Name: fmt.Sprint(md["name"]), JSON: b})
+		ns, _ := md["namespace"].(string)
+		kind, _ := m["kind"].(string)
+		objs = append(objs, manifest.Object{Pos: ir.Pos{File: "(rebased)", Line: 1}, Doc: 1, APIVersion: "cilium.io/v2", Kind: kind,
+			Namespace: ns, Name: fmt.Sprint(md["name"]), JSON: b})
 	}
 	// Which rules the flows use, and since when each is unused.
 	pr, err := ReplayPolicies(ctx, nil, res.Graph, append(append([]manifest.Object(nil), objs...), out.Kept...), o.Namespace, o.Agent, nil)
@@ -389,7 +395,12 @@ func copyAnnotations(old, nw map[string]any) {
 	}
 }
 
+// policyKey names a policy as replay does: "namespace/name", or "name"
+// for a clusterwide one.
 func policyKey(m map[string]any) string {
 	md, _ := m["metadata"].(map[string]any)
-	return fmt.Sprintf("%v/%v", md["namespace"], md["name"])
+	if ns, _ := md["namespace"].(string); ns != "" {
+		return ns + "/" + fmt.Sprint(md["name"])
+	}
+	return fmt.Sprint(md["name"])
 }
