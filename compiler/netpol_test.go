@@ -174,7 +174,8 @@ func TestTargetKubernetesSamples(t *testing.T) {
 	}
 }
 
-// TestDNSBaselineClusterwide: with dns.baseline=clusterwide the DNS rule
+// TestDNSBaselineClusterwide: with dns.baseline=clusterwide (and
+// node_peers=clusterwide, for what the nodes reach) the DNS rule
 // is written once, as a CiliumClusterwideNetworkPolicy for every endpoint
 // that isolates nothing by itself, and no policy repeats it; on every real
 // sample the set verifies and Cilium's engine allows every observed
@@ -182,13 +183,19 @@ func TestTargetKubernetesSamples(t *testing.T) {
 func TestDNSBaselineClusterwide(t *testing.T) {
 	for _, f := range realSamples(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			res := compile(t, []string{f}, compiler.Options{Set: []string{"dns.baseline=clusterwide"}, NoProbe: true})
+			res := compile(t, []string{f}, compiler.Options{Set: []string{"dns.baseline=clusterwide", "node_peers=clusterwide"}, NoProbe: true})
 			if res.Diagnostics.HasErrors() {
 				t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 			}
 			clusterwide := 0
 			for _, d := range res.Docs {
 				switch {
+				case d.Kind == "CiliumClusterwideNetworkPolicy" && d.Name == "node-baseline":
+					if strings.Contains(string(d.JSON), `"egress":[`) || !strings.Contains(string(d.JSON), `"enableDefaultDeny":{"egress":false,"ingress":false}`) {
+						t.Errorf("node baseline: %s", d.JSON)
+					}
+				case strings.Contains(string(d.JSON), `"fromEntities":["host"]`) || strings.Contains(string(d.JSON), `"fromEntities":["remote-node"]`):
+					t.Errorf("%s repeats a node rule", d.Path())
 				case d.Kind == "CiliumClusterwideNetworkPolicy":
 					clusterwide++
 					if d.Path() != "_clusterwide/dns-baseline.yaml" || !strings.Contains(string(d.JSON), `"enableDefaultDeny":{"egress":false,"ingress":false}`) {

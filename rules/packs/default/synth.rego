@@ -377,6 +377,7 @@ ruled := [[g, side, e] |
 	some [[g, side], e] in side_edges
 	not dns_side_edge(side, e)
 	not http_side_edge(side, e)
+	not node_side_edge(side, e)
 ]
 
 dns_side_edge("egress", e) if dns_edge(e)
@@ -664,6 +665,51 @@ policies[baseline_name] := {
 	"ingress_edges": [],
 	"egress_edges": sort([e.id | some [[_, "egress"], e] in side_edges; dns_edge(e)]),
 } if clusterwide_dns
+
+# clusterwide_nodes: config node_peers "clusterwide" allows what the
+# cluster's nodes (host, remote-node) were seen reaching, once, as a
+# CiliumClusterwideNetworkPolicy for every endpoint on the ports and ICMP
+# types seen (kubelet probes, node-local agents), instead of in each
+# policy. Not across clusters.
+clusterwide_nodes if {
+	lib.setting("node_peers", "per-policy") == "clusterwide"
+	not identity.multi_cluster
+}
+
+node_entities := {"host", "remote-node"}
+
+node_side_edge("ingress", e) if {
+	clusterwide_nodes
+	input.nodes[e.src].kind == "entity"
+	entity(input.nodes[e.src]) in node_entities
+}
+
+node_edges := [e | some [[_, "ingress"], e] in side_edges; node_side_edge("ingress", e)]
+
+node_baseline_name := concat("", [lib.setting("policy_name_prefix", ""), "node-baseline"])
+
+policies[node_baseline_name] := {
+	"cluster": "",
+	"namespace": "",
+	"name": node_baseline_name,
+	"clusterwide": true,
+	"default_deny": {"ingress": false, "egress": false},
+	"selector": {},
+	"subjects": [],
+	"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
+	"ingress": array.concat(
+		[{"fromEntities": ents, "toPorts": to_ports(ts)} | count(ts) > 0],
+		[{"fromEntities": ents, "icmps": [{"fields": c}]} | some c in lib.chunk(fs, 40)],
+	),
+	"ingress_edges": sort({e.id | some e in node_edges}),
+	"egress_edges": [],
+} if {
+	clusterwide_nodes
+	count(node_edges) > 0
+	ents := sort({entity(input.nodes[e.src]) | some e in node_edges})
+	ts := sort({[e.port, e.protocol] | some e in node_edges; lib.l4_protocols[e.protocol]})
+	fs := sort({{"family": f, "type": e.port} | some e in node_edges; f := lib.icmp_family[e.protocol]})
+}
 
 # ---- policies ---------------------------------------------------------------
 

@@ -135,3 +135,18 @@ test_dns_baseline_per_policy if {
 	qs := synth.policies with input as fx.ir with data.ppc.config.dns as {"baseline": "clusterwide", "names": "observed", "selector": {"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s:k8s-app": "kube-dns"}, "ports": [53]}
 	not qs["dns-baseline"]
 }
+
+# node_peers=clusterwide: what the nodes reach (host's ICMP to api here)
+# is allowed once for every endpoint; api's policy no longer lists it.
+test_node_baseline_clusterwide if {
+	ps := synth.policies with input as fx.ir with data.ppc.config.node_peers as "clusterwide"
+	b := ps["node-baseline"]
+	b.clusterwide
+	b.ingress == [{"fromEntities": ["host"], "icmps": [{"fields": [{"family": "IPv4", "type": 8}]}]}]
+	b.ingress_edges == ["ent:host -> wl:shop/api ICMPv4/8"]
+	every r in ps["shop/api"].ingress {
+		not r.fromEntities
+	}
+	plain := synth.policies with input as fx.ir
+	not plain["node-baseline"]
+}
