@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -67,4 +68,28 @@ func (f *Formats[T]) Write(w io.Writer, name string, v T, o Options) error {
 		return err
 	}
 	return f.by[name](w, v, o)
+}
+
+// WriteSARIF writes one SARIF 2.1.0 log of ppc's run: its rules (the
+// reportingDescriptor objects) and results, indented, ppc named as the
+// tool with o.Version.
+func WriteSARIF(w io.Writer, rules, results any, o Options) error {
+	driver := map[string]any{"name": "ppc", "informationUri": "https://github.com/policypilot/ppc", "rules": rules}
+	if o.Version != "" {
+		driver["version"] = o.Version
+	}
+	log := map[string]any{
+		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+		"version": "2.1.0",
+		"runs": []any{map[string]any{
+			"tool":    map[string]any{"driver": driver},
+			"results": results,
+		}},
+	}
+	b, err := json.MarshalIndent(log, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

@@ -8,9 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/policypilot/ppc/ir"
 )
@@ -218,27 +216,11 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 	if e.anomalyErr != nil {
 		return nil, 0, e.anomalyErr
 	}
-	in, err := ast.InterfaceToValue(AnomalyInput(g, baseline))
-	if err != nil {
-		return nil, 0, fmt.Errorf("convert IR for rule packs: %w", err)
-	}
-	var rs rego.ResultSet
-	err = Bounds{Timeout: e.timeout, Memory: e.memory}.Run(ctx, func(ctx context.Context, tr topdown.QueryTracer) error {
-		opts := []rego.EvalOption{rego.EvalParsedInput(in)}
-		if tr != nil {
-			opts = append(opts, rego.EvalQueryTracer(tr))
-		}
-		var err error
-		rs, err = e.anomalyPQ.Eval(ctx, opts...)
-		return err
-	})
+	b, err := e.eval(ctx, e.anomalyPQ, AnomalyInput(g, baseline), "data.ppc.anomaly.findings", "is it undefined?")
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(rs) != 1 {
-		return nil, 0, fmt.Errorf("rule packs produced %d results for data.ppc.anomaly.findings, want 1 (is it undefined?)", len(rs))
-	}
-	findings, err = decodeAnomalies(rs[0].Bindings["findings"], g, baseline)
+	findings, err = decodeAnomalies(b["findings"], g, baseline)
 	if err != nil {
 		return nil, 0, fmt.Errorf("rule packs' anomaly findings break the contract: %w", err)
 	}

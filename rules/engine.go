@@ -321,7 +321,22 @@ func orEmpty(xs []any) []any {
 
 // Decide evaluates the packs over the graph.
 func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
-	in, err := ast.InterfaceToValue(Input(g))
+	b, err := e.eval(ctx, e.pq, Input(g), "the decision query", "is a required rule undefined?")
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodeDecisions(b)
+	if err != nil {
+		return nil, fmt.Errorf("rule packs' decisions break the contract: %w", err)
+	}
+	return d, nil
+}
+
+// eval evaluates a prepared query of the packs on input within the
+// engine's bounds and returns the bindings of its one result (what names
+// the query in the error, hint what to check when there is not one).
+func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input map[string]any, what, hint string) (rego.Vars, error) {
+	in, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return nil, fmt.Errorf("convert IR for rule packs: %w", err)
 	}
@@ -332,20 +347,16 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 			opts = append(opts, rego.EvalQueryTracer(tr))
 		}
 		var err error
-		rs, err = e.pq.Eval(ctx, opts...)
+		rs, err = pq.Eval(ctx, opts...)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if len(rs) != 1 {
-		return nil, fmt.Errorf("rule packs produced %d results for the decision query, want 1 (is a required rule undefined?)", len(rs))
+		return nil, fmt.Errorf("rule packs produced %d results for %s, want 1 (%s)", len(rs), what, hint)
 	}
-	d, err := decodeDecisions(rs[0].Bindings)
-	if err != nil {
-		return nil, fmt.Errorf("rule packs' decisions break the contract: %w", err)
-	}
-	return d, nil
+	return rs[0].Bindings, nil
 }
 
 // compileError presents OPA's compile errors one per line as

@@ -152,24 +152,7 @@ func writeSARIF(w io.Writer, r Report, o reports.Options) error {
 		}
 		results = append(results, res)
 	}
-	driver := map[string]any{"name": "ppc", "informationUri": "https://github.com/policypilot/ppc", "rules": rules}
-	if o.Version != "" {
-		driver["version"] = o.Version
-	}
-	log := map[string]any{
-		"$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-		"version": "2.1.0",
-		"runs": []any{map[string]any{
-			"tool":    map[string]any{"driver": driver},
-			"results": results,
-		}},
-	}
-	b, err := json.MarshalIndent(log, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
+	return reports.WriteSARIF(w, rules, results, o)
 }
 
 // fingerprint identifies a finding across runs: its detector, subject and

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,24 +69,7 @@ func render(t testing.TB, rep *lint.Report, format string) []byte {
 // schema (testdata/sarif, see its PROVENANCE.md) and checks what GitHub
 // code scanning reads: rule metadata, levels, locations, suppressions.
 func TestSARIFSchema(t *testing.T) {
-	schemaFile := filepath.Join(testutil.Testdata(), "sarif", "sarif-2.1.0-rtm.5.json")
-	f, err := os.Open(schemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("sarif-2.1.0.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("sarif-2.1.0.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := testutil.SARIFSchema(t)
 	out := render(t, findingsFixture(t), "sarif")
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
 	if err != nil {
