@@ -416,17 +416,9 @@ func (g *Graph) SettleDenied() {
 		learned[u.A], learned[u.B] = true, true
 	}
 	for id, n := range g.DeniedNodes {
-		if !learned[id] {
-			continue
+		if learned[id] {
+			moveNode(g.DeniedNodes, g.Nodes, id, n)
 		}
-		if old, ok := g.Nodes[id]; ok {
-			for _, p := range n.Pods {
-				old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
-			}
-		} else {
-			g.Nodes[id] = n
-		}
-		delete(g.DeniedNodes, id)
 	}
 	denied := map[string]bool{}
 	for _, e := range g.Denied {
@@ -440,14 +432,7 @@ func (g *Graph) SettleDenied() {
 			if g.DeniedNodes == nil {
 				g.DeniedNodes = map[string]*Node{}
 			}
-			if old, ok := g.DeniedNodes[id]; ok {
-				for _, p := range n.Pods {
-					old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
-				}
-			} else {
-				g.DeniedNodes[id] = n
-			}
-			delete(g.Nodes, id)
+			moveNode(g.Nodes, g.DeniedNodes, id, n)
 		}
 	}
 	for id := range g.DeniedNodes {
@@ -455,6 +440,19 @@ func (g *Graph) SettleDenied() {
 			delete(g.DeniedNodes, id)
 		}
 	}
+}
+
+// moveNode moves node n from one table to the other, its controller
+// names joining those of the node already there.
+func moveNode(from, to map[string]*Node, id string, n *Node) {
+	if old, ok := to[id]; ok {
+		for _, p := range n.Pods {
+			old.Pods, _ = insertSorted(old.Pods, p, MaxPods, false)
+		}
+	} else {
+		to[id] = n
+	}
+	delete(from, id)
 }
 
 // SortedDeniedNodes returns the denied-only nodes ordered by ID.
