@@ -224,7 +224,7 @@ func writeNotes(b *strings.Builder, notes []string) {
 const maxMarkdownRows = 50
 
 func legendWord(c Class) string {
-	return map[Class]string{ClassAllowed: "green", ClassDrop: "orange, dashed", ClassDenied: "red, dotted", ClassObserved: "grey"}[c]
+	return map[Class]string{ClassAllowed: "green", ClassDrop: "orange, dashed", ClassDenied: "red, dotted", ClassObserved: "grey", ClassAttempt: "purple, dotted"}[c]
 }
 
 var backticks = regexp.MustCompile("`+")

@@ -246,6 +246,7 @@ func newModel(in *Input) *model {
 
 	// Anomalies.
 	flagged := map[string]bool{}
+	drawn := map[string]bool{}
 	if a := in.Anomalies; a != nil {
 		m.AnomalyBaseline = a.Baseline
 		for i, f := range a.Findings {
@@ -262,18 +263,38 @@ func newModel(in *Input) *model {
 	}
 	m.Recommendations = in.Recommendations
 
+	// The attempts the cluster dropped that are behind a high finding: drawn
+	// too, so that the reviewer sees what the flagged workload tried.
+	var attempts []*ir.Edge
+	if a := in.Anomalies; a != nil {
+		for _, f := range a.Findings {
+			if f.Score < FlagScore {
+				continue
+			}
+			for _, id := range f.Edges {
+				if e := g.Denied[id]; e != nil && !drawn[id] {
+					drawn[id] = true
+					attempts = append(attempts, e)
+				}
+			}
+		}
+	}
+
 	// Topology.
-	m.Topology = topology(g, classes, flagged, in.Limits)
+	m.Topology = topology(g, classes, flagged, attempts, in.Limits)
 	if m.Topology.Collapsed {
 		for ns := range nss {
 			m.Namespaces = append(m.Namespaces, ns)
 		}
 		sort.Strings(m.Namespaces)
 		for _, ns := range m.Namespaces {
-			m.NSDiagrams[ns] = namespaceTopology(g, ns, classes, flagged, in.Limits)
+			m.NSDiagrams[ns] = namespaceTopology(g, ns, classes, flagged, attempts, in.Limits)
 		}
 	}
 	hasReplay := in.Replay != nil
+	if len(attempts) > 0 {
+		m.Legend = append(m.Legend, legend{ClassAttempt, "an attempt the cluster dropped, behind an anomaly (see Anomalies)", classStyle[ClassAttempt]})
+	}
 	for _, c := range []Class{ClassAllowed, ClassDrop, ClassDenied, ClassObserved} {
 		text := map[Class]string{
 			ClassAllowed:  "allowed by the policies (replayed with Cilium's engine)",

@@ -19,6 +19,7 @@ const (
 	ClassAllowed  Class = "allowed"  // the policies allow it
 	ClassDrop     Class = "drop"     // the policies allow it; the cluster dropped some of its flows when observed
 	ClassDenied   Class = "denied"   // the policies deny it
+	ClassAttempt  Class = "attempt"  // an attempt the cluster dropped, behind an anomaly
 )
 
 func (c Class) rank() int {
@@ -29,6 +30,8 @@ func (c Class) rank() int {
 		return 2
 	case ClassDenied:
 		return 3
+	case ClassAttempt:
+		return 4
 	}
 	return 0
 }
@@ -38,6 +41,7 @@ var classStyle = map[Class]string{
 	ClassAllowed:  "stroke:#2e7d32,stroke-width:2px",
 	ClassDrop:     "stroke:#ef6c00,stroke-width:2px,stroke-dasharray:6 3",
 	ClassDenied:   "stroke:#c62828,stroke-width:2.5px,stroke-dasharray:2 3",
+	ClassAttempt:  "stroke:#6a1b9a,stroke-width:2px,stroke-dasharray:1 4",
 }
 
 // Limits bound a diagram. Mermaid refuses diagrams beyond its maxEdges
@@ -166,19 +170,31 @@ func collapsed(g *ir.Graph, expand string) grouping {
 }
 
 // build groups g's edges (those keep accepts) by the drawn nodes.
-func build(g *ir.Graph, group grouping, classes map[string]Class, keep func(*ir.Edge) bool) (map[string]dnode, []*dedge) {
+func build(g *ir.Graph, group grouping, classes map[string]Class, attempts []*ir.Edge, keep func(*ir.Edge) bool) (map[string]dnode, []*dedge) {
 	nodes := map[string]dnode{}
-	edges := map[[2]string]*dedge{}
-	for _, e := range g.SortedEdges() {
+	edges := map[[3]string]*dedge{}
+	all := g.SortedEdges()
+	for _, e := range attempts {
+		c := *e
+		c.ID = "attempt " + e.ID // apart from a learned edge of the same ID
+		classes[c.ID] = ClassAttempt
+		all = append(all, &c)
+	}
+	for _, e := range all {
 		if keep != nil && !keep(e) {
 			continue
 		}
-		s, d := group(g.Nodes[e.Src]), group(g.Nodes[e.Dst])
+		s, d := group(g.Node(e.Src)), group(g.Node(e.Dst))
 		s.flagged = s.flagged || nodes[s.key].flagged
 		nodes[s.key] = s
 		d.flagged = d.flagged || nodes[d.key].flagged
 		nodes[d.key] = d
-		k := [2]string{s.key, d.key}
+		// Attempts the cluster dropped are drawn apart from the traffic
+		// it allowed between the same two nodes.
+		k := [3]string{s.key, d.key, string(classes[e.ID])}
+		if classes[e.ID] != ClassAttempt {
+			k[2] = ""
+		}
 		de := edges[k]
 		if de == nil {
 			de = &dedge{src: s.key, dst: d.key, ports: map[string][]uint16{}, l7: map[string]bool{}}
@@ -204,7 +220,10 @@ func build(g *ir.Graph, group grouping, classes map[string]Class, keep func(*ir.
 		if out[i].src != out[j].src {
 			return out[i].src < out[j].src
 		}
-		return out[i].dst < out[j].dst
+		if out[i].dst != out[j].dst {
+			return out[i].dst < out[j].dst
+		}
+		return out[i].class < out[j].class
 	})
 	return nodes, out
 }
@@ -212,8 +231,8 @@ func build(g *ir.Graph, group grouping, classes map[string]Class, keep func(*ir.
 // topology draws g within lim: every node and every connection if that
 // fits; else with namespaces collapsed; else the edges with the most
 // flows. Notes say what was simplified.
-func topology(g *ir.Graph, classes map[string]Class, flagged map[string]bool, lim Limits) Diagram {
-	nodes, edges := build(g, flagging(detailed(g), flagged), classes, nil)
+func topology(g *ir.Graph, classes map[string]Class, flagged map[string]bool, attempts []*ir.Edge, lim Limits) Diagram {
+	nodes, edges := build(g, flagging(detailed(g), flagged), classes, attempts, nil)
 	var notes []string
 	if len(edges) == 0 {
 		notes = append(notes, "No connection to draw: every record was skipped (see Records skipped).")
@@ -224,7 +243,7 @@ func topology(g *ir.Graph, classes map[string]Class, flagged map[string]bool, li
 	if len(edges) <= lim.Collapse {
 		return render(nodes, edges, lim, notes)
 	}
-	nodes, edges = build(g, flagging(collapsed(g, ""), flagged), classes, nil)
+	nodes, edges = build(g, flagging(collapsed(g, ""), flagged), classes, attempts, nil)
 	notes = append(notes, fmt.Sprintf("The graph is large: each namespace is drawn as one node, and all CIDR and all FQDN peers as one node each (%d edges). Pick a namespace to see its workloads.", len(edges)))
 	d := render(nodes, edges, lim, notes)
 	d.Collapsed = true
@@ -233,12 +252,12 @@ func topology(g *ir.Graph, classes map[string]Class, flagged map[string]bool, li
 
 // namespaceTopology draws one namespace's workloads and every connection
 // that touches them, other namespaces collapsed.
-func namespaceTopology(g *ir.Graph, ns string, classes map[string]Class, flagged map[string]bool, lim Limits) Diagram {
+func namespaceTopology(g *ir.Graph, ns string, classes map[string]Class, flagged map[string]bool, attempts []*ir.Edge, lim Limits) Diagram {
 	touches := func(e *ir.Edge) bool {
-		s, d := g.Nodes[e.Src], g.Nodes[e.Dst]
+		s, d := g.Node(e.Src), g.Node(e.Dst)
 		return (s.Kind == ir.KindWorkload && s.Namespace == ns) || (d.Kind == ir.KindWorkload && d.Namespace == ns)
 	}
-	nodes, edges := build(g, flagging(collapsed(g, ns), flagged), classes, touches)
+	nodes, edges := build(g, flagging(collapsed(g, ns), flagged), classes, attempts, touches)
 	return render(nodes, edges, lim, []string{fmt.Sprintf("Namespace %s: its workloads and every connection that touches them; other namespaces are drawn as one node each.", ns)})
 }
 
@@ -348,7 +367,7 @@ func write(nodes map[string]dnode, edges []*dedge) Diagram {
 		fmt.Fprintf(&b, "  %s -->|%s| %s\n", ids[e.src], quote(edgeLabel(e)), ids[e.dst])
 		byClass[e.class] = append(byClass[e.class], strconv.Itoa(i))
 	}
-	for _, c := range []Class{ClassObserved, ClassAllowed, ClassDrop, ClassDenied} {
+	for _, c := range []Class{ClassObserved, ClassAllowed, ClassDrop, ClassDenied, ClassAttempt} {
 		if l := byClass[c]; len(l) > 0 {
 			fmt.Fprintf(&b, "  linkStyle %s %s\n", strings.Join(l, ","), classStyle[c])
 		}
