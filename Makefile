@@ -52,6 +52,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textsafe -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ir -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 
 BENCHSTAT = $(GO) tool benchstat
 
