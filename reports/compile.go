@@ -39,7 +39,20 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 	if res.Policies != nil || res.Completed != compiler.StageDecide {
 		fmt.Fprintf(w, "ppc: %d policies (%d ingress rules, %d egress rules)", len(res.Policies), in, out)
 		if res.Completed == compiler.StageVerify || res.Replay != nil || res.Completed == compiler.StageEmit || res.Completed == compiler.StageLint {
-			fmt.Fprintf(w, "; all passed the API server's schema, the Cilium agent's parser and ppc's CUE checks")
+			cnp := 0
+			for _, d := range res.Docs {
+				if d.Kind == "CiliumNetworkPolicy" {
+					cnp++
+				}
+			}
+			if cnp == len(res.Docs) {
+				fmt.Fprintf(w, "; all passed the API server's schema, the Cilium agent's parser and ppc's CUE checks")
+			} else {
+				// ppc's CUE schema describes the CiliumNetworkPolicies it
+				// writes; NetworkPolicies and clusterwide baselines are
+				// held to the API server's checks, the agent and replay.
+				fmt.Fprintf(w, "; all passed the API server's schema and the Cilium agent's parser (%d CiliumNetworkPolicies ppc's CUE checks too)", cnp)
+			}
 		}
 		fmt.Fprintln(w)
 	}
