@@ -158,14 +158,7 @@ func (g *Graph) mergeUndecided(u *Undecided) bool {
 }
 
 // SortedUndecided returns the undecided groups ordered by ID.
-func (g *Graph) SortedUndecided() []*Undecided {
-	out := make([]*Undecided, 0, len(g.Undecided))
-	for _, u := range g.Undecided {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (g *Graph) SortedUndecided() []*Undecided { return byID(g.Undecided) }
 
 // widen extends the [first, last] interval to t (zero times are ignored).
 func widen(first, last, t time.Time) (time.Time, time.Time) {

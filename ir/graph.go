@@ -369,12 +369,19 @@ func (g *Graph) AddDNS(ip, name string) {
 }
 
 // SortedNodes returns the nodes ordered by ID.
-func (g *Graph) SortedNodes() []*Node {
-	out := make([]*Node, 0, len(g.Nodes))
-	for _, n := range g.Nodes {
-		out = append(out, n)
+func (g *Graph) SortedNodes() []*Node { return byID(g.Nodes) }
+
+// byID returns the values of m (keyed by their IDs) in ID order.
+func byID[V any](m map[string]V) []V {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Strings(ids)
+	out := make([]V, len(ids))
+	for i, id := range ids {
+		out[i] = m[id]
+	}
 	return out
 }
 
@@ -384,14 +391,7 @@ func (g *Graph) SortedEdges() []*Edge { return sortedEdges(g.Edges) }
 // SortedDenied returns the denied attempts ordered by ID.
 func (g *Graph) SortedDenied() []*Edge { return sortedEdges(g.Denied) }
 
-func sortedEdges(m map[string]*Edge) []*Edge {
-	out := make([]*Edge, 0, len(m))
-	for _, e := range m {
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func sortedEdges(m map[string]*Edge) []*Edge { return byID(m) }
 
 // Node returns the node with the given ID, whether learned connections
 // (Nodes) or only denied attempts (DeniedNodes) name it; nil if none.
@@ -456,14 +456,7 @@ func moveNode(from, to map[string]*Node, id string, n *Node) {
 }
 
 // SortedDeniedNodes returns the denied-only nodes ordered by ID.
-func (g *Graph) SortedDeniedNodes() []*Node {
-	out := make([]*Node, 0, len(g.DeniedNodes))
-	for _, n := range g.DeniedNodes {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
+func (g *Graph) SortedDeniedNodes() []*Node { return byID(g.DeniedNodes) }
 
 // Merge adds every node, edge, DNS fact and statistic of o into g. Merging
 // is commutative and associative: the result does not depend on the order
