@@ -146,15 +146,7 @@ func TestRecommend(t *testing.T) {
 		pol("db", `{"statefulset.kubernetes.io/pod-name":"db-0"}`, `{"toPorts":[{"ports":[`+strings.Join(ports, ",")+`]}]}`),
 		pol("api", `{"app":"api"}`, `{"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]}`),
 	}
-	var web, api string
-	for id, n := range g.Nodes {
-		switch n.Name {
-		case "web":
-			web = id
-		case "api":
-			api = id
-		}
-	}
+	web, api := irtest.IDs(g)["web"], irtest.IDs(g)["api"]
 	probe := &replay.ProbeReport{ByPolicy: []replay.ProbeCount{{Policy: "shop/api", Allowed: 3, Examples: []replay.ProbeHit{{Src: web, Dst: api, Protocol: "TCP", Port: 9090}}}}}
 	anom := &compiler.AnomalyReport{Findings: []compiler.Anomaly{{}}}
 	anom.Findings[0].Detector, anom.Findings[0].Subject = "world_no_dns", api

@@ -16,10 +16,7 @@ import (
 // shopAt is a capture of the shop at t: the given clients reach api.
 func shopAt(t time.Time, clients ...string) *ir.Graph {
 	g := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("shop", "admin", "app=admin"), irtest.Workload("shop", "api", "app=api"))
-	ids := map[string]string{}
-	for id, n := range g.Nodes {
-		ids[n.Name] = id
-	}
+	ids := irtest.IDs(g)
 	for _, c := range clients {
 		port := uint16(8080)
 		if c == "admin" {

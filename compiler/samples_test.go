@@ -326,15 +326,7 @@ func TestToFQDNsFolded(t *testing.T) {
 	}
 	items = append(items, irtest.Edge("shop/web", "kube-system/kube-dns", "UDP/53"))
 	g := irtest.Graph(items...)
-	var web, dns string
-	for id, n := range g.Nodes {
-		switch n.Name {
-		case "web":
-			web = id
-		case "kube-dns":
-			dns = id
-		}
-	}
+	web, dns := irtest.IDs(g)["web"], irtest.IDs(g)["kube-dns"]
 	for i := 1; i <= 6; i++ {
 		g.Observe(ir.Observation{Src: web, Dst: dns, Protocol: "UDP", Port: 53, Verdict: "FORWARDED", DNSQuery: fmt.Sprintf("s%d.cdn.example", i)})
 	}

@@ -317,14 +317,7 @@ func TestDeniedAttempts(t *testing.T) {
 		irtest.Workload("shop", "api", "app=api"),
 		irtest.Edge("shop/web", "shop/api", "TCP/8080"),
 	)
-	var web, api string
-	for id, n := range g.Nodes {
-		if n.Name == "web" {
-			web = id
-		} else {
-			api = id
-		}
-	}
+	web, api := irtest.IDs(g)["web"], irtest.IDs(g)["api"]
 	probe := &ir.Node{ID: ir.WorkloadID("sandbox", "probe", []string{"k8s:app=probe"}), Kind: ir.KindWorkload, Namespace: "sandbox", Name: "probe", Labels: []string{"k8s:app=probe"}}
 	g.AddNode(probe)
 	for _, dst := range []string{web, api} {

@@ -19,12 +19,7 @@ func probeGraph() *ir.Graph {
 	)
 	probe := &ir.Node{ID: ir.WorkloadID("ops", "probe", []string{"k8s:app=probe"}), Kind: ir.KindWorkload, Namespace: "ops", Name: "probe", Labels: []string{"k8s:app=probe"}}
 	g.AddNode(probe)
-	var db string
-	for id, n := range g.Nodes {
-		if n.Name == "db" {
-			db = id
-		}
-	}
+	db := irtest.IDs(g)["db"]
 	for _, port := range []uint16{22, 23, 80, 443, 3306, 6379, 9200, 11211} {
 		g.ObserveDenied(ir.EdgeID(probe.ID, db, "TCP", port), ir.Observation{Src: probe.ID, Dst: db, Protocol: "TCP", Port: port, Verdict: "DROPPED"})
 	}
@@ -112,12 +107,7 @@ anomalies contains {"detector": "org", "score": 100, "subject": "", "msg": "ours
 func TestAnomalyAggregates(t *testing.T) {
 	g := probeGraph()
 	in := rules.AnomalyInput(g, nil)
-	var probe string
-	for id, n := range g.DeniedNodes {
-		if n.Name == "probe" {
-			probe = id
-		}
-	}
+	probe := irtest.IDs(g)["probe"]
 	src := in["by_source"].(map[string]any)[probe].(map[string]any)
 	if js(src["targets"]) != "8" || len(src["dropped"].([]any)) != 8 || len(src["flows"].([]any)) != 0 {
 		t.Errorf("prober: %s", js(src))

@@ -98,3 +98,17 @@ func EdgeN(src, dst, protoPort string, n int) Item {
 		}
 	}
 }
+
+// IDs maps the name of every workload of g (learned or denied-only) to
+// its node ID: tests name the workloads they built with Workload.
+func IDs(g *ir.Graph) map[string]string {
+	out := map[string]string{}
+	for _, m := range []map[string]*ir.Node{g.Nodes, g.DeniedNodes} {
+		for id, n := range m {
+			if n.Kind == ir.KindWorkload {
+				out[n.Name] = id
+			}
+		}
+	}
+	return out
+}
