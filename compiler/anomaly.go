@@ -49,14 +49,6 @@ type AnomalyReport struct {
 	Baseline bool `json:"baseline"`
 }
 
-// Top returns the highest-scored finding, or nil.
-func (r *AnomalyReport) Top() *Anomaly {
-	if r == nil || len(r.Findings) == 0 {
-		return nil
-	}
-	return &r.Findings[0]
-}
-
 // AtLeast counts the findings scored min or more.
 func (r *AnomalyReport) AtLeast(min float64) int {
 	n := 0

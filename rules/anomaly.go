@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 
@@ -316,18 +315,4 @@ func compactStrings(xs []string) []string {
 		}
 	}
 	return out
-}
-
-// DetectorNames lists the detectors of findings, sorted, for messages.
-func DetectorNames(fs []Anomaly) string {
-	seen := map[string]bool{}
-	var names []string
-	for _, f := range fs {
-		if !seen[f.Detector] {
-			seen[f.Detector] = true
-			names = append(names, f.Detector)
-		}
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
 }
