@@ -118,7 +118,7 @@ func (v *Verifier) Manifests(ctx context.Context, objs []manifest.Object, defaul
 	first := map[string]manifest.Object{}
 	var toVerify []int // results still to verify
 	for _, o := range objs {
-		if v.crds[o.Kind] == nil && o.Kind != NetworkPolicyKind {
+		if !v.Supports(o.Kind) {
 			rep.Skipped[o.Kind]++
 			continue
 		}

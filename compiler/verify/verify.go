@@ -91,6 +91,12 @@ func (v *Verifier) Kinds() []string {
 	return ks
 }
 
+// Supports reports whether kind is one the verifier checks: Cilium's
+// CRDs, and Kubernetes' NetworkPolicy.
+func (v *Verifier) Supports(kind string) bool {
+	return v.crds[kind] != nil || kind == NetworkPolicyKind
+}
+
 // Verify runs every layer on obj and returns every problem found. Each
 // diagnostic's Object is "namespace/name" (or "name" for clusterwide
 // policies), Path the data path and Code the layer.
@@ -104,15 +110,14 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	}
 	kind, _ := m["kind"].(string)
 	name := objectName(m)
-	crd := v.crds[kind]
+	if !v.Supports(kind) {
+		return ir.Diagnostics{v.diag(LayerSchema, obj, name, []string{"kind"}, fmt.Sprintf("unsupported kind %q (want %s)", kind, strings.Join(v.Kinds(), " or ")))}
+	}
 	if kind == NetworkPolicyKind {
 		return append(v.netpolLayers(obj, name), v.cueLayers(obj, name, kind)...)
 	}
-	if crd == nil {
-		return ir.Diagnostics{v.diag(LayerSchema, obj, name, []string{"kind"}, fmt.Sprintf("unsupported kind %q (want %s)", kind, strings.Join(v.Kinds(), " or ")))}
-	}
 	// Layer 1: the API server.
-	unknown, errs := crd.validate(ctx, m)
+	unknown, errs := v.crds[kind].validate(ctx, m)
 	for _, u := range unknown {
 		ds = append(ds, v.diag(LayerSchema, obj, name, splitPath(u), fmt.Sprintf("unknown field %q", u)))
 	}
