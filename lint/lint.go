@@ -454,11 +454,11 @@ func (l *Linter) Lint(ctx context.Context, objs []manifest.Object) (*Report, err
 		results, rep.Skipped = vr.Results, vr.Skipped
 	} else {
 		for _, o := range objs {
-			if o.Kind != "CiliumNetworkPolicy" && o.Kind != "CiliumClusterwideNetworkPolicy" {
+			if o.Kind != "CiliumNetworkPolicy" && o.Kind != "CiliumClusterwideNetworkPolicy" && o.Kind != verify.NetworkPolicyKind {
 				rep.Skipped[o.Kind]++
 				continue
 			}
-			if o.Kind == "CiliumNetworkPolicy" && o.Namespace == "" {
+			if (o.Kind == "CiliumNetworkPolicy" || o.Kind == verify.NetworkPolicyKind) && o.Namespace == "" {
 				if err := o.SetNamespace(l.opts.Namespace); err != nil {
 					return nil, err
 				}
