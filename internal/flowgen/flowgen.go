@@ -25,6 +25,10 @@ type Config struct {
 	// (uuid, ethernet, interface, node labels, workloads, the policies
 	// that allowed the flow, namespace and app labels).
 	Verbose bool
+	// Peers is the most in-cluster peers a workload calls (0: 4); each
+	// calls 1 to Peers of them. Raise it for captures with many
+	// connections per workload.
+	Peers int
 }
 
 type workload struct {
@@ -46,6 +50,9 @@ func Write(w io.Writer, cfg Config) error {
 	if cfg.Workloads <= 0 {
 		cfg.Workloads = 500
 	}
+	if cfg.Peers <= 0 {
+		cfg.Peers = 4
+	}
 	r := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	wls := make([]workload, cfg.Workloads)
 	for i := range wls {
@@ -62,7 +69,7 @@ func Write(w io.Writer, cfg Config) error {
 		}
 	}
 	for i := range wls {
-		n := 1 + r.IntN(4)
+		n := 1 + r.IntN(cfg.Peers)
 		for j := 0; j < n; j++ {
 			// Mostly same-namespace peers, some across namespaces.
 			p := r.IntN(len(wls))

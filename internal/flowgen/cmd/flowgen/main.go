@@ -23,6 +23,7 @@ func main() {
 	flag.IntVar(&cfg.Namespaces, "namespaces", 50, "namespaces")
 	flag.IntVar(&cfg.Workloads, "workloads", 500, "workloads")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	flag.IntVar(&cfg.Peers, "peers", 4, "the most in-cluster peers a workload calls (more: more connections per workload)")
 	flag.BoolVar(&cfg.Verbose, "verbose", false, "flows the size real agents send (1.5–2 KB), with the fields ppc does not read")
 	scenario := flag.String("scenario", "", "write a ground-truth scenario instead: plain or probe")
 	conns := flag.Int("conns", 3000, "with -scenario: connections")
