@@ -50,9 +50,8 @@ extra(id, labels) := object.union(
 # selector[id] is the matchLabels of workload id. An empty selector would
 # select every pod of the namespace, so a workload without usable labels
 # has none (see unselectable).
-selector[id] := sel if {
-	some id
-	n := input.nodes[id]
+selector := {id: sel |
+	some id, n in input.nodes
 	n.kind == "workload"
 	labels := k8s_labels(n)
 	sel := object.union(base(labels), extra(id, labels))
@@ -60,9 +59,8 @@ selector[id] := sel if {
 }
 
 # unselectable[id] says why a workload cannot be selected.
-unselectable[id] := "no identity labels in the flows (field-masked export?)" if {
-	some id
-	n := input.nodes[id]
+unselectable := {id: "no identity labels in the flows (field-masked export?)" |
+	some id, n in input.nodes
 	n.kind == "workload"
 	not selector[id]
 }
@@ -104,18 +102,15 @@ group_key(id) := json.marshal([cluster_of(input.nodes[id]), input.nodes[id].name
 
 # groups[key] is one policy subject: cluster, namespace, base name (the
 # smallest of its members' display names) and selector.
-groups[key] := {"cluster": cluster_of(input.nodes[ids[0]]), "namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} if {
+groups := {key: {"cluster": cluster_of(input.nodes[ids[0]]), "namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} |
 	some key, ids in members
 	bases := sort({display_name(id) | some id in ids})
 }
 
 # member[id] is the group of workload id.
-# (Key-driven body: looked up with a ground id, it costs one lookup, not a
-# scan of every selector.)
-member[id] := group_key(id) if {
-	some id
-	selector[id]
-}
+# (selector, unselectable, member and groups are complete objects: each is
+# evaluated once, and every lookup after that is O(1).)
+member := {id: group_key(id) | some id, _ in selector}
 
 # members[key] lists the workloads a policy selects (sorted). Grouped in
 # one pass: a comprehension per group that scans every workload would be

@@ -39,15 +39,11 @@ exclusion_reasons[id] contains x.reason if {
 }
 
 exclusion_reasons[id] contains why if {
-	some id
-	unexpressible_ingress[id]
-	why := unexpressible_ingress[id]
+	some id, why in unexpressible_ingress
 }
 
 exclusion_reasons[id] contains why if {
-	some id
-	unexpressible_egress[id]
-	why := unexpressible_egress[id]
+	some id, why in unexpressible_egress
 }
 
 exclusion_reasons[id] contains why if {
@@ -82,32 +78,42 @@ listening_evidence(e) if {
 # ---- peers ----------------------------------------------------------------
 
 # peer describes how a rule names node id when seen from a policy in
-# namespace ns: {"kind": "endpoints"|"entities"|"cidr"|"fqdn", "value": …}.
-peer(id, ns) := {"kind": "endpoints", "value": object.union_n([identity.selector[id], nsl, cluster_label(n)])} if {
-	n := input.nodes[id]
+# namespace ns: {"kind": "endpoints"|"entities"|"cidr"|"fqdn", "value": …}:
+# node_peers[id], with the peer's namespace added to the selector of a
+# workload in another namespace.
+peer(id, ns) := {"kind": "endpoints", "value": object.union(p.value, {lib.namespace_key: peer_ns})} if {
+	p := node_peers[id]
+	p.kind == "endpoints"
+	peer_ns := input.nodes[id].namespace
+	peer_ns != ns
+} else := node_peers[id]
+
+# node_peers[id] is how a rule names node id from its own namespace
+# (undefined for a node no rule can name). A complete object: each node's
+# is decided once, however many edges it has.
+node_peers := {id: p | some id, n in input.nodes; p := node_peer(id, n)}
+
+node_peer(id, n) := {"kind": "endpoints", "value": object.union(identity.selector[id], cluster_label(n))} if {
 	n.kind == "workload"
-	nsl := ns_label(n.namespace, ns)
 }
 
-peer(id, _) := {"kind": "entities", "value": entity(input.nodes[id])} if input.nodes[id].kind == "entity"
+node_peer(_, n) := {"kind": "entities", "value": entity(n)} if n.kind == "entity"
 
-peer(id, _) := {"kind": "cidr", "value": input.nodes[id].cidr} if {
-	input.nodes[id].kind == "cidr"
+node_peer(_, n) := {"kind": "cidr", "value": n.cidr} if {
+	n.kind == "cidr"
 	lib.setting("world_peers", "cidr") == "cidr"
 }
 
-peer(id, _) := {"kind": "entities", "value": "world"} if {
-	input.nodes[id].kind in {"cidr", "fqdn"}
+node_peer(_, n) := {"kind": "entities", "value": "world"} if {
+	n.kind in {"cidr", "fqdn"}
 	lib.setting("world_peers", "cidr") == "entity"
 }
 
-peer(id, _) := {"kind": "fqdn", "value": input.nodes[id].fqdn} if {
-	input.nodes[id].kind == "fqdn"
+node_peer(_, n) := {"kind": "fqdn", "value": n.fqdn} if {
+	n.kind == "fqdn"
 	lib.setting("world_peers", "cidr") == "cidr"
-	regex.match(`^[-a-zA-Z0-9_.]+$`, input.nodes[id].fqdn)
+	regex.match(`^[-a-zA-Z0-9_.]+$`, n.fqdn)
 }
-
-ns_label(peer_ns, ns) := {} if peer_ns == ns
 
 # cluster_label(n) selects a peer's cluster when the flows span several
 # (ClusterMesh): explicit, so the rule is right whatever the agents'
@@ -118,8 +124,6 @@ cluster_label(n) := {lib.cluster_key: c} if {
 	c != ""
 } else := {}
 
-ns_label(peer_ns, ns) := {lib.namespace_key: peer_ns} if peer_ns != ns
-
 # entity picks the entity a reserved peer is allowed by: the first of
 # config entity_preference it carries.
 entity(n) := es[0] if {
@@ -129,24 +133,24 @@ entity(n) := es[0] if {
 
 # unexpressible_ingress[edge] / unexpressible_egress[edge] say why an edge
 # cannot be written as a rule of the policy at its destination (source).
-# Keyed by the plain edge ID with key-driven bodies, so that a lookup costs
-# one evaluation, not a scan of every edge.
-unexpressible_ingress[id] := why if {
-	some id
-	e := input.edges[id]
+# Whether a node can be named as a peer does not depend on the namespace
+# of the policy naming it, so it is decided once per node (unpeerable),
+# and each edge costs a lookup.
+unexpressible_ingress := {id: peer_problem(e.src) |
+	some id, e in input.edges
+	unpeerable[e.src]
 	identity.member[e.dst]
-	not peer(e.src, input.nodes[e.dst].namespace)
-	why := peer_problem(e.src)
 }
 
-unexpressible_egress[id] := why if {
-	some id
-	e := input.edges[id]
+unexpressible_egress := {id: peer_problem(e.dst) |
+	some id, e in input.edges
+	unpeerable[e.dst]
 	identity.member[e.src]
 	not dns_edge(e)
-	not peer(e.dst, input.nodes[e.src].namespace)
-	why := peer_problem(e.dst)
 }
+
+# unpeerable are the nodes no rule can name (peer is undefined).
+unpeerable := {id | some id, _ in input.nodes; not node_peers[id]}
 
 peer_problem(id) := sprintf("peer %s cannot be selected: %s", [id, identity.unselectable[id]]) if identity.unselectable[id]
 
