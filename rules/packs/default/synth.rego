@@ -167,9 +167,6 @@ dns := lib.setting("dns", {})
 
 dns_selector := object.get(dns, "selector", {})
 
-# dns_server(id): the workload matches the configured DNS selector.
-dns_server(id) if dns_servers[id]
-
 # dns_servers are the workloads the DNS selector matches (a complete set,
 # evaluated once).
 dns_servers := {id |
@@ -182,8 +179,9 @@ dns_servers := {id |
 	}
 }
 
+# dns_edge(e): e reaches a DNS server on a DNS port.
 dns_edge(e) if {
-	dns_server(e.dst)
+	dns_servers[e.dst]
 	e.protocol in {"UDP", "TCP"}
 	e.port in object.get(dns, "ports", [53])
 }
@@ -213,14 +211,14 @@ dns_rule_of(g) := object.union(dns_rule, {"toPorts": [object.union(dns_rule.toPo
 # records on its edges to the DNS servers) or reaching (toFQDNs peers).
 dns_names[g] contains name if {
 	object.get(dns, "names", "any") == "observed"
-	some [[g, "egress"], e] in side_edges
+	some [g, e] in egress_side
 	dns_edge(e)
 	some name in object.get(e, ["l7", "dns"], [])
 }
 
 dns_names[g] contains input.nodes[e.dst].fqdn if {
 	object.get(dns, "names", "any") == "observed"
-	some [[g, "egress"], e] in side_edges
+	some [g, e] in egress_side
 	input.nodes[e.dst].kind == "fqdn"
 }
 
@@ -256,19 +254,22 @@ parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
 
 # ---- edges by side ---------------------------------------------------------
 
-# side_edges are the observed edges a policy allows, each with the policy
-# side it is written on: [[group, "ingress"], edge] for the group at its
-# destination, [[group, "egress"], edge] for the group at its source.
-# Everything below groups this one list (ppc.group_by), so synthesis is
-# one pass over the edges however they are spread over groups.
-side_edges := array.concat(
-	[[[g, "ingress"], e] | some id, e in input.edges; not excluded_edge[id]; g := identity.member[e.dst]],
-	[[[g, "egress"], e] | some id, e in input.edges; not excluded_edge[id]; g := identity.member[e.src]],
-)
+# ingress_side and egress_side are the observed edges a policy allows, by
+# the policy side they are written on: [group, edge] for the group at the
+# edge's destination (ingress) or source (egress). Everything below groups
+# these two lists (ppc.group_by), so synthesis is one pass over the edges
+# however they are spread over groups; a table of one side walks only
+# that side's list.
+ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; not excluded_edge[id]]
+
+egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; not excluded_edge[id]]
 
 # section_edges[[group, side]] are the sorted IDs of the edges a section
 # allows.
-section_edges := {k: ids | some [k, ids] in lib.groups([[k, e.id] | some [k, e] in side_edges])}
+section_edges := object.union(
+	{[g, "ingress"]: ids | some [g, ids] in lib.groups([[g, e.id] | some [g, e] in ingress_side])},
+	{[g, "egress"]: ids | some [g, ids] in lib.groups([[g, e.id] | some [g, e] in egress_side])},
+)
 
 # Public services: a port of a group that many distinct world addresses
 # reach (config world_clients.public_service, 0 turns it off) is open to
@@ -279,7 +280,7 @@ public_port := {k: n |
 	min := object.get(lib.setting("world_clients", {}), "public_service", 0)
 	min > 0
 	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] |
-		some [[g, "ingress"], e] in side_edges
+		some [g, e] in ingress_side
 		input.nodes[e.src].kind == "cidr"
 	])
 	n := count(srcs)
@@ -293,6 +294,7 @@ edge_peer(e, g, ns, "ingress") := {"kind": "entities", "value": "world"} if {
 } else := peer(e.src, ns)
 
 edge_peer(e, g, ns, "egress") := {"kind": "cidr", "value": p} if {
+	input.nodes[e.dst].kind == "cidr"
 	p := folded[[g, e.protocol, e.port, input.nodes[e.dst].cidr]]
 } else := peer(e.dst, ns)
 
@@ -326,7 +328,7 @@ network(c, l) := p if {
 world_out := {k: {c | some c in cs} |
 	lib.setting("world_peers", "cidr") == "cidr"
 	some [k, cs] in lib.groups([[[g, e.protocol, e.port, b], c] |
-		some [[g, "egress"], e] in side_edges
+		some [g, e] in egress_side
 		n := input.nodes[e.dst]
 		n.kind == "cidr"
 		c := n.cidr
@@ -375,16 +377,14 @@ section_rules := {k: [x[count(x) - 1] | some x in items] |
 	some [k, items] in lib.groups(array.concat(array.concat(l4_rules, icmp_rules), http_rules))
 }
 
-# ruled are the side edges written as rules of their section: egress to
-# the DNS servers is left to dns_rule.
-ruled := [[g, side, e] |
-	some [[g, side], e] in side_edges
-	not dns_side_edge(side, e)
-	not http_side_edge(side, e)
-	not node_side_edge(side, e)
-]
-
-dns_side_edge("egress", e) if dns_edge(e)
+# ruled are the side edges written as L3/L4 rules of their section,
+# [group, side, edge]: egress to the DNS servers is left to dns_rule,
+# ingress with HTTP rules to http_rules, ingress from the nodes to the
+# clusterwide node baseline.
+ruled := array.concat(
+	[[g, "ingress", e] | some [g, e] in ingress_side; not http_side_edge("ingress", e); not node_side_edge("ingress", e)],
+	[[g, "egress", e] | some [g, e] in egress_side; not dns_edge(e)],
+)
 
 # peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
 # section; peer_icmps the same for ICMP fields.
@@ -392,6 +392,13 @@ peer_ports := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespac
 	some [g, side, e] in ruled
 	lib.l4_protocols[e.protocol]
 ])
+
+# any_icmp: some edge is ICMP (most captures have none: then ruled is not
+# walked twice).
+any_icmp if {
+	some e in input.edges
+	lib.icmp_family[e.protocol]
+}
 
 peer_icmps := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespace, side)], {"family": f, "type": e.port}] |
 	some [g, side, e] in ruled
@@ -413,6 +420,7 @@ to_ports(ts) := [{"ports": c} | some c in lib.chunk([lib.port_entry(t) | some t 
 max_ports := lib.setting("max_ports_per_rule", 40)
 
 icmp_rules := [[[g, side], ["~icmp", kind, fs, i, r]] |
+	any_icmp
 	some [[g, side, kind, fs], values] in lib.groups([[[g, side, p.kind, fs], p.value] | some [[g, side, p], fs] in peer_icmps])
 	some i, c in lib.chunk(fs, 40)
 	r := object.union(peer_field(kind, values, side), {"icmps": [{"fields": c}]})
@@ -450,8 +458,10 @@ fqdn_selectors(vs) := sort({name_match(v, vs) | some v in vs}) if {
 # never share a peer and port.
 l7 := lib.setting("l7", {})
 
+http_observed if object.get(l7, "http", "off") == "observed"
+
 http_side_edge("ingress", e) if {
-	object.get(l7, "http", "off") == "observed"
+	http_observed
 	e.protocol == "TCP"
 	http_recorded(e)
 	not http_unsafe[[identity.member[e.dst], e.port]]
@@ -469,9 +479,9 @@ http_recorded(e) if {
 # through Envoy's HTTP parser, breaking the others: no HTTP rule is written
 # there (the edges keep their L3/L4 rules) and a warning says why.
 http_unsafe contains k if {
-	object.get(l7, "http", "off") == "observed"
+	http_observed
 	some [k, kinds] in lib.groups([[[g, e.port], http_recorded_text(e)] |
-		some [[g, "ingress"], e] in side_edges
+		some [g, e] in ingress_side
 		e.protocol == "TCP"
 	])
 	count(kinds) > 1
@@ -483,8 +493,9 @@ http_recorded_text(e) := "other" if not http_recorded(e)
 
 # http_requests[[g, port]] are the distinct requests to group g's port.
 http_requests := {k: reqs |
+	http_observed
 	some [k, reqs] in lib.groups([[[g, e.port], r] |
-		some [[g, "ingress"], e] in side_edges
+		some [g, e] in ingress_side
 		http_side_edge("ingress", e)
 		some r in e.l7.http
 	])
@@ -493,8 +504,9 @@ http_requests := {k: reqs |
 # http_rules: [[group, "ingress"], ["~http", kind, port, rules, rule]], one
 # rule per peer kind, port and set of HTTP rules, its peers listed together.
 http_rules := [[[g, "ingress"], ["~http", kind, port, rs, r]] |
+	http_observed
 	some [[g, kind, port, rs], values] in lib.groups([[[g, p.kind, e.port, edge_http_rules(g, e)], p.value] |
-		some [[g, "ingress"], e] in side_edges
+		some [g, e] in ingress_side
 		http_side_edge("ingress", e)
 		p := edge_peer(e, g, identity.groups[g].namespace, "ingress")
 	])
@@ -595,7 +607,7 @@ regex_escape(s) := regex.replace(s, `[\\.+*?()|\[\]{}^$]`, `\$0`)
 dns_group(g) if {
 	object.get(dns, "ingress", "cluster") in {"cluster", false}
 	some id in identity.members[g]
-	dns_server(id)
+	dns_servers[id]
 }
 
 dns_ingress_rule := {
@@ -626,7 +638,7 @@ egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "e
 
 # dns_clients are the groups seen resolving names: they reached the DNS
 # servers, or a peer known by its DNS name.
-dns_clients := {g | some [[g, "egress"], e] in side_edges; dns_or_fqdn(e)}
+dns_clients := {g | some [g, e] in egress_side; dns_or_fqdn(e)}
 
 dns_or_fqdn(e) if dns_edge(e)
 
@@ -667,7 +679,7 @@ policies[baseline_name] := {
 	"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
 	"egress": [dns_rule],
 	"ingress_edges": [],
-	"egress_edges": sort([e.id | some [[_, "egress"], e] in side_edges; dns_edge(e)]),
+	"egress_edges": sort([e.id | some [_, e] in egress_side; dns_edge(e)]),
 } if clusterwide_dns
 
 # clusterwide_nodes: config node_peers "clusterwide" allows what the
@@ -688,7 +700,7 @@ node_side_edge("ingress", e) if {
 	entity(input.nodes[e.src]) in node_entities
 }
 
-node_edges := [e | some [[_, "ingress"], e] in side_edges; node_side_edge("ingress", e)]
+node_edges := [e | clusterwide_nodes; some [_, e] in ingress_side; node_side_edge("ingress", e)]
 
 node_baseline_name := concat("", [lib.setting("policy_name_prefix", ""), "node-baseline"])
 
