@@ -49,6 +49,10 @@ type Schema struct {
 	// build makes an instance: the schema compiled in a new context.
 	build func() (*instance, error)
 	pool  sync.Pool // of *instance
+	// memo, when set, remembers the rules and selectors found valid (see
+	// knownValid); nil for schemas whose rules may depend on where they
+	// are (an organisation's).
+	memo *validMemo
 }
 
 // instance is the schema compiled in a context of its own.
@@ -59,6 +63,10 @@ type instance struct {
 	// rules: CUE reports only some errors of a list whose elements have
 	// several, so on failure each rule is validated again on its own.
 	rules map[string][]cue.Value
+	// rule and selector are the definitions of one rule of each side
+	// and of one peer selector (with memo).
+	rule     map[string]cue.Value
+	selector cue.Value
 }
 
 func newSchema(name string, msgs map[string]string, build func() (*instance, error)) (*Schema, error) {
@@ -96,11 +104,20 @@ func buildPPC() (*instance, error) {
 		"ingress": {v.LookupPath(cue.ParsePath("#Ingress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
 		"egress":  {v.LookupPath(cue.ParsePath("#Egress")), v.LookupPath(cue.ParsePath("#HasPorts"))},
 	}
-	return &instance{ctx: ctx, def: def, rules: rules}, nil
+	return &instance{ctx: ctx, def: def, rules: rules,
+		rule: map[string]cue.Value{
+			"ingress": v.LookupPath(cue.ParsePath("#PPCIngress")),
+			"egress":  v.LookupPath(cue.ParsePath("#PPCEgress")),
+		},
+		selector: v.LookupPath(cue.ParsePath("#Selector"))}, nil
 }
 
 var ppcOnce = sync.OnceValues(func() (*Schema, error) {
-	return newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	s, err := newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	if s != nil {
+		s.memo = &validMemo{}
+	}
+	return s, err
 })
 
 var settingsOnce = sync.OnceValues(func() (*Schema, error) {
@@ -227,15 +244,18 @@ func LoadOrg(dir string) (*Schema, error) {
 // Validate unifies the JSON document with the schema and returns every
 // violation (empty if valid).
 func (s *Schema) Validate(name string, doc0 []byte) ([]Violation, error) {
-	expr, err := cuejson.Extract(name, doc0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
 	in, err := s.get()
 	if err != nil {
 		return nil, err
 	}
 	defer s.put(in)
+	if s.memo != nil {
+		doc0 = s.knownValid(in, name, doc0)
+	}
+	expr, err := cuejson.Extract(name, doc0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	data := in.ctx.BuildExpr(expr)
 	if err := data.Err(); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -15,30 +16,33 @@ const validPolicy = `{"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy",
  {"toFQDNs":[{"matchName":"api.github.com"}],"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]},
  {"toCIDR":["203.0.113.7/32"],"toPorts":[{"ports":[{"port":"5432","protocol":"TCP"}]}]}]}}`
 
+// ppcCases are single violations of validPolicy, each at its path.
+var ppcCases = []struct {
+	name     string
+	from, to string
+	wantPath string
+	wantMsg  string
+}{
+	{name: "valid"},
+	{"port out of range", `"port":"8080"`, `"port":"99999"`, "spec.ingress[0].toPorts[0].ports[0].port", "out of bound <=65535"},
+	{"port zero", `"port":"8080"`, `"port":"0"`, "spec.ingress[0].toPorts[0].ports[0].port", ""},
+	{"bad protocol", `"protocol":"TCP"}]}]},`, `"protocol":"ICMP"}]}]},`, "spec.ingress[0].toPorts[0].ports[0].protocol", ""},
+	{"unknown field", `"fromEntities":["host"]`, `"fromEntities":["host"],"fromEndpointz":[]`, "spec.ingress[1].fromEndpointz", "field not allowed"},
+	{"bad entity", `"fromEntities":["host"]`, `"fromEntities":["wrld"]`, "spec.ingress[1].fromEntities[0]", ""},
+	{"no peer", `{"fromEntities":["host"],`, `{`, "spec.ingress[1]", ""},
+	{"two peers", `{"fromEntities":["host"],`, `{"fromEntities":["host"],"fromCIDR":["10.0.0.0/8"],`, "spec.ingress[1]", ""},
+	{"bare ip cidr", `"203.0.113.7/32"`, `"203.0.113.7"`, "spec.egress[2].toCIDR[0]", ""},
+	{"empty selector", `"endpointSelector":{"matchLabels":{"app":"api"}}`, `"endpointSelector":{"matchLabels":{}}`, "spec.endpointSelector.matchLabels", ""},
+	{"bad label key", `{"app":"web"}`, `{"bad key":"web"}`, `spec.ingress[0].fromEndpoints[0].matchLabels."bad key"`, ""},
+	{"long label value", `{"app":"web"}`, `{"app":"` + strings.Repeat("x", 64) + `"}`, "spec.ingress[0].fromEndpoints[0].matchLabels.app", ""},
+	{"uppercase name", `"name":"api"`, `"name":"API"`, "metadata.name", ""},
+	{"not managed", `"app.kubernetes.io/managed-by":"ppc"`, `"x":"y"`, "metadata.labels.\"app.kubernetes.io/managed-by\"", ""},
+	{"l3 only rule", `,"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]}`, `}`, "spec.egress[1]", ""},
+	{"bad fqdn", `"matchName":"api.github.com"`, `"matchName":"api github.com"`, "spec.egress[1].toFQDNs[0].matchName", ""},
+}
+
 func TestPPCSchema(t *testing.T) {
-	tests := []struct {
-		name     string
-		from, to string
-		wantPath string
-		wantMsg  string
-	}{
-		{name: "valid"},
-		{"port out of range", `"port":"8080"`, `"port":"99999"`, "spec.ingress[0].toPorts[0].ports[0].port", "out of bound <=65535"},
-		{"port zero", `"port":"8080"`, `"port":"0"`, "spec.ingress[0].toPorts[0].ports[0].port", ""},
-		{"bad protocol", `"protocol":"TCP"}]}]},`, `"protocol":"ICMP"}]}]},`, "spec.ingress[0].toPorts[0].ports[0].protocol", ""},
-		{"unknown field", `"fromEntities":["host"]`, `"fromEntities":["host"],"fromEndpointz":[]`, "spec.ingress[1].fromEndpointz", "field not allowed"},
-		{"bad entity", `"fromEntities":["host"]`, `"fromEntities":["wrld"]`, "spec.ingress[1].fromEntities[0]", ""},
-		{"no peer", `{"fromEntities":["host"],`, `{`, "spec.ingress[1]", ""},
-		{"two peers", `{"fromEntities":["host"],`, `{"fromEntities":["host"],"fromCIDR":["10.0.0.0/8"],`, "spec.ingress[1]", ""},
-		{"bare ip cidr", `"203.0.113.7/32"`, `"203.0.113.7"`, "spec.egress[2].toCIDR[0]", ""},
-		{"empty selector", `"endpointSelector":{"matchLabels":{"app":"api"}}`, `"endpointSelector":{"matchLabels":{}}`, "spec.endpointSelector.matchLabels", ""},
-		{"bad label key", `{"app":"web"}`, `{"bad key":"web"}`, `spec.ingress[0].fromEndpoints[0].matchLabels."bad key"`, ""},
-		{"long label value", `{"app":"web"}`, `{"app":"` + strings.Repeat("x", 64) + `"}`, "spec.ingress[0].fromEndpoints[0].matchLabels.app", ""},
-		{"uppercase name", `"name":"api"`, `"name":"API"`, "metadata.name", ""},
-		{"not managed", `"app.kubernetes.io/managed-by":"ppc"`, `"x":"y"`, "metadata.labels.\"app.kubernetes.io/managed-by\"", ""},
-		{"l3 only rule", `,"toPorts":[{"ports":[{"port":"443","protocol":"TCP"}]}]}`, `}`, "spec.egress[1]", ""},
-		{"bad fqdn", `"matchName":"api.github.com"`, `"matchName":"api github.com"`, "spec.egress[1].toFQDNs[0].matchName", ""},
-	}
+	tests := ppcCases
 	s := PPC()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,5 +101,43 @@ func TestDisjunctionAndMatchNMessages(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestMemoSameViolations: ppc's schema remembers the rules and selectors
+// it found valid (knownValid); what it reports must be exactly what
+// validating every policy whole reports, cold and warm, for valid
+// policies and for every kind of violation, alone and together.
+func TestMemoSameViolations(t *testing.T) {
+	whole, err := newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{validPolicy}
+	all := validPolicy
+	for _, c := range ppcCases {
+		if c.from == "" {
+			continue
+		}
+		docs = append(docs, strings.Replace(validPolicy, c.from, c.to, 1))
+		all = strings.Replace(all, c.from, c.to, 1)
+	}
+	docs = append(docs, all, `{"spec":{"ingress":["x",{"fromEndpoints":[1,{"matchLabels":{"app":"web"}}]}]}}`, `[]`, `{"spec":7}`)
+	s, _ := newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	s.memo = &validMemo{}
+	for pass := 0; pass < 2; pass++ { // cold, then warm
+		for i, d := range docs {
+			want, werr := whole.Validate("p.json", []byte(d))
+			got, gerr := s.Validate("p.json", []byte(d))
+			if (werr == nil) != (gerr == nil) {
+				t.Fatalf("doc %d: error %v, want %v", i, gerr, werr)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("doc %d pass %d:\n got %v\nwant %v", i, pass, got, want)
+			}
+		}
+	}
+	if s.memo.n.Load() == 0 {
+		t.Fatal("nothing remembered: the memo is not used")
 	}
 }
