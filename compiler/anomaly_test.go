@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/internal/flowgen"
 	"github.com/policypilot/ppc/ir/irtest"
+	"github.com/policypilot/ppc/rules"
 )
 
 // scenario writes one of flowgen's ground-truth captures.
@@ -210,6 +212,45 @@ func TestDeniedAttemptsAgainstGroundTruth(t *testing.T) {
 	for id := range g.DeniedNodes {
 		if n := name(id); n != "sandbox/attacker" {
 			t.Errorf("%s is denied-only, but it has allowed traffic", n)
+		}
+	}
+}
+
+// TestAnomalyBesideDecide: the anomaly stage runs beside decide (it reads
+// only the graph) and finds exactly what it finds run on its own; a
+// compile that stops before it, or skips it, does not run it.
+func TestAnomalyBesideDecide(t *testing.T) {
+	f, _ := scenario(t, true)
+	res := compile(t, []string{f}, compiler.Options{})
+	var beside bool
+	for _, tm := range res.Timings {
+		if tm.Stage == compiler.StageAnomaly {
+			beside = tm.Beside == compiler.StageDecide && tm.Duration > 0
+		}
+	}
+	if !beside {
+		t.Errorf("timings %+v: want the anomaly stage beside decide, with its own duration", res.Timings)
+	}
+	eng, err := rules.NewEngine(context.Background(), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := compiler.Anomalies(context.Background(), eng, res.Graph, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(alone.Findings) == 0 || !reflect.DeepEqual(res.Anomalies, alone) {
+		t.Errorf("beside decide:\n%+v\nalone:\n%+v", res.Anomalies, alone)
+	}
+	for _, opts := range []compiler.Options{{StopAfter: compiler.StageDecide}, {NoAnomalies: true}} {
+		res := compile(t, []string{f}, opts)
+		for _, tm := range res.Timings {
+			if tm.Stage == compiler.StageAnomaly {
+				t.Errorf("%+v: the anomaly stage ran", opts)
+			}
+		}
+		if res.Anomalies != nil {
+			t.Errorf("%+v: anomalies %+v", opts, res.Anomalies)
 		}
 	}
 }

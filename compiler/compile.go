@@ -135,6 +135,9 @@ type LintOptions struct {
 type Timing struct {
 	Stage    StageID
 	Duration time.Duration
+	// Beside, if set, is the stage this one ran beside (on another core):
+	// Duration is then its own time, most of it inside the other's.
+	Beside StageID
 }
 
 // ReplayReport is the replay stage's account of every IR edge.
@@ -224,6 +227,19 @@ type state struct {
 	opts Options
 	res  *Result
 	eng  *rules.Engine // the decide stage's, for the anomaly stage
+	// runs are the stages this compile runs (the options neither skip
+	// them nor stop before them).
+	runs map[StageID]bool
+	// anomalies, once decide has started the anomaly stage's work beside
+	// its own, delivers its result.
+	anomalies chan anomalyResult
+	beside    *Timing // the timing of a stage that ran beside another
+}
+
+type anomalyResult struct {
+	r    *AnomalyReport
+	err  error
+	took time.Duration
 }
 
 // InputError is an error in the input, the rule packs or the schemas the
@@ -238,12 +254,20 @@ func (e *InputError) Unwrap() error { return e.Err }
 // A non-nil error is an InputError; otherwise errors in the result's
 // diagnostics mean the output failed verification, replay or a gate.
 func Compile(ctx context.Context, args []string, opts Options) (*Result, error) {
-	s := &state{args: args, opts: opts, res: &Result{Agent: opts.Agent}}
+	ctx, cancel := context.WithCancel(ctx) // ends work a failed stage leaves running
+	defer cancel()
+	s := &state{args: args, opts: opts, res: &Result{Agent: opts.Agent}, runs: map[StageID]bool{}}
+	for _, st := range stages {
+		s.runs[st.id] = !(st.id == StageReplay && opts.NoReplay || st.id == StageLint && opts.Lint == nil || st.id == StageAnomaly && opts.NoAnomalies)
+		if st.id == opts.StopAfter {
+			break
+		}
+	}
 	for _, st := range stages {
 		if opts.Stage != nil {
 			opts.Stage(st.id)
 		}
-		if st.id == StageReplay && opts.NoReplay || st.id == StageLint && opts.Lint == nil || st.id == StageAnomaly && opts.NoAnomalies {
+		if !s.runs[st.id] {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -255,7 +279,11 @@ func Compile(ctx context.Context, args []string, opts Options) (*Result, error) 
 		if err == nil {
 			err = ctx.Err()
 		}
-		s.res.Timings = append(s.res.Timings, Timing{st.id, time.Since(start)})
+		t := Timing{Stage: st.id, Duration: time.Since(start)}
+		if s.beside != nil {
+			t, s.beside = *s.beside, nil
+		}
+		s.res.Timings = append(s.res.Timings, t)
 		if err != nil {
 			return s.res, &InputError{err}
 		}
@@ -388,6 +416,23 @@ func (s *state) decide(ctx context.Context) error {
 		return fmt.Errorf("rule packs: %w", err)
 	}
 	s.eng = eng
+	if s.runs[StageAnomaly] {
+		// The detectors read only the graph: they run on the other core
+		// while the packs decide, and the anomaly stage takes their result.
+		s.anomalies = make(chan anomalyResult, 1)
+		go func() {
+			var x anomalyResult
+			start := time.Now()
+			defer func() {
+				x.took = time.Since(start)
+				if r := recover(); r != nil {
+					x.err = fmt.Errorf("internal error in stage %s: %v\n%s", StageAnomaly, r, debug.Stack())
+				}
+				s.anomalies <- x
+			}()
+			x.r, x.err = Anomalies(ctx, eng, s.res.Graph, s.opts.Baseline)
+		}()
+	}
 	d, err := eng.Decide(ctx, s.res.Graph)
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
@@ -415,7 +460,14 @@ func (s *state) decide(ctx context.Context) error {
 }
 
 func (s *state) anomaly(ctx context.Context) error {
-	r, err := Anomalies(ctx, s.eng, s.res.Graph, s.opts.Baseline)
+	var x anomalyResult
+	if s.anomalies != nil {
+		x = <-s.anomalies // started by decide
+		s.beside = &Timing{Stage: StageAnomaly, Duration: x.took, Beside: StageDecide}
+	} else {
+		x.r, x.err = Anomalies(ctx, s.eng, s.res.Graph, s.opts.Baseline)
+	}
+	r, err := x.r, x.err
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}

@@ -118,7 +118,11 @@ func PrintRebase(w io.Writer, rb *compiler.Rebased, base string) {
 // PrintTimings prints how long each stage took, one per line.
 func PrintTimings(w io.Writer, ts []compiler.Timing) {
 	for _, t := range ts {
-		fmt.Fprintf(w, "%-11s %s\n", t.Stage, t.Duration.Round(time.Microsecond))
+		fmt.Fprintf(w, "%-11s %s", t.Stage, t.Duration.Round(time.Microsecond))
+		if t.Beside != "" {
+			fmt.Fprintf(w, " (beside %s)", t.Beside)
+		}
+		fmt.Fprintln(w)
 	}
 }
 
