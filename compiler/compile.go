@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/compiler/synth"
 	"github.com/policypilot/ppc/compiler/verify"
+	"github.com/policypilot/ppc/internal/parallel"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/lint"
 	"github.com/policypilot/ppc/rules"
@@ -484,7 +486,7 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-func (s *state) synthesize(context.Context) error {
+func (s *state) synthesize(ctx context.Context) error {
 	ps, ds := synth.Policies(s.res.Graph, s.res.Decisions)
 	s.res.Policies = ps
 	s.res.Diagnostics = append(s.res.Diagnostics, ds...)
@@ -492,26 +494,35 @@ func (s *state) synthesize(context.Context) error {
 		if err := s.target(p); err != nil {
 			return err
 		}
-		var b []byte
-		var err error
-		d := Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name}
-		switch {
-		case p.CCNP != nil:
-			b, err = synth.ClusterwideJSON(p.CCNP)
-			d.Kind = p.CCNP.Kind
-		case p.NP != nil:
-			b, err = synth.NetworkPolicyJSON(p.NP)
-			d.APIVersion, d.Kind = p.NP.APIVersion, p.NP.Kind
-		default:
-			b, err = synth.JSON(p.CNP)
-		}
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", p.Key, err)
-		}
-		d.JSON = b
-		s.res.Docs = append(s.res.Docs, d)
 	}
-	return nil
+	docs := make([]Doc, len(ps))
+	errs := make([]error, len(ps))
+	parallel.For(ctx, len(ps), func(i int) { docs[i], errs[i] = doc(ps[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.res.Docs = append(s.res.Docs, docs...)
+	return ctx.Err()
+}
+
+// doc encodes a synthesised policy as the document to verify and write.
+func doc(p *synth.Policy) (Doc, error) {
+	var err error
+	d := Doc{Cluster: p.Cluster, APIVersion: p.CNP.APIVersion, Kind: p.CNP.Kind, Namespace: p.CNP.Namespace, Name: p.CNP.Name}
+	switch {
+	case p.CCNP != nil:
+		d.JSON, err = synth.ClusterwideJSON(p.CCNP)
+		d.Kind = p.CCNP.Kind
+	case p.NP != nil:
+		d.JSON, err = synth.NetworkPolicyJSON(p.NP)
+		d.APIVersion, d.Kind = p.NP.APIVersion, p.NP.Kind
+	default:
+		d.JSON, err = synth.JSON(p.CNP)
+	}
+	if err != nil {
+		return d, fmt.Errorf("encode %s: %w", p.Key, err)
+	}
+	return d, nil
 }
 
 // target translates p into a Kubernetes NetworkPolicy when the target asks

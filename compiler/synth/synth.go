@@ -7,6 +7,7 @@ package synth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/policypilot/ppc/internal/parallel"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/rules"
 )
@@ -63,12 +65,13 @@ func Policies(g *ir.Graph, d *rules.Decisions) ([]*Policy, ir.Diagnostics) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		pd := d.Policies[k]
-		p, pds := build(g, k, pd)
-		ds = append(ds, pds...)
-		if p != nil {
-			out = append(out, p)
+	built := make([]*Policy, len(keys))
+	diags := make([]ir.Diagnostics, len(keys))
+	parallel.For(context.Background(), len(keys), func(i int) { built[i], diags[i] = build(g, keys[i], d.Policies[keys[i]]) })
+	for i := range keys {
+		ds = append(ds, diags[i]...)
+		if built[i] != nil {
+			out = append(out, built[i])
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {

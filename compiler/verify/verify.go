@@ -7,17 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	"github.com/cilium/cilium/pkg/policy/api"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/policypilot/ppc/compiler/agent"
+	"github.com/policypilot/ppc/internal/parallel"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/schemas"
 )
@@ -167,23 +165,7 @@ func (v *Verifier) cueLayers(obj Object, name, kind string) ir.Diagnostics {
 // objs[i]'s, as Verify gives them.
 func (v *Verifier) VerifyAll(ctx context.Context, objs []Object) []ir.Diagnostics {
 	out := make([]ir.Diagnostics, len(objs))
-	workers := min(runtime.GOMAXPROCS(0), len(objs))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(objs) || ctx.Err() != nil {
-					return
-				}
-				out[i] = v.Verify(ctx, objs[i])
-			}
-		}()
-	}
-	wg.Wait()
+	parallel.For(ctx, len(objs), func(i int) { out[i] = v.Verify(ctx, objs[i]) })
 	return out
 }
 
