@@ -83,6 +83,12 @@ bench-scale: build ## whole compiles at scale, each beside protojson decoding of
 	/usr/bin/time -f "ppc learn %e s wall, %M KB peak RSS" ./$(BIN) learn -q $$f -o /tmp/ppc-bench-ir.json; \
 	/usr/bin/time -f "ppc compile %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out 2>&1 | grep -v '^warning'; \
 	rm -f $$f /tmp/ppc-bench-ir.json
+	set -e; f=/tmp/ppc-bench-dense.json; \
+	./bin/flowgen -flows 300000 -workloads 500 -namespaces 50 -seed 1 -verbose -peers 500 > $$f; \
+	echo "== dense: 300000 flows the size real agents send, 500 workloads calling up to 500 peers each ($$(du -h $$f | cut -f1))"; \
+	./bin/hubbledecode $$f; \
+	/usr/bin/time -f "ppc compile %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out 2>&1 | grep -v '^warning'; \
+	rm -f $$f
 
 clean: ## remove build output
 	rm -rf bin demo-out
