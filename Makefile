@@ -61,6 +61,7 @@ bench: ## the performance benchmarks of docs/performance.md, into bench.txt (com
 	GOMAXPROCS=1 $(GO) test -run '^$$' -bench 'BenchmarkIngest/ppc-learn$$' -benchtime 3x -count 6 -cpu 1 ./compiler | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkLearn|BenchmarkCompile' -benchtime 1x -timeout 30m ./compiler | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkDecide' -benchtime 1x -timeout 30m ./rules | tee -a bench.txt
+	$(GO) test -run '^$$' -bench 'BenchmarkVerify' -benchtime 200x -count 5 -cpu 1 ./compiler/verify | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkCheck' -cpu 1 -count 5 ./compiler/replay | tee -a bench.txt
 	$(GO) test -run '^$$' -bench 'BenchmarkColdStart|BenchmarkReplayCold' -benchtime 1x -timeout 30m ./compiler/replay | tee -a bench.txt
 	$(BENCHSTAT) bench.txt
