@@ -126,7 +126,7 @@ func Reach(g *ir.Graph, results []verify.Result, settings agent.Settings, opts R
 		}
 	}
 	if opts.Focus != "" && !contains(out.Workloads, opts.Focus) {
-		return nil, &InputError{Err: fmt.Errorf("--focus %q: no such workload in the flows", opts.Focus)}
+		return nil, &InputError{Err: fmt.Errorf("focus on %q: no such workload in the flows", opts.Focus)}
 	}
 	allowed := func(src, dst *ir.Node) ([]Service, error) {
 		var ss []Service

@@ -105,7 +105,7 @@ func Rebase(ctx context.Context, res *Result, base []manifest.Object, o RebaseOp
 	current := map[string]map[string]bool{}
 	for _, d := range res.Docs {
 		if d.Kind != "CiliumNetworkPolicy" && d.Kind != "CiliumClusterwideNetworkPolicy" {
-			return nil, &InputError{Err: fmt.Errorf("--base updates Cilium's policies; %s is a %s (compile --target cilium)", d.Path(), d.Kind)}
+			return nil, &InputError{Err: fmt.Errorf("only Cilium's policies can update a base; %s is a %s (compile them for the cilium target)", d.Path(), d.Kind)}
 		}
 		k := [2]string{d.Namespace, d.Name}
 		seen[k] = true

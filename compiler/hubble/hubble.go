@@ -171,16 +171,16 @@ func (t TLS) credentials() (credentials.TransportCredentials, error) {
 		for _, f := range t.CAFiles {
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return nil, fmt.Errorf("--tls-ca-cert-files: %w", err)
+				return nil, fmt.Errorf("CA certificates: %w", err)
 			}
 			if !pool.AppendCertsFromPEM(b) {
-				return nil, fmt.Errorf("--tls-ca-cert-files: %s holds no PEM certificate", f)
+				return nil, fmt.Errorf("CA certificates: %s holds no PEM certificate", f)
 			}
 		}
 		cfg.RootCAs = pool
 	}
 	if (t.ClientCert == "") != (t.ClientKey == "") {
-		return nil, errors.New("--tls-client-cert-file and --tls-client-key-file go together")
+		return nil, errors.New("a client certificate and its key go together: give both or neither")
 	}
 	if t.ClientCert != "" {
 		c, err := tls.LoadX509KeyPair(t.ClientCert, t.ClientKey)

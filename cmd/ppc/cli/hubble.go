@@ -61,6 +61,9 @@ func (h *hubbleFlags) options(namespaces []string, now time.Time) (*hubble.Optio
 	if h.first > 0 && h.last > 0 {
 		return nil, usageErr("--first and --last exclude each other")
 	}
+	if (h.tls.ClientCert == "") != (h.tls.ClientKey == "") {
+		return nil, usageErr("--tls-client-cert-file and --tls-client-key-file go together")
+	}
 	if _, err := hubble.ParseVerdicts(h.filter.Verdicts); err != nil {
 		return nil, usageErr("--verdict: %v", err)
 	}

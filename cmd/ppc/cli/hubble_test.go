@@ -122,6 +122,7 @@ func TestHubbleFlagErrors(t *testing.T) {
 		{[]string{"compile", "--last", "5", "x.json"}, "need --hubble-server"},
 		{[]string{"compile", "--hubble-server", "127.0.0.1:1", "--first", "1", "--last", "1"}, "exclude each other"},
 		{[]string{"learn", "--hubble-server", "127.0.0.1:1", "--since", "yesterday"}, "--since \"yesterday\""},
+		{[]string{"learn", "--hubble-server", "127.0.0.1:1", "--tls", "--tls-client-cert-file", "c.pem"}, "--tls-client-cert-file and --tls-client-key-file go together"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := MainContext(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr)
