@@ -676,7 +676,7 @@ policies[baseline_name] := {
 	"default_deny": {"ingress": false, "egress": false},
 	"selector": {},
 	"subjects": [],
-	"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
+	"labels": policy_labels,
 	"egress": [dns_rule],
 	"ingress_edges": [],
 	"egress_edges": sort([e.id | some [_, e] in egress_side; dns_edge(e)]),
@@ -712,7 +712,7 @@ policies[node_baseline_name] := {
 	"default_deny": {"ingress": false, "egress": false},
 	"selector": {},
 	"subjects": [],
-	"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
+	"labels": policy_labels,
 	"ingress": array.concat(
 		[{"fromEntities": ents, "toPorts": to_ports(ts)} | count(ts) > 0],
 		[{"fromEntities": ents, "icmps": [{"fields": c}]} | some c in lib.chunk(fs, 40)],
@@ -728,6 +728,10 @@ policies[node_baseline_name] := {
 }
 
 # ---- policies ---------------------------------------------------------------
+
+# policy_labels are the metadata labels of every policy: config
+# policy_labels and the hooks' (computed once, not per policy).
+policy_labels := object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels})
 
 policies[key] := pol if {
 	some g, grp in identity.groups
@@ -746,7 +750,7 @@ policies[key] := pol if {
 			"name": name,
 			"selector": grp.selector,
 			"subjects": identity.members[g],
-			"labels": object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels}),
+			"labels": policy_labels,
 			"ingress_edges": object.get(sections, ["ingress", "edges"], []),
 			"egress_edges": object.get(sections, ["egress", "edges"], []),
 		},
