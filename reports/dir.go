@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/policypilot/ppc/internal/atomicfile"
+	"github.com/policypilot/ppc/internal/parallel"
 )
 
 // ManagedBy is the label ppc puts on every policy it writes
@@ -72,11 +74,14 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	var files []file
 	want := map[string]bool{}
 	roots := map[string]bool{}
-	for _, d := range docs {
+	ys := make([][]byte, len(docs)) // rendered on every core
+	errs := make([]error, len(docs))
+	parallel.For(context.Background(), len(docs), func(i int) { ys[i], errs[i] = YAML(docs[i]) })
+	for i, d := range docs {
 		if d.Namespace != "" && !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
 			return nil, fmt.Errorf("write %s/%s/%s: unsafe file name", d.Cluster, d.Namespace, d.Name)
 		}
-		b, err := YAML(d)
+		b, err := ys[i], errs[i]
 		if err != nil {
 			return nil, err
 		}
