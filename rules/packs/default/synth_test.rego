@@ -150,3 +150,18 @@ test_node_baseline_clusterwide if {
 	plain := synth.policies with input as fx.ir
 	not plain["node-baseline"]
 }
+
+# A peer in another namespace is selected with its namespace; one in the
+# policy's own namespace is not (test_ingress_from_observed_peer_only).
+test_peer_in_another_namespace_names_it if {
+	ledger_edge := fx.edge("wl:shop/api", "wl:billing/ledger", "TCP", 5432, {"tcp_flags": 1})
+	graph := object.union(fx.ir, {
+		"nodes": {"wl:billing/ledger": fx.wl("billing", "ledger")},
+		"edges": {ledger_edge.id: ledger_edge},
+	})
+	ports := [{"ports": [{"port": "5432", "protocol": "TCP"}]}]
+	api := synth.policies["shop/api"] with input as graph
+	{"toEndpoints": [{"matchLabels": {"app": "ledger", "k8s:io.kubernetes.pod.namespace": "billing"}}], "toPorts": ports} in api.egress
+	ledger := synth.policies["billing/ledger"] with input as graph
+	ledger.ingress == [{"fromEndpoints": [{"matchLabels": {"app": "api", "k8s:io.kubernetes.pod.namespace": "shop"}}], "toPorts": ports}]
+}
