@@ -117,6 +117,12 @@ func findings(v any, at string) ([]Finding, error) {
 		}
 		out = append(out, f)
 	}
+	sortFindings(out)
+	return out, nil
+}
+
+// sortFindings orders findings by policy, object and message.
+func sortFindings(out []Finding) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Policy != out[j].Policy {
 			return out[i].Policy < out[j].Policy
@@ -126,7 +132,6 @@ func findings(v any, at string) ([]Finding, error) {
 		}
 		return out[i].Msg < out[j].Msg
 	})
-	return out, nil
 }
 
 func object(v any, at string) (map[string]any, error) {

@@ -100,6 +100,15 @@ type Engine struct {
 	timeout time.Duration
 	memory  uint64
 
+	// Sharding (shard.go): whether only the default pack's Rego is
+	// loaded, the edge ends per shard, and the query asking whether the
+	// packs allow it, prepared on first use.
+	defaultRego   bool
+	shardEdges    int
+	shardableOnce sync.Once
+	shardablePQ   rego.PreparedEvalQuery
+	shardableErr  error
+
 	// The anomaly stage's query, prepared on first use.
 	anomalyOnce sync.Once
 	anomalyPQ   rego.PreparedEvalQuery
@@ -117,6 +126,10 @@ type Options struct {
 	// CheckSettings validates the merged settings before anything runs
 	// (nil: not checked).
 	CheckSettings SettingsCheck
+	// ShardEdges is how many edge ends one shard of the decision holds
+	// when the packs may be evaluated per shard of namespaces (0:
+	// DefaultShardEdges; negative: always evaluate the graph whole).
+	ShardEdges int
 }
 
 // NewEngine layers the packs, compiles them once and prepares the
@@ -155,7 +168,14 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, compileError(err)
 	}
-	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit}
+	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, defaultRego: true}
+	for _, p := range opts.Packs {
+		for _, m := range p.Modules {
+			if !m.Test {
+				e.defaultRego = false
+			}
+		}
+	}
 	if e.timeout <= 0 {
 		e.timeout = DefaultTimeout
 	}
@@ -202,6 +222,9 @@ type Decisions struct {
 	Warnings []Finding         `json:"warnings"`
 	Deny     []Finding         `json:"deny"`
 	Warn     []Finding         `json:"warn"`
+	// Shards is how many shards of namespaces the packs were evaluated in
+	// (1: the graph whole; see shard.go). It changes nothing decided.
+	Shards int `json:"-"`
 }
 
 // PolicyDecision is one policy as the packs decided it. Ingress and Egress
@@ -245,71 +268,85 @@ type Finding struct {
 func Input(g *ir.Graph) map[string]any {
 	nodes := make(map[string]any, len(g.Nodes))
 	for id, n := range g.Nodes {
-		m := map[string]any{"id": id, "kind": string(n.Kind)}
-		if n.Namespace != "" {
-			m["namespace"] = n.Namespace
-		}
-		if n.Name != "" {
-			m["name"] = n.Name
-		}
-		if n.Kind == ir.KindWorkload {
-			ps := make([]any, len(n.Pods))
-			for i, p := range n.Pods {
-				ps[i] = p
-			}
-			m["pods"] = ps
-			ls := make([]any, len(n.Labels))
-			for i, l := range n.Labels {
-				ls[i] = l
-			}
-			m["labels"] = ls
-		}
-		if len(n.Entities) > 0 {
-			es := make([]any, len(n.Entities))
-			for i, e := range n.Entities {
-				es[i] = e
-			}
-			m["entities"] = es
-		}
-		if n.CIDR != "" {
-			m["cidr"] = n.CIDR
-		}
-		if n.FQDN != "" {
-			m["fqdn"] = n.FQDN
-		}
-		nodes[id] = m
+		nodes[id] = nodeInput(id, n)
 	}
 	edges := make(map[string]any, len(g.Edges))
 	for id, e := range g.Edges {
-		verdicts := map[string]any{}
-		for v, c := range e.Verdicts {
-			verdicts[v] = json.Number(fmt.Sprint(c))
-		}
-		m := map[string]any{
-			"id": id, "src": e.Src, "dst": e.Dst, "protocol": e.Protocol,
-			"port": json.Number(fmt.Sprint(e.Port)), "flows": json.Number(fmt.Sprint(e.Flows())), "verdicts": verdicts,
-		}
-		dir := map[string]any{}
-		for k, c := range e.Direction {
-			dir[k] = json.Number(fmt.Sprint(c))
-		}
-		m["direction"] = dir
-		if e.L7 != nil {
-			l7 := map[string]any{"truncated": e.L7.Truncated}
-			var hs []any
-			for _, h := range e.L7.HTTP {
-				hs = append(hs, map[string]any{"method": h.Method, "path": h.Path})
-			}
-			var ds []any
-			for _, d := range e.L7.DNS {
-				ds = append(ds, d)
-			}
-			l7["http"], l7["dns"] = orEmpty(hs), orEmpty(ds)
-			m["l7"] = l7
-		}
-		edges[id] = m
+		edges[id] = edgeInput(id, e)
 	}
+	return inputDoc(nodes, edges)
+}
+
+func inputDoc(nodes, edges map[string]any) map[string]any {
 	return map[string]any{"ir_version": json.Number(fmt.Sprint(ir.Version)), "nodes": nodes, "edges": edges}
+}
+
+// nodeInput is node id as the packs read it.
+func nodeInput(id string, n *ir.Node) map[string]any {
+	m := map[string]any{"id": id, "kind": string(n.Kind)}
+	if n.Namespace != "" {
+		m["namespace"] = n.Namespace
+	}
+	if n.Name != "" {
+		m["name"] = n.Name
+	}
+	if n.Kind == ir.KindWorkload {
+		ps := make([]any, len(n.Pods))
+		for i, p := range n.Pods {
+			ps[i] = p
+		}
+		m["pods"] = ps
+		ls := make([]any, len(n.Labels))
+		for i, l := range n.Labels {
+			ls[i] = l
+		}
+		m["labels"] = ls
+	}
+	if len(n.Entities) > 0 {
+		es := make([]any, len(n.Entities))
+		for i, e := range n.Entities {
+			es[i] = e
+		}
+		m["entities"] = es
+	}
+	if n.CIDR != "" {
+		m["cidr"] = n.CIDR
+	}
+	if n.FQDN != "" {
+		m["fqdn"] = n.FQDN
+	}
+	return m
+}
+
+// edgeInput is edge id as the packs read it.
+func edgeInput(id string, e *ir.Edge) map[string]any {
+	verdicts := map[string]any{}
+	for v, c := range e.Verdicts {
+		verdicts[v] = json.Number(fmt.Sprint(c))
+	}
+	m := map[string]any{
+		"id": id, "src": e.Src, "dst": e.Dst, "protocol": e.Protocol,
+		"port": json.Number(fmt.Sprint(e.Port)), "flows": json.Number(fmt.Sprint(e.Flows())), "verdicts": verdicts,
+	}
+	dir := map[string]any{}
+	for k, c := range e.Direction {
+		dir[k] = json.Number(fmt.Sprint(c))
+	}
+	m["direction"] = dir
+	if e.L7 != nil {
+		l7 := map[string]any{"truncated": e.L7.Truncated}
+		var hs []any
+		for _, h := range e.L7.HTTP {
+			hs = append(hs, map[string]any{"method": h.Method, "path": h.Path})
+		}
+		var ds []any
+		for _, d := range e.L7.DNS {
+			ds = append(ds, d)
+		}
+		l7["http"], l7["dns"] = orEmpty(hs), orEmpty(ds)
+		m["l7"] = l7
+	}
+	return m
 }
 
 func orEmpty(xs []any) []any {
@@ -319,9 +356,25 @@ func orEmpty(xs []any) []any {
 	return xs
 }
 
-// Decide evaluates the packs over the graph.
+// Decide evaluates the packs over the graph: per shard of namespaces on
+// every core when the packs allow it (shard.go), else whole.
 func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
-	b, err := e.eval(ctx, e.pq, Input(g), "the decision query", "is a required rule undefined?")
+	plan, err := e.shardPlan(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if plan != nil {
+		d, ok, err := e.decideShards(ctx, g, plan)
+		if err != nil || ok {
+			return d, err
+		}
+	}
+	return e.decideInput(ctx, Input(g))
+}
+
+// decideInput evaluates the decision query over one input document.
+func (e *Engine) decideInput(ctx context.Context, input map[string]any) (*Decisions, error) {
+	b, err := e.eval(ctx, e.pq, input, "the decision query", "is a required rule undefined?")
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +382,7 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rule packs' decisions break the contract: %w", err)
 	}
+	d.Shards = 1
 	return d, nil
 }
 

@@ -260,9 +260,19 @@ parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
 # these two lists (ppc.group_by), so synthesis is one pass over the edges
 # however they are spread over groups; a table of one side walks only
 # that side's list.
-ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; not excluded_edge[id]]
+ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; decided[g]; not excluded_edge[id]]
 
-egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; not excluded_edge[id]]
+egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; decided[g]; not excluded_edge[id]]
+
+# decided are the groups whose policies this evaluation decides: all of
+# them, unless ppc evaluates the pack per shard of namespaces
+# (input.shard): then those of the shard's namespaces, the others' being
+# decided in the shards that hold them.
+decided := {g | some g, grp in identity.groups; decides(grp.namespace)}
+
+decides(_) if not input.shard
+
+decides(ns) if input.shard.namespaces[ns]
 
 # section_edges[[group, side]] are the sorted IDs of the edges a section
 # allows.
@@ -727,6 +737,19 @@ policies[node_baseline_name] := {
 	fs := sort({{"family": f, "type": e.port} | some e in node_edges; f := lib.icmp_family[e.protocol]})
 }
 
+# ---- sharding -----------------------------------------------------------------
+
+# shardable: ppc may evaluate this pack per shard of namespaces (see
+# rules/README.md, "Sharded evaluation"; decided says which policies a
+# shard decides). It holds because a policy here is decided from its own
+# group's edges and the nodes, and an edge's exclusion from the edge and
+# its two ends; a clusterwide baseline gathers the edges of every
+# namespace, so with one the pack is evaluated whole.
+shardable if {
+	not clusterwide_dns
+	not clusterwide_nodes
+}
+
 # ---- policies ---------------------------------------------------------------
 
 # policy_labels are the metadata labels of every policy: config
@@ -735,6 +758,7 @@ policy_labels := object.union(lib.setting("policy_labels", {}), {x.key: x.value 
 
 policies[key] := pol if {
 	some g, grp in identity.groups
+	decided[g]
 	subject_ns_ok(grp.namespace)
 	name := identity.name[g]
 	key := policy_key(grp, name)
@@ -811,6 +835,7 @@ warnings contains {"msg": sprintf("%d addresses without a DNS name that %s reach
 
 warnings contains {"msg": "the cluster's DNS servers were seen reaching nothing: their egress is isolated, which cuts them off from the kube-apiserver and upstream resolvers; capture their traffic too, or leave their namespace out (--set exclude_namespaces=[...])", "policy": policy_key(grp, identity.name[g])} if {
 	some g, grp in identity.groups
+	decided[g]
 	subject_ns_ok(grp.namespace)
 	dns_group(g)
 	not grp.namespace in hooks.exclude_egress_namespace

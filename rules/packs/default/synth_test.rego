@@ -165,3 +165,23 @@ test_peer_in_another_namespace_names_it if {
 	ledger := synth.policies["billing/ledger"] with input as graph
 	ledger.ingress == [{"fromEndpoints": [{"matchLabels": {"app": "api", "k8s:io.kubernetes.pod.namespace": "shop"}}], "toPorts": ports}]
 }
+
+# Sharded evaluation: a shard decides the policies of its namespaces only
+# (the others' groups are decided elsewhere), and the warnings about them.
+test_shard_decides_its_namespaces_only if {
+	shard := object.union(fx.ir, {"shard": {"namespaces": {"kube-system": true}}})
+	ps := synth.policies with input as shard
+	{k | some k, _ in ps} == {"kube-system/kube-dns"}
+	ws := synth.warnings with input as shard
+	every w in ws {
+		object.get(w, "policy", "kube-system/kube-dns") == "kube-system/kube-dns"
+	}
+	synth.decided with input as fx.ir
+	count(synth.decided) == 3 with input as fx.ir
+}
+
+test_shardable_unless_a_clusterwide_baseline if {
+	synth.shardable with input as fx.ir
+	not synth.shardable with input as fx.ir with data.ppc.config.node_peers as "clusterwide"
+	not synth.shardable with input as fx.ir with data.ppc.config.dns.baseline as "clusterwide"
+}

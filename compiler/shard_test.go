@@ -1,0 +1,122 @@
+package compiler_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/policypilot/ppc/compiler"
+	"github.com/policypilot/ppc/internal/flowgen"
+	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/rules"
+)
+
+// TestShardedDecideEqualsWhole: deciding per shard of namespaces gives
+// exactly the decisions of one evaluation over the whole graph, for every
+// real sample and generated captures, under the settings that change what
+// the default pack writes; one with a clusterwide baseline is not sharded.
+func TestShardedDecideEqualsWhole(t *testing.T) {
+	type capture struct {
+		name string
+		g    *ir.Graph
+	}
+	var captures []capture
+	for _, f := range realSamples(t) {
+		for _, denied := range []bool{false, true} {
+			opts := compiler.Options{StopAfter: compiler.StageNormalize}
+			opts.Learn.Lower.IncludeDenied = denied
+			name := filepath.Base(f)
+			if denied {
+				name += "/include-denied"
+			}
+			captures = append(captures, capture{name, compile(t, []string{f}, opts).Graph})
+		}
+	}
+	gen := func(name string, write func(*bytes.Buffer) error) {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), name+".json")
+		if err := os.WriteFile(f, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		captures = append(captures, capture{name, compile(t, []string{f}, compiler.Options{StopAfter: compiler.StageNormalize}).Graph})
+	}
+	gen("flowgen", func(b *bytes.Buffer) error {
+		return flowgen.Write(b, flowgen.Config{Flows: 6000, Workloads: 60, Namespaces: 12, Peers: 12, Seed: 3})
+	})
+	gen("scenario", func(b *bytes.Buffer) error { _, err := flowgen.Scenario(b, 400, 5); return err })
+	gen("probe-scenario", func(b *bytes.Buffer) error { _, err := flowgen.ProbeScenario(b, 400, 7); return err })
+
+	settings := []struct {
+		set      []string
+		baseline bool // may write a clusterwide baseline: never sharded
+	}{
+		{nil, false},
+		{[]string{"l7.http=observed"}, false},
+		{[]string{"dns.names=observed", "dns.ingress=observed"}, false},
+		{[]string{"world_peers=entity", "world_clients.public_service=2"}, false},
+		{[]string{"world_egress.fold.min_addresses=1", "max_ports_per_rule=2"}, false},
+		{[]string{"namespaces=[default, kube-system, ns-001]", "policy_name_prefix=ppc-"}, false},
+		{[]string{"node_peers=clusterwide"}, true},
+		{[]string{"dns.baseline=clusterwide"}, true},
+	}
+	ctx := context.Background()
+	sharded, baselines := 0, 0
+	for _, s := range settings {
+		whole, err := rules.NewEngine(ctx, rules.Options{Set: s.set, ShardEdges: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts, err := rules.NewEngine(ctx, rules.Options{Set: s.set, ShardEdges: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range captures {
+			want, err := whole.Decide(ctx, c.g)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.name, s.set, err)
+			}
+			got, err := parts.Decide(ctx, c.g)
+			if err != nil {
+				t.Fatalf("%s %v: %v", c.name, s.set, err)
+			}
+			namespaces := map[string]bool{}
+			for _, n := range c.g.Nodes {
+				if n.Kind == ir.KindWorkload {
+					namespaces[n.Namespace] = true
+				}
+			}
+			clusterwide := false
+			for _, p := range want.Policies {
+				clusterwide = clusterwide || p.Clusterwide
+			}
+			switch {
+			case clusterwide && got.Shards != 1:
+				t.Errorf("%s %v: a clusterwide baseline, yet decided in %d shards", c.name, s.set, got.Shards)
+			case clusterwide:
+				baselines++
+			case !s.baseline && len(namespaces) > 1 && len(c.g.Edges) > 1 && got.Shards < 2:
+				t.Errorf("%s %v: %d namespaces with workloads, decided whole", c.name, s.set, len(namespaces))
+			}
+			if got.Shards > 1 {
+				sharded++
+			}
+			got.Shards, want.Shards = 0, 0
+			if !reflect.DeepEqual(got, want) {
+				a, _ := json.MarshalIndent(want, "", " ")
+				b, _ := json.MarshalIndent(got, "", " ")
+				t.Errorf("%s %v: sharded decisions differ from the whole graph's:\nwhole:   %.3000s\nsharded: %.3000s", c.name, s.set, a, b)
+			}
+		}
+	}
+	if sharded < 40 || baselines < 10 {
+		t.Errorf("only %d decisions were sharded and %d had a clusterwide baseline", sharded, baselines)
+	}
+	t.Logf("%d decisions sharded, %d with a clusterwide baseline decided whole", sharded, baselines)
+}

@@ -1,0 +1,307 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/policypilot/ppc/internal/parallel"
+	"github.com/policypilot/ppc/ir"
+)
+
+// This file evaluates the decision query per shard of namespaces when the
+// packs allow it (rules/README.md, "Sharded evaluation"). OPA keeps every
+// document a query computed until the query ends, so one evaluation over
+// a large graph holds hundreds of MB and runs on one core; shards of a few
+// thousand edges run on every core and each holds a fraction of that.
+//
+// A shard owns a run of namespaces. Its input holds every workload node,
+// the edges with a workload of an owned namespace at an end (an edge
+// between two shards is in both), the other nodes those edges name, and
+// input.shard.namespaces, the namespaces it owns: the pack writes the
+// policies of those namespaces only, and the warnings about them. The
+// merge unions the shards' policies, exclusions and warnings, and checks
+// what the packs promised: every policy is of the shard's namespaces and
+// none clusterwide, no warning names another shard's policy, an edge two
+// shards hold is excluded by both for the same reason or by neither, no
+// shard has a gate finding. When a promise does not hold, the whole graph
+// is evaluated at once instead.
+
+// DefaultShardEdges is how many edge ends a shard of the decision holds
+// (an edge between two shards counts in both): small enough that the
+// documents OPA keeps stay small, large enough that what every shard
+// computes again (the workloads' identities) stays a small share.
+const DefaultShardEdges = 4096
+
+// shardableQuery asks whether the packs allow sharding for these settings
+// and nodes (it is evaluated over the nodes alone).
+const shardableQuery = `shardable := count([1 | data.ppc.synth.shardable == true])`
+
+// shard is one part of a sharded decision.
+type shard struct {
+	owns  map[string]bool // the namespaces whose policies it decides
+	edges []string        // sorted
+}
+
+// planShards splits g's namespaces into contiguous runs (in name order)
+// of about per edge ends each. It returns nil when one shard would do.
+func planShards(g *ir.Graph, per int) []*shard {
+	if per <= 0 {
+		return nil
+	}
+	weight := map[string]int{}
+	for _, n := range g.Nodes {
+		if n.Kind == ir.KindWorkload {
+			weight[n.Namespace] += 0
+		}
+	}
+	total := 0
+	for _, e := range g.Edges {
+		a, b := workloadNamespace(g, e.Src), workloadNamespace(g, e.Dst)
+		for _, ns := range []namespaceOf{a, b} {
+			if ns.ok {
+				weight[ns.name]++
+				total++
+			}
+		}
+		if a.ok && b.ok && a.name == b.name {
+			weight[a.name]--
+			total--
+		}
+	}
+	k := min((total+per-1)/per, len(weight))
+	if k < 2 {
+		return nil
+	}
+	names := make([]string, 0, len(weight))
+	for ns := range weight {
+		names = append(names, ns)
+	}
+	sort.Strings(names)
+	shards := make([]*shard, 0, k)
+	cur := &shard{owns: map[string]bool{}}
+	acc := 0
+	for i, ns := range names {
+		cur.owns[ns] = true
+		acc += weight[ns]
+		// Cut once this run reaches its share of the total, keeping at
+		// least one namespace for each shard still to come.
+		left := len(names) - i - 1
+		if (acc*k >= total*(len(shards)+1) || left == k-len(shards)-1) && len(shards) < k-1 && left > 0 {
+			shards = append(shards, cur)
+			cur = &shard{owns: map[string]bool{}}
+		}
+	}
+	shards = append(shards, cur)
+	owner := map[string]int{}
+	for i, s := range shards {
+		for ns := range s.owns {
+			owner[ns] = i
+		}
+	}
+	for _, e := range g.SortedEdges() {
+		id := e.ID
+		a, b := workloadNamespace(g, e.Src), workloadNamespace(g, e.Dst)
+		switch {
+		case a.ok && b.ok && owner[a.name] != owner[b.name]:
+			shards[owner[a.name]].edges = append(shards[owner[a.name]].edges, id)
+			shards[owner[b.name]].edges = append(shards[owner[b.name]].edges, id)
+		case a.ok:
+			shards[owner[a.name]].edges = append(shards[owner[a.name]].edges, id)
+		case b.ok:
+			shards[owner[b.name]].edges = append(shards[owner[b.name]].edges, id)
+		default: // no workload at either end (not in a valid IR): still judged
+			shards[0].edges = append(shards[0].edges, id)
+		}
+	}
+	return shards
+}
+
+type namespaceOf struct {
+	name string
+	ok   bool // the node is a workload
+}
+
+func workloadNamespace(g *ir.Graph, id string) namespaceOf {
+	if n := g.Nodes[id]; n != nil && n.Kind == ir.KindWorkload {
+		return namespaceOf{n.Namespace, true}
+	}
+	return namespaceOf{}
+}
+
+// shardInput is the packs' input for shard s: every workload node, its
+// edges and the nodes they name.
+func shardInput(g *ir.Graph, workloads map[string]any, s *shard) map[string]any {
+	nodes := make(map[string]any, len(workloads)+len(s.edges)/4)
+	for id, n := range workloads {
+		nodes[id] = n
+	}
+	edges := make(map[string]any, len(s.edges))
+	for _, id := range s.edges {
+		e := g.Edges[id]
+		edges[id] = edgeInput(id, e)
+		for _, end := range []string{e.Src, e.Dst} {
+			if _, ok := nodes[end]; !ok {
+				if n := g.Nodes[end]; n != nil {
+					nodes[end] = nodeInput(end, n)
+				}
+			}
+		}
+	}
+	in := inputDoc(nodes, edges)
+	owns := make(map[string]any, len(s.owns))
+	for ns := range s.owns {
+		owns[ns] = true
+	}
+	in["shard"] = map[string]any{"namespaces": owns}
+	return in
+}
+
+// shardPlan returns the shards to decide g in, or nil to decide it whole:
+// only organisation packs without Rego of their own are sharded (a rule an
+// organisation writes may read any edge), and only when the packs say
+// shardable for these settings.
+func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) ([]*shard, error) {
+	if !e.defaultRego || e.shardEdges < 0 {
+		return nil, nil
+	}
+	per := e.shardEdges
+	if per == 0 {
+		per = DefaultShardEdges
+	}
+	plan := planShards(g, per)
+	if plan == nil {
+		return nil, nil
+	}
+	e.shardableOnce.Do(func() {
+		args := append([]func(*rego.Rego){rego.Query(shardableQuery)}, e.args...)
+		e.shardablePQ, e.shardableErr = rego.New(args...).PrepareForEval(ctx)
+		if e.shardableErr != nil {
+			e.shardableErr = compileError(e.shardableErr)
+		}
+	})
+	if e.shardableErr != nil {
+		return nil, e.shardableErr
+	}
+	nodes := make(map[string]any, len(g.Nodes))
+	for id, n := range g.Nodes {
+		nodes[id] = nodeInput(id, n)
+	}
+	b, err := e.eval(ctx, e.shardablePQ, inputDoc(nodes, map[string]any{}), "data.ppc.synth.shardable", "")
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := b["shardable"].(interface{ String() string }); n == nil || n.String() != "1" {
+		return nil, nil
+	}
+	return plan, nil
+}
+
+// decideShards evaluates the decision query on every shard, on every
+// core, and merges the parts; ok is false when the parts break what the
+// packs promised (then nothing is returned and the graph is decided
+// whole).
+func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard) (d *Decisions, ok bool, err error) {
+	workloads := map[string]any{}
+	for id, n := range g.Nodes {
+		if n.Kind == ir.KindWorkload {
+			workloads[id] = nodeInput(id, n)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := make([]*Decisions, len(plan))
+	var once sync.Once
+	var first error
+	parallel.For(ctx, len(plan), func(i int) {
+		d, err := e.decideInput(ctx, shardInput(g, workloads, plan[i]))
+		if err != nil {
+			once.Do(func() {
+				first = fmt.Errorf("shard %d of %d: %w", i+1, len(plan), err)
+				cancel()
+			})
+			return
+		}
+		parts[i] = d
+	})
+	if first != nil {
+		return nil, false, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	d, ok = mergeShards(plan, parts)
+	if ok {
+		d.Shards = len(plan)
+	}
+	return d, ok, nil
+}
+
+// mergeShards joins the shards' decisions (see the top of this file);
+// ok is false when they break what the packs promised.
+func mergeShards(plan []*shard, parts []*Decisions) (d *Decisions, ok bool) {
+	owner := map[string]int{}
+	for i, s := range plan {
+		for ns := range s.owns {
+			owner[ns] = i
+		}
+	}
+	d = &Decisions{Policies: map[string]*PolicyDecision{}, Excluded: map[string]string{}, Warnings: []Finding{}, Deny: parts[0].Deny, Warn: parts[0].Warn}
+	decidedBy := map[string]int{}
+	for i, p := range parts {
+		if len(p.Deny) > 0 || len(p.Warn) > 0 {
+			return nil, false // gates judge the whole set of policies
+		}
+		for key, pol := range p.Policies {
+			o, owned := owner[pol.Namespace]
+			if pol.Clusterwide || !owned || o != i {
+				return nil, false // not a policy of the shard's namespaces
+			}
+			if _, dup := d.Policies[key]; dup {
+				return nil, false
+			}
+			d.Policies[key] = pol
+			decidedBy[key] = i
+		}
+	}
+	type verdict struct {
+		excluded bool
+		reason   string
+	}
+	judged := map[string]verdict{}
+	for i, s := range plan {
+		held := 0
+		for _, id := range s.edges {
+			r, x := parts[i].Excluded[id]
+			v := verdict{x, r}
+			if w, ok := judged[id]; ok && w != v {
+				return nil, false // two shards judged one edge differently
+			}
+			judged[id] = v
+			if x {
+				d.Excluded[id] = r
+				held++
+			}
+		}
+		if held != len(parts[i].Excluded) {
+			return nil, false // an exclusion of an edge the shard does not hold
+		}
+	}
+	found := map[Finding]bool{}
+	for i, p := range parts {
+		for _, w := range p.Warnings {
+			if o, ok := decidedBy[w.Policy]; ok && o != i {
+				return nil, false // about a policy another shard decides
+			}
+			if !found[w] {
+				found[w] = true
+				d.Warnings = append(d.Warnings, w)
+			}
+		}
+	}
+	sortFindings(d.Warnings)
+	return d, true
+}
