@@ -18,11 +18,13 @@ import (
 // a large graph holds hundreds of MB and runs on one core; shards of a few
 // thousand edges run on every core and each holds a fraction of that.
 //
-// A shard owns a run of namespaces. Its input holds every workload node,
-// the edges with a workload of an owned namespace at an end (an edge
-// between two shards is in both), the other nodes those edges name, and
-// input.shard.namespaces, the namespaces it owns: the pack writes the
-// policies of those namespaces only, and the warnings about them. The
+// A shard owns a run of namespaces. Its input holds their workloads, the
+// edges with a workload of theirs at an end (an edge between two shards
+// is in both), the nodes those edges name, and input.shard: namespaces,
+// the namespaces it owns, and context, what the packs need to know of the
+// nodes the shard does not see (data.ppc.synth.shard_context, computed
+// once over every node). The pack writes the policies of the owned
+// namespaces only, and the warnings about them. The
 // merge unions the shards' policies, exclusions and warnings, and checks
 // what the packs promised: every policy is of the shard's namespaces and
 // none clusterwide, no warning names another shard's policy, an edge two
@@ -37,8 +39,10 @@ import (
 const DefaultShardEdges = 4096
 
 // shardableQuery asks whether the packs allow sharding for these settings
-// and nodes (it is evaluated over the nodes alone).
-const shardableQuery = `shardable := count([1 | data.ppc.synth.shardable == true])`
+// and nodes, and what every shard must know of the nodes it does not see
+// (it is evaluated over the nodes alone).
+const shardableQuery = `shardable := count([1 | data.ppc.synth.shardable == true])
+context := [c | c := data.ppc.synth.shard_context]`
 
 // shard is one part of a sharded decision.
 type shard struct {
@@ -132,31 +136,39 @@ func workloadNamespace(g *ir.Graph, id string) namespaceOf {
 	return namespaceOf{}
 }
 
-// shardInput is the packs' input for shard s: every workload node, its
-// edges and the nodes they name.
-func shardInput(g *ir.Graph, workloads map[string]any, s *shard) map[string]any {
-	nodes := make(map[string]any, len(workloads)+len(s.edges)/4)
-	for id, n := range workloads {
-		nodes[id] = n
+// shardInput is the packs' input for shard s: the workloads of its
+// namespaces, its edges, the nodes they name, and input.shard.
+func shardInput(g *ir.Graph, byNamespace map[string][]string, s *shard, shardCtx any) map[string]any {
+	nodes := map[string]any{}
+	add := func(id string) {
+		if _, ok := nodes[id]; !ok {
+			if n := g.Nodes[id]; n != nil {
+				nodes[id] = nodeInput(id, n)
+			}
+		}
+	}
+	for ns := range s.owns {
+		for _, id := range byNamespace[ns] {
+			add(id)
+		}
 	}
 	edges := make(map[string]any, len(s.edges))
 	for _, id := range s.edges {
 		e := g.Edges[id]
 		edges[id] = edgeInput(id, e)
-		for _, end := range []string{e.Src, e.Dst} {
-			if _, ok := nodes[end]; !ok {
-				if n := g.Nodes[end]; n != nil {
-					nodes[end] = nodeInput(end, n)
-				}
-			}
-		}
+		add(e.Src)
+		add(e.Dst)
 	}
 	in := inputDoc(nodes, edges)
 	owns := make(map[string]any, len(s.owns))
 	for ns := range s.owns {
 		owns[ns] = true
 	}
-	in["shard"] = map[string]any{"namespaces": owns}
+	shard := map[string]any{"namespaces": owns}
+	if shardCtx != nil {
+		shard["context"] = shardCtx
+	}
+	in["shard"] = shard
 	return in
 }
 
@@ -164,17 +176,17 @@ func shardInput(g *ir.Graph, workloads map[string]any, s *shard) map[string]any 
 // only organisation packs without Rego of their own are sharded (a rule an
 // organisation writes may read any edge), and only when the packs say
 // shardable for these settings.
-func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) ([]*shard, error) {
+func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (plan []*shard, shardCtx any, err error) {
 	if !e.defaultRego || e.shardEdges < 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	per := e.shardEdges
 	if per == 0 {
 		per = DefaultShardEdges
 	}
-	plan := planShards(g, per)
+	plan = planShards(g, per)
 	if plan == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	e.shardableOnce.Do(func() {
 		args := append([]func(*rego.Rego){rego.Query(shardableQuery)}, e.args...)
@@ -184,7 +196,7 @@ func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) ([]*shard, error) {
 		}
 	})
 	if e.shardableErr != nil {
-		return nil, e.shardableErr
+		return nil, nil, e.shardableErr
 	}
 	nodes := make(map[string]any, len(g.Nodes))
 	for id, n := range g.Nodes {
@@ -192,23 +204,26 @@ func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) ([]*shard, error) {
 	}
 	b, err := e.eval(ctx, e.shardablePQ, inputDoc(nodes, map[string]any{}), "data.ppc.synth.shardable", "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n, _ := b["shardable"].(interface{ String() string }); n == nil || n.String() != "1" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return plan, nil
+	if cs, _ := b["context"].([]any); len(cs) == 1 {
+		shardCtx = cs[0]
+	}
+	return plan, shardCtx, nil
 }
 
 // decideShards evaluates the decision query on every shard, on every
 // core, and merges the parts; ok is false when the parts break what the
 // packs promised (then nothing is returned and the graph is decided
 // whole).
-func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard) (d *Decisions, ok bool, err error) {
-	workloads := map[string]any{}
+func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard, shardCtx any) (d *Decisions, ok bool, err error) {
+	byNamespace := map[string][]string{}
 	for id, n := range g.Nodes {
 		if n.Kind == ir.KindWorkload {
-			workloads[id] = nodeInput(id, n)
+			byNamespace[n.Namespace] = append(byNamespace[n.Namespace], id)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -217,7 +232,7 @@ func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard) (
 	var once sync.Once
 	var first error
 	parallel.For(ctx, len(plan), func(i int) {
-		d, err := e.decideInput(ctx, shardInput(g, workloads, plan[i]))
+		d, err := e.decideInput(ctx, shardInput(g, byNamespace, plan[i], shardCtx))
 		if err != nil {
 			once.Do(func() {
 				first = fmt.Errorf("shard %d of %d: %w", i+1, len(plan), err)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 )
 
@@ -37,9 +38,29 @@ func TestPlanShards(t *testing.T) {
 	if got, want := describe(plan), []string{"[a b]:2", "[c d]:1"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("plan %v, want %v", got, want)
 	}
-	in := shardInput(g, map[string]any{}, plan[1])
-	if ns := in["shard"].(map[string]any)["namespaces"].(map[string]any); len(ns) != 2 || ns["c"] != true || ns["d"] != true {
+	// The second shard sees the workloads of c and d, and the peer its
+	// edge names; not a's or b's.
+	byNamespace := map[string][]string{}
+	for id, n := range g.Nodes {
+		if n.Kind == ir.KindWorkload {
+			byNamespace[n.Namespace] = append(byNamespace[n.Namespace], id)
+		}
+	}
+	in := shardInput(g, byNamespace, plan[1], map[string]any{"multi_cluster": false})
+	shard := in["shard"].(map[string]any)
+	if ns := shard["namespaces"].(map[string]any); len(ns) != 2 || ns["c"] != true || ns["d"] != true {
 		t.Fatalf("input.shard.namespaces = %v", ns)
+	}
+	if shard["context"] == nil {
+		t.Fatal("no input.shard.context")
+	}
+	var seen []string
+	for id := range in["nodes"].(map[string]any) {
+		seen = append(seen, g.Nodes[id].Namespace+"/"+g.Nodes[id].Name)
+	}
+	sort.Strings(seen)
+	if want := []string{"/", "c/z", "d/idle"}; !reflect.DeepEqual(seen, want) {
+		t.Fatalf("shard nodes %v, want %v", seen, want)
 	}
 }
 

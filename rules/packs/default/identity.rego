@@ -91,10 +91,17 @@ cluster_of(n) := c if {
 
 # clusters are the clusters the workloads come from; multi_cluster: more
 # than one (ClusterMesh), so policies are written per cluster and peers are
-# selected with their cluster label.
+# selected with their cluster label. A shard of the evaluation sees only
+# some workloads: it is told (input.shard.context, from
+# ppc.synth.shard_context over every node).
 clusters := {c | some n in input.nodes; n.kind == "workload"; c := cluster_of(n); c != ""}
 
-multi_cluster if count(clusters) > 1
+multi_cluster if {
+	not input.shard
+	count(clusters) > 1
+}
+
+multi_cluster if input.shard.context.multi_cluster == true
 
 # group_key identifies the policy a workload belongs to: workloads of one
 # cluster and namespace with the same selector share a policy.

@@ -742,13 +742,20 @@ policies[node_baseline_name] := {
 # shardable: ppc may evaluate this pack per shard of namespaces (see
 # rules/README.md, "Sharded evaluation"; decided says which policies a
 # shard decides). It holds because a policy here is decided from its own
-# group's edges and the nodes, and an edge's exclusion from the edge and
-# its two ends; a clusterwide baseline gathers the edges of every
+# group's edges and the nodes they name, and an edge's exclusion from the
+# edge and its two ends; a clusterwide baseline gathers the edges of every
 # namespace, so with one the pack is evaluated whole.
 shardable if {
 	not clusterwide_dns
 	not clusterwide_nodes
 }
+
+# shard_context is what every shard must know of the nodes it does not
+# see, computed once over all of them; shards read it as
+# input.shard.context.
+shard_context := {"multi_cluster": true} if {
+	identity.multi_cluster
+} else := {"multi_cluster": false}
 
 # ---- policies ---------------------------------------------------------------
 

@@ -185,3 +185,12 @@ test_shardable_unless_a_clusterwide_baseline if {
 	not synth.shardable with input as fx.ir with data.ppc.config.node_peers as "clusterwide"
 	not synth.shardable with input as fx.ir with data.ppc.config.dns.baseline as "clusterwide"
 }
+
+# A shard sees only some workloads: whether the flows span several
+# clusters comes from shard_context, computed over every node.
+test_shard_context_carries_multi_cluster if {
+	synth.shard_context == {"multi_cluster": false} with input as fx.ir
+	shard := object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": {"multi_cluster": true}}})
+	data.ppc.identity.multi_cluster with input as shard
+	not data.ppc.identity.multi_cluster with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": {"multi_cluster": false}}})
+}
