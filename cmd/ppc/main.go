@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	stop := memlimit.Start(memlimit.Default)
+	stop := memlimit.Start(memlimit.Floor, memlimit.Ceiling)
 	code := cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

@@ -3,10 +3,17 @@
 // is live before it collects (GOGC=100); in the allocation-heavy stages
 // (rule evaluation, replay) the heap then runs far past the live data: at
 // 5,000 workloads, 570 MB live became 1.06 GB of heap. A soft memory limit
-// makes the collector work harder near the limit instead. When the live
-// data itself approaches the limit, collecting harder cannot help and
-// would only burn CPU, so the limit is lifted and GOGC alone paces the
-// collector again, as without this package.
+// makes the collector work harder near the limit instead.
+//
+// The limit follows the live heap: twice it, never below Floor nor above
+// Ceiling. Twice the live heap is where GOGC=100 collects anyway, so in
+// between the limit costs nothing; it holds the process near Floor while
+// little is live (a 300k-flow compile peaks at about 210 MB live, yet its
+// heap grew to 600 MB between collections in rule evaluation) and near
+// Ceiling when much is. When the live data itself approaches Ceiling,
+// collecting harder cannot help and would only burn CPU, so the limit is
+// lifted and GOGC alone paces the collector again, as without this
+// package.
 package memlimit
 
 import (
@@ -17,40 +24,63 @@ import (
 	"time"
 )
 
-// Default is ppc's soft memory limit when GOMEMLIMIT is not set.
-const Default = 850 << 20
+// Floor and Ceiling bound ppc's soft memory limit when GOMEMLIMIT is not
+// set.
+const (
+	Floor   = 400 << 20
+	Ceiling = 850 << 20
+)
 
-// liftNum/liftDen is the share of the limit the live heap may reach before the
-// limit is lifted.
+// grow is the limit over the live heap between Floor and Ceiling.
+const grow = 2
+
+// liftNum/liftDen is the share of Ceiling the live heap may reach before
+// the limit is lifted.
 const liftNum, liftDen = 7, 8
 
-// Start sets Go's soft memory limit to limit bytes, unless GOMEMLIMIT is
-// set (the user's choice wins), and watches the live heap: when it passes
-// seven eighths of the limit, the limit is lifted. stop ends the watch.
-func Start(limit int64) (stop func()) {
-	if os.Getenv("GOMEMLIMIT") != "" || limit <= 0 {
+// Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
+// set (the user's choice wins), and watches the live heap: the limit
+// follows it (Limit) until it passes seven eighths of ceiling, when the
+// limit is lifted. stop ends the watch.
+func Start(floor, ceiling int64) (stop func()) {
+	if os.Getenv("GOMEMLIMIT") != "" || floor <= 0 || ceiling < floor {
 		return func() {}
 	}
 	done := make(chan struct{})
 	t := time.NewTicker(100 * time.Millisecond)
-	debug.SetMemoryLimit(limit)
+	debug.SetMemoryLimit(floor)
 	go func() {
 		defer t.Stop()
-		watch(limit, liveHeap, debug.SetMemoryLimit, t.C, done)
+		watch(floor, ceiling, liveHeap, debug.SetMemoryLimit, t.C, done)
 	}()
 	return func() { close(done) }
 }
 
-// watch lifts the limit (set(math.MaxInt64)) the first time live() passes
-// seven eighths of it, checking at every tick until done.
-func watch(limit int64, live func() uint64, set func(int64) int64, tick <-chan time.Time, done <-chan struct{}) {
+// Limit is the soft memory limit for a live heap of live bytes: twice it
+// within [floor, ceiling], or none (math.MaxInt64) once it passes seven
+// eighths of ceiling.
+func Limit(live uint64, floor, ceiling int64) int64 {
+	if live > uint64(ceiling/liftDen*liftNum) {
+		return math.MaxInt64
+	}
+	return min(max(int64(live*grow), floor), ceiling)
+}
+
+// watch sets the limit for the live heap at every tick until done, and
+// stops once it has lifted it.
+func watch(floor, ceiling int64, live func() uint64, set func(int64) int64, tick <-chan time.Time, done <-chan struct{}) {
+	current := floor
 	for {
 		select {
 		case <-done:
 			return
 		case <-tick:
-			if live() > uint64(limit/liftDen*liftNum) {
-				set(math.MaxInt64)
+			l := Limit(live(), floor, ceiling)
+			if l != current {
+				set(l)
+				current = l
+			}
+			if l == math.MaxInt64 {
 				return
 			}
 		}

@@ -2,29 +2,51 @@ package memlimit
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
 
-// TestWatchLifts: the limit stays while the live heap is under seven
-// eighths of it, and is lifted (once) when it passes.
-func TestWatchLifts(t *testing.T) {
-	lives := []uint64{100, 800, 896, 897, 2000}
+func TestLimit(t *testing.T) {
+	const floor, ceiling = 400, 800
+	for _, c := range []struct {
+		live uint64
+		want int64
+	}{
+		{0, floor},
+		{199, floor},
+		{201, 402},
+		{399, 798},
+		{401, ceiling},
+		{700, ceiling},       // seven eighths of the ceiling
+		{701, math.MaxInt64}, // past it: lifted
+	} {
+		if got := Limit(c.live, floor, ceiling); got != c.want {
+			t.Errorf("Limit(%d) = %d, want %d", c.live, got, c.want)
+		}
+	}
+}
+
+// TestWatchFollowsThenLifts: the limit follows the live heap, is set only
+// when it changes, and once lifted the watch ends.
+func TestWatchFollowsThenLifts(t *testing.T) {
+	lives := []uint64{100, 100, 300, 456, 100, 897, 2000}
+	// 400 (floor, unchanged), 400, 600, 912, 400, lifted.
 	i := 0
 	var sets []int64
 	tick := make(chan time.Time)
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
-		watch(1024, func() uint64 { v := lives[i]; i++; return v }, func(v int64) int64 { sets = append(sets, v); return 0 }, tick, done)
+		watch(400, 1024, func() uint64 { v := lives[i]; i++; return v }, func(v int64) int64 { sets = append(sets, v); return 0 }, tick, done)
 		close(finished)
 	}()
-	for range 4 {
+	for range 6 {
 		tick <- time.Time{}
 	}
-	<-finished // lifted at the fourth reading (897 > 896): watch returns
-	if i != 4 || len(sets) != 1 || sets[0] != math.MaxInt64 {
-		t.Errorf("after %d readings, limits set %v", i, sets)
+	<-finished // lifted at the sixth reading (897 > 896): watch returns
+	if want := []int64{600, 912, 400, math.MaxInt64}; i != 6 || !reflect.DeepEqual(sets, want) {
+		t.Errorf("after %d readings, limits set %v, want %v", i, sets, want)
 	}
 }
 
@@ -32,11 +54,11 @@ func TestWatchLifts(t *testing.T) {
 func TestWatchStops(t *testing.T) {
 	done := make(chan struct{})
 	close(done)
-	watch(1024, func() uint64 { return 1 << 40 }, func(int64) int64 { t.Error("limit changed"); return 0 }, make(chan time.Time), done)
+	watch(400, 1024, func() uint64 { return 1 << 40 }, func(int64) int64 { t.Error("limit changed"); return 0 }, make(chan time.Time), done)
 }
 
 // TestStartRespectsGOMEMLIMIT: a limit the user set is left alone.
 func TestStartRespectsGOMEMLIMIT(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "2GiB")
-	Start(Default)() // no watch started; stop is a no-op
+	Start(Floor, Ceiling)() // no watch started; stop is a no-op
 }
