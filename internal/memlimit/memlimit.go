@@ -27,7 +27,7 @@ import (
 // Floor and Ceiling bound ppc's soft memory limit when GOMEMLIMIT is not
 // set.
 const (
-	Floor   = 400 << 20
+	Floor   = 350 << 20
 	Ceiling = 850 << 20
 )
 
