@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/policypilot/ppc/internal/parallel"
@@ -224,6 +225,12 @@ func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard, s
 	for id, n := range g.Nodes {
 		if n.Kind == ir.KindWorkload {
 			byNamespace[n.Namespace] = append(byNamespace[n.Namespace], id)
+		}
+	}
+	if shardCtx != nil {
+		// Converted once: every shard's input holds the same value.
+		if shardCtx, err = ast.InterfaceToValue(shardCtx); err != nil {
+			return nil, false, fmt.Errorf("convert the packs' shard_context: %w", err)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)

@@ -47,13 +47,17 @@ extra(id, labels) := object.union(
 	{x.key: x.value | some x in hooks.extra_labels; x.workload == id},
 )
 
+# workload_labels[id] are k8s_labels of workload id, parsed once.
+workload_labels := {id: k8s_labels(n) | some id, n in input.nodes; n.kind == "workload"}
+
 # selector[id] is the matchLabels of workload id. An empty selector would
 # select every pod of the namespace, so a workload without usable labels
-# has none (see unselectable).
-selector := {id: sel |
-	some id, n in input.nodes
-	n.kind == "workload"
-	labels := k8s_labels(n)
+# has none (see unselectable). A shard of the evaluation reads it from
+# input.shard.context, where it was computed once for every workload.
+selector := input.shard.context.selector if {
+	input.shard
+} else := {id: sel |
+	some id, labels in workload_labels
 	sel := object.union(base(labels), extra(id, labels))
 	count(sel) > 0
 }
@@ -114,10 +118,11 @@ groups := {key: {"cluster": cluster_of(input.nodes[ids[0]]), "namespace": input.
 	bases := sort({display_name(id) | some id in ids})
 }
 
-# member[id] is the group of workload id.
+# member[id] is the group of workload id, for the workloads of the
+# namespaces this evaluation decides (lib.decides: all, unless in a shard).
 # (selector, unselectable, member and groups are complete objects: each is
 # evaluated once, and every lookup after that is O(1).)
-member := {id: group_key(id) | some id, _ in selector}
+member := {id: group_key(id) | some id, _ in selector; lib.decides(input.nodes[id].namespace)}
 
 # members[key] lists the workloads a policy selects (sorted). Grouped in
 # one pass: a comprehension per group that scans every workload would be

@@ -15,6 +15,14 @@ setting(key, d) := v if {
 	v := config[key]
 } else := d
 
+# decides(ns): this evaluation decides the policies of namespace ns:
+# every namespace's, unless ppc evaluates the packs per shard of
+# namespaces (input.shard; rules/README.md, "Sharded evaluation"), when
+# the shard's own only. What only a policy needs is computed for those.
+decides(_) if not input.shard
+
+decides(ns) if input.shard.namespaces[ns]
+
 # chunk splits arr into consecutive slices of at most n elements.
 chunk(arr, n) := [array.slice(arr, i * n, (i + 1) * n) |
 	some i in numbers.range(0, ceil(count(arr) / n) - 1)

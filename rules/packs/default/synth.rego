@@ -91,7 +91,9 @@ peer(id, ns) := {"kind": "endpoints", "value": object.union(p.value, {lib.namesp
 # node_peers[id] is how a rule names node id from its own namespace
 # (undefined for a node no rule can name). A complete object: each node's
 # is decided once, however many edges it has.
-node_peers := {id: p | some id, n in input.nodes; p := node_peer(id, n)}
+node_peers := input.shard.context.node_peers if {
+	input.shard
+} else := {id: p | some id, n in input.nodes; p := node_peer(id, n)}
 
 node_peer(id, n) := {"kind": "endpoints", "value": object.union(identity.selector[id], cluster_label(n))} if {
 	n.kind == "workload"
@@ -139,13 +141,13 @@ entity(n) := es[0] if {
 unexpressible_ingress := {id: peer_problem(e.src) |
 	some id, e in input.edges
 	unpeerable[e.src]
-	identity.member[e.dst]
+	identity.selector[e.dst]
 }
 
 unexpressible_egress := {id: peer_problem(e.dst) |
 	some id, e in input.edges
 	unpeerable[e.dst]
-	identity.member[e.src]
+	identity.selector[e.src]
 	not dns_edge(e)
 }
 
@@ -169,11 +171,11 @@ dns_selector := object.get(dns, "selector", {})
 
 # dns_servers are the workloads the DNS selector matches (a complete set,
 # evaluated once).
-dns_servers := {id |
+dns_servers := {id | some id, _ in input.shard.context.dns_servers} if {
+	input.shard
+} else := {id |
 	count(dns_selector) > 0
-	some id, n in input.nodes
-	n.kind == "workload"
-	labels := identity.k8s_labels(n)
+	some id, labels in identity.workload_labels
 	every k, v in dns_selector {
 		labels[trim_prefix(k, "k8s:")] == v
 	}
@@ -268,11 +270,7 @@ egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src];
 # them, unless ppc evaluates the pack per shard of namespaces
 # (input.shard): then those of the shard's namespaces, the others' being
 # decided in the shards that hold them.
-decided := {g | some g, grp in identity.groups; decides(grp.namespace)}
-
-decides(_) if not input.shard
-
-decides(ns) if input.shard.namespaces[ns]
+decided := {g | some g, grp in identity.groups; lib.decides(grp.namespace)}
 
 # section_edges[[group, side]] are the sorted IDs of the edges a section
 # allows.
@@ -751,11 +749,18 @@ shardable if {
 }
 
 # shard_context is what every shard must know of the nodes it does not
-# see, computed once over all of them; shards read it as
-# input.shard.context.
-shard_context := {"multi_cluster": true} if {
+# see, and the tables of every node, computed once over all of them rather
+# than in every shard; shards read it as input.shard.context.
+shard_context := {
+	"multi_cluster": multi_cluster_flag,
+	"selector": identity.selector,
+	"node_peers": node_peers,
+	"dns_servers": {id: true | some id in dns_servers},
+}
+
+multi_cluster_flag if {
 	identity.multi_cluster
-} else := {"multi_cluster": false}
+} else := false
 
 # ---- policies ---------------------------------------------------------------
 

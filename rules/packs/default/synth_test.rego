@@ -187,10 +187,19 @@ test_shardable_unless_a_clusterwide_baseline if {
 }
 
 # A shard sees only some workloads: whether the flows span several
-# clusters comes from shard_context, computed over every node.
+# clusters, and the tables of every node, come from shard_context,
+# computed once over all of them.
 test_shard_context_carries_multi_cluster if {
-	synth.shard_context == {"multi_cluster": false} with input as fx.ir
-	shard := object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": {"multi_cluster": true}}})
+	c := synth.shard_context with input as fx.ir
+	c.multi_cluster == false
+	c.selector["wl:shop/api"] == {"app": "api"}
+	c.node_peers["cidr:203.0.113.7/32"] == {"kind": "cidr", "value": "203.0.113.7/32"}
+	c.dns_servers == {"wl:kube-system/coredns": true}
+	shard := object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": object.union(c, {"multi_cluster": true})}})
 	data.ppc.identity.multi_cluster with input as shard
-	not data.ppc.identity.multi_cluster with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": {"multi_cluster": false}}})
+	not data.ppc.identity.multi_cluster with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": c}})
+
+	# The tables of every node come from the context, not the shard's nodes.
+	synth.dns_servers == {"wl:kube-system/coredns"} with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": c}})
+	data.ppc.identity.selector == {"x": {"app": "x"}} with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": object.union(object.remove(c, ["selector"]), {"selector": {"x": {"app": "x"}}})}})
 }
