@@ -109,6 +109,10 @@ type Options struct {
 	// (bytes; 0: rules.DefaultMemoryLimit).
 	RuleTimeout time.Duration
 	RuleMemory  uint64
+	// ShardEdges is the decision's edge ends per shard of namespaces when
+	// the packs allow sharding (rules.Options.ShardEdges; 0: the default,
+	// negative: never sharded).
+	ShardEdges int
 	// Lint, when set, gates the emitted documents with lint packs: the
 	// lint stage runs only with it.
 	Lint *LintOptions
@@ -140,6 +144,9 @@ type Timing struct {
 	// Beside, if set, is the stage this one ran beside (on another core):
 	// Duration is then its own time, most of it inside the other's.
 	Beside StageID
+	// Note says how the stage ran, when that matters to its time (decide:
+	// in how many shards of namespaces).
+	Note string
 }
 
 // ReplayReport is the replay stage's account of every IR edge.
@@ -282,6 +289,9 @@ func Compile(ctx context.Context, args []string, opts Options) (*Result, error) 
 			err = ctx.Err()
 		}
 		t := Timing{Stage: st.id, Duration: time.Since(start)}
+		if d := s.res.Decisions; st.id == StageDecide && d != nil && d.Shards > 1 {
+			t.Note = fmt.Sprintf("%d shards of namespaces", d.Shards)
+		}
 		if s.beside != nil {
 			t, s.beside = *s.beside, nil
 		}
@@ -413,7 +423,7 @@ func (s *state) decide(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: schemas.CheckSettings})
+	eng, err := rules.NewEngine(ctx, rules.Options{Packs: packs, Set: s.opts.Set, Timeout: s.opts.RuleTimeout, MemoryLimit: s.opts.RuleMemory, CheckSettings: schemas.CheckSettings, ShardEdges: s.opts.ShardEdges})
 	if err != nil {
 		return fmt.Errorf("rule packs: %w", err)
 	}

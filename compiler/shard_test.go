@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -119,4 +120,33 @@ func TestShardedDecideEqualsWhole(t *testing.T) {
 		t.Errorf("only %d decisions were sharded and %d had a clusterwide baseline", sharded, baselines)
 	}
 	t.Logf("%d decisions sharded, %d with a clusterwide baseline decided whole", sharded, baselines)
+}
+
+// TestShardedCompileSameOutput: whole compiles, every stage after decide
+// included, write byte-identical policies whether the decision is sharded
+// or not, and the decide timing says in how many shards it ran.
+func TestShardedCompileSameOutput(t *testing.T) {
+	var b bytes.Buffer
+	if err := flowgen.Write(&b, flowgen.Config{Flows: 4000, Workloads: 40, Namespaces: 8, Peers: 10, Seed: 9}); err != nil {
+		t.Fatal(err)
+	}
+	gen := filepath.Join(t.TempDir(), "flowgen.json")
+	if err := os.WriteFile(gen, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{gen, filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")} {
+		whole := compile(t, []string{f}, compiler.Options{ShardEdges: -1})
+		sharded := compile(t, []string{f}, compiler.Options{ShardEdges: 1})
+		if !bytes.Equal(stream(t, whole), stream(t, sharded)) {
+			t.Errorf("%s: the sharded compile wrote other policies", filepath.Base(f))
+		}
+		if whole.Decisions.Shards != 1 || sharded.Decisions.Shards < 2 {
+			t.Errorf("%s: decided in %d and %d shards", filepath.Base(f), whole.Decisions.Shards, sharded.Decisions.Shards)
+		}
+		for _, tm := range sharded.Timings {
+			if tm.Stage == compiler.StageDecide && tm.Note != fmt.Sprintf("%d shards of namespaces", sharded.Decisions.Shards) {
+				t.Errorf("%s: decide timing note %q", filepath.Base(f), tm.Note)
+			}
+		}
+	}
 }

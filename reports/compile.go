@@ -122,6 +122,9 @@ func PrintTimings(w io.Writer, ts []compiler.Timing) {
 		if t.Beside != "" {
 			fmt.Fprintf(w, " (beside %s)", t.Beside)
 		}
+		if t.Note != "" {
+			fmt.Fprintf(w, " (%s)", t.Note)
+		}
 		fmt.Fprintln(w)
 	}
 }
