@@ -57,10 +57,10 @@ func planShards(g *ir.Graph, per int) []*shard {
 	if per <= 0 {
 		return nil
 	}
-	weight := map[string]int{}
+	weight := map[string]int{} // every namespace with a workload, edges or not
 	for _, n := range g.Nodes {
 		if n.Kind == ir.KindWorkload {
-			weight[n.Namespace] += 0
+			weight[n.Namespace] = 0
 		}
 	}
 	total := 0
