@@ -7,8 +7,6 @@ import (
 	"math"
 	"sort"
 
-	"github.com/open-policy-agent/opa/v1/rego"
-
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -205,17 +203,11 @@ func aggregates(g *ir.Graph) map[string]any {
 // ranked: score descending, then detector, subject and message; at most
 // MaxAnomalies, and dropped counts the rest.
 func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings []Anomaly, dropped int, err error) {
-	e.anomalyOnce.Do(func() {
-		args := append([]func(*rego.Rego){rego.Query(anomalyQuery)}, e.args...)
-		e.anomalyPQ, e.anomalyErr = rego.New(args...).PrepareForEval(ctx)
-		if e.anomalyErr != nil {
-			e.anomalyErr = compileError(e.anomalyErr)
-		}
-	})
-	if e.anomalyErr != nil {
-		return nil, 0, e.anomalyErr
+	pq, err := e.prepared(ctx, &e.anomaly, anomalyQuery)
+	if err != nil {
+		return nil, 0, err
 	}
-	b, err := e.eval(ctx, e.anomalyPQ, AnomalyInput(g, baseline), "data.ppc.anomaly.findings", "is it undefined?")
+	b, err := e.eval(ctx, pq, AnomalyInput(g, baseline), "data.ppc.anomaly.findings", "is it undefined?")
 	if err != nil {
 		return nil, 0, err
 	}

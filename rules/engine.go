@@ -102,17 +102,32 @@ type Engine struct {
 
 	// Sharding (shard.go): whether only the default pack's Rego is
 	// loaded, the edge ends per shard, and the query asking whether the
-	// packs allow it, prepared on first use.
-	defaultRego   bool
-	shardEdges    int
-	shardableOnce sync.Once
-	shardablePQ   rego.PreparedEvalQuery
-	shardableErr  error
+	// packs allow it.
+	defaultRego bool
+	shardEdges  int
+	shardable   lazyQuery
 
-	// The anomaly stage's query, prepared on first use.
-	anomalyOnce sync.Once
-	anomalyPQ   rego.PreparedEvalQuery
-	anomalyErr  error
+	// The anomaly stage's query.
+	anomaly lazyQuery
+}
+
+// lazyQuery is a query of the packs, prepared on first use.
+type lazyQuery struct {
+	once sync.Once
+	pq   rego.PreparedEvalQuery
+	err  error
+}
+
+// prepared returns q's query (the text query) prepared with the engine's
+// packs, preparing it on the first call.
+func (e *Engine) prepared(ctx context.Context, q *lazyQuery, query string) (rego.PreparedEvalQuery, error) {
+	q.once.Do(func() {
+		args := append([]func(*rego.Rego){rego.Query(query)}, e.args...)
+		if q.pq, q.err = rego.New(args...).PrepareForEval(ctx); q.err != nil {
+			q.err = compileError(q.err)
+		}
+	})
+	return q.pq, q.err
 }
 
 // Options configure an engine.

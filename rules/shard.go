@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/policypilot/ppc/internal/parallel"
 	"github.com/policypilot/ppc/ir"
@@ -189,21 +188,15 @@ func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (plan []*shard, sha
 	if plan == nil {
 		return nil, nil, nil
 	}
-	e.shardableOnce.Do(func() {
-		args := append([]func(*rego.Rego){rego.Query(shardableQuery)}, e.args...)
-		e.shardablePQ, e.shardableErr = rego.New(args...).PrepareForEval(ctx)
-		if e.shardableErr != nil {
-			e.shardableErr = compileError(e.shardableErr)
-		}
-	})
-	if e.shardableErr != nil {
-		return nil, nil, e.shardableErr
+	pq, err := e.prepared(ctx, &e.shardable, shardableQuery)
+	if err != nil {
+		return nil, nil, err
 	}
 	nodes := make(map[string]any, len(g.Nodes))
 	for id, n := range g.Nodes {
 		nodes[id] = nodeInput(id, n)
 	}
-	b, err := e.eval(ctx, e.shardablePQ, inputDoc(nodes, map[string]any{}), "data.ppc.synth.shardable", "")
+	b, err := e.eval(ctx, pq, inputDoc(nodes, map[string]any{}), "data.ppc.synth.shardable", "")
 	if err != nil {
 		return nil, nil, err
 	}
