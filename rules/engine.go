@@ -374,12 +374,12 @@ func orEmpty(xs []any) []any {
 // Decide evaluates the packs over the graph: per shard of namespaces on
 // every core when the packs allow it (shard.go), else whole.
 func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
-	plan, shardCtx, err := e.shardPlan(ctx, g)
+	sh, err := e.shardPlan(ctx, g)
 	if err != nil {
 		return nil, err
 	}
-	if plan != nil {
-		d, ok, err := e.decideShards(ctx, g, plan, shardCtx)
+	if sh != nil {
+		d, ok, err := e.decideShards(ctx, g, sh)
 		if err != nil || ok {
 			return d, err
 		}

@@ -136,19 +136,28 @@ func workloadNamespace(g *ir.Graph, id string) namespaceOf {
 	return namespaceOf{}
 }
 
-// shardInput is the packs' input for shard s: the workloads of its
-// namespaces, its edges, the nodes they name, and input.shard.
-func shardInput(g *ir.Graph, byNamespace map[string][]string, s *shard, shardCtx any) map[string]any {
+// sharding is how a graph is decided in shards: the shards, every node's
+// input (built once, read by every shard's), the workloads of each
+// namespace, and the packs' shard_context as an AST value (converted
+// once: every shard's input holds the same value).
+type sharding struct {
+	shards      []*shard
+	nodes       map[string]any
+	byNamespace map[string][]string
+	context     ast.Value
+}
+
+// input is the packs' input for shard s: the workloads of its namespaces,
+// its edges, the nodes they name, and input.shard.
+func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 	nodes := map[string]any{}
 	add := func(id string) {
-		if _, ok := nodes[id]; !ok {
-			if n := g.Nodes[id]; n != nil {
-				nodes[id] = nodeInput(id, n)
-			}
+		if n, ok := sh.nodes[id]; ok {
+			nodes[id] = n
 		}
 	}
 	for ns := range s.owns {
-		for _, id := range byNamespace[ns] {
+		for _, id := range sh.byNamespace[ns] {
 			add(id)
 		}
 	}
@@ -165,74 +174,68 @@ func shardInput(g *ir.Graph, byNamespace map[string][]string, s *shard, shardCtx
 		owns[ns] = true
 	}
 	shard := map[string]any{"namespaces": owns}
-	if shardCtx != nil {
-		shard["context"] = shardCtx
+	if sh.context != nil {
+		shard["context"] = sh.context
 	}
 	in["shard"] = shard
 	return in
 }
 
-// shardPlan returns the shards to decide g in, or nil to decide it whole:
+// shardPlan returns how to decide g in shards, or nil to decide it whole:
 // only organisation packs without Rego of their own are sharded (a rule an
 // organisation writes may read any edge), and only when the packs say
 // shardable for these settings.
-func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (plan []*shard, shardCtx any, err error) {
+func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (*sharding, error) {
 	if !e.defaultRego || e.shardEdges < 0 {
-		return nil, nil, nil
+		return nil, nil
 	}
 	per := e.shardEdges
 	if per == 0 {
 		per = DefaultShardEdges
 	}
-	plan = planShards(g, per)
+	plan := planShards(g, per)
 	if plan == nil {
-		return nil, nil, nil
+		return nil, nil
 	}
 	pq, err := e.prepared(ctx, &e.shardable, shardableQuery)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	nodes := make(map[string]any, len(g.Nodes))
+	sh := &sharding{shards: plan, nodes: make(map[string]any, len(g.Nodes)), byNamespace: map[string][]string{}}
 	for id, n := range g.Nodes {
-		nodes[id] = nodeInput(id, n)
+		sh.nodes[id] = nodeInput(id, n)
+		if n.Kind == ir.KindWorkload {
+			sh.byNamespace[n.Namespace] = append(sh.byNamespace[n.Namespace], id)
+		}
 	}
-	b, err := e.eval(ctx, pq, inputDoc(nodes, map[string]any{}), "data.ppc.synth.shardable", "")
+	b, err := e.eval(ctx, pq, inputDoc(sh.nodes, map[string]any{}), "data.ppc.synth.shardable", "")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if n, _ := b["shardable"].(interface{ String() string }); n == nil || n.String() != "1" {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if cs, _ := b["context"].([]any); len(cs) == 1 {
-		shardCtx = cs[0]
+		if sh.context, err = ast.InterfaceToValue(cs[0]); err != nil {
+			return nil, fmt.Errorf("convert the packs' shard_context: %w", err)
+		}
 	}
-	return plan, shardCtx, nil
+	return sh, nil
 }
 
 // decideShards evaluates the decision query on every shard, on every
 // core, and merges the parts; ok is false when the parts break what the
 // packs promised (then nothing is returned and the graph is decided
 // whole).
-func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, plan []*shard, shardCtx any) (d *Decisions, ok bool, err error) {
-	byNamespace := map[string][]string{}
-	for id, n := range g.Nodes {
-		if n.Kind == ir.KindWorkload {
-			byNamespace[n.Namespace] = append(byNamespace[n.Namespace], id)
-		}
-	}
-	if shardCtx != nil {
-		// Converted once: every shard's input holds the same value.
-		if shardCtx, err = ast.InterfaceToValue(shardCtx); err != nil {
-			return nil, false, fmt.Errorf("convert the packs' shard_context: %w", err)
-		}
-	}
+func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, sh *sharding) (d *Decisions, ok bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	plan := sh.shards
 	parts := make([]*Decisions, len(plan))
 	var once sync.Once
 	var first error
 	parallel.For(ctx, len(plan), func(i int) {
-		d, err := e.decideInput(ctx, shardInput(g, byNamespace, plan[i], shardCtx))
+		d, err := e.decideInput(ctx, sh.input(g, plan[i]))
 		if err != nil {
 			once.Do(func() {
 				first = fmt.Errorf("shard %d of %d: %w", i+1, len(plan), err)

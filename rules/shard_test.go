@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 )
@@ -40,13 +42,14 @@ func TestPlanShards(t *testing.T) {
 	}
 	// The second shard sees the workloads of c and d, and the peer its
 	// edge names; not a's or b's.
-	byNamespace := map[string][]string{}
+	sh := &sharding{shards: plan, nodes: map[string]any{}, byNamespace: map[string][]string{}, context: ast.Boolean(false)}
 	for id, n := range g.Nodes {
+		sh.nodes[id] = nodeInput(id, n)
 		if n.Kind == ir.KindWorkload {
-			byNamespace[n.Namespace] = append(byNamespace[n.Namespace], id)
+			sh.byNamespace[n.Namespace] = append(sh.byNamespace[n.Namespace], id)
 		}
 	}
-	in := shardInput(g, byNamespace, plan[1], map[string]any{"multi_cluster": false})
+	in := sh.input(g, plan[1])
 	shard := in["shard"].(map[string]any)
 	if ns := shard["namespaces"].(map[string]any); len(ns) != 2 || ns["c"] != true || ns["d"] != true {
 		t.Fatalf("input.shard.namespaces = %v", ns)
