@@ -333,42 +333,45 @@ func nodeInput(id string, n *ir.Node) map[string]any {
 	return m
 }
 
-// edgeInput is edge id as the packs read it.
-func edgeInput(id string, e *ir.Edge) map[string]any {
-	verdicts := map[string]any{}
-	for v, c := range e.Verdicts {
-		verdicts[v] = json.Number(fmt.Sprint(c))
+// edgeInput is edge id as the packs read it, built as OPA's value
+// directly: the edges are most of the input, and converting Go maps into
+// OPA's values cost more than building them (every shard of the decision
+// and the anomaly stage build theirs).
+func edgeInput(id string, e *ir.Edge) ast.Value {
+	num := func(n int64) *ast.Term { return ast.InternedTerm(n) }
+	counts := func(m map[string]int64) *ast.Term {
+		o := ast.NewObject()
+		for k, c := range m {
+			o.Insert(ast.StringTerm(k), num(c))
+		}
+		return ast.NewTerm(o)
 	}
-	m := map[string]any{
-		"id": id, "src": e.Src, "dst": e.Dst, "protocol": e.Protocol,
-		"port": json.Number(fmt.Sprint(e.Port)), "flows": json.Number(fmt.Sprint(e.Flows())), "verdicts": verdicts,
-	}
-	dir := map[string]any{}
-	for k, c := range e.Direction {
-		dir[k] = json.Number(fmt.Sprint(c))
-	}
-	m["direction"] = dir
+	o := ast.NewObject(
+		ast.Item(ast.StringTerm("id"), ast.StringTerm(id)),
+		ast.Item(ast.StringTerm("src"), ast.StringTerm(e.Src)),
+		ast.Item(ast.StringTerm("dst"), ast.StringTerm(e.Dst)),
+		ast.Item(ast.StringTerm("protocol"), ast.StringTerm(e.Protocol)),
+		ast.Item(ast.StringTerm("port"), num(int64(e.Port))),
+		ast.Item(ast.StringTerm("flows"), num(e.Flows())),
+		ast.Item(ast.StringTerm("verdicts"), counts(e.Verdicts)),
+		ast.Item(ast.StringTerm("direction"), counts(e.Direction)),
+	)
 	if e.L7 != nil {
-		l7 := map[string]any{"truncated": e.L7.Truncated}
-		var hs []any
-		for _, h := range e.L7.HTTP {
-			hs = append(hs, map[string]any{"method": h.Method, "path": h.Path})
+		hs := make([]*ast.Term, len(e.L7.HTTP))
+		for i, h := range e.L7.HTTP {
+			hs[i] = ast.ObjectTerm(ast.Item(ast.StringTerm("method"), ast.StringTerm(h.Method)), ast.Item(ast.StringTerm("path"), ast.StringTerm(h.Path)))
 		}
-		var ds []any
-		for _, d := range e.L7.DNS {
-			ds = append(ds, d)
+		ds := make([]*ast.Term, len(e.L7.DNS))
+		for i, d := range e.L7.DNS {
+			ds[i] = ast.StringTerm(d)
 		}
-		l7["http"], l7["dns"] = orEmpty(hs), orEmpty(ds)
-		m["l7"] = l7
+		o.Insert(ast.StringTerm("l7"), ast.ObjectTerm(
+			ast.Item(ast.StringTerm("truncated"), ast.BooleanTerm(e.L7.Truncated)),
+			ast.Item(ast.StringTerm("http"), ast.ArrayTerm(hs...)),
+			ast.Item(ast.StringTerm("dns"), ast.ArrayTerm(ds...)),
+		))
 	}
-	return m
-}
-
-func orEmpty(xs []any) []any {
-	if xs == nil {
-		return []any{}
-	}
-	return xs
+	return o
 }
 
 // Decide evaluates the packs over the graph: per shard of namespaces on
