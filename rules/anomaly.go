@@ -7,6 +7,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -48,13 +50,13 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 	den.Nodes, den.Edges = g.DeniedNodes, g.Denied
 	dn := Input(den)
 	for id, n := range dn["nodes"].(map[string]any) {
-		n.(map[string]any)["denied_only"] = true
+		n.(ast.Object).Insert(ast.InternedTerm("denied_only"), ast.InternedTerm(true))
 		nodes[id] = n
 	}
 	in["denied"] = dn["edges"]
 	names := g.DisplayNames()
 	for id, n := range nodes {
-		n.(map[string]any)["display"] = names[id]
+		n.(ast.Object).Insert(ast.InternedTerm("display"), ast.StringTerm(names[id]))
 	}
 	for k, v := range aggregates(g) {
 		in[k] = v

@@ -296,41 +296,40 @@ func inputDoc(nodes, edges map[string]any) map[string]any {
 	return map[string]any{"ir_version": json.Number(fmt.Sprint(ir.Version)), "nodes": nodes, "edges": edges}
 }
 
-// nodeInput is node id as the packs read it.
-func nodeInput(id string, n *ir.Node) map[string]any {
-	m := map[string]any{"id": id, "kind": string(n.Kind)}
+// nodeInput is node id as the packs read it, built as OPA's value
+// directly (see edgeInput).
+func nodeInput(id string, n *ir.Node) ast.Object {
+	strs := func(xs []string) *ast.Term {
+		ts := make([]*ast.Term, len(xs))
+		for i, x := range xs {
+			ts[i] = ast.StringTerm(x)
+		}
+		return ast.ArrayTerm(ts...)
+	}
+	o := ast.NewObject(
+		ast.Item(ast.InternedTerm("id"), ast.StringTerm(id)),
+		ast.Item(ast.InternedTerm("kind"), ast.InternedTerm(string(n.Kind))),
+	)
 	if n.Namespace != "" {
-		m["namespace"] = n.Namespace
+		o.Insert(ast.InternedTerm("namespace"), ast.StringTerm(n.Namespace))
 	}
 	if n.Name != "" {
-		m["name"] = n.Name
+		o.Insert(ast.InternedTerm("name"), ast.StringTerm(n.Name))
 	}
 	if n.Kind == ir.KindWorkload {
-		ps := make([]any, len(n.Pods))
-		for i, p := range n.Pods {
-			ps[i] = p
-		}
-		m["pods"] = ps
-		ls := make([]any, len(n.Labels))
-		for i, l := range n.Labels {
-			ls[i] = l
-		}
-		m["labels"] = ls
+		o.Insert(ast.InternedTerm("pods"), strs(n.Pods))
+		o.Insert(ast.InternedTerm("labels"), strs(n.Labels))
 	}
 	if len(n.Entities) > 0 {
-		es := make([]any, len(n.Entities))
-		for i, e := range n.Entities {
-			es[i] = e
-		}
-		m["entities"] = es
+		o.Insert(ast.InternedTerm("entities"), strs(n.Entities))
 	}
 	if n.CIDR != "" {
-		m["cidr"] = n.CIDR
+		o.Insert(ast.InternedTerm("cidr"), ast.StringTerm(n.CIDR))
 	}
 	if n.FQDN != "" {
-		m["fqdn"] = n.FQDN
+		o.Insert(ast.InternedTerm("fqdn"), ast.StringTerm(n.FQDN))
 	}
-	return m
+	return o
 }
 
 // edgeInput is edge id as the packs read it, built as OPA's value
