@@ -262,14 +262,16 @@ parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
 # these two lists (ppc.group_by), so synthesis is one pass over the edges
 # however they are spread over groups; a table of one side walks only
 # that side's list.
-ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; decided[g]; not excluded_edge[id]]
+ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; not excluded_edge[id]]
 
-egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; decided[g]; not excluded_edge[id]]
+egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; not excluded_edge[id]]
 
 # decided are the groups whose policies this evaluation decides: all of
 # them, unless ppc evaluates the pack per shard of namespaces
 # (input.shard): then those of the shard's namespaces, the others' being
-# decided in the shards that hold them.
+# decided in the shards that hold them. (identity.member already holds
+# only the decided namespaces' workloads, so the sides above need no
+# check of their own; policies and warnings check this set.)
 decided := {g | some g, grp in identity.groups; lib.decides(grp.namespace)}
 
 # section_edges[[group, side]] are the sorted IDs of the edges a section
