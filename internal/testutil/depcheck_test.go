@@ -11,7 +11,9 @@ import (
 // that need Cilium import it; rules needs neither Cilium nor CUE; the
 // compiler and its stages depend on no output format (reports); output
 // formats are encoded only in reports; nothing imports cmd, and cmd only
-// parses flags and calls ppc's libraries.
+// parses flags and calls ppc's libraries; internal/app, the layer that
+// runs whole commands above the compiler and the reports, is called only
+// by cmd.
 func TestDependencyWalls(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{join .Imports " "}}|{{join .Deps " "}}`, "github.com/policypilot/ppc/...").Output()
 	if err != nil {
@@ -47,6 +49,9 @@ func TestDependencyWalls(t *testing.T) {
 			}
 			if strings.HasPrefix(imp, mod+"cmd") && !strings.HasPrefix(pkg, mod+"cmd") {
 				t.Errorf("%s imports %s: nothing imports cmd", pkg, imp)
+			}
+			if imp == mod+"internal/app" && !strings.HasPrefix(pkg, mod+"cmd") {
+				t.Errorf("%s imports %s: only cmd calls the command layer", pkg, imp)
 			}
 			// Output formats live in reports: nothing else encodes XML
 			// or JUnit, and the command package encodes no JSON.

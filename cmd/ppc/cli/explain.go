@@ -2,15 +2,10 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/pflag"
 
-	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/lower"
-	"github.com/policypilot/ppc/internal/atomicfile"
-	"github.com/policypilot/ppc/ir"
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/reports/explain"
 )
 
@@ -51,7 +46,7 @@ stdout in --format (html or md). The same input gives the same bytes.
 
 Exit status: 0 report written, 1 the policies could not be compiled, 2
 usage error or unreadable input.`,
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
 			p := &explainParams{}
 			p.src.register(fs)
 			fs.StringArrayVar(&p.rules, "rules", nil, "without POLICY_PATH: layer the rule pack in `DIR` over the default pack (repeatable)")
@@ -62,96 +57,40 @@ usage error or unreadable input.`,
 			fs.StringVar(&p.title, "title", "", "the report's title (default: \"ppc policy report\")")
 			fs.BoolVar(&p.noProbe, "no-probe", false, "skip the least-privilege probe")
 			p.anomaly.register(fs)
-			return func(ctx context.Context, e *env, args []string) error { return runExplain(ctx, e, p, args) }
+			return func(ctx context.Context, o app.IO, args []string) error { return runExplain(ctx, o, p, args) }
 		},
 	})
 }
 
-// writeFile writes b atomically to path ("" or "-": stdout).
-func writeFile(e *env, path string, b []byte) error {
-	if path == "" || path == "-" {
-		_, err := e.stdout.Write(b)
-		return err
-	}
-	if err := atomicfile.Write(path, b); err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	return nil
-}
-
-func runExplain(ctx context.Context, e *env, p *explainParams, args []string) error {
-	format, err := explain.FormatOf(p.output, p.format)
-	if err != nil {
+func runExplain(ctx context.Context, o app.IO, p *explainParams, args []string) error {
+	x := &app.Explain{Policies: args, Rules: p.rules, Set: p.set, Schemas: p.schemas, Title: p.title, Output: p.output,
+		NoProbe: p.noProbe, NoAnomalies: p.anomaly.none, Anomaly: p.anomaly.gate()}
+	var err error
+	if x.Format, err = explain.FormatOf(p.output, p.format); err != nil {
 		return usageErr("%v", err)
 	}
-	title := p.title
-	if title == "" {
-		title = "ppc policy report"
+	if x.Title == "" {
+		x.Title = "ppc policy report"
 	}
 	if err := p.anomaly.check(); err != nil {
 		return err
 	}
-	baseline, err := p.anomaly.load(ctx, e)
-	if err != nil {
+	if x.Baseline, err = p.anomaly.load(ctx, o); err != nil {
 		return err
 	}
-	var in *explain.Input
+	var src *app.Flows
 	if len(args) > 0 {
-		run, res, err := p.src.run(ctx, e, args, "explain", !p.noProbe, 10)
-		if err != nil {
-			return err
-		}
-		var found *compiler.AnomalyReport
-		if !p.anomaly.none {
-			if found, err = compiler.DetectAnomalies(ctx, res.Graph, compiler.AnomalyOptions{Rules: p.rules, Set: p.set, Baseline: baseline, Attempts: true}); err != nil {
-				return &exitError{code: exitFailure, err: err}
-			}
-		}
-		if in, err = explain.FromReplay(explain.Replayed{Title: title, Policies: args, Flows: p.src.flows, Learned: res, Cluster: run.Cluster, Replay: run.replay, Agent: run.settings, Cwd: e.cwd, Anomalies: found, Baseline: baseline}); err != nil {
-			return err
-		}
+		src, err = p.src.replayed(o, "explain", args)
 	} else {
 		p.src.hubble.defaultServer(p.src.flows)
 		if len(p.src.flows) == 0 && p.src.hubble.server == "" {
 			return usageErr("no flows: give --flows FILE or --hubble-server ADDR (usage: ppc explain --flows FLOWS [POLICY_PATH...])")
 		}
-		learn, err := p.src.learnOptions(e, lower.Options{})
-		if err != nil {
-			return err
-		}
-		settings, err := p.src.agent.settings()
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		res, err := compiler.Compile(ctx, p.src.flows, compiler.Options{
-			Learn: learn,
-			Rules: p.rules, Set: p.set, Schemas: p.schemas,
-			Agent: settings, InferCluster: !p.src.agent.clusterSet(), NoProbe: p.noProbe,
-			NoAnomalies: p.anomaly.none, Baseline: baseline,
-		})
-		reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
-		if err != nil {
-			return compileError(err)
-		}
-		if res.Completed != compiler.StageEmit && res.Replay == nil {
-			fmt.Fprintf(e.stderr, "ppc explain: compiling failed (%d errors); no report\n", res.Diagnostics.Count(ir.Error))
-			return &exitError{code: exitFailed, printed: true}
-		}
-		in, err = explain.FromCompile(res, title, p.src.flows)
-		if err != nil {
-			return err
-		}
+		src, err = p.src.source(o)
 	}
-	in.Cwd = e.cwd
-	b, err := explain.Render(in, format)
 	if err != nil {
 		return err
 	}
-	if err := writeFile(e, p.output, b); err != nil {
-		return err
-	}
-	if p.output != "" {
-		fmt.Fprintf(e.stderr, "ppc explain: wrote %s\n", p.output)
-	}
-	return p.anomaly.gate(e, "explain", in.Anomalies)
+	x.Flows = *src
+	return x.Run(ctx, o)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/flows"
 	"github.com/policypilot/ppc/compiler/lower"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/rules"
 )
@@ -46,7 +47,7 @@ func (f *readFlags) register(fs *pflag.FlagSet, verb string) {
 
 // learnOptions validates the flags and returns the options that learn the
 // flows with lowering options lo (whose namespace filters it sets).
-func (f *readFlags) learnOptions(e *env, lo lower.Options) (compiler.LearnOptions, error) {
+func (f *readFlags) learnOptions(o app.IO, lo lower.Options) (compiler.LearnOptions, error) {
 	if f.maxErrors < 0 {
 		return compiler.LearnOptions{}, usageErr("--%s must be >= 0", flagMaxErrors)
 	}
@@ -58,7 +59,7 @@ func (f *readFlags) learnOptions(e *env, lo lower.Options) (compiler.LearnOption
 		return compiler.LearnOptions{}, err
 	}
 	lo.Namespaces, lo.ExcludeNamespaces = f.namespaces, f.exclude
-	return compiler.LearnOptions{Lower: lo, MaxErrors: f.maxErrors, MaxRecordSize: f.maxRecordMiB << 20, Stdin: e.stdin, Hubble: live}, nil
+	return compiler.LearnOptions{Lower: lo, MaxErrors: f.maxErrors, MaxRecordSize: f.maxRecordMiB << 20, Stdin: o.Stdin, Hubble: live}, nil
 }
 
 // ingestFlags are the flags of the commands that learn policies from flows.
@@ -72,8 +73,8 @@ func (f *ingestFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.includeDenied, flagIncludeDenied, false, "learn from flows dropped by policy (POLICY_DENIED) too: the audit-mode workflow")
 }
 
-func (f *ingestFlags) options(e *env) (compiler.LearnOptions, error) {
-	return f.learnOptions(e, lower.Options{IncludeDenied: f.includeDenied})
+func (f *ingestFlags) options(o app.IO) (compiler.LearnOptions, error) {
+	return f.learnOptions(o, lower.Options{IncludeDenied: f.includeDenied})
 }
 
 // boundFlags bound the evaluation of rule packs: --rule-timeout and
@@ -122,6 +123,7 @@ func (f *agentFlags) clusterSet() bool {
 }
 
 func (f *agentFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
 	f.s = agent.Defaults()
 	f.s.ClusterName = ""
 	fs.StringVar(&f.s.ClusterName, flagClusterName, "", "the cluster's name (Cilium --cluster-name; default: the name in the flows' cluster labels, else \"default\")")
@@ -174,30 +176,14 @@ func (f *anomalyFlags) check() error {
 }
 
 // load reads the baseline (nil without --baseline).
-func (f *anomalyFlags) load(ctx context.Context, e *env) (*ir.Graph, error) {
+func (f *anomalyFlags) load(ctx context.Context, o app.IO) (*ir.Graph, error) {
 	if f.baseline == "" {
 		return nil, nil
 	}
-	g, err := compiler.ReadBaseline(ctx, f.baseline, compiler.LearnOptions{Stdin: e.stdin})
-	if err != nil {
-		return nil, &exitError{code: exitFailure, err: err}
-	}
-	return g, nil
+	return compiler.ReadBaseline(ctx, f.baseline, compiler.LearnOptions{Stdin: o.Stdin})
 }
 
-// gate fails (exit 1) when --fail-on-anomaly is given and a finding
-// scores at least it.
-func (f *anomalyFlags) gate(e *env, cmd string, r *compiler.AnomalyReport) error {
-	if !f.gating() {
-		return nil
-	}
-	if n := r.AtLeast(f.failOn); n > 0 {
-		what := "anomalies"
-		if n == 1 {
-			what = "anomaly"
-		}
-		fmt.Fprintf(e.stderr, "ppc %s: %d %s scored %g or more (--fail-on-anomaly)\n", cmd, n, what, f.failOn)
-		return &exitError{code: exitFailed, printed: true}
-	}
-	return nil
+// gate is --fail-on-anomaly.
+func (f *anomalyFlags) gate() app.AnomalyGate {
+	return app.AnomalyGate{On: f.gating(), FailOn: f.failOn}
 }

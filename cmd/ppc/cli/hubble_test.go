@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,7 +125,7 @@ func TestHubbleFlagErrors(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		code := MainContext(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr)
-		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
+		if code != exitFailure || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("ppc %s: exit %d, %q", strings.Join(tc.args, " "), code, stderr.String())
 		}
 	}
@@ -179,27 +178,9 @@ func TestLearnFollow(t *testing.T) {
 		t.Errorf("the followed snapshot compiles to other policies (%d files, %d)", len(ta), len(tb))
 	}
 	var usage bytes.Buffer
-	if code := MainContext(ctx, []string{"learn", "--follow", "-o", snap}, strings.NewReader(""), &bytes.Buffer{}, &usage); code != exitUsage || !strings.Contains(usage.String(), "--follow needs --hubble-server") {
+	if code := MainContext(ctx, []string{"learn", "--follow", "-o", snap}, strings.NewReader(""), &bytes.Buffer{}, &usage); code != exitFailure || !strings.Contains(usage.String(), "--follow needs --hubble-server") {
 		t.Errorf("--follow without a server: exit %d %s", code, usage.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a command writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCompileFollow: compile --follow writes the directory after the first
@@ -212,7 +193,7 @@ func TestCompileFollow(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	fctx, interrupt := context.WithCancel(ctx)
 	done := make(chan int, 1)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	go func() {
 		done <- MainContext(fctx, []string{"compile", "--hubble-server", srv.Addr, "--follow", "--every", "100ms", "-o", out}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
 	}()

@@ -2,20 +2,14 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/verify"
-	"github.com/policypilot/ppc/lint"
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/reports/lintreport"
 	"github.com/policypilot/ppc/reports/progress"
-	"github.com/policypilot/ppc/rules"
-	"github.com/policypilot/ppc/schemas"
 )
 
 type lintParams struct {
@@ -56,7 +50,7 @@ code scanning), junit, tap, github (workflow annotations).
 
 Exit status: 0 no finding at the --fail-on level, 1 findings, 2 usage or
 input error, no policy found or no lint rule loaded.`,
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
 			p := &lintParams{}
 			fs.StringArrayVar(&p.rules, "rules", nil, "add the lint pack in `DIR` or bundle .tar.gz (repeatable)")
 			fs.BoolVar(&p.noDefault, "no-default", false, "leave out the embedded Cilium best-practice pack")
@@ -67,13 +61,12 @@ input error, no policy found or no lint rule loaded.`,
 			fs.StringArrayVar(&p.schemas, "schemas", nil, "also check policies against the CUE #Policy in `DIR` (repeatable)")
 			fs.StringArrayVar(&p.flows, "flows", nil, "judge each workload seen in these flows (or IR snapshots) with every policy that selects it, matched by Cilium (repeatable; default: from the selectors)")
 			p.agent.register(fs)
-			p.agent.fs = fs
-			return func(ctx context.Context, e *env, args []string) error { return runLint(ctx, e, p, args) }
+			return func(ctx context.Context, o app.IO, args []string) error { return runLint(ctx, o, p, args) }
 		},
 	})
 }
 
-func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
+func runLint(ctx context.Context, o app.IO, p *lintParams, args []string) error {
 	if len(args) == 0 {
 		return usageErr("no input: give policy files, directories or - for stdin (usage: ppc lint POLICY_PATH...)")
 	}
@@ -87,63 +80,12 @@ func runLint(ctx context.Context, e *env, p *lintParams, args []string) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	packs, err := rules.LoadDirs(p.rules)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	org, err := schemas.LoadOrgs(p.schemas)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	v, err := verify.New(verify.Options{Agent: settings, Org: org})
-	if err != nil {
-		return err
-	}
 	bounds, err := p.bound.bounds()
 	if err != nil {
 		return err
 	}
-	opts := lint.Options{Packs: packs, NoDefault: p.noDefault, Verifier: v, Namespace: p.namespace, Timeout: bounds.Timeout, Memory: bounds.Memory}
-	g, flowSettings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-	if err != nil {
-		return err
-	}
-	if g != nil {
-		opts.Select = func(rs []verify.Result) (*lint.View, error) { return compiler.LintView(g, rs, flowSettings) }
-	}
-	l, err := lint.New(ctx, opts)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	objs, inputErrs, files, err := readManifests(e, args)
-	if err != nil {
-		return err
-	}
-	rep, err := l.Lint(ctx, objs)
-	if err != nil {
-		return &exitError{code: exitFailure, err: err}
-	}
-	rep.Files = files
-	// A document that cannot be read is a finding on its file; the rest
-	// of the set is still verified, linted and reported.
-	rep.Findings = append(lint.ReadFindings(inputErrs), rep.Findings...)
-	if rep.Policies == 0 && len(inputErrs) == 0 {
-		return &exitError{code: exitFailure, err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
-	}
-	if err := lintreport.Formats.Write(e.stdout, p.format, rep, reports.Options{Color: wantsColour(e), Cwd: e.cwd, Version: Version}); err != nil {
-		return err
-	}
-	failing := rep.Count(lint.Deny)
-	if p.failOn == "warn" {
-		failing += rep.Count(lint.Warn)
-	}
-	if failing > 0 {
-		return &exitError{code: exitFailed, printed: true}
-	}
-	return nil
-}
-
-// wantsColour reports whether stdout is a terminal that wants colour.
-func wantsColour(e *env) bool {
-	return os.Getenv("NO_COLOR") == "" && progress.IsTerminal(e.stdout)
+	l := &app.Lint{Policies: args, Packs: p.rules, NoDefault: p.noDefault, Bounds: bounds, Agent: settings, InferCluster: !p.agent.clusterSet(),
+		Schemas: p.schemas, Namespace: p.namespace, Flows: p.flows, Format: p.format, WarnFails: p.failOn == "warn",
+		Color: os.Getenv("NO_COLOR") == "" && progress.IsTerminal(o.Stdout), Version: Version}
+	return l.Run(ctx, o)
 }

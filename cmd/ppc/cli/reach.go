@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/reports/reachreport"
 )
 
@@ -34,7 +34,7 @@ policies allow beyond the traffic. Without --flows, the workloads are the
 pods the policies select by labels, on the ports their ingress rules name.
 
 Outputs: text, csv, json, md (Markdown for a pull request) and mermaid.`,
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
 			p := &reachParams{}
 			fs.StringArrayVar(&p.flows, "flows", nil, "flows or IR snapshots: the workloads and the ports they serve (repeatable; default: from the policies' selectors)")
 			fs.StringVar(&p.focus, "focus", "", "only pairs with the workload `NAMESPACE/NAME` at either end")
@@ -42,13 +42,12 @@ Outputs: text, csv, json, md (Markdown for a pull request) and mermaid.`,
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(reachreport.Formats.Names(), ", "))
 			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 			p.agent.register(fs)
-			p.agent.fs = fs
-			return func(ctx context.Context, e *env, args []string) error { return runReach(ctx, e, p, args) }
+			return func(ctx context.Context, o app.IO, args []string) error { return runReach(ctx, o, p, args) }
 		},
 	})
 }
 
-func runReach(ctx context.Context, e *env, p *reachParams, args []string) error {
+func runReach(ctx context.Context, o app.IO, p *reachParams, args []string) error {
 	if len(args) == 0 {
 		return usageErr("no policies: give policy files, directories or - (usage: ppc reach [--flows FLOWS] POLICY_PATH...)")
 	}
@@ -59,26 +58,7 @@ func runReach(ctx context.Context, e *env, p *reachParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	g, settings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-	if err != nil {
-		return err
-	}
-	vrep, err := verifySet(ctx, e, args, settings, p.policyNamespace)
-	if err != nil {
-		return err
-	}
-	opts := compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure}
-	if g == nil {
-		// No flows: the workloads the policies select by labels, on the
-		// ports their ingress rules name.
-		if g, err = compiler.SelectorGraph(vrep.Results); err != nil {
-			return compileError(err)
-		}
-		opts.FromSelectors = true
-	}
-	rr, err := compiler.Reach(g, vrep.Results, settings, opts)
-	if err != nil {
-		return compileError(err)
-	}
-	return reachreport.Formats.Write(e.stdout, p.format, rr, reports.Options{Cwd: e.cwd})
+	r := &app.Reach{Policies: app.Policies{Paths: args, Namespace: p.policyNamespace, Agent: settings, InferCluster: !p.agent.clusterSet()},
+		Flows: p.flows, Options: compiler.ReachOptions{Focus: p.focus, Exposure: p.exposure}, Format: p.format}
+	return r.Run(ctx, o)
 }

@@ -2,19 +2,12 @@ package cli
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/spf13/pflag"
 
-	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/lower"
-	"github.com/policypilot/ppc/compiler/replay"
-	"github.com/policypilot/ppc/compiler/verify"
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/reports/replayreport"
-	"github.com/policypilot/ppc/reports/verifyreport"
 )
 
 // replaySource are the inputs of a replay: flows, policies and the
@@ -31,7 +24,6 @@ func (r *replaySource) register(fs *pflag.FlagSet) {
 	r.readFlags.register(fs, "replay")
 	fs.StringVar(&r.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 	r.agent.register(fs)
-	r.agent.fs = fs
 }
 
 type replayParams struct {
@@ -71,7 +63,7 @@ over-allow ratio).
 
 Exit status: 0 every flow met --expect, 1 some did not (or a policy is
 invalid), 2 usage error or unreadable input.`,
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
 			p := &replayParams{}
 			p.src.register(fs)
 			fs.StringVar(&p.expect, "expect", "allowed", "what every flow must be: allowed (observed traffic) or denied (e.g. attack traffic)")
@@ -79,129 +71,58 @@ invalid), 2 usage error or unreadable input.`,
 			fs.IntVar(&p.top, "top", 5, "with --probe, how many policies (and examples of each) to list")
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: text, json or junit")
 			fs.BoolVarP(&p.verbose, "verbose", "v", false, "list every connection, not only those that failed --expect")
-			return func(ctx context.Context, e *env, args []string) error { return runReplay(ctx, e, p, args) }
+			return func(ctx context.Context, o app.IO, args []string) error { return runReplay(ctx, o, p, args) }
 		},
 	})
 }
 
-// replayRun is what a replay produced (replayreport.Run) and the
-// policies it verified.
-type replayRun struct {
-	replayreport.Run
-	replay   *compiler.PolicyReplay
-	settings agent.Settings // the agent settings replayed under
-}
-
-// learnAttempts learns the flows (compiler.LearnAttempts) and prints what
-// the reader reported.
-func (r *replaySource) learnAttempts(ctx context.Context, e *env) (*compiler.Result, agent.Settings, error) {
-	learn, err := r.learnOptions(e, lower.Options{})
-	if err != nil {
-		return nil, agent.Settings{}, err
-	}
-	settings, err := r.agent.settings()
-	if err != nil {
-		return nil, agent.Settings{}, usageErr("%v", err)
-	}
-	res, settings, err := compiler.LearnAttempts(ctx, r.flows, learn, settings, !r.agent.clusterSet())
-	reports.PrintDiagnostics(e.stderr, res.Diagnostics, e.cwd)
-	if err == nil && res.Diagnostics.HasErrors() {
-		err = &exitError{code: exitFailure, printed: true}
-	} else if err != nil && res.Graph != nil && len(res.Graph.Edges) == 0 {
-		reports.PrintSkipped(e.stderr, res.Graph.Stats.Skipped)
-	}
-	return res, settings, compileError(err)
-}
-
-// run learns the flows, verifies the policies and replays the flows
-// through Cilium's engine loaded with the valid ones
-// (compiler.ReplayPolicies: invalid ones are kept aside, as the cluster
-// would not enforce them) and, with probe, probes for over-permission.
-func (r *replaySource) run(ctx context.Context, e *env, args []string, cmd string, probe bool, top int) (*replayRun, *compiler.Result, error) {
+// replayed validates the flags and arguments of a command that replays
+// the policies args over the flows (cmd: replay or explain) and returns
+// the flows.
+func (r *replaySource) replayed(o app.IO, cmd string, policies []string) (*app.Flows, error) {
 	r.hubble.defaultServer(r.flows)
 	if len(r.flows) == 0 && r.hubble.server == "" {
-		return nil, nil, usageErr("no flows: give --flows FILE or --hubble-server ADDR (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
+		return nil, usageErr("no flows: give --flows FILE or --hubble-server ADDR (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
-	if len(args) == 0 {
-		return nil, nil, usageErr("no policies: give policy files, directories or - (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
+	if len(policies) == 0 {
+		return nil, usageErr("no policies: give policy files, directories or - (usage: ppc %s --flows FLOWS POLICY_PATH...)", cmd)
 	}
 	stdinUsers := 0
-	for _, a := range append(append([]string(nil), r.flows...), args...) {
+	for _, a := range append(append([]string(nil), r.flows...), policies...) {
 		if a == "-" {
 			stdinUsers++
 		}
 	}
 	if stdinUsers > 1 {
-		return nil, nil, usageErr("only one of --flows and the policies can be - (stdin)")
+		return nil, usageErr("only one of --flows and the policies can be - (stdin)")
 	}
-	res, settings, err := r.learnAttempts(ctx, e)
-	if err != nil {
-		return nil, nil, err
-	}
-	objs, inputErrs, files, err := readManifests(e, args)
-	if err != nil {
-		return nil, nil, err
-	}
-	reports.PrintDiagnostics(e.stderr, inputErrs, e.cwd)
-	if len(inputErrs) > 0 {
-		return nil, nil, &exitError{code: exitFailure, err: fmt.Errorf("%d policy documents could not be read", len(inputErrs))}
-	}
-	var po *replay.ProbeOptions
-	if probe {
-		po = &replay.ProbeOptions{Examples: top}
-	}
-	pr, err := compiler.ReplayPolicies(ctx, nil, res.Graph, objs, r.policyNamespace, settings, po)
-	if pr != nil {
-		reports.PrintDiagnostics(e.stderr, pr.Warnings, e.cwd)
-	}
-	if err == nil && len(pr.Verified) == 0 {
-		err = &compiler.InputError{Err: fmt.Errorf("no CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy found in %d files", files)}
-	}
-	if err != nil {
-		return nil, nil, compileError(err)
-	}
-	run := &replayRun{replay: pr, settings: settings, Run: replayreport.Run{Graph: res.Graph, Files: files, Records: res.Graph.Stats.Records,
-		FlowFiles: res.Summary.Files, Cluster: settings.ClusterName, Report: pr.Report, Probe: pr.Probe, Invalid: pr.Invalid, Loaded: pr.Loaded}}
-	if len(pr.Clusters) > 1 {
-		run.Cluster = strings.Join(pr.Clusters, ", ")
-	}
-	return run, res, nil
+	return r.source(o)
 }
 
-func runReplay(ctx context.Context, e *env, p *replayParams, args []string) error {
+// source returns the flows the flags name.
+func (r *replaySource) source(o app.IO) (*app.Flows, error) {
+	learn, err := r.learnOptions(o, lower.Options{})
+	if err != nil {
+		return nil, err
+	}
+	settings, err := r.agent.settings()
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	return &app.Flows{Paths: r.flows, Learn: learn, Agent: settings, InferCluster: !r.agent.clusterSet(), PolicyNamespace: r.policyNamespace}, nil
+}
+
+func runReplay(ctx context.Context, o app.IO, p *replayParams, args []string) error {
 	if p.expect != "allowed" && p.expect != "denied" {
 		return usageErr("--expect %q: want allowed or denied", p.expect)
 	}
 	if err := replayreport.Formats.Check(p.format); err != nil {
 		return usageErr("%v", err)
 	}
-	run, _, err := p.src.run(ctx, e, args, "replay", p.probe, p.top)
+	src, err := p.src.replayed(o, "replay", args)
 	if err != nil {
 		return err
 	}
-	run.Expect, run.Top = p.expect, p.top
-	run.Failures = run.Report.Failing(p.expect == "allowed")
-	for _, x := range run.Report.Results {
-		for _, q := range replay.Requests(x) {
-			run.Requests++
-			if q.Decision == replay.RequestDenied && p.expect == "allowed" {
-				run.Refused = append(run.Refused, q)
-			}
-		}
-	}
-	if p.format == "text" {
-		for _, r := range run.Invalid {
-			verifyreport.List(e.stderr, &verify.Report{Results: []verify.Result{r}}, false, e.cwd)
-		}
-	}
-	if err := replayreport.Formats.Write(e.stdout, p.format, &run.Run, reports.Options{Cwd: e.cwd, Verbose: p.verbose}); err != nil {
-		return err
-	}
-	if p.format == "text" {
-		replayreport.Summary(e.stderr, &run.Run)
-	}
-	if len(run.Failures) > 0 || len(run.Invalid) > 0 || len(run.Refused) > 0 {
-		return &exitError{code: exitFailed, printed: true}
-	}
-	return nil
+	r := &app.Replay{Flows: *src, Policies: args, ExpectDenied: p.expect == "denied", Probe: p.probe, Top: p.top, Format: p.format, Verbose: p.verbose}
+	return r.Run(ctx, o)
 }

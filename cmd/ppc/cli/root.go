@@ -1,7 +1,8 @@
-// Package cli is ppc's command table: it parses flags (pflag), calls the
-// library packages, prints diagnostics and maps outcomes to exit codes
-// (0 ok, 1 the output failed verification, replay or a gate, 2 usage,
-// input or internal error). Nothing here calls os.Exit.
+// Package cli is ppc's command table: it parses and checks flags (pflag),
+// fills a request of internal/app (which runs the command: stages,
+// diagnostics, reports) and maps how it ended to an exit code (0 ok, 1 the
+// output failed verification, replay or a gate, 2 usage, input or
+// internal error). Nothing here calls os.Exit.
 package cli
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/internal/profiling"
 )
 
@@ -26,36 +28,11 @@ var Version = "dev"
 // Exit codes.
 const (
 	exitOK      = 0
-	exitFailed  = 1
-	exitUsage   = 2
-	exitFailure = 2
+	exitFailed  = 1 // the output failed verification, replay or a gate (app.ErrFailed)
+	exitFailure = 2 // usage, input or internal error
 )
 
-// exitError carries an exit code out of a command; its error has already
-// been printed when printed is true.
-type exitError struct {
-	code    int
-	err     error
-	printed bool
-}
-
-func (e *exitError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
-}
-
-// env is what a command runs with.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	cwd            string
-}
+func usageErr(format string, args ...any) error { return app.Usage(format, args...) }
 
 // command is one entry of the command table.
 type command struct {
@@ -64,7 +41,7 @@ type command struct {
 	short string
 	long  string
 	// setup registers flags and returns the run function bound to them.
-	setup func(fs *pflag.FlagSet) func(ctx context.Context, e *env, args []string) error
+	setup func(fs *pflag.FlagSet) func(ctx context.Context, o app.IO, args []string) error
 }
 
 var commands []*command
@@ -87,11 +64,6 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return MainContext(ctx, args, stdin, stdout, stderr)
 }
 
-// errStoppedCleanly is what a command that runs until interrupted (learn
-// --follow) returns when Ctrl-C ended it as it should: it wrote what it
-// had, and exits 0.
-var errStoppedCleanly = errors.New("stopped")
-
 // exitInterrupted is the exit status after Ctrl-C (128 + SIGINT), as
 // shells report it.
 const exitInterrupted = 130
@@ -100,10 +72,10 @@ const exitInterrupted = 130
 // at once, writes nothing more and exits with status 130.
 func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cwd, _ := os.Getwd()
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, cwd: cwd}
+	o := app.IO{Stdin: stdin, Stdout: stdout, Stderr: stderr, Cwd: cwd}
 	if len(args) == 0 {
 		printHelp(stderr)
-		return exitUsage
+		return exitFailure
 	}
 	name := args[0]
 	switch name {
@@ -116,7 +88,7 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 				return exitOK
 			}
 			fmt.Fprintf(stderr, "ppc: unknown command %q\n", args[1])
-			return exitUsage
+			return exitFailure
 		}
 		printHelp(stdout)
 		return exitOK
@@ -126,7 +98,7 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	c := lookup(name)
 	if c == nil {
 		fmt.Fprintf(stderr, "ppc: unknown command %q; run 'ppc help'\n", name)
-		return exitUsage
+		return exitFailure
 	}
 	fs := newFlagSet(c, stderr)
 	run := c.setup(fs)
@@ -138,37 +110,33 @@ func MainContext(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return exitOK
 		}
 		fmt.Fprintf(stderr, "ppc %s: %v\nrun 'ppc help %s' for usage\n", c.name, err, c.name)
-		return exitUsage
+		return exitFailure
 	}
 	if err := prof.Start(); err != nil {
 		fmt.Fprintf(stderr, "ppc %s: --cpuprofile: %v\n", c.name, err)
-		return exitUsage
+		return exitFailure
 	}
-	err := run(ctx, e, fs.Args())
+	err := run(ctx, o, fs.Args())
 	if perr := prof.Stop(); perr != nil {
 		fmt.Fprintf(stderr, "ppc %s: writing the profile: %v\n", c.name, perr)
 	}
-	if ctx.Err() != nil && !errors.Is(err, errStoppedCleanly) {
+	if ctx.Err() != nil && !errors.Is(err, app.ErrStopped) {
 		fmt.Fprintf(stderr, "ppc %s: interrupted: stopped, nothing more written\n", c.name)
 		return exitInterrupted
 	}
-	if errors.Is(err, errStoppedCleanly) {
+	switch {
+	case err == nil || errors.Is(err, app.ErrStopped):
 		return exitOK
-	}
-	if err == nil {
-		return exitOK
-	}
-	var xe *exitError
-	if errors.As(err, &xe) {
-		if !xe.printed && xe.err != nil {
-			fmt.Fprintf(stderr, "ppc %s: %v\n", c.name, xe.err)
-			if xe.code == exitUsage && strings.Contains(xe.err.Error(), "usage") {
-				fmt.Fprintf(stderr, "run 'ppc help %s' for usage\n", c.name)
-			}
-		}
-		return xe.code
+	case errors.Is(err, app.ErrFailed):
+		return exitFailed
+	case errors.Is(err, app.ErrReported):
+		return exitFailure
 	}
 	fmt.Fprintf(stderr, "ppc %s: %v\n", c.name, err)
+	var ue *app.UsageError
+	if errors.As(err, &ue) && strings.Contains(err.Error(), "usage") {
+		fmt.Fprintf(stderr, "run 'ppc help %s' for usage\n", c.name)
+	}
 	return exitFailure
 }
 

@@ -8,11 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/policypilot/ppc/compiler"
-	"github.com/policypilot/ppc/compiler/agent"
-	"github.com/policypilot/ppc/compiler/manifest"
-	"github.com/policypilot/ppc/ir"
-	"github.com/policypilot/ppc/reports"
+	"github.com/policypilot/ppc/internal/app"
 	"github.com/policypilot/ppc/reports/tracereport"
 )
 
@@ -43,7 +39,7 @@ PORT: 8080, 8080/TCP, 53/UDP, 8/ICMPv4. --flow FILE:LINE traces the
 connection of one recorded flow instead.
 
 Exit status: 0 allowed, 1 denied, 2 usage or input error.`,
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
 			p := &traceParams{}
 			fs.StringVar(&p.from, "from", "", "the source `SRC`")
 			fs.StringVar(&p.to, "to", "", "the destination `DST`")
@@ -53,8 +49,7 @@ Exit status: 0 allowed, 1 denied, 2 usage or input error.`,
 			fs.StringVarP(&p.format, "output", "o", "text", "output format: "+strings.Join(tracereport.Formats.Names(), " or "))
 			fs.StringVar(&p.policyNamespace, "policy-namespace", "default", "namespace of CiliumNetworkPolicies that name none (as kubectl apply -n)")
 			p.agent.register(fs)
-			p.agent.fs = fs
-			return func(ctx context.Context, e *env, args []string) error { return runTrace(ctx, e, p, args) }
+			return func(ctx context.Context, o app.IO, args []string) error { return runTrace(ctx, o, p, args) }
 		},
 	})
 }
@@ -81,7 +76,7 @@ func parsePort(s string) (string, uint16, error) {
 	return "", 0, fmt.Errorf("--port %q: protocol %q: want TCP, UDP, SCTP, ICMPv4 or ICMPv6", s, proto)
 }
 
-func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error {
+func runTrace(ctx context.Context, o app.IO, p *traceParams, args []string) error {
 	switch {
 	case len(args) == 0:
 		return usageErr("no policies: give policy files, directories or - (usage: ppc trace --from SRC --to DST --port PORT POLICY_PATH...)")
@@ -97,72 +92,17 @@ func runTrace(ctx context.Context, e *env, p *traceParams, args []string) error 
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	t := &app.Trace{Policies: app.Policies{Paths: args, Namespace: p.policyNamespace, Agent: settings, InferCluster: !p.agent.clusterSet()},
+		From: p.from, To: p.to, Flows: p.flows, Format: p.format}
 	if p.flow != "" {
-		return traceFlow(ctx, e, p, args, settings)
-	}
-	proto, port, err := parsePort(p.port)
-	if err != nil {
+		i := strings.LastIndexByte(p.flow, ':')
+		line, err := strconv.Atoi(p.flow[i+1:])
+		if i <= 0 || err != nil || line < 1 {
+			return usageErr("--flow %q: want FILE:LINE", p.flow)
+		}
+		t.FlowFile, t.FlowLine = p.flow[:i], line
+	} else if t.Proto, t.Port, err = parsePort(p.port); err != nil {
 		return usageErr("%v", err)
 	}
-	g, settings, err := learnGraph(ctx, e, p.flows, settings, &p.agent)
-	if err != nil {
-		return err
-	}
-	from, err := compiler.ParseEndpoint(p.from, g)
-	if err != nil {
-		return usageErr("--from: %v", err)
-	}
-	to, err := compiler.ParseEndpoint(p.to, g)
-	if err != nil {
-		return usageErr("--to: %v", err)
-	}
-	return trace(ctx, e, p, args, settings, from, to, proto, port, p.from, p.to)
-}
-
-// traceFlow traces the connection of one recorded flow (--flow FILE:LINE).
-func traceFlow(ctx context.Context, e *env, p *traceParams, args []string, settings agent.Settings) error {
-	i := strings.LastIndexByte(p.flow, ':')
-	line, err := strconv.Atoi(p.flow[i+1:])
-	if i <= 0 || err != nil || line < 1 {
-		return usageErr("--flow %q: want FILE:LINE", p.flow)
-	}
-	g, edge, err := compiler.FlowAt(ctx, p.flow[:i], line)
-	if err != nil {
-		return compileError(err)
-	}
-	if !p.agent.clusterSet() {
-		// The cluster the flow was recorded in, as replay takes it.
-		if name, _ := compiler.InferClusterName(g); name != "" {
-			settings.ClusterName = name
-		}
-	}
-	names := g.DisplayNames()
-	return trace(ctx, e, p, args, settings, g.Nodes[edge.Src], g.Nodes[edge.Dst], edge.Protocol, edge.Port, names[edge.Src], names[edge.Dst])
-}
-
-// trace verifies the policies, traces from → to and writes the answer.
-func trace(ctx context.Context, e *env, p *traceParams, args []string, settings agent.Settings, from, to *ir.Node, proto string, port uint16, fromName, toName string) error {
-	vrep, err := verifySet(ctx, e, args, settings, p.policyNamespace)
-	if err != nil {
-		return err
-	}
-	tr, err := compiler.Trace(vrep.Results, settings, from, to, proto, port)
-	if err != nil {
-		return compileError(err)
-	}
-	run := &tracereport.Run{TraceResult: tr, From: fromName, To: toName, Objects: map[string]manifest.Object{}}
-	for _, r := range vrep.Results {
-		name := r.Object.Name // the engine's name of a policy: namespace/name, or a clusterwide one's name
-		if r.Object.Namespace != "" {
-			name = r.Object.Namespace + "/" + name
-		}
-		run.Objects[name] = r.Object
-	}
-	if err := tracereport.Formats.Write(e.stdout, p.format, run, reports.Options{Cwd: e.cwd}); err != nil {
-		return err
-	}
-	if !run.Allowed() {
-		return &exitError{code: exitFailed, printed: true}
-	}
-	return nil
+	return t.Run(ctx, o)
 }

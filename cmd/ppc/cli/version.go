@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/pflag"
+
+	"github.com/policypilot/ppc/internal/app"
 )
 
 func init() {
@@ -14,17 +16,17 @@ func init() {
 		name:  "version",
 		short: "print ppc's version and the Cilium, OPA and CUE versions it embeds",
 		long:  "Prints ppc's version and the versions of the Cilium, OPA and CUE modules it was built with.",
-		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
-			return func(_ context.Context, e *env, args []string) error {
+		setup: func(fs *pflag.FlagSet) func(context.Context, app.IO, []string) error {
+			return func(_ context.Context, o app.IO, args []string) error {
 				if len(args) > 0 {
 					return usageErr("version takes no arguments")
 				}
-				fmt.Fprintf(e.stdout, "ppc %s (%s)\n", Version, runtime.Version())
+				fmt.Fprintf(o.Stdout, "ppc %s (%s)\n", Version, runtime.Version())
 				if bi, ok := debug.ReadBuildInfo(); ok {
 					for _, d := range bi.Deps {
 						switch d.Path {
 						case "github.com/cilium/cilium", "github.com/open-policy-agent/opa", "cuelang.org/go":
-							fmt.Fprintf(e.stdout, "  %s %s\n", d.Path, d.Version)
+							fmt.Fprintf(o.Stdout, "  %s %s\n", d.Path, d.Version)
 						}
 					}
 				}
