@@ -66,39 +66,22 @@ func (cs ClusterSet) Load(g *ir.Graph, s agent.Settings) (*Mesh, error) {
 }
 
 // Run replays g through the set's engines and merges the verdicts (see
-// Merge); with probe set it also runs the least-privilege probe.
+// Merge); with probe set it also runs the least-privilege probe, in the
+// same pass over the identities.
 func (cs ClusterSet) Run(g *ir.Graph, s agent.Settings, probe *ProbeOptions) (*Report, *ProbeReport, error) {
 	m, err := cs.Load(g, s)
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := m.Replay(g)
-	if err != nil || probe == nil {
-		return r, nil, err
-	}
-	p, err := m.Probe(g, *probe)
-	return r, p, err
+	return m.run(g, true, probe)
 }
 
 // Replay checks every edge of g in every cluster and merges the reports:
 // a connection's egress verdict comes from its source's cluster, its
 // ingress verdict from its destination's.
 func (m *Mesh) Replay(g *ir.Graph) (*Report, error) {
-	var reps []*Report
-	for _, e := range m.engines {
-		r, err := e.Replay(g)
-		if err != nil {
-			return nil, err
-		}
-		reps = append(reps, r)
-	}
-	if len(reps) == 0 {
-		return &Report{}, nil
-	}
-	if len(m.clusters) == 1 && m.clusters[0] == "" {
-		return reps[0], nil
-	}
-	return Merge(m.clusters, reps), nil
+	r, _, err := m.run(g, true, nil)
+	return r, err
 }
 
 // Check is the verdict for one connection: egress as the source's

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -267,4 +268,67 @@ func BenchmarkColdStart(b *testing.B) {
 			b.ReportMetric(float64(len(c.graph.Nodes)), "identities")
 		})
 	}
+}
+
+// TestPass: Replay and Probe compute each identity's policy once, in one
+// pass that lets go of it before the next identity's (Engine.pass): every
+// replayed verdict is Check's, the probe run beside the replay
+// (ClusterSet.Run) equals the probe run alone, and the engine keeps no
+// policy afterwards.
+func TestPass(t *testing.T) {
+	c := genCorpus(100, 3000, 1)
+	e := newEngine(t, c.policies, c.graph)
+	m := &Mesh{clusters: []string{""}, engines: []*Engine{e}}
+	o := ProbeOptions{Max: 50_000, Examples: 3}
+	rep, together, err := m.run(c.graph, true, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.cache) != 0 {
+		t.Errorf("the pass left %d policies in the cache", len(e.cache))
+	}
+	alone, err := e.Probe(c.graph, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(together, alone) {
+		t.Errorf("the probe beside the replay differs from the probe alone:\n%+v\n%+v", together, alone)
+	}
+	if alone.Checked == 0 || alone.Allowed == 0 || alone.Allowed == alone.Checked {
+		t.Errorf("probe too one-sided: %d of %d allowed", alone.Allowed, alone.Checked)
+	}
+	var allowed, proxied int
+	for _, r := range rep.Results {
+		want, err := e.Check(c.graph.Nodes[r.Edge.Src], c.graph.Nodes[r.Edge.Dst], r.Edge.Protocol, r.Edge.Port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.Verdict, want) {
+			t.Fatalf("%s: replayed %+v, Check %+v", r.Edge.ID, r.Verdict, want)
+		}
+		if want.Allowed() {
+			allowed++
+		}
+		if want.Proxied() {
+			proxied++
+		}
+	}
+	if allowed == 0 || allowed == len(rep.Results) || proxied == 0 {
+		t.Errorf("corpus too one-sided: %d of %d allowed, %d proxied", allowed, len(rep.Results), proxied)
+	}
+	// Probe candidates are verdicts too: each one equals Check's.
+	if alone.Allowed > 0 {
+		for _, pc := range alone.ByPolicy {
+			for _, h := range pc.Examples {
+				v, err := e.Check(c.graph.Nodes[h.Src], c.graph.Nodes[h.Dst], h.Protocol, h.Port)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !v.Allowed() {
+					t.Errorf("probe example %s -> %s %s/%d allowed, Check denies it", h.Src, h.Dst, h.Protocol, h.Port)
+				}
+			}
+		}
+	}
+	t.Logf("%d connections (%d allowed, %d proxied) equal to Check; probe %d of %d allowed", len(rep.Results), allowed, proxied, alone.Allowed, alone.Checked)
 }

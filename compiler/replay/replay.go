@@ -165,6 +165,7 @@ type PolicyRules struct {
 // distilled is an identity's computed policy: the map state and the L7
 // policies of its proxy redirects.
 type distilled struct {
+	id  identity.NumericIdentity
 	epp *policy.EndpointPolicy
 	l7  []l7Filter
 }
@@ -666,13 +667,35 @@ func (e *Engine) endpointPolicy(id *identity.Identity) (*distilled, error) {
 	if p, ok := e.cache[id.ID]; ok {
 		return p, nil
 	}
+	d, err := e.distill(id)
+	if err == nil {
+		e.cache[id.ID] = d
+	}
+	return d, err
+}
+
+// policyOnce returns the distilled policy of a subject identity for one
+// pass: the cached one if Check computed it, else a new one the cache
+// does not keep.
+func (e *Engine) policyOnce(id *identity.Identity) (*distilled, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if p, ok := e.cache[id.ID]; ok {
+		return p, nil
+	}
+	return e.distill(id)
+}
+
+// distill computes the distilled policy of a subject identity (e.mu
+// held).
+func (e *Engine) distill(id *identity.Identity) (*distilled, error) {
 	sp, _, err := e.repo.ComputeSelectorPolicy(id)
 	if err != nil {
 		return nil, fmt.Errorf("replay: compute policy of identity %d: %w", id.ID, err)
 	}
 	epp := sp.DistillPolicy(e.logger, owner{id: uint64(id.ID)}, map[string]uint16{policy.FallbackRedirectID: 65535})
 	epp.Ready()
-	d := &distilled{epp: epp}
+	d := &distilled{id: id.ID, epp: epp}
 	// The L7 policies and the peers their selectors select can only be
 	// read while the policy is attached to the selector cache.
 	for _, dir := range []*policy.L4DirectionPolicy{&epp.SelectorPolicy.L4Policy.Ingress, &epp.SelectorPolicy.L4Policy.Egress} {
@@ -696,8 +719,29 @@ func (e *Engine) endpointPolicy(id *identity.Identity) (*distilled, error) {
 	}
 	epp.Detach(e.logger)
 	sp.Supersede()
-	e.cache[id.ID] = d
 	return d, nil
+}
+
+// egressAt is the verdict at the source's egress (its distilled policy
+// d) toward did; with l7, the L7 policies of a proxied connection too.
+func (e *Engine) egressAt(d *distilled, did identity.NumericIdentity, proto u8proto.U8proto, port uint16, l7 bool) Point {
+	entry, meta, _ := d.epp.Lookup(policy.EgressKey().WithIdentity(did).WithPortProto(proto, port))
+	p := e.point(entry, meta)
+	if l7 && p.Proxy {
+		p.L7 = d.l7For(false, proto, port, did)
+	}
+	return p
+}
+
+// ingressAt is the verdict at the destination's ingress (its distilled
+// policy d) from sid.
+func (e *Engine) ingressAt(d *distilled, sid identity.NumericIdentity, proto u8proto.U8proto, port uint16, l7 bool) Point {
+	entry, meta, _ := d.epp.Lookup(policy.IngressKey().WithIdentity(sid).WithPortProto(proto, port))
+	p := e.point(entry, meta)
+	if l7 && p.Proxy {
+		p.L7 = d.l7For(true, proto, port, sid)
+	}
+	return p
 }
 
 // l7For returns the L7 policies that apply to a proxied connection.
@@ -775,22 +819,14 @@ func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8p
 		if err != nil {
 			return v, err
 		}
-		entry, meta, _ := d.epp.Lookup(policy.EgressKey().WithIdentity(did.ID).WithPortProto(proto, port))
-		v.Egress = e.point(entry, meta)
-		if v.Egress.Proxy {
-			v.Egress.L7 = d.l7For(false, proto, port, did.ID)
-		}
+		v.Egress = e.egressAt(d, did.ID, proto, port, true)
 	}
 	if atDst {
 		d, err := e.endpointPolicy(did)
 		if err != nil {
 			return v, err
 		}
-		entry, meta, _ := d.epp.Lookup(policy.IngressKey().WithIdentity(sid.ID).WithPortProto(proto, port))
-		v.Ingress = e.point(entry, meta)
-		if v.Ingress.Proxy {
-			v.Ingress.L7 = d.l7For(true, proto, port, sid.ID)
-		}
+		v.Ingress = e.ingressAt(d, sid.ID, proto, port, true)
 	}
 	return v, nil
 }

@@ -67,6 +67,90 @@ type Report struct {
 // Replay checks every edge of g (whose identities must be registered,
 // see AddGraph) and accounts for every policy and rule.
 func (e *Engine) Replay(g *ir.Graph) (*Report, error) {
+	t, err := e.nodeTable(g)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReplayRun(g, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.pass(t, r.works(e, t)...); err != nil {
+		return nil, err
+	}
+	return e.account(r), nil
+}
+
+// nodeTable is a graph's nodes in order, with their identities in one
+// engine.
+type nodeTable struct {
+	nodes []*ir.Node
+	index map[string]int32
+	ids   []*identity.Identity
+}
+
+func (e *Engine) nodeTable(g *ir.Graph) (*nodeTable, error) {
+	t := &nodeTable{nodes: g.SortedNodes(), index: make(map[string]int32, len(g.Nodes))}
+	t.ids = make([]*identity.Identity, len(t.nodes))
+	for i, n := range t.nodes {
+		id, err := e.Identity(n)
+		if err != nil {
+			return nil, err
+		}
+		t.ids[i], t.index[n.ID] = id, int32(i)
+	}
+	return t, nil
+}
+
+// replayRun is a replay under way: the edges in order, their ends and
+// protocols, and their verdicts once the pass has run.
+type replayRun struct {
+	edges    []*ir.Edge
+	protos   []u8proto.U8proto
+	src, dst []int32
+	out      []Verdict
+}
+
+func newReplayRun(g *ir.Graph, t *nodeTable) (*replayRun, error) {
+	r := &replayRun{edges: g.SortedEdges()}
+	n := len(r.edges)
+	r.protos, r.src, r.dst, r.out = make([]u8proto.U8proto, n), make([]int32, n), make([]int32, n), make([]Verdict, n)
+	for x, ed := range r.edges {
+		proto, ok := Protocol(ed.Protocol)
+		if !ok {
+			return nil, fmt.Errorf("replay %s: replay: unsupported protocol %q", ed.ID, ed.Protocol)
+		}
+		r.protos[x], r.src[x], r.dst[x] = proto, t.index[ed.Src], t.index[ed.Dst]
+	}
+	return r, nil
+}
+
+// works are the replay's lookups: every edge's egress verdict at its
+// source, its ingress verdict at its destination (as Check gives them).
+func (r *replayRun) works(e *Engine, t *nodeTable) []work {
+	at := func(i int32) int32 {
+		if e.enforces(t.nodes[i]) {
+			return i
+		}
+		return -1
+	}
+	return []work{{
+		n:    len(r.edges),
+		node: func(x int) int32 { return at(r.src[x]) },
+		do: func(x int, d *distilled) {
+			r.out[x].Egress = e.egressAt(d, t.ids[r.dst[x]].ID, r.protos[x], r.edges[x].Port, true)
+		},
+	}, {
+		n:    len(r.edges),
+		node: func(x int) int32 { return at(r.dst[x]) },
+		do: func(x int, d *distilled) {
+			r.out[x].Ingress = e.ingressAt(d, t.ids[r.src[x]].ID, r.protos[x], r.edges[x].Port, true)
+		},
+	}}
+}
+
+// account is the report of a replay whose pass has run.
+func (e *Engine) account(r *replayRun) *Report {
 	rep := &Report{}
 	uses := map[string]*PolicyUse{}
 	ruleIdx := map[RuleRef]int{}
@@ -78,11 +162,8 @@ func (e *Engine) Replay(g *ir.Graph) (*Report, error) {
 		}
 		uses[p.Policy] = u
 	}
-	for _, ed := range g.SortedEdges() {
-		v, err := e.Check(g.Nodes[ed.Src], g.Nodes[ed.Dst], ed.Protocol, ed.Port)
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", ed.ID, err)
-		}
+	for x, ed := range r.edges {
+		v := r.out[x]
 		n := ed.Flows()
 		rep.Results = append(rep.Results, Result{Edge: ed, Flows: n, Verdict: v})
 		rep.Connections++
@@ -122,7 +203,84 @@ func (e *Engine) Replay(g *ir.Graph) (*Report, error) {
 		rep.Policies = append(rep.Policies, *u)
 	}
 	sort.Slice(rep.Policies, func(i, j int) bool { return rep.Policies[i].Policy < rep.Policies[j].Policy })
-	return rep, nil
+	return rep
+}
+
+// work is one kind of lookup of a pass: n lookups, node(x) the node whose
+// policy decides lookup x (-1: none, Cilium enforces nothing there), do
+// the lookup in that node's distilled policy.
+type work struct {
+	n    int
+	node func(x int) int32
+	do   func(x int, d *distilled)
+}
+
+// pass runs lookups node by node: each node's distilled policy is
+// computed once (nodes that share an identity share it), every lookup it
+// decides is made, and the policy is let go before the next identity's.
+// Memory then follows the largest policy, not the sum over every
+// identity (thousands of workloads), and each policy is still computed
+// only once however many lookups need it. A policy the engine has cached
+// (Check) is used as it is.
+func (e *Engine) pass(t *nodeTable, ws ...work) error {
+	total := 0
+	for _, w := range ws {
+		total += w.n
+	}
+	// A counting sort by node: order[start[k]:start[k+1]] are node k's
+	// lookups, each numbered across the works.
+	nodes := len(t.nodes)
+	start := make([]int32, nodes+1)
+	of := make([]int32, total)
+	x := 0
+	for _, w := range ws {
+		for i := range w.n {
+			of[x] = w.node(i)
+			if of[x] >= 0 {
+				start[of[x]+1]++
+			}
+			x++
+		}
+	}
+	for k := range nodes {
+		start[k+1] += start[k]
+	}
+	order := make([]int32, start[nodes])
+	next := append([]int32(nil), start[:nodes]...)
+	for x, k := range of {
+		if k >= 0 {
+			order[next[k]] = int32(x)
+			next[k]++
+		}
+	}
+	of = nil
+	byID := make([]int, nodes)
+	for k := range byID {
+		byID[k] = k
+	}
+	sort.SliceStable(byID, func(a, b int) bool { return t.ids[byID[a]].ID < t.ids[byID[b]].ID })
+	var d *distilled
+	for _, k := range byID {
+		group := order[start[k]:start[k+1]]
+		if len(group) == 0 {
+			continue
+		}
+		if d == nil || d.id != t.ids[k].ID {
+			var err error
+			if d, err = e.policyOnce(t.ids[k]); err != nil {
+				return err
+			}
+		}
+		for _, x := range group {
+			i, w := int(x), 0
+			for i >= ws[w].n {
+				i -= ws[w].n
+				w++
+			}
+			ws[w].do(i, d)
+		}
+	}
+	return nil
 }
 
 // ProbeOptions bound a least-privilege probe.
@@ -193,49 +351,107 @@ func (e *Engine) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 // from its destination's (as Replay merges them). Policy names are
 // prefixed with their cluster.
 func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
-	clusters, engines := m.clusters, m.engines
+	_, p, err := m.run(g, false, &o)
+	return p, err
+}
+
+// run replays g (with replay) and probes it (with probe) in one pass per
+// engine, so that each identity's policy is computed once for both.
+func (m *Mesh) run(g *ir.Graph, replay bool, probe *ProbeOptions) (*Report, *ProbeReport, error) {
+	tables := make([]*nodeTable, len(m.engines))
+	for k, e := range m.engines {
+		t, err := e.nodeTable(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		tables[k] = t
+	}
+	var pr *probeRun
+	if probe != nil && len(m.engines) > 0 {
+		pr = newProbeRun(g, tables[0].nodes, *probe)
+	}
+	var reps []*Report
+	for k, e := range m.engines {
+		var ws []work
+		var rr *replayRun
+		if replay {
+			var err error
+			if rr, err = newReplayRun(g, tables[k]); err != nil {
+				return nil, nil, err
+			}
+			ws = rr.works(e, tables[k])
+		}
+		if pr != nil {
+			ws = append(ws, pr.works(k, e, tables[k])...)
+		}
+		if err := e.pass(tables[k], ws...); err != nil {
+			return nil, nil, err
+		}
+		if rr != nil {
+			reps = append(reps, e.account(rr))
+		}
+	}
+	var rep *Report
+	switch {
+	case !replay:
+	case len(reps) == 0:
+		rep = &Report{}
+	case len(m.clusters) == 1 && m.clusters[0] == "":
+		rep = reps[0]
+	default:
+		rep = Merge(m.clusters, reps)
+	}
+	if pr == nil {
+		return rep, nil, nil
+	}
+	return rep, pr.report(m.clusters), nil
+}
+
+type pp struct {
+	proto string
+	port  uint16
+}
+
+// cand is one probe candidate: source and destination node, port.
+type cand struct{ i, j, pi int32 }
+
+// probePoint is a verdict at one point and the cluster whose engine gave
+// it.
+type probePoint struct {
+	Point
+	cluster int
+}
+
+// probeKey tells probe points apart: the probe reads a point's decision
+// and rules (shared slices, one per rule set), not its L7 policies.
+type probeKey struct {
+	dec     Decision
+	proxy   bool
+	by      *RuleRef
+	n, clus int
+}
+
+// probeRun is a probe under way: its candidates, and each one's two
+// verdicts (indices into points) once the passes have run.
+type probeRun struct {
+	o        ProbeOptions
+	nodes    []*ir.Node
+	ports    []pp
+	protos   []u8proto.U8proto
+	rep      *ProbeReport
+	cands    []cand
+	egress   []uint32
+	ingress  []uint32
+	points   []probePoint
+	interned map[probeKey]uint32
+}
+
+func newProbeRun(g *ir.Graph, nodes []*ir.Node, o ProbeOptions) *probeRun {
 	if o.Max <= 0 {
 		o.Max = DefaultProbeMax
 	}
 	if o.Examples <= 0 {
 		o.Examples = 5
-	}
-	nodes := g.SortedNodes()
-	ids := make([][]*identity.Identity, len(engines))
-	for k, e := range engines {
-		ids[k] = make([]*identity.Identity, len(nodes))
-		for i, n := range nodes {
-			id, err := e.Identity(n)
-			if err != nil {
-				return nil, err
-			}
-			ids[k][i] = id
-		}
-	}
-	// check is the verdict of the clusters' engines, and the cluster of
-	// each point's rules.
-	check := func(i, j int, proto u8proto.U8proto, port uint16) (v Verdict, egressBy, ingressBy string, err error) {
-		for k, e := range engines {
-			atS, atD := e.enforces(nodes[i]), e.enforces(nodes[j])
-			if !atS && !atD {
-				continue
-			}
-			vk, err := e.check(atS, atD, ids[k][i], ids[k][j], proto, port)
-			if err != nil {
-				return v, "", "", err
-			}
-			if atS {
-				v.Egress, egressBy = vk.Egress, clusters[k]
-			}
-			if atD {
-				v.Ingress, ingressBy = vk.Ingress, clusters[k]
-			}
-		}
-		return v, egressBy, ingressBy, nil
-	}
-	type pp struct {
-		proto string
-		port  uint16
 	}
 	nodeIdx := map[string]int{}
 	for i, n := range nodes {
@@ -285,42 +501,12 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 		}
 	}
 	rep.Candidates = space - observedProbed
-	counts := map[string]*ProbeCount{}
-	visit := func(i, j, pi int) error {
-		if observed[key{i, j, pi}] {
-			return nil
+	// The candidates, in a fixed order: every one, or a sample.
+	var cands []cand
+	add := func(i, j, pi int) {
+		if !observed[key{i, j, pi}] {
+			cands = append(cands, cand{int32(i), int32(j), int32(pi)})
 		}
-		src, dst, p := nodes[i], nodes[j], ports[pi]
-		proto, _ := Protocol(p.proto)
-		v, egressBy, ingressBy, err := check(i, j, proto, p.port)
-		if err != nil {
-			return err
-		}
-		rep.Checked++
-		if !v.Allowed() {
-			return nil
-		}
-		rep.Allowed++
-		hit := ProbeHit{Src: src.ID, Dst: dst.ID, Protocol: p.proto, Port: p.port, By: mergeRefs(inCluster(egressBy, v.Egress.By), inCluster(ingressBy, v.Ingress.By))}
-		pols := map[string]bool{}
-		for _, r := range hit.By {
-			pols[r.Policy] = true
-		}
-		if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
-			pols[NoPolicy] = true
-		}
-		for pol := range pols {
-			c := counts[pol]
-			if c == nil {
-				c = &ProbeCount{Policy: pol}
-				counts[pol] = c
-			}
-			c.Allowed++
-			if len(c.Examples) < o.Examples {
-				c.Examples = append(c.Examples, hit)
-			}
-		}
-		return nil
 	}
 	if rep.Candidates <= int64(o.Max) {
 		// Every candidate, in node order.
@@ -330,9 +516,7 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 					continue
 				}
 				for pi := range ports {
-					if err := visit(i, j, pi); err != nil {
-						return nil, err
-					}
+					add(i, j, pi)
 				}
 			}
 		}
@@ -347,16 +531,99 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 			stride++
 		}
 		for k := int64(mix(uint64(space)) % uint64(stride)); k < space; k += stride {
-			var i, j, pi int
 			if k < segA {
 				q := k / P
-				pi, i, j = int(k%P), wl[q/N], int(q%N)
+				add(wl[q/N], int(q%N), int(k%P))
 			} else {
 				q := (k - segA) / P
-				pi, i, j = int((k-segA)%P), others[q/int64(len(wl))], wl[q%int64(len(wl))]
+				add(others[q/int64(len(wl))], wl[q%int64(len(wl))], int((k-segA)%P))
 			}
-			if err := visit(i, j, pi); err != nil {
-				return nil, err
+		}
+	}
+	r := &probeRun{o: o, nodes: nodes, ports: ports, rep: rep, cands: cands, points: []probePoint{{}}, interned: map[probeKey]uint32{{}: 0}}
+	r.egress, r.ingress = make([]uint32, len(cands)), make([]uint32, len(cands))
+	r.protos = make([]u8proto.U8proto, len(ports))
+	for pi, p := range ports {
+		r.protos[pi], _ = Protocol(p.proto)
+	}
+	return r
+}
+
+// intern returns the index of the point p of cluster k in r.points.
+func (r *probeRun) intern(p Point, k int) uint32 {
+	s := probeKey{dec: p.Decision, proxy: p.Proxy, n: len(p.By), clus: k}
+	if len(p.By) > 0 {
+		s.by = &p.By[0]
+	}
+	x, ok := r.interned[s]
+	if !ok {
+		x = uint32(len(r.points))
+		r.interned[s] = x
+		r.points = append(r.points, probePoint{p, k})
+	}
+	return x
+}
+
+// works are the probe's lookups in the engine of cluster k: each
+// candidate's verdict at its source's egress and its destination's
+// ingress where that engine enforces (the last engine that does wins,
+// as in Mesh.Check).
+func (r *probeRun) works(k int, e *Engine, t *nodeTable) []work {
+	at := func(i int32) int32 {
+		if e.enforces(r.nodes[i]) {
+			return i
+		}
+		return -1
+	}
+	return []work{{
+		n:    len(r.cands),
+		node: func(x int) int32 { return at(r.cands[x].i) },
+		do: func(x int, d *distilled) {
+			c := r.cands[x]
+			r.egress[x] = r.intern(e.egressAt(d, t.ids[c.j].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
+		},
+	}, {
+		n:    len(r.cands),
+		node: func(x int) int32 { return at(r.cands[x].j) },
+		do: func(x int, d *distilled) {
+			c := r.cands[x]
+			r.ingress[x] = r.intern(e.ingressAt(d, t.ids[c.i].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
+		},
+	}}
+}
+
+// report counts the candidates the policies allow, in candidate order.
+func (r *probeRun) report(clusters []string) *ProbeReport {
+	rep, nodes, ports, points, o := r.rep, r.nodes, r.ports, r.points, r.o
+	isWL := func(i int) bool { return nodes[i].Kind == ir.KindWorkload }
+	counts := map[string]*ProbeCount{}
+	for x, c := range r.cands {
+		i, j, p := int(c.i), int(c.j), ports[c.pi]
+		eg, in := points[r.egress[x]], points[r.ingress[x]]
+		v := Verdict{Egress: eg.Point, Ingress: in.Point}
+		rep.Checked++
+		if !v.Allowed() {
+			continue
+		}
+		rep.Allowed++
+		hit := ProbeHit{Src: nodes[i].ID, Dst: nodes[j].ID, Protocol: p.proto, Port: p.port,
+			By: mergeRefs(inCluster(clusters[eg.cluster], v.Egress.By), inCluster(clusters[in.cluster], v.Ingress.By))}
+		pols := map[string]bool{}
+		for _, ref := range hit.By {
+			pols[ref.Policy] = true
+		}
+		if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
+			pols[NoPolicy] = true
+		}
+		for pol := range pols {
+			c := counts[pol]
+			if c == nil {
+				c = &ProbeCount{Policy: pol}
+				counts[pol] = c
+			}
+			c.Allowed++
+			if len(c.Examples) < o.Examples {
+				c.Examples = append(c.Examples, hit)
 			}
 		}
 	}
@@ -376,7 +643,7 @@ func (m *Mesh) Probe(g *ir.Graph, o ProbeOptions) (*ProbeReport, error) {
 		}
 		return a.Policy < b.Policy
 	})
-	return rep, nil
+	return rep
 }
 
 // wilson is the 95% Wilson score interval of a proportion k of n.
