@@ -722,26 +722,29 @@ func (e *Engine) distill(id *identity.Identity) (*distilled, error) {
 	return d, nil
 }
 
-// egressAt is the verdict at the source's egress (its distilled policy
-// d) toward did; with l7, the L7 policies of a proxied connection too.
-func (e *Engine) egressAt(d *distilled, did identity.NumericIdentity, proto u8proto.U8proto, port uint16, l7 bool) Point {
-	entry, meta, _ := d.epp.Lookup(policy.EgressKey().WithIdentity(did).WithPortProto(proto, port))
+// at is the verdict at one end's enforcement point, in its distilled
+// policy d: its ingress from peer, or its egress toward peer; with l7,
+// the L7 policies of a proxied connection too.
+func (e *Engine) at(d *distilled, ingress bool, peer identity.NumericIdentity, proto u8proto.U8proto, port uint16, l7 bool) Point {
+	key := policy.EgressKey()
+	if ingress {
+		key = policy.IngressKey()
+	}
+	entry, meta, _ := d.epp.Lookup(key.WithIdentity(peer).WithPortProto(proto, port))
 	p := e.point(entry, meta)
 	if l7 && p.Proxy {
-		p.L7 = d.l7For(false, proto, port, did)
+		p.L7 = d.l7For(ingress, proto, port, peer)
 	}
 	return p
 }
 
-// ingressAt is the verdict at the destination's ingress (its distilled
-// policy d) from sid.
-func (e *Engine) ingressAt(d *distilled, sid identity.NumericIdentity, proto u8proto.U8proto, port uint16, l7 bool) Point {
-	entry, meta, _ := d.epp.Lookup(policy.IngressKey().WithIdentity(sid).WithPortProto(proto, port))
-	p := e.point(entry, meta)
-	if l7 && p.Proxy {
-		p.L7 = d.l7For(true, proto, port, sid)
+// enforcing is node i of t when the engine enforces policy there, else
+// -1 (a pass makes no lookup there).
+func (e *Engine) enforcing(t *nodeTable, i int32) int32 {
+	if e.enforces(t.nodes[i]) {
+		return i
 	}
-	return p
+	return -1
 }
 
 // l7For returns the L7 policies that apply to a proxied connection.
@@ -819,14 +822,14 @@ func (e *Engine) check(atSrc, atDst bool, sid, did *identity.Identity, proto u8p
 		if err != nil {
 			return v, err
 		}
-		v.Egress = e.egressAt(d, did.ID, proto, port, true)
+		v.Egress = e.at(d, false, did.ID, proto, port, true)
 	}
 	if atDst {
 		d, err := e.endpointPolicy(did)
 		if err != nil {
 			return v, err
 		}
-		v.Ingress = e.ingressAt(d, sid.ID, proto, port, true)
+		v.Ingress = e.at(d, true, sid.ID, proto, port, true)
 	}
 	return v, nil
 }

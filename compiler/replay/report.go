@@ -128,23 +128,17 @@ func newReplayRun(g *ir.Graph, t *nodeTable) (*replayRun, error) {
 // works are the replay's lookups: every edge's egress verdict at its
 // source, its ingress verdict at its destination (as Check gives them).
 func (r *replayRun) works(e *Engine, t *nodeTable) []work {
-	at := func(i int32) int32 {
-		if e.enforces(t.nodes[i]) {
-			return i
-		}
-		return -1
-	}
 	return []work{{
 		n:    len(r.edges),
-		node: func(x int) int32 { return at(r.src[x]) },
+		node: func(x int) int32 { return e.enforcing(t, r.src[x]) },
 		do: func(x int, d *distilled) {
-			r.out[x].Egress = e.egressAt(d, t.ids[r.dst[x]].ID, r.protos[x], r.edges[x].Port, true)
+			r.out[x].Egress = e.at(d, false, t.ids[r.dst[x]].ID, r.protos[x], r.edges[x].Port, true)
 		},
 	}, {
 		n:    len(r.edges),
-		node: func(x int) int32 { return at(r.dst[x]) },
+		node: func(x int) int32 { return e.enforcing(t, r.dst[x]) },
 		do: func(x int, d *distilled) {
-			r.out[x].Ingress = e.ingressAt(d, t.ids[r.src[x]].ID, r.protos[x], r.edges[x].Port, true)
+			r.out[x].Ingress = e.at(d, true, t.ids[r.src[x]].ID, r.protos[x], r.edges[x].Port, true)
 		},
 	}}
 }
@@ -569,25 +563,19 @@ func (r *probeRun) intern(p Point, k int) uint32 {
 // ingress where that engine enforces (the last engine that does wins,
 // as in Mesh.Check).
 func (r *probeRun) works(k int, e *Engine, t *nodeTable) []work {
-	at := func(i int32) int32 {
-		if e.enforces(r.nodes[i]) {
-			return i
-		}
-		return -1
-	}
 	return []work{{
 		n:    len(r.cands),
-		node: func(x int) int32 { return at(r.cands[x].i) },
+		node: func(x int) int32 { return e.enforcing(t, r.cands[x].i) },
 		do: func(x int, d *distilled) {
 			c := r.cands[x]
-			r.egress[x] = r.intern(e.egressAt(d, t.ids[c.j].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
+			r.egress[x] = r.intern(e.at(d, false, t.ids[c.j].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
 		},
 	}, {
 		n:    len(r.cands),
-		node: func(x int) int32 { return at(r.cands[x].j) },
+		node: func(x int) int32 { return e.enforcing(t, r.cands[x].j) },
 		do: func(x int, d *distilled) {
 			c := r.cands[x]
-			r.ingress[x] = r.intern(e.ingressAt(d, t.ids[c.i].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
+			r.ingress[x] = r.intern(e.at(d, true, t.ids[c.i].ID, r.protos[c.pi], r.ports[c.pi].port, false), k)
 		},
 	}}
 }
