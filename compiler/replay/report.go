@@ -247,7 +247,6 @@ func (e *Engine) pass(t *nodeTable, ws ...work) error {
 			next[k]++
 		}
 	}
-	of = nil
 	byID := make([]int, nodes)
 	for k := range byID {
 		byID[k] = k
@@ -362,7 +361,7 @@ func (m *Mesh) run(g *ir.Graph, replay bool, probe *ProbeOptions) (*Report, *Pro
 	}
 	var pr *probeRun
 	if probe != nil && len(m.engines) > 0 {
-		pr = newProbeRun(g, tables[0].nodes, *probe)
+		pr = newProbeRun(g, tables[0], *probe)
 	}
 	var reps []*Report
 	for k, e := range m.engines {
@@ -440,16 +439,13 @@ type probeRun struct {
 	interned map[probeKey]uint32
 }
 
-func newProbeRun(g *ir.Graph, nodes []*ir.Node, o ProbeOptions) *probeRun {
+func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
+	nodes := t.nodes
 	if o.Max <= 0 {
 		o.Max = DefaultProbeMax
 	}
 	if o.Examples <= 0 {
 		o.Examples = 5
-	}
-	nodeIdx := map[string]int{}
-	for i, n := range nodes {
-		nodeIdx[n.ID] = i
 	}
 	portIdx := map[pp]int{}
 	var ports []pp
@@ -466,7 +462,7 @@ func newProbeRun(g *ir.Graph, nodes []*ir.Node, o ProbeOptions) *probeRun {
 			portIdx[k] = pi
 			ports = append(ports, k)
 		}
-		observed[key{nodeIdx[ed.Src], nodeIdx[ed.Dst], pi}] = true
+		observed[key{int(t.index[ed.Src]), int(t.index[ed.Dst]), pi}] = true
 	}
 	rep := &ProbeReport{}
 	isWL := func(i int) bool { return nodes[i].Kind == ir.KindWorkload }

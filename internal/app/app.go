@@ -65,12 +65,12 @@ func writeFile(o IO, path string, b []byte) error {
 	return atomicfile.Write(path, b)
 }
 
-// LearnGraph learns flows (and IR snapshots) into a normalised graph for
+// learnGraph learns flows (and IR snapshots) into a normalised graph for
 // a command that reads policies against it (lint --flows, trace, reach),
 // and returns it with the agent settings to use: the cluster name taken
 // from the flows when inferCluster is set. Without flows it returns no
 // graph and settings as they are. What the reader reports is printed.
-func LearnGraph(ctx context.Context, o IO, flows []string, settings agent.Settings, inferCluster bool) (*ir.Graph, agent.Settings, error) {
+func learnGraph(ctx context.Context, o IO, flows []string, settings agent.Settings, inferCluster bool) (*ir.Graph, agent.Settings, error) {
 	if len(flows) == 0 {
 		return nil, settings, nil
 	}

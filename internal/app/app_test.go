@@ -25,15 +25,13 @@ const tcpFlows = "hubble-otel-basic-sample-400-tcp-flows.json"
 
 func flowsFile(name string) string { return filepath.Join(testutil.Testdata(), "flows", name) }
 
-func agentSettings() agent.Settings { return agent.Defaults() }
-
 // compileTo compiles the TCP sample into dir with the library API, as
 // ppc compile -o dir does.
 func compileTo(t *testing.T, dir string) {
 	t.Helper()
 	o, _, stderr := testIO()
 	c := &Compile{Inputs: []string{flowsFile(tcpFlows)}, Output: dir, Quiet: true,
-		Options: compiler.Options{Agent: agentSettings(), InferCluster: true}}
+		Options: compiler.Options{Agent: agent.Defaults(), InferCluster: true}}
 	if err := c.Run(context.Background(), o); err != nil {
 		t.Fatalf("compile: %v\n%s", err, stderr)
 	}
@@ -66,7 +64,7 @@ spec:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	flows := Flows{Paths: []string{flowsFile(tcpFlows)}, Agent: agentSettings(), InferCluster: true, PolicyNamespace: "default"}
+	flows := Flows{Paths: []string{flowsFile(tcpFlows)}, Agent: agent.Defaults(), InferCluster: true, PolicyNamespace: "default"}
 	notWritten := filepath.Join(dir, "not-written")
 	for _, tc := range []struct {
 		name string
@@ -77,21 +75,21 @@ spec:
 		errHas string // otherwise: the error says this
 		stderr string
 	}{
-		{name: "verify valid", run: &Verify{Policies: []string{policies}, Agent: agentSettings(), Namespace: "default", Format: "text"}},
-		{name: "verify invalid", run: &Verify{Policies: []string{invalid}, Agent: agentSettings(), Namespace: "default", Format: "text"}, want: ErrFailed},
-		{name: "verify no policy", run: &Verify{Policies: []string{other}, Agent: agentSettings(), Namespace: "default", Format: "json"}, errHas: "no CiliumNetworkPolicy"},
+		{name: "verify valid", run: &Verify{Policies: []string{policies}, Agent: agent.Defaults(), Namespace: "default", Format: "text"}},
+		{name: "verify invalid", run: &Verify{Policies: []string{invalid}, Agent: agent.Defaults(), Namespace: "default", Format: "text"}, want: ErrFailed},
+		{name: "verify no policy", run: &Verify{Policies: []string{other}, Agent: agent.Defaults(), Namespace: "default", Format: "json"}, errHas: "no CiliumNetworkPolicy"},
 		{name: "replay observed", run: &Replay{Flows: flows, Policies: []string{policies}, Format: "text"}},
 		{name: "replay expect denied", run: &Replay{Flows: flows, Policies: []string{policies}, ExpectDenied: true, Format: "text"}, want: ErrFailed},
 		{name: "replay invalid only", run: &Replay{Flows: flows, Policies: []string{invalid}, Format: "text"}, want: ErrFailed},
 		{name: "diff same", run: &Diff{Old: policies, New: policies, Format: "text"}},
 		{name: "diff differs", run: &Diff{Old: policies, New: invalid, Format: "text"}, want: ErrFailed},
 		{name: "compile lint deny", run: &Compile{Inputs: []string{flowsFile(tcpFlows)}, Output: notWritten, Quiet: true,
-			Options: compiler.Options{Agent: agentSettings(), InferCluster: true, Lint: &compiler.LintOptions{Packs: []string{filepath.Join(testutil.Testdata(), "lint", "org-team")}}}},
+			Options: compiler.Options{Agent: agent.Defaults(), InferCluster: true, Lint: &compiler.LintOptions{Packs: []string{filepath.Join(testutil.Testdata(), "lint", "org-team")}}}},
 			want: ErrFailed, stderr: "lint deny findings; nothing written"},
-		{name: "compile unreadable", run: &Compile{Inputs: []string{filepath.Join(dir, "missing.json")}, Quiet: true, Options: compiler.Options{Agent: agentSettings()}}, errHas: "missing.json"},
-		{name: "trace allowed", run: &Trace{Policies: Policies{Paths: []string{policies}, Namespace: "default", Agent: agentSettings(), InferCluster: true},
+		{name: "compile unreadable", run: &Compile{Inputs: []string{filepath.Join(dir, "missing.json")}, Quiet: true, Options: compiler.Options{Agent: agent.Defaults()}}, errHas: "missing.json"},
+		{name: "trace allowed", run: &Trace{Policies: Policies{Paths: []string{policies}, Namespace: "default", Agent: agent.Defaults(), InferCluster: true},
 			FlowFile: flowsFile(tcpFlows), FlowLine: 1, Format: "text"}},
-		{name: "trace bad endpoint", run: &Trace{Policies: Policies{Paths: []string{policies}, Namespace: "default", Agent: agentSettings()},
+		{name: "trace bad endpoint", run: &Trace{Policies: Policies{Paths: []string{policies}, Namespace: "default", Agent: agent.Defaults()},
 			From: "no/such", To: "world", Proto: "TCP", Port: 80, Format: "text"}, errHas: "--from"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +129,7 @@ func TestCompileFollowLintGate(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "out")
 	c := &Compile{Output: out, Every: 50 * time.Millisecond, Options: compiler.Options{
-		Learn: compiler.LearnOptions{Hubble: &hubble.Options{Server: srv.Addr}}, Agent: agentSettings(), InferCluster: true,
+		Learn: compiler.LearnOptions{Hubble: &hubble.Options{Server: srv.Addr}}, Agent: agent.Defaults(), InferCluster: true,
 		Lint: &compiler.LintOptions{Packs: []string{filepath.Join(testutil.Testdata(), "lint", "org-team")}}}}
 	o, _, stderr := testIO()
 	fctx, interrupt := context.WithCancel(ctx)

@@ -48,7 +48,7 @@ func (l *Lint) Run(ctx context.Context, o IO) error {
 		return err
 	}
 	opts := lint.Options{Packs: packs, NoDefault: l.NoDefault, Verifier: v, Namespace: l.Namespace, Timeout: l.Bounds.Timeout, Memory: l.Bounds.Memory}
-	g, flowSettings, err := LearnGraph(ctx, o, l.Flows, l.Agent, l.InferCluster)
+	g, flowSettings, err := learnGraph(ctx, o, l.Flows, l.Agent, l.InferCluster)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func (t *Trace) Run(ctx context.Context, o IO) error {
 		names := g.DisplayNames()
 		return t.trace(ctx, o, settings, g.Nodes[edge.Src], g.Nodes[edge.Dst], edge.Protocol, edge.Port, names[edge.Src], names[edge.Dst])
 	}
-	g, settings, err := LearnGraph(ctx, o, t.Flows, settings, t.Policies.InferCluster)
+	g, settings, err := learnGraph(ctx, o, t.Flows, settings, t.Policies.InferCluster)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ type Reach struct {
 
 // Run decides every pair and writes the table.
 func (r *Reach) Run(ctx context.Context, o IO) error {
-	g, settings, err := LearnGraph(ctx, o, r.Flows, r.Policies.Agent, r.Policies.InferCluster)
+	g, settings, err := learnGraph(ctx, o, r.Flows, r.Policies.Agent, r.Policies.InferCluster)
 	if err != nil {
 		return err
 	}
