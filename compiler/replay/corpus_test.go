@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 )
@@ -331,4 +332,50 @@ func TestPass(t *testing.T) {
 		}
 	}
 	t.Logf("%d connections (%d allowed, %d proxied) equal to Check; probe %d of %d allowed", len(rep.Results), allowed, proxied, alone.Allowed, alone.Checked)
+}
+
+// TestInternSameVerdicts: sharing the label selectors of equal key
+// between policy entries (Engine.intern) changes no verdict, rule
+// attribution or probe result on the corpus, and keeps one of each.
+func TestInternSameVerdicts(t *testing.T) {
+	c := genCorpus(100, 3000, 2)
+	run := func(noIntern bool) (*Engine, *Report, *ProbeReport) {
+		e, err := New(agent.Defaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.noIntern = noIntern
+		if err := e.Load(loadPolicies(t, c.policies)); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.AddGraph(c.graph); err != nil {
+			t.Fatal(err)
+		}
+		m := &Mesh{clusters: []string{""}, engines: []*Engine{e}}
+		rep, pr, err := m.run(c.graph, true, &ProbeOptions{Max: 50_000, Examples: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, rep, pr
+	}
+	shared, rep, pr := run(false)
+	_, rep0, pr0 := run(true)
+	if !reflect.DeepEqual(rep, rep0) {
+		t.Error("replay with shared selectors differs from replay with Cilium's own")
+	}
+	if !reflect.DeepEqual(pr, pr0) {
+		t.Errorf("probe with shared selectors differs:\n%+v\n%+v", pr, pr0)
+	}
+	var allowed int
+	for _, r := range rep.Results {
+		if r.Verdict.Allowed() {
+			allowed++
+		}
+	}
+	if allowed == 0 || allowed == len(rep.Results) || pr.Allowed == 0 {
+		t.Errorf("corpus too one-sided: %d of %d allowed, %d probe candidates allowed", allowed, len(rep.Results), pr.Allowed)
+	}
+	if len(shared.selectors) == 0 {
+		t.Fatal("no selector was interned")
+	}
 }

@@ -135,6 +135,10 @@ type Engine struct {
 
 	prefixes []netip.Prefix
 	fqdns    []*api.FQDNSelector
+	// selectors holds one of each label selector the entries use, by key
+	// (see intern).
+	selectors map[string]*types.LabelSelector
+	noIntern  bool // tests: keep every selector as Cilium's parser made it
 
 	mu      sync.Mutex
 	ids     map[string]*identity.Identity // IR node ID -> identity
@@ -365,8 +369,45 @@ func (e *Engine) add(name string, entries types.PolicyEntries, paths []string, r
 			}
 		}
 	}
+	if !e.noIntern {
+		e.intern(entries)
+	}
 	e.repo.ReplaceByResource(entries, rid)
 	return nil
+}
+
+// intern makes the entries' label selectors (subjects and peers) that
+// have the same key one shared object. Cilium's parser makes a selector,
+// with its parsed requirements, for every peer of every rule: with
+// thousands of policies naming the same workloads as peers that is most
+// of the repository's memory (700k selectors, ~550 MB, for 5,000
+// policies of 70 peers a side), for a few thousand distinct ones. A
+// types.LabelSelector is immutable once made (its fields are unexported
+// and its methods only read them) and its key is the canonical text of
+// the selector it was made from, so two with one key are the same
+// selector to every reader; the selector cache keys them by that text as
+// well.
+func (e *Engine) intern(entries types.PolicyEntries) {
+	if e.selectors == nil {
+		e.selectors = map[string]*types.LabelSelector{}
+	}
+	one := func(s *types.LabelSelector) *types.LabelSelector {
+		if c, ok := e.selectors[s.Key()]; ok {
+			return c
+		}
+		e.selectors[s.Key()] = s
+		return s
+	}
+	for _, en := range entries {
+		if en.Subject != nil {
+			en.Subject = one(en.Subject)
+		}
+		for i, sel := range en.L3 {
+			if ls, ok := sel.(*types.LabelSelector); ok && ls != nil {
+				en.L3[i] = one(ls)
+			}
+		}
+	}
 }
 
 // ruleLabelKey labels a policy entry with its rule's path.
