@@ -84,7 +84,7 @@ func evidence(g *ir.Graph, ids []string) Evidence {
 			ev.Dropped += e.Flows()
 		} else {
 			ev.Connections += e.Flows()
-			if n := e.Verdicts["DROPPED"]; n > 0 {
+			if n := e.Verdicts.Get("DROPPED"); n > 0 {
 				ev.Dropped += n
 				ev.Learned = true
 			}
@@ -191,26 +191,26 @@ func asAttempts(g *ir.Graph) *ir.Graph {
 		h.Denied[id] = e
 	}
 	for id, e := range g.Edges {
-		d := e.Verdicts["DROPPED"]
+		d := e.Verdicts.Get("DROPPED")
 		if d == 0 {
 			h.Edges[id] = e
 			continue
 		}
 		if e.Flows() > d {
 			c := *e
-			c.Verdicts = map[string]int64{}
-			for v, n := range e.Verdicts {
-				if v != "DROPPED" {
-					c.Verdicts[v] = n
+			c.Verdicts = ir.Counts{}
+			for _, x := range e.Verdicts {
+				if x.Key != "DROPPED" {
+					c.Verdicts = append(c.Verdicts, x)
 				}
 			}
 			h.Edges[id] = &c
 		}
 		dc := *e
-		dc.Verdicts = map[string]int64{"DROPPED": d}
+		dc.Verdicts = ir.Counts{{Key: "DROPPED", N: d}}
 		dc.L7 = nil
 		if old := h.Denied[id]; old != nil {
-			dc.Verdicts["DROPPED"] += old.Verdicts["DROPPED"]
+			dc.Verdicts.Add("DROPPED", old.Verdicts.Get("DROPPED"))
 		}
 		h.Denied[id] = &dc
 	}

@@ -191,7 +191,7 @@ func TestDeniedAttemptsAgainstGroundTruth(t *testing.T) {
 	got := map[string]bool{}
 	for _, e := range g.Denied {
 		got[fmt.Sprintf("%s -> %s %d", name(e.Src), name(e.Dst), e.Port)] = true
-		if e.Verdicts["DROPPED"] != e.Flows() || e.Protocol != "TCP" {
+		if e.Verdicts.Get("DROPPED") != e.Flows() || e.Protocol != "TCP" {
 			t.Errorf("denied attempt %s: %v", e.ID, e.Verdicts)
 		}
 	}

@@ -98,8 +98,8 @@ func checkTruth(t *testing.T, res *compiler.Result, truth flowgen.Truth) {
 	}
 	for _, e := range g.Edges {
 		stated := false
-		for k := range e.Direction {
-			stated = stated || ir.Stated(k)
+		for _, c := range e.Direction {
+			stated = stated || ir.Stated(c.Key)
 		}
 		if e.Port >= 32768 && e.Port <= 60999 && !stated {
 			t.Errorf("edge on an ephemeral port without evidence that anything listens there: %s", e.ID)

@@ -196,8 +196,8 @@ func resolveDirection(g *Graph) Diagnostics {
 	}
 	listening := map[listenKey]bool{}
 	for _, e := range g.Edges {
-		for kind := range e.Direction {
-			if Stated(kind) {
+		for _, c := range e.Direction {
+			if kind := c.Key; Stated(kind) {
 				listening[listenKey{e.Dst, e.Protocol, e.Port}] = true
 				break
 			}
@@ -226,11 +226,11 @@ func resolveDirection(g *Graph) Diagnostics {
 		id := EdgeID(src, dst, u.Protocol, port)
 		e, ok := g.Edges[id]
 		if !ok {
-			e = &Edge{ID: id, Src: src, Dst: dst, Protocol: u.Protocol, Port: port, Verdicts: map[string]int64{}}
+			e = &Edge{ID: id, Src: src, Dst: dst, Protocol: u.Protocol, Port: port, Verdicts: Counts{}}
 			g.Edges[id] = e
 		}
 		for v, n := range u.Verdicts {
-			e.Verdicts[v] += n
+			e.Verdicts.Add(v, n)
 		}
 		e.countDirection(kind, u.Connections)
 		e.seen(u.FirstSeen)
@@ -306,10 +306,7 @@ func (e *Edge) countDirection(kind string, n int64) {
 	if kind == "" || n == 0 {
 		return
 	}
-	if e.Direction == nil {
-		e.Direction = map[string]int64{}
-	}
-	e.Direction[kind] += n
+	e.Direction.Add(kind, n)
 }
 
 // formatCounts writes " name[key]=n" for every key of m in order.

@@ -29,7 +29,7 @@ func TestResolveDirection(t *testing.T) {
 		}
 	}
 	for _, e := range g.Edges {
-		e.Direction = map[string]int64{ir.ByIsReply: 1}
+		e.Direction = ir.Counts{{Key: ir.ByIsReply, N: 1}}
 	}
 	g.Stats = ir.Stats{Records: 9, Flows: 1, Direction: map[string]int64{ir.ByIsReply: 1, ir.DirectionUnknown: 3},
 		Skipped: map[string]int64{ir.SkipDirectionUnknown: 8}}
@@ -52,7 +52,7 @@ func TestResolveDirection(t *testing.T) {
 	}
 	for id, kind := range want {
 		e := g.Edges[id]
-		if e == nil || e.Direction[kind] != 1 {
+		if e == nil || e.Direction.Get(kind) != 1 {
 			t.Errorf("edge %s: %+v, want decided by %s", id, e, kind)
 		}
 	}

@@ -69,10 +69,12 @@ func formatNode(b *strings.Builder, what string, n *Node) {
 // formatEdge writes one edge line (and its L7 facts).
 func formatEdge(b *strings.Builder, what string, e *Edge) {
 	fmt.Fprintf(b, "%s %s flows=%d", what, e.ID, e.Flows())
-	for _, v := range sortedKeys(e.Verdicts) {
-		fmt.Fprintf(b, " %s=%d", v, e.Verdicts[v])
+	for _, c := range e.Verdicts {
+		fmt.Fprintf(b, " %s=%d", c.Key, c.N)
 	}
-	formatCounts(b, "by", e.Direction)
+	for _, c := range e.Direction {
+		fmt.Fprintf(b, " by[%s]=%d", c.Key, c.N)
+	}
 	if !e.FirstSeen.IsZero() {
 		fmt.Fprintf(b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
 	}

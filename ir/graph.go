@@ -88,7 +88,7 @@ type Edge struct {
 	// Port is the destination port, or the ICMP type for ICMP edges.
 	Port uint16 `json:"port"`
 	// Flows counts the observations that define the edge, by verdict.
-	Verdicts map[string]int64 `json:"verdicts"`
+	Verdicts Counts `json:"verdicts"`
 	// FirstSeen and LastSeen bound the observation times (zero if the flows
 	// carried no time, e.g. field-masked exports).
 	FirstSeen time.Time `json:"first_seen,omitzero"`
@@ -99,17 +99,13 @@ type Edge struct {
 	L7      *L7   `json:"l7,omitempty"`
 	// Direction counts the connections by the evidence that decided
 	// which end opened them (ByIsReply, ByTCPFlags, …).
-	Direction map[string]int64 `json:"direction,omitempty"`
+	Direction Counts `json:"direction,omitempty"`
 }
 
 // Flows returns the number of connections behind the edge (each
 // connection is one observation, however many records Hubble wrote of it).
 func (e *Edge) Flows() int64 {
-	var n int64
-	for _, c := range e.Verdicts {
-		n += c
-	}
-	return n
+	return e.Verdicts.Total()
 }
 
 // Stats counts what was read and what was skipped, by reason. Every
@@ -265,10 +261,10 @@ func (g *Graph) ObserveDenied(id string, o Observation) *Edge {
 func observe(m map[string]*Edge, id string, o Observation) *Edge {
 	e, ok := m[id]
 	if !ok {
-		e = &Edge{ID: id, Src: o.Src, Dst: o.Dst, Protocol: o.Protocol, Port: o.Port, Verdicts: map[string]int64{}}
+		e = &Edge{ID: id, Src: o.Src, Dst: o.Dst, Protocol: o.Protocol, Port: o.Port, Verdicts: Counts{}}
 		m[id] = e
 	}
-	e.Verdicts[o.Verdict]++
+	e.Verdicts.Add(o.Verdict, 1)
 	e.countDirection(o.Direction, 1)
 	e.seen(o.Time)
 	e.seen(o.Until)
@@ -513,14 +509,14 @@ func (g *Graph) Merge(o *Graph) error {
 func mergeEdge(m map[string]*Edge, e *Edge) {
 	old, ok := m[e.ID]
 	if !ok {
-		old = &Edge{ID: e.ID, Src: e.Src, Dst: e.Dst, Protocol: e.Protocol, Port: e.Port, Verdicts: map[string]int64{}}
+		old = &Edge{ID: e.ID, Src: e.Src, Dst: e.Dst, Protocol: e.Protocol, Port: e.Port, Verdicts: Counts{}}
 		m[e.ID] = old
 	}
-	for v, c := range e.Verdicts {
-		old.Verdicts[v] += c
+	for _, c := range e.Verdicts {
+		old.Verdicts.Add(c.Key, c.N)
 	}
-	for k, c := range e.Direction {
-		old.countDirection(k, c)
+	for _, c := range e.Direction {
+		old.countDirection(c.Key, c.N)
 	}
 	old.seen(e.FirstSeen)
 	old.seen(e.LastSeen)

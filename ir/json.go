@@ -57,10 +57,10 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	if err := readEdges("edges", w.Edges, g.Edges); err != nil {
+	if err := readEdges("edges", w.Edges, g, g.Edges); err != nil {
 		return err
 	}
-	if err := readEdges("denied", w.Denied, g.Denied); err != nil {
+	if err := readEdges("denied", w.Denied, g, g.Denied); err != nil {
 		return err
 	}
 	for i, u := range w.Undecided {
@@ -97,7 +97,11 @@ func readNodes(field string, ns []*Node, g *Graph, into map[string]*Node) error 
 	return nil
 }
 
-func readEdges(field string, es []*Edge, into map[string]*Edge) error {
+// readEdges adds es to into. An edge's ends and protocol become the
+// strings its nodes' IDs and the protocol names already are (the decoder
+// makes two strings of its own per edge, which a large snapshot holds
+// hundreds of thousands of).
+func readEdges(field string, es []*Edge, g *Graph, into map[string]*Edge) error {
 	for i, e := range es {
 		if e == nil || e.ID == "" {
 			return fmt.Errorf("%s[%d]: missing id", field, i)
@@ -106,8 +110,10 @@ func readEdges(field string, es []*Edge, into map[string]*Edge) error {
 			return fmt.Errorf("%s[%d]: duplicate edge %s", field, i, e.ID)
 		}
 		if e.Verdicts == nil {
-			e.Verdicts = map[string]int64{}
+			e.Verdicts = Counts{}
 		}
+		e.Src, e.Dst = g.nodeID(e.Src), g.nodeID(e.Dst)
+		e.Protocol = internKey(e.Protocol)
 		into[e.ID] = e
 	}
 	return nil
@@ -214,4 +220,16 @@ func IsIR(b []byte) bool {
 		return false
 	}
 	return bytes.HasPrefix(bytes.TrimLeft(b[1:], " \t\r\n"), []byte(`"ir_version"`))
+}
+
+// nodeID is the ID string of the node (learned or denied-only) with ID
+// id, or id.
+func (g *Graph) nodeID(id string) string {
+	if n := g.Nodes[id]; n != nil {
+		return n.ID
+	}
+	if n := g.DeniedNodes[id]; n != nil {
+		return n.ID
+	}
+	return id
 }

@@ -98,9 +98,9 @@ func checkEdges(g *Graph, what string, m map[string]*Edge, bad func(obj, format 
 		if e.Flows() <= 0 {
 			bad(id, what+"edge without observations")
 		}
-		for v, c := range e.Verdicts {
-			if c < 0 {
-				bad(id, what+"negative count for verdict %s", v)
+		for _, c := range e.Verdicts {
+			if c.N < 0 {
+				bad(id, what+"negative count for verdict %s", c.Key)
 			}
 		}
 		if !e.FirstSeen.IsZero() && e.LastSeen.Before(e.FirstSeen) {

@@ -124,8 +124,8 @@ func aggregates(g *ir.Graph) map[string]any {
 		switch {
 		case denied:
 			x.dropped = append(x.dropped, [3]any{e.ID, n, false})
-		case e.Verdicts["DROPPED"] > 0:
-			x.dropped = append(x.dropped, [3]any{e.ID, e.Verdicts["DROPPED"], true})
+		case e.Verdicts.Get("DROPPED") > 0:
+			x.dropped = append(x.dropped, [3]any{e.ID, e.Verdicts.Get("DROPPED"), true})
 		}
 		if peer := g.Node(e.Dst); peer != nil && peer.Kind == ir.KindCIDR {
 			x.cidr = append(x.cidr, [2]string{e.ID, e.Dst})

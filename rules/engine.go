@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -286,8 +287,9 @@ func Input(g *ir.Graph) map[string]any {
 		nodes[id] = nodeInput(id, n)
 	}
 	edges := make(map[string]any, len(g.Edges))
+	tc := newTermCache()
 	for id, e := range g.Edges {
-		edges[id] = edgeInput(id, e)
+		edges[id] = edgeInput(id, e, tc)
 	}
 	return inputDoc(nodes, edges)
 }
@@ -335,42 +337,95 @@ func nodeInput(id string, n *ir.Node) ast.Object {
 // edgeInput is edge id as the packs read it, built as OPA's value
 // directly: the edges are most of the input, and converting Go maps into
 // OPA's values cost more than building them (every shard of the decision
-// and the anomaly stage build theirs).
-func edgeInput(id string, e *ir.Edge) ast.Value {
+// and the anomaly stage build theirs). Keys and the values every edge
+// repeats (protocols, verdicts, kinds of direction evidence) are OPA's
+// interned terms (see init), and the cache shares node IDs and count
+// objects between edges.
+func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 	num := func(n int64) *ast.Term { return ast.InternedTerm(n) }
-	counts := func(m map[string]int64) *ast.Term {
-		o := ast.NewObject()
-		for k, c := range m {
-			o.Insert(ast.StringTerm(k), num(c))
-		}
-		return ast.NewTerm(o)
-	}
 	o := ast.NewObject(
-		ast.Item(ast.StringTerm("id"), ast.StringTerm(id)),
-		ast.Item(ast.StringTerm("src"), ast.StringTerm(e.Src)),
-		ast.Item(ast.StringTerm("dst"), ast.StringTerm(e.Dst)),
-		ast.Item(ast.StringTerm("protocol"), ast.StringTerm(e.Protocol)),
-		ast.Item(ast.StringTerm("port"), num(int64(e.Port))),
-		ast.Item(ast.StringTerm("flows"), num(e.Flows())),
-		ast.Item(ast.StringTerm("verdicts"), counts(e.Verdicts)),
-		ast.Item(ast.StringTerm("direction"), counts(e.Direction)),
+		ast.Item(ast.InternedTerm("id"), ast.StringTerm(id)),
+		ast.Item(ast.InternedTerm("src"), tc.node(e.Src)),
+		ast.Item(ast.InternedTerm("dst"), tc.node(e.Dst)),
+		ast.Item(ast.InternedTerm("protocol"), ast.InternedTerm(e.Protocol)),
+		ast.Item(ast.InternedTerm("port"), num(int64(e.Port))),
+		ast.Item(ast.InternedTerm("flows"), num(e.Flows())),
+		ast.Item(ast.InternedTerm("verdicts"), tc.counts(e.Verdicts)),
+		ast.Item(ast.InternedTerm("direction"), tc.counts(e.Direction)),
 	)
 	if e.L7 != nil {
 		hs := make([]*ast.Term, len(e.L7.HTTP))
 		for i, h := range e.L7.HTTP {
-			hs[i] = ast.ObjectTerm(ast.Item(ast.StringTerm("method"), ast.StringTerm(h.Method)), ast.Item(ast.StringTerm("path"), ast.StringTerm(h.Path)))
+			hs[i] = ast.ObjectTerm(ast.Item(ast.InternedTerm("method"), ast.InternedTerm(h.Method)), ast.Item(ast.InternedTerm("path"), ast.StringTerm(h.Path)))
 		}
 		ds := make([]*ast.Term, len(e.L7.DNS))
 		for i, d := range e.L7.DNS {
 			ds[i] = ast.StringTerm(d)
 		}
-		o.Insert(ast.StringTerm("l7"), ast.ObjectTerm(
-			ast.Item(ast.StringTerm("truncated"), ast.BooleanTerm(e.L7.Truncated)),
-			ast.Item(ast.StringTerm("http"), ast.ArrayTerm(hs...)),
-			ast.Item(ast.StringTerm("dns"), ast.ArrayTerm(ds...)),
+		o.Insert(ast.InternedTerm("l7"), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("truncated"), ast.InternedTerm(e.L7.Truncated)),
+			ast.Item(ast.InternedTerm("http"), ast.ArrayTerm(hs...)),
+			ast.Item(ast.InternedTerm("dns"), ast.ArrayTerm(ds...)),
 		))
 	}
 	return o
+}
+
+// termCache shares the terms edges repeat within one input: one string
+// term per node ID (a node is the end of many edges) and one object per
+// distinct count map (most edges count a few connections, by one or two
+// verdicts and kinds of evidence). OPA never changes a value of the
+// input, so edges can share them. Not safe for concurrent use.
+type termCache struct {
+	nodes map[string]*ast.Term
+	objs  map[string]*ast.Term
+	key   []byte
+}
+
+func newTermCache() *termCache {
+	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}}
+}
+
+func (c *termCache) node(id string) *ast.Term {
+	t, ok := c.nodes[id]
+	if !ok {
+		t = ast.StringTerm(id)
+		c.nodes[id] = t
+	}
+	return t
+}
+
+// counts is c as an object ({"FORWARDED": 3}).
+func (tc *termCache) counts(c ir.Counts) *ast.Term {
+	tc.key = tc.key[:0]
+	for _, x := range c {
+		tc.key = strconv.AppendInt(append(append(tc.key, x.Key...), 0), x.N, 10)
+		tc.key = append(tc.key, 0)
+	}
+	if t, ok := tc.objs[string(tc.key)]; ok {
+		return t
+	}
+	o := ast.NewObject()
+	for _, x := range c {
+		o.Insert(ast.InternedTerm(x.Key), ast.InternedTerm(x.N))
+	}
+	t := ast.NewTerm(o)
+	tc.objs[string(tc.key)] = t
+	return t
+}
+
+func init() {
+	// The input's keys and the strings edges repeat, interned once for
+	// every input (ast.InternedTerm returns these without allocating).
+	ast.InternStringTerm(
+		"id", "kind", "namespace", "name", "pods", "labels", "entities", "cidr", "fqdn", "display", "denied_only",
+		"src", "dst", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
+		"workload", "entity",
+		"TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6",
+		"FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED", "VERDICT_UNKNOWN",
+		ir.ByIsReply, ir.ByReverseTuple, ir.ByTCPFlags, ir.ByL7, ir.ByICMPType, ir.ByListeningPort, ir.ByWellKnownPort, ir.DirectionUnknown,
+		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+	)
 }
 
 // Decide evaluates the packs over the graph: per shard of namespaces on

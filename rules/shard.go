@@ -164,9 +164,10 @@ func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 		}
 	}
 	edges := make(map[string]any, len(s.edges))
+	tc := newTermCache()
 	for _, id := range s.edges {
 		e := g.Edges[id]
-		edges[id] = edgeInput(id, e)
+		edges[id] = edgeInput(id, e, tc)
 		add(e.Src)
 		add(e.Dst)
 	}

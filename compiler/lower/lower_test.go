@@ -195,14 +195,14 @@ func TestConnections(t *testing.T) {
 			}
 			var got []string
 			for _, e := range g.SortedEdges() {
-				got = append(got, fmt.Sprintf("%s/%d %s", e.Protocol, e.Port, fmtCounts(e.Verdicts)))
+				got = append(got, fmt.Sprintf("%s/%d %s", e.Protocol, e.Port, fmtCounts(e.Verdicts.Map())))
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.edges) {
 				t.Errorf("edges %v, want %v", got, tt.edges)
 			}
 			var denied []string
 			for _, e := range g.SortedDenied() {
-				denied = append(denied, fmt.Sprintf("%s -> %s %s/%d %s", g.Node(e.Src).Name, g.Node(e.Dst).Name, e.Protocol, e.Port, fmtCounts(e.Verdicts)))
+				denied = append(denied, fmt.Sprintf("%s -> %s %s/%d %s", g.Node(e.Src).Name, g.Node(e.Dst).Name, e.Protocol, e.Port, fmtCounts(e.Verdicts.Map())))
 				for _, id := range []string{e.Src, e.Dst} {
 					if _, learned := g.Nodes[id]; learned == (g.DeniedNodes[id] != nil) {
 						t.Errorf("%s: learned %v, denied-only %v", id, learned, g.DeniedNodes[id] != nil)

@@ -419,7 +419,7 @@ func edgeClasses(in *Input) map[string]Class {
 		if in.Replay != nil {
 			c = ClassAllowed
 		}
-		if e.Verdicts["DROPPED"] > 0 {
+		if e.Verdicts.Get("DROPPED") > 0 {
 			c = ClassDrop
 		}
 		cl[id] = c
