@@ -18,8 +18,8 @@ func TestLimit(t *testing.T) {
 		{201, 402},
 		{399, 798},
 		{401, ceiling},
-		{700, ceiling},       // seven eighths of the ceiling
-		{701, math.MaxInt64}, // past it: lifted
+		{533, ceiling},       // two thirds of the ceiling: 1.5 times the live heap
+		{534, math.MaxInt64}, // past it: lifted
 	} {
 		if got := Limit(c.live, floor, ceiling); got != c.want {
 			t.Errorf("Limit(%d) = %d, want %d", c.live, got, c.want)
@@ -44,7 +44,7 @@ func TestWatchFollowsThenLifts(t *testing.T) {
 	for range 6 {
 		tick <- time.Time{}
 	}
-	<-finished // lifted at the sixth reading (897 > 896): watch returns
+	<-finished // lifted at the sixth reading (897 > 682): watch returns
 	if want := []int64{600, 912, 400, math.MaxInt64}; i != 6 || !reflect.DeepEqual(sets, want) {
 		t.Errorf("after %d readings, limits set %v, want %v", i, sets, want)
 	}
