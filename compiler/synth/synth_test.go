@@ -106,3 +106,47 @@ func TestPoliciesOrderAndJSON(t *testing.T) {
 		t.Errorf("JSON %s", s)
 	}
 }
+
+// TestPeerSelectorsShared: policies naming the same workload as a peer
+// share its label selector (peerSelectors), selectors of other labels or
+// with expressions are their own, and the JSON written is the same as
+// each policy's own decoding gives.
+func TestPeerSelectorsShared(t *testing.T) {
+	g, _ := graph(t)
+	web := `{"matchLabels":{"app":"web","k8s:io.kubernetes.pod.namespace":"shop"}}`
+	webReordered := `{"matchLabels":{"k8s:io.kubernetes.pod.namespace":"shop","app":"web"}}`
+	expr := `{"matchExpressions":[{"key":"app","operator":"In","values":["web"]}]}`
+	rule := func(sels ...string) string {
+		return `{"fromEndpoints":[` + strings.Join(sels, ",") + `],"toPorts":[{"ports":[{"port":"8080","protocol":"TCP"}]}]}`
+	}
+	ds := map[string]*rules.PolicyDecision{
+		"shop/a": decision("shop", "a", nil, rule(web, `{"matchLabels":{"app":"db"}}`)),
+		"shop/b": decision("shop", "b", nil, rule(webReordered, expr)),
+		"shop/c": decision("shop", "c", nil, rule(expr)),
+	}
+	ps, diags := Policies(g, &rules.Decisions{Policies: ds})
+	if len(diags) > 0 || len(ps) != 3 {
+		t.Fatal(len(ps), diags)
+	}
+	a, b, c := ps[0].CNP.Spec.Ingress[0].FromEndpoints, ps[1].CNP.Spec.Ingress[0].FromEndpoints, ps[2].CNP.Spec.Ingress[0].FromEndpoints
+	if a[0].LabelSelector != b[0].LabelSelector {
+		t.Error("two policies' selectors of the same labels are not shared")
+	}
+	if a[1].LabelSelector == a[0].LabelSelector || b[1].LabelSelector == c[0].LabelSelector {
+		t.Error("selectors of other labels, or with expressions, were shared")
+	}
+	for _, p := range ps {
+		got, err := JSON(p.CNP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, _ := Policies(g, &rules.Decisions{Policies: map[string]*rules.PolicyDecision{p.Key: ds[p.Key]}})
+		want, err := JSON(alone[0].CNP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: %s, alone %s", p.Key, got, want)
+		}
+	}
+}
