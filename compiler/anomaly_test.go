@@ -217,8 +217,10 @@ func TestDeniedAttemptsAgainstGroundTruth(t *testing.T) {
 }
 
 // TestAnomalyBesideDecide: the anomaly stage runs beside decide (it reads
-// only the graph) and finds exactly what it finds run on its own; a
-// compile that stops before it, or skips it, does not run it.
+// only the graph) and finds exactly what it finds run on its own; on a
+// graph of more edges than AnomalyBesideEdges it runs after decide and
+// finds the same; a compile that stops before it, or skips it, does not
+// run it.
 func TestAnomalyBesideDecide(t *testing.T) {
 	f, _ := scenario(t, true)
 	res := compile(t, []string{f}, compiler.Options{})
@@ -242,6 +244,19 @@ func TestAnomalyBesideDecide(t *testing.T) {
 	if len(alone.Findings) == 0 || !reflect.DeepEqual(res.Anomalies, alone) {
 		t.Errorf("beside decide:\n%+v\nalone:\n%+v", res.Anomalies, alone)
 	}
+	// A graph larger than AnomalyBesideEdges: after decide, the same.
+	defer func(n int) { *compiler.AnomalyBesideEdges = n }(*compiler.AnomalyBesideEdges)
+	*compiler.AnomalyBesideEdges = len(res.Graph.Edges) - 1
+	after := compile(t, []string{f}, compiler.Options{})
+	for _, tm := range after.Timings {
+		if tm.Stage == compiler.StageAnomaly && (tm.Beside != "" || tm.Duration <= 0) {
+			t.Errorf("timing %+v: want the anomaly stage after decide", tm)
+		}
+	}
+	if !reflect.DeepEqual(after.Anomalies, alone) {
+		t.Errorf("after decide:\n%+v\nalone:\n%+v", after.Anomalies, alone)
+	}
+	*compiler.AnomalyBesideEdges = len(res.Graph.Edges) + len(res.Graph.Denied)
 	for _, opts := range []compiler.Options{{StopAfter: compiler.StageDecide}, {NoAnomalies: true}} {
 		res := compile(t, []string{f}, opts)
 		for _, tm := range res.Timings {
