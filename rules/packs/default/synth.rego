@@ -811,9 +811,15 @@ section(g, "egress") := egress_section(g)
 warnings contains {"msg": sprintf("workload %s gets no policy: %s", [id, why]), "object": id} if {
 	some id, why in identity.unselectable
 	subject_ns_ok(input.nodes[id].namespace)
-	some e in input.edges
-	id in {e.src, e.dst}
+	edge_ends[id]
 }
+
+# edge_ends are the nodes at an end of some edge: a complete set,
+# evaluated once (and only when some workload is unselectable), so each
+# workload's lookup is O(1). Scanning the edges for each unselectable
+# workload was O(workloads × edges): a field-masked export without labels
+# makes every workload unselectable.
+edge_ends := {x | some e in input.edges; some x in [e.src, e.dst]}
 
 warnings contains {"msg": sprintf("%s left denied: %s", [edge_text(id), why]), "object": id} if {
 	some id, why in excluded_edge

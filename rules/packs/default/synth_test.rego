@@ -203,3 +203,11 @@ test_shard_context_carries_multi_cluster if {
 	synth.dns_servers == {"wl:kube-system/coredns"} with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": c}})
 	data.ppc.identity.selector == {"x": {"app": "x"}} with input as object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": object.union(object.remove(c, ["selector"]), {"selector": {"x": {"app": "x"}}})}})
 }
+
+test_unselectable_workload_warned_when_on_an_edge if {
+	idle := {"id": "wl:shop/idle", "kind": "workload", "namespace": "shop", "name": "idle", "pods": ["idle"], "labels": []}
+	g := object.union(fx.ir, {"nodes": object.union(fx.nodes, {idle.id: idle})})
+	ws := synth.warnings with input as g
+	objects := {w.object | some w in ws; contains(w.msg, "gets no policy")}
+	objects == {"wl:shop/masked"}
+}
