@@ -62,6 +62,14 @@ test_hook_excludes_edge if {
 	ex[fx.web_api] == "not wanted"
 }
 
+test_hook_exclusion_not_warned_again if {
+	ws := synth.warnings with input as fx.ir
+		with data.ppc.ext.t.exclude_edge as {{"edge": fx.web_api, "reason": "not wanted"}}
+	denied := {w.object | some w in ws; contains(w.msg, "left denied")}
+	fx.ephemeral in denied
+	not fx.web_api in denied
+}
+
 test_dns_servers_open_to_cluster if {
 	p := pol("kube-system/kube-dns")
 	synth.dns_ingress_rule in p.ingress
