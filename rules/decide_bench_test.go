@@ -54,20 +54,9 @@ func BenchmarkDecide(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 50_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			g := scaleGraph(n)
-			eng, err := NewEngine(context.Background(), Options{Timeout: DefaultTimeout * 10})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var pols int
-			for b.Loop() {
-				d, err := eng.Decide(context.Background(), g)
-				if err != nil {
-					b.Fatal(err)
-				}
-				pols = len(d.Policies)
-			}
+			d := decideLoop(b, g, nil)
 			b.ReportMetric(float64(len(g.Edges)), "edges")
-			b.ReportMetric(float64(pols), "policies")
+			b.ReportMetric(float64(len(d.Policies)), "policies")
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(len(g.Edges))*1e6, "µs/edge")
 		})
 	}
@@ -115,22 +104,12 @@ func BenchmarkDecideFanIn(b *testing.B) {
 
 // benchFanIn measures decide on g with the settings set.
 func benchFanIn(b *testing.B, g *ir.Graph, set []string) {
-	eng, err := NewEngine(context.Background(), Options{Timeout: DefaultTimeout * 10, Set: set})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := decideLoop(b, g, set)
 	var http int
-	for b.Loop() {
-		d, err := eng.Decide(context.Background(), g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		http = 0
-		for _, p := range d.Policies {
-			for _, r := range p.Ingress {
-				if strings.Contains(string(r), `"http"`) {
-					http++
-				}
+	for _, p := range d.Policies {
+		for _, r := range p.Ingress {
+			if strings.Contains(string(r), `"http"`) {
+				http++
 			}
 		}
 	}
@@ -167,23 +146,27 @@ func BenchmarkDecideMasked(b *testing.B) {
 	for _, n := range []int{1_000, 4_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			g := maskedGraph(n)
-			eng, err := NewEngine(context.Background(), Options{Timeout: DefaultTimeout * 10})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var warnings int
-			for b.Loop() {
-				d, err := eng.Decide(context.Background(), g)
-				if err != nil {
-					b.Fatal(err)
-				}
-				warnings = len(d.Warnings)
-			}
-			if warnings < n {
-				b.Fatalf("%d warnings for %d unselectable workloads", warnings, n)
+			if d := decideLoop(b, g, nil); len(d.Warnings) < n {
+				b.Fatalf("%d warnings for %d unselectable workloads", len(d.Warnings), n)
 			}
 			b.ReportMetric(float64(len(g.Edges)), "edges")
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N)/float64(n)*1e6, "µs/workload")
 		})
 	}
+}
+
+// decideLoop decides g with the settings set for every iteration of b
+// and returns the last decisions.
+func decideLoop(b *testing.B, g *ir.Graph, set []string) *Decisions {
+	eng, err := NewEngine(context.Background(), Options{Timeout: DefaultTimeout * 10, Set: set})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var d *Decisions
+	for b.Loop() {
+		if d, err = eng.Decide(context.Background(), g); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d
 }
