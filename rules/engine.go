@@ -386,11 +386,12 @@ func newTermCache() *termCache {
 	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}}
 }
 
-func (c *termCache) node(id string) *ast.Term {
-	t, ok := c.nodes[id]
+// node is the term of node ID id.
+func (tc *termCache) node(id string) *ast.Term {
+	t, ok := tc.nodes[id]
 	if !ok {
 		t = ast.StringTerm(id)
-		c.nodes[id] = t
+		tc.nodes[id] = t
 	}
 	return t
 }
