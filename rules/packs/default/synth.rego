@@ -81,12 +81,20 @@ listening_evidence(e) if {
 # namespace ns: {"kind": "endpoints"|"entities"|"cidr"|"fqdn", "value": …}:
 # node_peers[id], with the peer's namespace added to the selector of a
 # workload in another namespace.
-peer(id, ns) := {"kind": "endpoints", "value": object.union(p.value, {lib.namespace_key: peer_ns})} if {
+peer(id, ns) := p if {
+	input.nodes[id].namespace != ns
+	p := cross_peers[id]
+} else := node_peers[id]
+
+# cross_peers[id] is how a policy of another namespace names workload id:
+# node_peers[id] with the workload's namespace label. A complete object
+# over the nodes of this evaluation, so that each edge's peer is a lookup
+# rather than a new selector.
+cross_peers := {id: {"kind": "endpoints", "value": object.union(p.value, {lib.namespace_key: n.namespace})} |
+	some id, n in input.nodes
 	p := node_peers[id]
 	p.kind == "endpoints"
-	peer_ns := input.nodes[id].namespace
-	peer_ns != ns
-} else := node_peers[id]
+}
 
 # node_peers[id] is how a rule names node id from its own namespace
 # (undefined for a node no rule can name). A complete object: each node's
