@@ -309,9 +309,9 @@ func (e *Edge) countDirection(kind string, n int64) {
 	e.Direction.Add(kind, n)
 }
 
-// formatCounts writes " name[key]=n" for every key of m in order.
-func formatCounts(b *strings.Builder, name string, m map[string]int64) {
-	for _, k := range sortedKeys(m) {
-		fmt.Fprintf(b, " %s[%s]=%d", name, k, m[k])
+// formatCounts writes " name[key]=n" for every count of c, in order.
+func formatCounts(b *strings.Builder, name string, c Counts) {
+	for _, x := range c {
+		fmt.Fprintf(b, " %s[%s]=%d", name, x.Key, x.N)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Counts counts an edge's connections by key (by verdict, by the kind of
@@ -30,15 +31,7 @@ func CountsOf(m map[string]int64) Counts {
 	for k, n := range m {
 		c = append(c, Count{internKey(k), n})
 	}
-	slices.SortFunc(c, func(a, b Count) int {
-		switch {
-		case a.Key < b.Key:
-			return -1
-		case a.Key > b.Key:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(c, func(a, b Count) int { return strings.Compare(a.Key, b.Key) })
 	return c
 }
 
@@ -123,15 +116,18 @@ func (c *Counts) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// internedKeys are the strings every edge repeats: verdicts, the kinds of
-// direction evidence and the protocols.
+// EdgeVocabulary are the strings every edge repeats: verdicts, the kinds
+// of direction evidence and the protocols. The IR keeps one copy of each,
+// and the rule packs' input interns them (rules).
+var EdgeVocabulary = []string{
+	"FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED", "VERDICT_UNKNOWN",
+	ByIsReply, ByReverseTuple, ByTCPFlags, ByL7, ByICMPType, ByListeningPort, ByWellKnownPort, DirectionUnknown,
+	"TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6",
+}
+
 var internedKeys = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{
-		"FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED", "VERDICT_UNKNOWN",
-		ByIsReply, ByReverseTuple, ByTCPFlags, ByL7, ByICMPType, ByListeningPort, ByWellKnownPort, DirectionUnknown,
-		"TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6",
-	} {
+	m := make(map[string]string, len(EdgeVocabulary))
+	for _, k := range EdgeVocabulary {
 		m[k] = k
 	}
 	return m

@@ -18,7 +18,7 @@ func Format(w io.Writer, g *Graph) error {
 	for _, r := range sortedKeys(g.Stats.Skipped) {
 		fmt.Fprintf(&b, " skipped[%s]=%d", r, g.Stats.Skipped[r])
 	}
-	formatCounts(&b, "direction", g.Stats.Direction)
+	formatCounts(&b, "direction", CountsOf(g.Stats.Direction))
 	b.WriteByte('\n')
 	nodes := func(what string, ns []*Node) {
 		for _, n := range ns {
@@ -72,9 +72,7 @@ func formatEdge(b *strings.Builder, what string, e *Edge) {
 	for _, c := range e.Verdicts {
 		fmt.Fprintf(b, " %s=%d", c.Key, c.N)
 	}
-	for _, c := range e.Direction {
-		fmt.Fprintf(b, " by[%s]=%d", c.Key, c.N)
-	}
+	formatCounts(b, "by", e.Direction)
 	if !e.FirstSeen.IsZero() {
 		fmt.Fprintf(b, " first=%s last=%s", e.FirstSeen.UTC().Format(time.RFC3339Nano), e.LastSeen.UTC().Format(time.RFC3339Nano))
 	}

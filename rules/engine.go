@@ -418,15 +418,12 @@ func (tc *termCache) counts(c ir.Counts) *ast.Term {
 func init() {
 	// The input's keys and the strings edges repeat, interned once for
 	// every input (ast.InternedTerm returns these without allocating).
-	ast.InternStringTerm(
+	ast.InternStringTerm(append([]string{
 		"id", "kind", "namespace", "name", "pods", "labels", "entities", "cidr", "fqdn", "display", "denied_only",
 		"src", "dst", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
 		"workload", "entity",
-		"TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6",
-		"FORWARDED", "DROPPED", "ERROR", "AUDIT", "REDIRECTED", "TRACED", "TRANSLATED", "VERDICT_UNKNOWN",
-		ir.ByIsReply, ir.ByReverseTuple, ir.ByTCPFlags, ir.ByL7, ir.ByICMPType, ir.ByListeningPort, ir.ByWellKnownPort, ir.DirectionUnknown,
 		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-	)
+	}, ir.EdgeVocabulary...)...)
 }
 
 // Decide evaluates the packs over the graph: per shard of namespaces on
