@@ -44,20 +44,22 @@ type Anomaly struct {
 // baseline snapshot, its nodes (ID to namespace, "" outside the cluster)
 // and edges (ID to true).
 func AnomalyInput(g, baseline *ir.Graph) map[string]any {
-	in := Input(g)
-	nodes := in["nodes"].(map[string]any)
-	den := ir.New()
-	den.Nodes, den.Edges = g.DeniedNodes, g.Denied
-	dn := Input(den)
-	for id, n := range dn["nodes"].(map[string]any) {
-		n.(ast.Object).Insert(ast.InternedTerm("denied_only"), ast.InternedTerm(true))
-		nodes[id] = n
-	}
-	in["denied"] = dn["edges"]
+	// Every node is complete before an edge holds it (termCache).
 	names := g.DisplayNames()
-	for id, n := range nodes {
-		n.(ast.Object).Insert(ast.InternedTerm("display"), ast.StringTerm(names[id]))
+	nodes := make(map[string]any, len(g.Nodes)+len(g.DeniedNodes))
+	for i, m := range []map[string]*ir.Node{g.Nodes, g.DeniedNodes} {
+		for id, n := range m {
+			o := nodeInput(id, n)
+			if i == 1 {
+				o.Insert(ast.InternedTerm("denied_only"), ast.InternedTerm(true))
+			}
+			o.Insert(ast.InternedTerm("display"), ast.StringTerm(names[id]))
+			nodes[id] = o
+		}
 	}
+	tc := newTermCache(nodes)
+	in := inputDoc(nodes, edgesInput(g.Edges, tc))
+	in["denied"] = edgesInput(g.Denied, tc)
 	for k, v := range aggregates(g) {
 		in[k] = v
 	}

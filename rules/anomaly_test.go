@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 	"github.com/policypilot/ppc/rules"
@@ -127,5 +129,42 @@ func TestAnomalyAggregates(t *testing.T) {
 	}
 	if js(in["connections"]) != "50" {
 		t.Errorf("connections %s", js(in["connections"]))
+	}
+}
+
+// TestInputEdgeEnds: every edge of the packs' inputs (the decision's and
+// the anomaly stage's, denied attempts too) carries its two ends as the
+// input's own node objects, complete (display, denied_only) before any
+// edge holds them.
+func TestInputEdgeEnds(t *testing.T) {
+	g := probeGraph()
+	for name, in := range map[string]map[string]any{"decide": rules.Input(g), "anomaly": rules.AnomalyInput(g, nil)} {
+		nodes := in["nodes"].(map[string]any)
+		n := 0
+		for _, key := range []string{"edges", "denied"} {
+			es, _ := in[key].(map[string]any)
+			for id, e := range es {
+				o := e.(ast.Object)
+				for _, end := range [][2]string{{"src", "src_node"}, {"dst", "dst_node"}} {
+					nid := string(o.Get(ast.InternedTerm(end[0])).Value.(ast.String))
+					got := o.Get(ast.InternedTerm(end[1]))
+					want, ok := nodes[nid].(ast.Object)
+					if got == nil || !ok || got.Value.Compare(want) != 0 {
+						t.Errorf("%s: %s %s = %v, want node %s", name, id, end[1], got, nid)
+					}
+					if name == "anomaly" && (got == nil || got.Value.(ast.Object).Get(ast.InternedTerm("display")) == nil) {
+						t.Errorf("%s: %s %s has no display name", name, id, end[1])
+					}
+				}
+				n++
+			}
+		}
+		if want := len(g.Edges); name == "anomaly" {
+			if want += len(g.Denied); n != want {
+				t.Errorf("%s: %d edges checked, want %d", name, n, want)
+			}
+		} else if n != want {
+			t.Errorf("%s: %d edges checked, want %d", name, n, want)
+		}
 	}
 }

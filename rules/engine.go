@@ -286,12 +286,16 @@ func Input(g *ir.Graph) map[string]any {
 	for id, n := range g.Nodes {
 		nodes[id] = nodeInput(id, n)
 	}
-	edges := make(map[string]any, len(g.Edges))
-	tc := newTermCache()
-	for id, e := range g.Edges {
+	return inputDoc(nodes, edgesInput(g.Edges, newTermCache(nodes)))
+}
+
+// edgesInput converts edges with edgeInput.
+func edgesInput(es map[string]*ir.Edge, tc *termCache) map[string]any {
+	edges := make(map[string]any, len(es))
+	for id, e := range es {
 		edges[id] = edgeInput(id, e, tc)
 	}
-	return inputDoc(nodes, edges)
+	return edges
 }
 
 func inputDoc(nodes, edges map[string]any) map[string]any {
@@ -340,7 +344,9 @@ func nodeInput(id string, n *ir.Node) ast.Object {
 // and the anomaly stage build theirs). Keys and the values every edge
 // repeats (protocols, verdicts, kinds of direction evidence) are OPA's
 // interned terms (see init), and the cache shares node IDs and count
-// objects between edges.
+// objects between edges. src_node and dst_node are the input's own node
+// objects (shared, not copied): a rule reads e.src_node.kind in one
+// expression, where input.nodes[e.src].kind takes two.
 func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 	num := func(n int64) *ast.Term { return ast.InternedTerm(n) }
 	o := ast.NewObject(
@@ -353,6 +359,12 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 		ast.Item(ast.InternedTerm("verdicts"), tc.counts(e.Verdicts)),
 		ast.Item(ast.InternedTerm("direction"), tc.counts(e.Direction)),
 	)
+	if n := tc.end(e.Src); n != nil {
+		o.Insert(ast.InternedTerm("src_node"), n)
+	}
+	if n := tc.end(e.Dst); n != nil {
+		o.Insert(ast.InternedTerm("dst_node"), n)
+	}
 	if e.L7 != nil {
 		hs := make([]*ast.Term, len(e.L7.HTTP))
 		for i, h := range e.L7.HTTP {
@@ -372,18 +384,36 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 }
 
 // termCache shares the terms edges repeat within one input: one string
-// term per node ID (a node is the end of many edges) and one object per
-// distinct count map (most edges count a few connections, by one or two
-// verdicts and kinds of evidence). OPA never changes a value of the
-// input, so edges can share them. Not safe for concurrent use.
+// term per node ID (a node is the end of many edges), one term per node
+// object, and one object per distinct count map (most edges count a few
+// connections, by one or two verdicts and kinds of evidence). OPA never
+// changes a value of the input, so edges can share them. Not safe for
+// concurrent use.
 type termCache struct {
-	nodes map[string]*ast.Term
-	objs  map[string]*ast.Term
-	key   []byte
+	nodes   map[string]*ast.Term
+	objs    map[string]*ast.Term
+	ends    map[string]*ast.Term
+	nodeDoc map[string]any // the input's nodes: ID to ast.Object
+	key     []byte
 }
 
-func newTermCache() *termCache {
-	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}}
+// newTermCache returns a cache for the edges of an input whose nodes are
+// nodes (ID to ast.Object, complete: a node object must not change once
+// an edge holds it, or the edge's hash would be stale).
+func newTermCache(nodes map[string]any) *termCache {
+	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}, ends: map[string]*ast.Term{}, nodeDoc: nodes}
+}
+
+// end is the term of node id's input object (nil if the input has none).
+func (tc *termCache) end(id string) *ast.Term {
+	t, ok := tc.ends[id]
+	if !ok {
+		if o, isObj := tc.nodeDoc[id].(ast.Object); isObj {
+			t = ast.NewTerm(o)
+		}
+		tc.ends[id] = t
+	}
+	return t
 }
 
 // node is the term of node ID id.
@@ -420,7 +450,7 @@ func init() {
 	// every input (ast.InternedTerm returns these without allocating).
 	ast.InternStringTerm(append([]string{
 		"id", "kind", "namespace", "name", "pods", "labels", "entities", "cidr", "fqdn", "display", "denied_only",
-		"src", "dst", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
+		"src", "dst", "src_node", "dst_node", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
 		"workload", "entity",
 		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
 	}, ir.EdgeVocabulary...)...)

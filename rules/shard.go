@@ -164,7 +164,7 @@ func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 		}
 	}
 	edges := make(map[string]any, len(s.edges))
-	tc := newTermCache()
+	tc := newTermCache(sh.nodes)
 	for _, id := range s.edges {
 		e := g.Edges[id]
 		edges[id] = edgeInput(id, e, tc)

@@ -29,7 +29,11 @@ edges := {e.id: e | some e in [
 	edge("wl:shop/api", "wl:shop/web", "TCP", 40000, {}),
 ]}
 
-ir := {"ir_version": 2, "nodes": nodes, "edges": edges}
+ir := complete({"ir_version": 2, "nodes": nodes, "edges": edges})
+
+# complete(x) gives each edge of x its src_node and dst_node, as ppc's
+# input does: a test that adds nodes or edges passes its input through it.
+complete(x) := object.union(x, {"edges": {id: object.union(e, {"src_node": x.nodes[e.src], "dst_node": x.nodes[e.dst]}) | some id, e in x.edges}})
 
 web_api := "wl:shop/web -> wl:shop/api TCP/8080"
 

@@ -152,10 +152,10 @@ test_any_by_default if {
 # request (a raw TCP client): no HTTP rule on that port at all, a warning.
 test_non_http_traffic_on_the_port_keeps_l4 if {
 	raw := {"id": "wl:shop/masked -> wl:shop/api TCP/8080", "src": "wl:shop/masked", "dst": "wl:shop/api", "protocol": "TCP", "port": 8080, "flows": 1, "verdicts": {"FORWARDED": 1}, "direction": {"is_reply": 1}}
-	other := json.patch(http_ir, [
+	other := fx.complete(json.patch(http_ir, [
 		{"op": "add", "path": ["nodes", "wl:shop/db"], "value": fx.wl("shop", "db")},
 		{"op": "add", "path": ["edges", "wl:shop/db -> wl:shop/api TCP/8080"], "value": object.union(raw, {"id": "wl:shop/db -> wl:shop/api TCP/8080", "src": "wl:shop/db"})},
-	])
+	]))
 	p := synth.policies["shop/api"] with input as other with data.ppc.config.l7 as observed
 	every r in p.ingress {
 		not r.toPorts[0].rules
@@ -167,10 +167,10 @@ test_non_http_traffic_on_the_port_keeps_l4 if {
 
 # ---- toFQDNs from observed names -----------------------------------------------
 
-fqdn_ir(names) := json.patch(fx.ir, array.concat(
+fqdn_ir(names) := fx.complete(json.patch(fx.ir, array.concat(
 	[{"op": "add", "path": ["nodes", sprintf("fqdn:%s", [n])], "value": {"id": sprintf("fqdn:%s", [n]), "kind": "fqdn", "fqdn": n}} | some n in names],
 	[{"op": "add", "path": ["edges", sprintf("wl:shop/web -> fqdn:%s TCP/443", [n])], "value": {"id": sprintf("wl:shop/web -> fqdn:%s TCP/443", [n]), "src": "wl:shop/web", "dst": sprintf("fqdn:%s", [n]), "protocol": "TCP", "port": 443, "flows": 1, "verdicts": {"FORWARDED": 1}, "direction": {"tcp_flags": 1}}} | some n in names],
-))
+)))
 
 fqdn_rule(names, mode) := [r |
 	p := synth.policies["shop/web"] with input as fqdn_ir(names) with data.ppc.config.dns.names as mode

@@ -48,8 +48,9 @@ exclusion_reasons[id] contains why if {
 
 exclusion_reasons[id] contains why if {
 	some id, e in input.edges
+	e.port >= ephemeral_from
+	e.port <= ephemeral_to
 	e.protocol in lib.l4_protocols
-	ephemeral(e.port)
 	not listening_evidence(e)
 	why := sprintf("port %d is in the ephemeral range and no connection shows %s listening on it (a reply read as a request?)", [e.port, e.dst])
 }
@@ -57,12 +58,13 @@ exclusion_reasons[id] contains why if {
 # A complete object (evaluated once), so each lookup is O(1).
 excluded_edge := {id: concat("; ", sort(rs)) | some id, rs in exclusion_reasons}
 
-# ephemeral(p): p is in the range clients take their ports from (config
-# ephemeral_ports, Linux's default 32768-60999).
-ephemeral(p) if {
-	p >= ephemeral_range.from
-	p <= ephemeral_range.to
-}
+# ephemeral_from and ephemeral_to bound the range clients take their
+# ports from (config ephemeral_ports, Linux's default 32768-60999). (Each
+# edge's port is compared first: most are not in it, and that is one
+# expression.)
+ephemeral_from := ephemeral_range.from
+
+ephemeral_to := ephemeral_range.to
 
 ephemeral_range := lib.setting("ephemeral_ports", {"from": 32768, "to": 60999})
 
@@ -77,24 +79,18 @@ listening_evidence(e) if {
 
 # ---- peers ----------------------------------------------------------------
 
-# peer describes how a rule names node id when seen from a policy in
-# namespace ns: {"kind": "endpoints"|"entities"|"cidr"|"fqdn", "value": …}:
-# node_peers[id], with the peer's namespace added to the selector of a
-# workload in another namespace.
-peer(id, ns) := p if {
-	input.nodes[id].namespace != ns
-	p := cross_peers[id]
-} else := node_peers[id]
-
-# cross_peers[id] is how a policy of another namespace names workload id:
-# node_peers[id] with the workload's namespace label. A complete object
-# over the nodes of this evaluation, so that each edge's peer is a lookup
-# rather than a new selector.
-cross_peers := {id: {"kind": "endpoints", "value": object.union(p.value, {lib.namespace_key: n.namespace})} |
+# A peer is how a rule names a node: [kind, value], kind "endpoints"
+# (value: an endpoint selector, {"matchLabels": …}), "entities", "cidr"
+# or "fqdn" (value: the entity, prefix or name). node_peers[id] names it
+# from a policy of its own namespace; far_peers[id] from a policy of
+# another namespace, which adds a workload's namespace label to its
+# selector. Both are complete objects over the nodes of this evaluation,
+# so that each edge's peer is a lookup rather than a new selector.
+far_peers := object.union(node_peers, {id: ["endpoints", {"matchLabels": object.union(sel.matchLabels, {lib.namespace_key: n.namespace})}] |
 	some id, n in input.nodes
-	p := node_peers[id]
-	p.kind == "endpoints"
-}
+	[kind, sel] := node_peers[id]
+	kind == "endpoints"
+})
 
 # node_peers[id] is how a rule names node id from its own namespace
 # (undefined for a node no rule can name). A complete object: each node's
@@ -103,23 +99,23 @@ node_peers := input.shard.context.node_peers if {
 	input.shard
 } else := {id: p | some id, n in input.nodes; p := node_peer(id, n)}
 
-node_peer(id, n) := {"kind": "endpoints", "value": object.union(identity.selector[id], cluster_label(n))} if {
+node_peer(id, n) := ["endpoints", {"matchLabels": object.union(identity.selector[id], cluster_label(n))}] if {
 	n.kind == "workload"
 }
 
-node_peer(_, n) := {"kind": "entities", "value": entity(n)} if n.kind == "entity"
+node_peer(_, n) := ["entities", entity(n)] if n.kind == "entity"
 
-node_peer(_, n) := {"kind": "cidr", "value": n.cidr} if {
+node_peer(_, n) := ["cidr", n.cidr] if {
 	n.kind == "cidr"
 	lib.setting("world_peers", "cidr") == "cidr"
 }
 
-node_peer(_, n) := {"kind": "entities", "value": "world"} if {
+node_peer(_, n) := ["entities", "world"] if {
 	n.kind in {"cidr", "fqdn"}
 	lib.setting("world_peers", "cidr") == "entity"
 }
 
-node_peer(_, n) := {"kind": "fqdn", "value": n.fqdn} if {
+node_peer(_, n) := ["fqdn", n.fqdn] if {
 	n.kind == "fqdn"
 	lib.setting("world_peers", "cidr") == "cidr"
 	regex.match(`^[-a-zA-Z0-9_.]+$`, n.fqdn)
@@ -145,14 +141,16 @@ entity(n) := es[0] if {
 # cannot be written as a rule of the policy at its destination (source).
 # Whether a node can be named as a peer does not depend on the namespace
 # of the policy naming it, so it is decided once per node (unpeerable),
-# and each edge costs a lookup.
+# and each edge costs a lookup (none when every node can be named).
 unexpressible_ingress := {id: peer_problem(e.src) |
+	count(unpeerable) > 0
 	some id, e in input.edges
 	unpeerable[e.src]
 	identity.selector[e.dst]
 }
 
 unexpressible_egress := {id: peer_problem(e.dst) |
+	count(unpeerable) > 0
 	some id, e in input.edges
 	unpeerable[e.dst]
 	identity.selector[e.src]
@@ -299,22 +297,30 @@ public_port := {k: n |
 	min > 0
 	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] |
 		some [g, e] in ingress_side
-		input.nodes[e.src].kind == "cidr"
+		e.src_node.kind == "cidr"
 	])
 	n := count(srcs)
 	n >= min
 }
 
-# edge_peer is peer() for the far end of an edge of group g's side.
-edge_peer(e, g, ns, "ingress") := {"kind": "entities", "value": "world"} if {
-	input.nodes[e.src].kind == "cidr"
+# ingress_peer(e, g) is the peer group g's ingress rule names the source
+# of edge e by; egress_peer(e, g) its egress rule the destination.
+# (The ends' namespaces compare as equal when both are in one namespace;
+# a node outside every namespace, such as an entity, is named alike from
+# any policy.)
+ingress_peer(e, g) := ["entities", "world"] if {
+	e.src_node.kind == "cidr"
 	public_port[[g, e.protocol, e.port]]
-} else := peer(e.src, ns)
+} else := node_peers[e.src] if {
+	e.src_node.namespace == e.dst_node.namespace
+} else := far_peers[e.src]
 
-edge_peer(e, g, ns, "egress") := {"kind": "cidr", "value": p} if {
-	input.nodes[e.dst].kind == "cidr"
-	p := folded[[g, e.protocol, e.port, input.nodes[e.dst].cidr]]
-} else := peer(e.dst, ns)
+egress_peer(e, g) := ["cidr", p] if {
+	e.dst_node.kind == "cidr"
+	p := folded[[g, e.protocol, e.port, e.dst_node.cidr]]
+} else := node_peers[e.dst] if {
+	e.src_node.namespace == e.dst_node.namespace
+} else := far_peers[e.dst]
 
 # ---- unnamed world egress -------------------------------------------------
 
@@ -347,9 +353,8 @@ world_out := {k: {c | some c in cs} |
 	lib.setting("world_peers", "cidr") == "cidr"
 	some [k, cs] in lib.groups([[[g, e.protocol, e.port, b], c] |
 		some [g, e] in egress_side
-		n := input.nodes[e.dst]
-		n.kind == "cidr"
-		c := n.cidr
+		e.dst_node.kind == "cidr"
+		c := e.dst_node.cidr
 		endswith(c, sprintf("/%d", [host_len(c)]))
 		l := fold_len(c)
 		l > 0
@@ -390,26 +395,35 @@ covering(cs, b) := network(c0, max(lens)) if {
 # are merged per peer, sorted and split into chunks of max_ports_per_rule;
 # peers of one kind that are allowed exactly the same ports share a rule;
 # ICMP gets rules of its own (Cilium forbids icmps and toPorts in one
-# rule). Rules are ordered by peer kind, then ports; ICMP rules last.
-section_rules := {k: [x[count(x) - 1] | some x in items] |
+# rule). Rules are ordered by peer kind, then ports; ICMP rules last
+# (each item is [kind, sort key, rule]).
+section_rules := {k: [r | some [_, _, r] in items] |
 	some [k, items] in lib.groups(array.concat(array.concat(l4_rules, icmp_rules), http_rules))
 }
 
-# ruled are the side edges written as L3/L4 rules of their section,
-# [group, side, edge]: egress to the DNS servers is left to dns_rule,
-# ingress with HTTP rules to http_rules, ingress from the nodes to the
-# clusterwide node baseline.
-ruled := array.concat(
-	[[g, "ingress", e] | some [g, e] in ingress_side; not http_side_edge("ingress", e); not node_side_edge("ingress", e)],
-	[[g, "egress", e] | some [g, e] in egress_side; not dns_edge(e)],
-)
+# ruled_ingress is the ingress side without the edges other rules allow:
+# those with HTTP rules (http_rules) and those from the nodes (the
+# clusterwide node baseline). With neither configured, it is the whole
+# side (no pass over it). On egress, the edges to the DNS servers are
+# left to dns_rule (see peer_ports).
+ruled_ingress := ingress_side if {
+	not http_observed
+	not clusterwide_nodes
+} else := [[g, e] | some [g, e] in ingress_side; not http_side_edge("ingress", e); not node_side_edge("ingress", e)]
 
 # peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
 # section; peer_icmps the same for ICMP fields.
-peer_ports := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespace, side)], [e.port, e.protocol]] |
-	some [g, side, e] in ruled
-	lib.l4_protocols[e.protocol]
-])
+peer_ports := lib.groups(array.concat(
+	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] |
+		some [g, e] in ruled_ingress
+		lib.l4_protocols[e.protocol]
+	],
+	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] |
+		some [g, e] in egress_side
+		lib.l4_protocols[e.protocol]
+		not dns_edge(e)
+	],
+))
 
 # any_icmp: some edge is ICMP (most captures have none: then ruled is not
 # walked twice).
@@ -418,16 +432,25 @@ any_icmp if {
 	lib.icmp_family[e.protocol]
 }
 
-peer_icmps := lib.groups([[[g, side, edge_peer(e, g, identity.groups[g].namespace, side)], {"family": f, "type": e.port}] |
-	some [g, side, e] in ruled
-	f := lib.icmp_family[e.protocol]
-])
+# (An ICMP edge is never a DNS edge nor one with HTTP rules.)
+peer_icmps := lib.groups(array.concat(
+	[[[g, "ingress", ingress_peer(e, g)], {"family": f, "type": e.port}] |
+		any_icmp
+		some [g, e] in ruled_ingress
+		f := lib.icmp_family[e.protocol]
+	],
+	[[[g, "egress", egress_peer(e, g)], {"family": f, "type": e.port}] |
+		any_icmp
+		some [g, e] in egress_side
+		f := lib.icmp_family[e.protocol]
+	],
+))
 
 # l4_rules: [[group, side], [kind, ports, rule]], one rule per peer kind
 # and port set, its peers listed together.
 l4_rules := [[[g, side], [kind, ts, r]] |
-	some [[g, side, kind, ts], values] in lib.groups([[[g, side, p.kind, ts], p.value] | some [[g, side, p], ts] in peer_ports])
-	r := object.union(peer_field(kind, values, side), {"toPorts": to_ports(ts)})
+	some [[g, side, kind, ts], values] in lib.groups([[[g, side, kind, ts], v] | some [[g, side, [kind, v]], ts] in peer_ports])
+	r := peer_rule(kind, values, side, "toPorts", to_ports(ts))
 ]
 
 # to_ports renders sorted [port, protocol] tuples as toPorts entries of at
@@ -437,26 +460,28 @@ to_ports(ts) := [{"ports": c} | some c in lib.chunk([lib.port_entry(t) | some t 
 
 max_ports := lib.setting("max_ports_per_rule", 40)
 
-icmp_rules := [[[g, side], ["~icmp", kind, fs, i, r]] |
+icmp_rules := [[[g, side], ["~icmp", [kind, fs, i], r]] |
 	any_icmp
-	some [[g, side, kind, fs], values] in lib.groups([[[g, side, p.kind, fs], p.value] | some [[g, side, p], fs] in peer_icmps])
+	some [[g, side, kind, fs], values] in lib.groups([[[g, side, kind, fs], v] | some [[g, side, [kind, v]], fs] in peer_icmps])
 	some i, c in lib.chunk(fs, 40)
-	r := object.union(peer_field(kind, values, side), {"icmps": [{"fields": c}]})
+	r := peer_rule(kind, values, side, "icmps", [{"fields": c}])
 ]
 
-peer_field("endpoints", vs, "ingress") := {"fromEndpoints": [{"matchLabels": v} | some v in vs]}
+# peer_rule(kind, vs, side, k, x) is the rule of side naming the values
+# vs of peers of one kind, with field k (toPorts, icmps) x.
+peer_rule("endpoints", vs, "ingress", k, x) := {"fromEndpoints": vs, k: x}
 
-peer_field("entities", vs, "ingress") := {"fromEntities": vs}
+peer_rule("entities", vs, "ingress", k, x) := {"fromEntities": vs, k: x}
 
-peer_field("cidr", vs, "ingress") := {"fromCIDR": vs}
+peer_rule("cidr", vs, "ingress", k, x) := {"fromCIDR": vs, k: x}
 
-peer_field("endpoints", vs, "egress") := {"toEndpoints": [{"matchLabels": v} | some v in vs]}
+peer_rule("endpoints", vs, "egress", k, x) := {"toEndpoints": vs, k: x}
 
-peer_field("entities", vs, "egress") := {"toEntities": vs}
+peer_rule("entities", vs, "egress", k, x) := {"toEntities": vs, k: x}
 
-peer_field("cidr", vs, "egress") := {"toCIDR": vs}
+peer_rule("cidr", vs, "egress", k, x) := {"toCIDR": vs, k: x}
 
-peer_field("fqdn", vs, "egress") := {"toFQDNs": fqdn_selectors(vs)}
+peer_rule("fqdn", vs, "egress", k, x) := {"toFQDNs": fqdn_selectors(vs), k: x}
 
 # fqdn_selectors: matchName for each name; with config dns.names
 # "observed", matchPattern "*.<parent>" for dns.fold_names or more names
@@ -522,19 +547,20 @@ http_requests := {k: reqs |
 	])
 }
 
-# http_rules: [[group, "ingress"], ["~http", kind, port, rules, rule]], one
-# rule per peer kind, port and set of HTTP rules, its peers listed together.
-http_rules := [[[g, "ingress"], ["~http", kind, port, rs, r]] |
+# http_rules: [[group, "ingress"], ["~http", [kind, port, rules], rule]],
+# one rule per peer kind, port and set of HTTP rules, its peers listed
+# together.
+http_rules := [[[g, "ingress"], ["~http", [kind, port, rs], r]] |
 	http_observed
-	some [[g, kind, port, rs], values] in lib.groups([[[g, p.kind, e.port, edge_http_rules(g, e)], p.value] |
+	some [[g, kind, port, rs], values] in lib.groups([[[g, kind, e.port, edge_http_rules(g, e)], v] |
 		some [g, e] in ingress_side
 		http_side_edge("ingress", e)
-		p := edge_peer(e, g, identity.groups[g].namespace, "ingress")
+		[kind, v] := ingress_peer(e, g)
 	])
-	r := object.union(peer_field(kind, values, "ingress"), {"toPorts": [{
+	r := peer_rule(kind, values, "ingress", "toPorts", [{
 		"ports": [{"port": format_int(port, 10), "protocol": "TCP"}],
 		"rules": {"http": rs},
-	}]})
+	}])
 ]
 
 # edge_http_rules(g, e) are the rules.http entries for the requests of edge
@@ -666,10 +692,11 @@ dns_clients := {g | some [g, e] in egress_side; dns_or_fqdn(e)}
 
 dns_or_fqdn(e) if dns_edge(e)
 
-dns_or_fqdn(e) if input.nodes[e.dst].kind == "fqdn"
+dns_or_fqdn(e) if e.dst_node.kind == "fqdn"
 
-# reaching are the groups with egress beyond the DNS servers.
-reaching := {g | some [g, "egress", _] in ruled}
+# reaching are the groups with egress beyond the DNS servers (rules
+# other than dns_rule).
+reaching := {g | some [g, "egress"], _ in section_rules}
 
 nonempty(rules) := rules if count(rules) > 0
 

@@ -103,7 +103,7 @@ test_public_service_opens_port_to_world if {
 	srcs := [sprintf("cidr:198.51.100.%d/32", [i]) | some i in numbers.range(1, 5)]
 	nodes := object.union(fx.nodes, {id: {"id": id, "kind": "cidr", "cidr": trim_prefix(id, "cidr:")} | some id in srcs})
 	edges := object.union(fx.edges, {e.id: e | some s in srcs; e := fx.edge(s, "wl:shop/web", "TCP", 443, {"tcp_flags": 1})})
-	p := synth.policies["shop/web"] with input as {"nodes": nodes, "edges": edges}
+	p := synth.policies["shop/web"] with input as fx.complete({"nodes": nodes, "edges": edges})
 	{"fromEntities": ["world"], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]} in p.ingress
 }
 
@@ -111,7 +111,7 @@ test_unnamed_addresses_fold_into_a_prefix if {
 	dsts := ["cidr:192.0.2.10/32", "cidr:192.0.2.20/32"]
 	nodes := object.union(fx.nodes, {id: {"id": id, "kind": "cidr", "cidr": trim_prefix(id, "cidr:")} | some id in dsts})
 	edges := object.union(fx.edges, {e.id: e | some d in dsts; e := fx.edge("wl:shop/web", d, "TCP", 5432, {"tcp_flags": 1})})
-	p := synth.policies["shop/web"] with input as {"nodes": nodes, "edges": edges}
+	p := synth.policies["shop/web"] with input as fx.complete({"nodes": nodes, "edges": edges})
 	{"toCIDR": ["192.0.2.0/27"], "toPorts": [{"ports": [{"port": "5432", "protocol": "TCP"}]}]} in p.egress
 }
 
@@ -163,10 +163,10 @@ test_node_baseline_clusterwide if {
 # policy's own namespace is not (test_ingress_from_observed_peer_only).
 test_peer_in_another_namespace_names_it if {
 	ledger_edge := fx.edge("wl:shop/api", "wl:billing/ledger", "TCP", 5432, {"tcp_flags": 1})
-	graph := object.union(fx.ir, {
+	graph := fx.complete(object.union(fx.ir, {
 		"nodes": {"wl:billing/ledger": fx.wl("billing", "ledger")},
 		"edges": {ledger_edge.id: ledger_edge},
-	})
+	}))
 	ports := [{"ports": [{"port": "5432", "protocol": "TCP"}]}]
 	api := synth.policies["shop/api"] with input as graph
 	{"toEndpoints": [{"matchLabels": {"app": "ledger", "k8s:io.kubernetes.pod.namespace": "billing"}}], "toPorts": ports} in api.egress
@@ -201,7 +201,7 @@ test_shard_context_carries_multi_cluster if {
 	c := synth.shard_context with input as fx.ir
 	c.multi_cluster == false
 	c.selector["wl:shop/api"] == {"app": "api"}
-	c.node_peers["cidr:203.0.113.7/32"] == {"kind": "cidr", "value": "203.0.113.7/32"}
+	c.node_peers["cidr:203.0.113.7/32"] == ["cidr", "203.0.113.7/32"]
 	c.dns_servers == {"wl:kube-system/coredns": true}
 	shard := object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": object.union(c, {"multi_cluster": true})}})
 	data.ppc.identity.multi_cluster with input as shard
