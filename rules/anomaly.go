@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"sort"
 
@@ -59,6 +60,7 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 	}
 	tc := newTermCache(nodes)
 	in := inputDoc(nodes, edgesInput(g.Edges, tc))
+	in["protocols"] = protocolCounts(maps.Values(g.Edges))
 	in["denied"] = edgesInput(g.Denied, tc)
 	for k, v := range aggregates(g) {
 		in[k] = v

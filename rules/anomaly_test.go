@@ -159,6 +159,9 @@ func TestInputEdgeEnds(t *testing.T) {
 				n++
 			}
 		}
+		if got := js(in["protocols"]); got != `{"TCP":1}` {
+			t.Errorf("%s: protocols %s, want the one learned TCP edge", name, got)
+		}
 		if want := len(g.Edges); name == "anomaly" {
 			if want += len(g.Denied); n != want {
 				t.Errorf("%s: %d edges checked, want %d", name, n, want)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,7 +288,9 @@ func Input(g *ir.Graph) map[string]any {
 	for id, n := range g.Nodes {
 		nodes[id] = nodeInput(id, n)
 	}
-	return inputDoc(nodes, edgesInput(g.Edges, newTermCache(nodes)))
+	in := inputDoc(nodes, edgesInput(g.Edges, newTermCache(nodes)))
+	in["protocols"] = protocolCounts(maps.Values(g.Edges))
+	return in
 }
 
 // edgesInput converts edges with edgeInput.
@@ -296,6 +300,21 @@ func edgesInput(es map[string]*ir.Edge, tc *termCache) map[string]any {
 		edges[id] = edgeInput(id, e, tc)
 	}
 	return edges
+}
+
+// protocolCounts is input.protocols: how many of the edges use each
+// protocol (so that a pack asks whether any edge is ICMP without a pass
+// over them).
+func protocolCounts(es iter.Seq[*ir.Edge]) map[string]any {
+	n := map[string]int{}
+	for e := range es {
+		n[e.Protocol]++
+	}
+	out := make(map[string]any, len(n))
+	for p, c := range n {
+		out[p] = c
+	}
+	return out
 }
 
 func inputDoc(nodes, edges map[string]any) map[string]any {

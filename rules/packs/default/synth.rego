@@ -47,9 +47,11 @@ exclusion_reasons[id] contains why if {
 }
 
 exclusion_reasons[id] contains why if {
+	lo := ephemeral_from
+	hi := ephemeral_to
 	some id, e in input.edges
-	e.port >= ephemeral_from
-	e.port <= ephemeral_to
+	e.port >= lo
+	e.port <= hi
 	e.protocol in lib.l4_protocols
 	not listening_evidence(e)
 	why := sprintf("port %d is in the ephemeral range and no connection shows %s listening on it (a reply read as a request?)", [e.port, e.dst])
@@ -60,8 +62,8 @@ excluded_edge := {id: concat("; ", sort(rs)) | some id, rs in exclusion_reasons}
 
 # ephemeral_from and ephemeral_to bound the range clients take their
 # ports from (config ephemeral_ports, Linux's default 32768-60999). (Each
-# edge's port is compared first: most are not in it, and that is one
-# expression.)
+# edge's port is compared first, with the bounds read once before the
+# loop: most ports are not in it, and that is one expression.)
 ephemeral_from := ephemeral_range.from
 
 ephemeral_to := ephemeral_range.to
@@ -267,10 +269,17 @@ parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
 # edge's destination (ingress) or source (egress). Everything below groups
 # these two lists (ppc.group_by), so synthesis is one pass over the edges
 # however they are spread over groups; a table of one side walks only
-# that side's list.
-ingress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.dst]; not excluded_edge[id]]
+# that side's list. (Rules a loop reads are bound to a variable before
+# it: a rule's value is looked up once, not per edge.)
+ingress_side := [[g, e] | m := identity.member; some e in allowed_edges; g := m[e.dst]]
 
-egress_side := [[g, e] | some id, e in input.edges; g := identity.member[e.src]; not excluded_edge[id]]
+egress_side := [[g, e] | m := identity.member; some e in allowed_edges; g := m[e.src]]
+
+# allowed_edges are the edges not excluded (one object.remove, rather than
+# a lookup per edge and side).
+allowed_edges := input.edges if {
+	count(excluded_edge) == 0
+} else := object.remove(input.edges, excluded_edge)
 
 # decided are the groups whose policies this evaluation decides: all of
 # them, unless ppc evaluates the pack per shard of namespaces
@@ -411,23 +420,35 @@ ruled_ingress := ingress_side if {
 	not clusterwide_nodes
 } else := [[g, e] | some [g, e] in ingress_side; not http_side_edge("ingress", e); not node_side_edge("ingress", e)]
 
+# l4_ingress and l4_egress are the sides' TCP, UDP and SCTP edges: the
+# sides as they are when no edge is ICMP.
+l4_ingress := ruled_ingress if {
+	not any_icmp
+} else := [x | some x in ruled_ingress; lib.l4_protocols[x[1].protocol]]
+
+l4_egress := egress_side if {
+	not any_icmp
+} else := [x | some x in egress_side; lib.l4_protocols[x[1].protocol]]
+
 # peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
 # section; peer_icmps the same for ICMP fields.
 peer_ports := lib.groups(array.concat(
-	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] |
-		some [g, e] in ruled_ingress
-		lib.l4_protocols[e.protocol]
-	],
+	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_ingress],
 	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] |
-		some [g, e] in egress_side
-		lib.l4_protocols[e.protocol]
+		some [g, e] in l4_egress
 		not dns_edge(e)
 	],
 ))
 
-# any_icmp: some edge is ICMP (most captures have none: then ruled is not
-# walked twice).
+# any_icmp: some edge is ICMP (most captures have none). ppc counts the
+# edges by protocol (input.protocols); an input without it is scanned.
 any_icmp if {
+	some p, _ in lib.icmp_family
+	input.protocols[p] > 0
+}
+
+any_icmp if {
+	not input.protocols
 	some e in input.edges
 	lib.icmp_family[e.protocol]
 }
@@ -682,7 +703,7 @@ ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "
 egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "egress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
-	dns_rules := [dns_rule_of(g) | needs_dns_rule(g in dns_clients); not clusterwide_dns]
+	dns_rules := [dns_rule_of(g) | needs_dns_rule(g); not clusterwide_dns]
 	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "egress"]], [])))
 }
 
@@ -702,9 +723,17 @@ nonempty(rules) := rules if count(rules) > 0
 
 nonempty(rules) := isolate if count(rules) == 0
 
-needs_dns_rule(_) if object.get(dns, "always", true) == true
+# needs_dns_rule(g): group g's egress gets the DNS rule: always (config
+# dns.always, the default), else when it was seen resolving names
+# (dns_clients, a pass over the egress side that dns.always skips).
+needs_dns_rule(_) if dns_always
 
-needs_dns_rule(true)
+needs_dns_rule(g) if {
+	not dns_always
+	dns_clients[g]
+}
+
+dns_always if object.get(dns, "always", true) == true
 
 # clusterwide_dns: config dns.baseline "clusterwide" writes the DNS rule
 # once, as a CiliumClusterwideNetworkPolicy selecting every endpoint that

@@ -219,3 +219,13 @@ test_unselectable_workload_warned_when_on_an_edge if {
 	objects := {w.object | some w in ws; contains(w.msg, "gets no policy")}
 	objects == {"wl:shop/masked"}
 }
+
+# any_icmp reads ppc's count of the edges by protocol, and scans the edges
+# of an input without one.
+test_any_icmp_from_protocol_counts if {
+	synth.any_icmp with input as fx.ir
+	synth.any_icmp with input as object.union(fx.ir, {"protocols": {"TCP": 5, "ICMPv4": 1}})
+	not synth.any_icmp with input as object.union(fx.ir, {"protocols": {"TCP": 5, "UDP": 1}})
+	no_icmp := object.filter(fx.edges, [id | some id, e in fx.edges; e.protocol != "ICMPv4"])
+	not synth.any_icmp with input as object.union(object.remove(fx.ir, ["edges"]), {"edges": no_icmp})
+}
