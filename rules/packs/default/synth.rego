@@ -354,29 +354,41 @@ network(c, l) := p if {
 	some p in net.cidr_merge([sprintf("%s/%d", [split(c, "/")[0], l])])
 }
 
-# world_out[[g, protocol, port, bucket]] are the unnamed addresses (/32,
-# /128) group g reaches on that port, by the fold-length prefix they are in.
-# These are complete objects, evaluated once, so that the lookup per edge
-# in edge_peer is O(1).
-world_out := {k: {c | some c in cs} |
+# fold_chain[c] are the prefixes that hold unnamed address c (a /32 or
+# /128 CIDR node that folding applies to), longest first: index i is the
+# prefix of host_len(c) - i bits, down to the fold length (the last, its
+# bucket). A complete object over the nodes: an address's prefixes are
+# computed once, however many groups reach it.
+fold_chain := {c: [network(c, l) | some l in numbers.range(h, f)] |
 	lib.setting("world_peers", "cidr") == "cidr"
-	some [k, cs] in lib.groups([[[g, e.protocol, e.port, b], c] |
+	some n in input.nodes
+	n.kind == "cidr"
+	c := n.cidr
+	h := host_len(c)
+	endswith(c, sprintf("/%d", [h]))
+	f := fold_len(c)
+	f > 0
+	f < h
+}
+
+# world_out[[g, protocol, port, bucket]] are the unnamed addresses group g
+# reaches on that port, by the fold-length prefix they are in. These are
+# complete objects, evaluated once, so that the lookup per edge in
+# egress_peer is O(1).
+world_out := {k: {c | some c in cs} |
+	chains := fold_chain
+	some [k, cs] in lib.groups([[[g, e.protocol, e.port, chain[count(chain) - 1]], c] |
 		some [g, e] in egress_side
-		e.dst_node.kind == "cidr"
 		c := e.dst_node.cidr
-		endswith(c, sprintf("/%d", [host_len(c)]))
-		l := fold_len(c)
-		l > 0
-		l < host_len(c)
-		b := network(c, l)
+		chain := chains[c]
 	])
 }
 
 # fold_sets[[g, protocol, port, prefix]] are the addresses folded into prefix.
 fold_sets := {[g, proto, port, p]: cs |
-	some [g, proto, port, b], cs in world_out
+	some [g, proto, port, _], cs in world_out
 	count(cs) >= object.get(fold, "min_addresses", 2)
-	p := covering(cs, b)
+	p := covering(cs)
 }
 
 folded := {[g, proto, port, c]: p |
@@ -384,15 +396,15 @@ folded := {[g, proto, port, c]: p |
 	some c in cs
 }
 
-# covering(cs, b) is the smallest prefix inside b that holds every
-# address of cs.
-covering(cs, b) := network(c0, max(lens)) if {
+# covering(cs) is the smallest prefix that holds every address of cs
+# (addresses of one bucket: their chains end alike): the first prefix of
+# their chains that all of them share.
+covering(cs) := fold_chain[c0][min(shared)] if {
 	c0 := min(cs)
-	lens := [l |
-		some l in numbers.range(host_len(c0), to_number(split(b, "/")[1]))
-		p := network(c0, l)
+	shared := [i |
+		some i, p in fold_chain[c0]
 		every c in cs {
-			net.cidr_contains(p, c)
+			fold_chain[c][i] == p
 		}
 	]
 }

@@ -229,3 +229,15 @@ test_any_icmp_from_protocol_counts if {
 	no_icmp := object.filter(fx.edges, [id | some id, e in fx.edges; e.protocol != "ICMPv4"])
 	not synth.any_icmp with input as object.union(object.remove(fx.ir, ["edges"]), {"edges": no_icmp})
 }
+
+# covering: the smallest prefix holding every address of a fold set, from
+# the addresses' prefix chains (IPv4 and IPv6).
+test_covering_prefix if {
+	cidrs := ["198.51.100.3/32", "198.51.100.200/32", "198.51.100.64/32", "198.51.100.127/32", "2001:db8::1/128", "2001:db8::ff/128"]
+	graph := {"nodes": {sprintf("cidr:%s", [c]): {"id": sprintf("cidr:%s", [c]), "kind": "cidr", "cidr": c} | some c in cidrs}, "edges": {}}
+	synth.covering({"198.51.100.3/32", "198.51.100.200/32"}) == "198.51.100.0/24" with input as graph
+	synth.covering({"198.51.100.64/32", "198.51.100.127/32"}) == "198.51.100.64/26" with input as graph
+	synth.covering({"2001:db8::1/128", "2001:db8::ff/128"}) == "2001:db8::/120" with input as graph
+	synth.fold_chain["198.51.100.3/32"][0] == "198.51.100.3/32" with input as graph
+	count(synth.fold_chain["198.51.100.3/32"]) == 9 with input as graph
+}
