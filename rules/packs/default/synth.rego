@@ -220,24 +220,31 @@ dns_rule_of(g) := object.union(dns_rule, {"toPorts": [object.union(dns_rule.toPo
 # dns_names[g] are the names group g was seen looking up (Hubble's DNS
 # records on its edges to the DNS servers) or reaching (toFQDNs peers).
 dns_names[g] contains name if {
-	object.get(dns, "names", "any") == "observed"
+	names_observed
 	some [g, e] in egress_side
 	dns_edge(e)
 	some name in object.get(e, ["l7", "dns"], [])
 }
 
-dns_names[g] contains input.nodes[e.dst].fqdn if {
-	object.get(dns, "names", "any") == "observed"
+dns_names[g] contains e.dst_node.fqdn if {
+	names_observed
 	some [g, e] in egress_side
-	input.nodes[e.dst].kind == "fqdn"
+	e.dst_node.kind == "fqdn"
 }
 
-dns_names_rules[g] := sort(array.concat(
-	[{"matchPattern": p} | some p in object.get(dns, "local_patterns", ["**.cluster.local"])],
-	[x | some x in dns_name_matches(names)],
-)) if {
+names_observed if object.get(dns, "names", "any") == "observed"
+
+# dns_names_rules[g] are group g's rules.dns (a complete object, evaluated
+# once: each policy's lookup is O(1), and nothing at all is evaluated
+# unless dns.names is "observed").
+dns_names_rules := {g: rules |
+	names_observed
 	some g, names in dns_names
 	count(names) > 0
+	rules := sort(array.concat(
+		[{"matchPattern": p} | some p in object.get(dns, "local_patterns", ["**.cluster.local"])],
+		[x | some x in dns_name_matches(names)],
+	))
 }
 
 # dns_name_matches(names): matchPattern "*.<parent>" for a parent domain
@@ -683,14 +690,15 @@ blank(segs, i) := array.concat(array.slice(segs, 0, i), array.slice(segs, i + 1,
 # regex_escape quotes RE2's metacharacters.
 regex_escape(s) := regex.replace(s, `[\\.+*?()|\[\]{}^$]`, `\$0`)
 
-# dns_group(g): the group selects the cluster's DNS servers. Every pod must
-# reach them, and every egress section ppc writes allows it, but no capture
-# shows every client: unless config dns.ingress is "observed", their
-# ingress also allows the whole cluster on the DNS ports.
-dns_group(g) if {
+# dns_groups are the groups that select the cluster's DNS servers. Every
+# pod must reach them, and every egress section ppc writes allows it, but
+# no capture shows every client: unless config dns.ingress is "observed",
+# their ingress also allows the whole cluster on the DNS ports. (A
+# complete set: each policy's check is a lookup.)
+dns_groups := {g |
 	object.get(dns, "ingress", "cluster") in {"cluster", false}
-	some id in identity.members[g]
-	dns_servers[id]
+	some id in dns_servers
+	g := identity.member[id]
 }
 
 dns_ingress_rule := {
@@ -708,7 +716,7 @@ isolate := [{}]
 ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "ingress"]], [])} if {
 	grp := identity.groups[g]
 	not grp.namespace in hooks.exclude_ingress_namespace
-	dns_rules := [dns_ingress_rule | dns_group(g)]
+	dns_rules := [dns_ingress_rule | dns_groups[g]]
 	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "ingress"]], [])))
 }
 
@@ -939,7 +947,7 @@ warnings contains {"msg": "the cluster's DNS servers were seen reaching nothing:
 	some g, grp in identity.groups
 	decided[g]
 	subject_ns_ok(grp.namespace)
-	dns_group(g)
+	dns_groups[g]
 	not grp.namespace in hooks.exclude_egress_namespace
 	not reaching[g]
 }
