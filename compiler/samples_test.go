@@ -349,3 +349,25 @@ func TestToFQDNsFolded(t *testing.T) {
 		t.Errorf("replay allows %d of %d connections, %d of %d lookups", r.Allowed, r.Connections, r.RequestsAllowed, r.Requests)
 	}
 }
+
+// TestDecisionRulesDroppedAfterSynthesis: once synthesis has turned the
+// packs' rules into policies, the decisions keep their edges, exclusions
+// and warnings but not the rules' JSON; a compile that stops after decide
+// (what --dump decisions prints) keeps them.
+func TestDecisionRulesDroppedAfterSynthesis(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")
+	rulesOf := func(res *compiler.Result) (n, edges int) {
+		for _, pd := range res.Decisions.Policies {
+			n += len(pd.Ingress) + len(pd.Egress)
+			edges += len(pd.IngressEdges) + len(pd.EgressEdges)
+		}
+		return n, edges
+	}
+	decided := compile(t, []string{f}, compiler.Options{StopAfter: compiler.StageDecide})
+	whole := compile(t, []string{f}, compiler.Options{NoProbe: true})
+	kept, edges := rulesOf(decided)
+	dropped, wholeEdges := rulesOf(whole)
+	if kept == 0 || dropped != 0 || edges == 0 || wholeEdges != edges || len(whole.Policies) == 0 {
+		t.Errorf("rules after decide %d, after the whole compile %d (want none); edges %d and %d", kept, dropped, edges, wholeEdges)
+	}
+}
