@@ -145,16 +145,14 @@ shared_names := {sorted_names[i] |
 }
 
 # name[key] is the policy name of a group: prefix plus base name, with a
-# short hash of the selector when several groups would share the name.
-name[key] := n if {
-	some key, g in groups
+# short hash of the selector when several groups would share the name. (A
+# complete object: each policy's lookup is O(1).)
+name := {key: group_name(g) | some key, g in groups}
+
+group_name(g) := n if {
 	n := plain_name(g)
 	not shared_names[[g.cluster, g.namespace, n]]
-}
-
-name[key] := n if {
-	some key, g in groups
-	shared_names[[g.cluster, g.namespace, plain_name(g)]]
+} else := n if {
 	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
 	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
 }

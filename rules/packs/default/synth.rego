@@ -739,9 +739,7 @@ dns_or_fqdn(e) if e.dst_node.kind == "fqdn"
 # other than dns_rule).
 reaching := {g | some [g, "egress"], _ in section_rules}
 
-nonempty(rules) := rules if count(rules) > 0
-
-nonempty(rules) := isolate if count(rules) == 0
+nonempty(rules) := rules if count(rules) > 0 else := isolate
 
 # needs_dns_rule(g): group g's egress gets the DNS rule: always (config
 # dns.always, the default), else when it was seen resolving names
@@ -888,9 +886,9 @@ policies[key] := pol if {
 
 # policy_key is "namespace/name", or "cluster/namespace/name" when the
 # flows span several clusters (each cluster gets its own policies).
-policy_key(grp, name) := concat("/", [grp.namespace, name]) if not identity.multi_cluster
-
-policy_key(grp, name) := concat("/", [grp.cluster, grp.namespace, name]) if identity.multi_cluster
+policy_key(grp, name) := concat("/", [grp.cluster, grp.namespace, name]) if {
+	identity.multi_cluster
+} else := concat("/", [grp.namespace, name])
 
 section(g, "ingress") := ingress_section(g)
 
