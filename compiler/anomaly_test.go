@@ -1,6 +1,7 @@
 package compiler_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/compiler/replay"
 	"github.com/policypilot/ppc/internal/flowgen"
+	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 	"github.com/policypilot/ppc/rules"
 )
@@ -267,5 +269,109 @@ func TestAnomalyBesideDecide(t *testing.T) {
 		if res.Anomalies != nil {
 			t.Errorf("%+v: anomalies %+v", opts, res.Anomalies)
 		}
+	}
+}
+
+// TestChunkedAnomaliesEqualWhole: the anomaly stage evaluated per chunk
+// of sources gives exactly the findings of one evaluation over the whole
+// graph, on the ground-truth scenarios (learned, with --include-denied,
+// and as explain's attempts), real samples and a flowgen capture, with
+// and without a baseline, under settings that make every default
+// detector fire; an organisation's Rego is never evaluated in chunks.
+func TestChunkedAnomaliesEqualWhole(t *testing.T) {
+	ctx := context.Background()
+	type capture struct {
+		name string
+		g    *ir.Graph
+	}
+	var captures []capture
+	var baselines []*ir.Graph
+	for _, probe := range []bool{false, true} {
+		f, _ := scenario(t, probe)
+		for _, denied := range []bool{false, true} {
+			opts := compiler.Options{StopAfter: compiler.StageNormalize}
+			opts.Learn.Lower.IncludeDenied = denied
+			g := compile(t, []string{f}, opts).Graph
+			captures = append(captures, capture{fmt.Sprintf("scenario probe=%v include-denied=%v", probe, denied), g})
+			if !probe && !denied {
+				baselines = append(baselines, g)
+			}
+		}
+		att, _, err := compiler.LearnAttempts(ctx, []string{f}, compiler.LearnOptions{}, agent.Defaults(), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		captures = append(captures, capture{fmt.Sprintf("attempts probe=%v", probe), att.Graph})
+	}
+	for _, f := range realSamples(t) {
+		captures = append(captures, capture{filepath.Base(f), compile(t, []string{f}, compiler.Options{StopAfter: compiler.StageNormalize}).Graph})
+	}
+	var b bytes.Buffer
+	if err := flowgen.Write(&b, flowgen.Config{Flows: 6000, Workloads: 60, Namespaces: 12, Peers: 12, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	gf := filepath.Join(t.TempDir(), "flowgen.json")
+	if err := os.WriteFile(gf, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	captures = append(captures, capture{"flowgen", compile(t, []string{gf}, compiler.Options{StopAfter: compiler.StageNormalize}).Graph})
+	// A baseline of a few namespaces' workloads only: every other
+	// namespace's traffic is new (quiet_namespace's baseline form).
+	small := irtest.Graph(irtest.Workload("shop", "web", "app=web"), irtest.Workload("default", "api", "app=api"), irtest.Edge("shop/web", "default/api", "TCP/8080"))
+	baselines = append(baselines, small)
+
+	sets := [][]string{
+		nil,
+		{"anomaly.single_port.min_connections=1", "anomaly.quiet_namespace.max_edges=3", "anomaly.quiet_namespace.max_connections=100",
+			"anomaly.quiet_namespace.min_namespaces=1", "anomaly.rare_edge.min_peers=1", "anomaly.rare_edge.min_peer_flows=1", "anomaly.rare_edge.max_flows=3",
+			"anomaly.scan.min_targets=2", "anomaly.repeated_drops.min_attempts=1", "anomaly.world_no_dns.ignore=[]"},
+	}
+	fired := map[string]bool{}
+	chunked := 0
+	for _, set := range sets {
+		whole, err := rules.NewEngine(ctx, rules.Options{Set: set, AnomalyChunkEdges: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []*rules.Engine
+		for _, per := range []int{1, 7, 50} {
+			e, err := rules.NewEngine(ctx, rules.Options{Set: set, AnomalyChunkEdges: per})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, e)
+		}
+		for _, c := range captures {
+			for _, base := range append([]*ir.Graph{nil}, baselines...) {
+				want, wantOmitted, err := whole.Anomalies(ctx, c.g, base)
+				if err != nil {
+					t.Fatal(c.name, err)
+				}
+				for _, f := range want {
+					fired[f.Detector] = true
+				}
+				for i, e := range parts {
+					got, omitted, err := e.Anomalies(ctx, c.g, base)
+					if err != nil {
+						t.Fatal(c.name, err)
+					}
+					if !reflect.DeepEqual(got, want) || omitted != wantOmitted {
+						t.Errorf("%s, %v, baseline %v, chunks of %d: %d findings (%d omitted), whole %d (%d)\nchunked: %+v\nwhole:   %+v",
+							c.name, set, base != nil, []int{1, 7, 50}[i], len(got), omitted, len(want), wantOmitted, got, want)
+					}
+				}
+				if len(c.g.Edges)+len(c.g.Denied) > 1 {
+					chunked++
+				}
+			}
+		}
+	}
+	for _, d := range []string{"scan", "repeated_drops", "rare_edge", "world_no_dns", "quiet_namespace", "single_port", "new_edge"} {
+		if !fired[d] {
+			t.Errorf("detector %s never fired: the comparison does not cover it", d)
+		}
+	}
+	if chunked == 0 {
+		t.Error("no capture was evaluated in chunks")
 	}
 }

@@ -1,11 +1,13 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -45,6 +47,41 @@ type Anomaly struct {
 // baseline snapshot, its nodes (ID to namespace, "" outside the cluster)
 // and edges (ID to true).
 func AnomalyInput(g, baseline *ir.Graph) map[string]any {
+	p, _ := newAnomalyPlan(g, baseline, 0) // whole: nothing is converted
+	return p.input(0)
+}
+
+// DefaultAnomalyChunkEdges is how many edges and denied attempts one
+// chunk of the anomaly stage's evaluation holds (see anomalyPlan). An
+// edge costs about 1 KB as OPA's value: a chunk's input stays tens of MB,
+// where a whole input of 500k connections was 460 MB.
+const DefaultAnomalyChunkEdges = 32768
+
+// anomalyPlan builds the anomaly stage's input, whole or in chunks of
+// sources. Evaluated per chunk, an input holds every node and the
+// aggregates over the whole graph (by_namespace, by_port, connections,
+// protocols, baseline), but only the chunk's sources in by_source and
+// only their edges and denied attempts in edges and denied. The union of
+// the chunks' findings is the whole evaluation's when each finding reads
+// the aggregates, the nodes, and edges or attempts of one source, the
+// one it is derived from (an edge and an attempt with one ID have one
+// source, so they are in one chunk): the default detectors do
+// (packs/default/anomaly.rego), and TestChunkedAnomaliesEqualWhole holds
+// them to it. A rule an organisation writes may read any edge, so only
+// the default pack's Rego is evaluated in chunks (Engine.Anomalies).
+type anomalyPlan struct {
+	g, baseline *ir.Graph
+	nodes       map[string]any // ID to ast.Object, complete
+	nodesVal    ast.Value
+	common      map[string]any           // what every chunk's input shares
+	bySource    map[string]any           // by_source's entries
+	chunks      [][]string               // sources of each chunk; nil: one input with all
+	from        map[string][2][]*ir.Edge // source to its edges and attempts
+}
+
+// newAnomalyPlan prepares g's anomaly input; per > 0 cuts it into chunks
+// of about per edges and attempts (one input when they all fit).
+func newAnomalyPlan(g, baseline *ir.Graph, per int) (*anomalyPlan, error) {
 	// Every node is complete before an edge holds it (termCache).
 	names := g.DisplayNames()
 	nodes := make(map[string]any, len(g.Nodes)+len(g.DeniedNodes))
@@ -58,13 +95,13 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 			nodes[id] = o
 		}
 	}
-	tc := newTermCache(nodes)
-	in := inputDoc(nodes, edgesInput(g.Edges, tc))
-	in["protocols"] = protocolCounts(maps.Values(g.Edges))
-	in["denied"] = edgesInput(g.Denied, tc)
-	for k, v := range aggregates(g) {
-		in[k] = v
-	}
+	p := &anomalyPlan{g: g, baseline: baseline, nodes: nodes}
+	agg := aggregates(g)
+	p.bySource = agg["by_source"].(map[string]any)
+	delete(agg, "by_source")
+	p.common = agg
+	p.common["ir_version"] = json.Number(fmt.Sprint(ir.Version))
+	p.common["protocols"] = protocolCounts(maps.Values(g.Edges))
 	if baseline != nil {
 		bn, be := map[string]any{}, map[string]any{}
 		for _, m := range []map[string]*ir.Node{baseline.Nodes, baseline.DeniedNodes} {
@@ -78,8 +115,79 @@ func AnomalyInput(g, baseline *ir.Graph) map[string]any {
 		for id := range baseline.Denied {
 			be[id] = true
 		}
-		in["baseline"] = map[string]any{"nodes": bn, "edges": be}
+		p.common["baseline"] = map[string]any{"nodes": bn, "edges": be}
 	}
+	if per <= 0 || len(g.Edges)+len(g.Denied) <= per {
+		return p, nil
+	}
+	p.from = map[string][2][]*ir.Edge{}
+	for i, m := range []map[string]*ir.Edge{g.Edges, g.Denied} {
+		for _, e := range m {
+			x := p.from[e.Src]
+			x[i] = append(x[i], e)
+			p.from[e.Src] = x
+		}
+	}
+	srcs := slices.Sorted(maps.Keys(p.from))
+	var cur []string
+	n := 0
+	for _, s := range srcs {
+		cur = append(cur, s)
+		x := p.from[s]
+		n += len(x[0]) + len(x[1])
+		if n >= per {
+			p.chunks = append(p.chunks, cur)
+			cur, n = nil, 0
+		}
+	}
+	if len(cur) > 0 {
+		p.chunks = append(p.chunks, cur)
+	}
+	// What the chunks share is converted for OPA once.
+	for k, v := range p.common {
+		val, err := ast.InterfaceToValue(v)
+		if err != nil {
+			return nil, fmt.Errorf("convert the anomaly input's %s for rule packs: %w", k, err)
+		}
+		p.common[k] = val
+	}
+	v, err := ast.InterfaceToValue(nodes)
+	if err != nil {
+		return nil, fmt.Errorf("convert the anomaly input's nodes for rule packs: %w", err)
+	}
+	p.nodesVal = v
+	return p, nil
+}
+
+// count is how many inputs the plan has.
+func (p *anomalyPlan) count() int { return max(1, len(p.chunks)) }
+
+// input is the plan's i-th input.
+func (p *anomalyPlan) input(i int) map[string]any {
+	tc := newTermCache(p.nodes)
+	in := maps.Clone(p.common)
+	if p.chunks == nil {
+		in["nodes"] = p.nodes
+		in["edges"] = edgesInput(p.g.Edges, tc)
+		in["denied"] = edgesInput(p.g.Denied, tc)
+		in["by_source"] = p.bySource
+		return in
+	}
+	in["nodes"] = p.nodesVal
+	edges, denied, bySource := map[string]any{}, map[string]any{}, map[string]any{}
+	for _, s := range p.chunks[i] {
+		x := p.from[s]
+		for _, e := range x[0] {
+			edges[e.ID] = edgeInput(e.ID, e, tc)
+		}
+		for _, e := range x[1] {
+			denied[e.ID] = edgeInput(e.ID, e, tc)
+		}
+		if b, ok := p.bySource[s]; ok {
+			bySource[s] = b
+		}
+	}
+	in["edges"], in["denied"], in["by_source"] = edges, denied, bySource
 	return in
 }
 
@@ -213,11 +321,45 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 	if err != nil {
 		return nil, 0, err
 	}
-	b, err := e.eval(ctx, pq, AnomalyInput(g, baseline), "data.ppc.anomaly.findings", "is it undefined?")
+	per := 0 // an organisation's Rego is evaluated whole (see anomalyPlan)
+	if e.defaultRego && e.anomalyChunkEdges >= 0 {
+		per = cmp.Or(e.anomalyChunkEdges, DefaultAnomalyChunkEdges)
+	}
+	plan, err := newAnomalyPlan(g, baseline, per)
 	if err != nil {
 		return nil, 0, err
 	}
-	findings, err = decodeAnomalies(b["findings"], g, baseline)
+	// The chunks run one after another: the stage holds one chunk's input
+	// and evaluation at a time.
+	var v any
+	var all []any
+	seen := map[string]bool{}
+	for i := range plan.count() {
+		b, err := e.eval(ctx, pq, plan.input(i), "data.ppc.anomaly.findings", "is it undefined?")
+		if err != nil {
+			if plan.count() > 1 {
+				err = fmt.Errorf("chunk %d of %d: %w", i+1, plan.count(), err)
+			}
+			return nil, 0, err
+		}
+		v = b["findings"]
+		xs, ok := v.([]any)
+		if plan.count() == 1 || !ok && v != nil {
+			break // decodeAnomalies reports a findings document of the wrong type
+		}
+		for _, x := range xs { // a finding of the aggregates alone is in every chunk
+			k, err := json.Marshal(x)
+			if err != nil {
+				return nil, 0, fmt.Errorf("rule packs' anomaly findings: %w", err)
+			}
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				all = append(all, x)
+			}
+		}
+		v = all
+	}
+	findings, err = decodeAnomalies(v, g, baseline)
 	if err != nil {
 		return nil, 0, fmt.Errorf("rule packs' anomaly findings break the contract: %w", err)
 	}
@@ -288,7 +430,10 @@ func decodeAnomalies(v any, g, baseline *ir.Graph) ([]Anomaly, error) {
 		if x.Subject != y.Subject {
 			return x.Subject < y.Subject
 		}
-		return x.Msg < y.Msg
+		if x.Msg != y.Msg {
+			return x.Msg < y.Msg
+		}
+		return slices.Compare(x.Edges, y.Edges) < 0
 	})
 	return out, nil
 }

@@ -108,7 +108,9 @@ type Engine struct {
 	// packs allow it.
 	defaultRego bool
 	shardEdges  int
-	shardable   lazyQuery
+	// anomalyChunkEdges: Options.AnomalyChunkEdges.
+	anomalyChunkEdges int
+	shardable         lazyQuery
 
 	// The anomaly stage's query.
 	anomaly lazyQuery
@@ -148,6 +150,11 @@ type Options struct {
 	// when the packs may be evaluated per shard of namespaces (0:
 	// DefaultShardEdges; negative: always evaluate the graph whole).
 	ShardEdges int
+	// AnomalyChunkEdges is how many edges and denied attempts one chunk of
+	// the anomaly stage's evaluation holds when only the default pack's
+	// Rego is loaded (0: DefaultAnomalyChunkEdges; negative: always
+	// evaluate the graph whole).
+	AnomalyChunkEdges int
 }
 
 // NewEngine layers the packs, compiles them once and prepares the
@@ -186,7 +193,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, compileError(err)
 	}
-	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, defaultRego: true}
+	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, anomalyChunkEdges: opts.AnomalyChunkEdges, defaultRego: true}
 	for _, p := range opts.Packs {
 		for _, m := range p.Modules {
 			if !m.Test {

@@ -14,6 +14,12 @@
 # {"nodes": {id: namespace}, "edges": {id: true}} of an earlier snapshot.
 # See rules/README.md.
 #
+# On a large graph ppc evaluates these detectors per chunk of sources
+# (rules/README.md, "The anomaly stage"): a finding may read the
+# aggregates, the nodes and the baseline, but the edges and attempts it
+# reads must all have one source, so that the chunk holding that source
+# finds it exactly as one evaluation over the whole graph would.
+#
 # Output (read by ppc):
 #   findings  set of {detector, score (0-100), subject (node ID), msg,
 #             edges (IDs of the edges and denied attempts behind it)}
