@@ -53,6 +53,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textsafe -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ir -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./reports -run '^$$' -fuzz '^FuzzFastYAML$$' -fuzztime $(FUZZTIME)
 
 BENCHSTAT = $(GO) tool benchstat
 

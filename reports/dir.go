@@ -111,7 +111,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 
 	// What is there: ppc's stale files, its temporary files of a run that
 	// died, and the resources the kustomizations list.
-	existing, err := scanDir(dir)
+	existing, err := scanDir(dir, want)
 	if err != nil {
 		removeEmpty(made)
 		return nil, err
@@ -289,8 +289,11 @@ type existingFile struct {
 }
 
 // scanDir lists the YAML files under dir (symbolic links and what they
-// point to are never touched) and ppc's temporary files.
-func scanDir(dir string) ([]existingFile, error) {
+// point to are never touched) and ppc's temporary files. A file at a path
+// in want is one this run writes: WriteDir only compares its content, so
+// it is not parsed to classify it (parsing every policy of a directory
+// ppc wrote before was most of the time rewriting it took).
+func scanDir(dir string, want map[string]bool) ([]existingFile, error) {
 	var out []existingFile
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -324,7 +327,9 @@ func scanDir(dir string) ([]existingFile, error) {
 			f := existingFile{rel: rel}
 			if info, err := d.Info(); err == nil && info.Size() <= maxOwnedFile {
 				if b, err := os.ReadFile(p); err == nil {
-					f.owned, f.resource = classify(b)
+					if !want[rel] { // a file this run writes is compared, not classified
+						f.owned, f.resource = classify(b)
+					}
 					f.content = b
 				}
 			}

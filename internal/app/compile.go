@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/policypilot/ppc/compiler"
@@ -63,8 +64,15 @@ func (c *Compile) Run(ctx context.Context, o IO) error {
 	if !c.Quiet {
 		reports.PrintCompileSummary(o.Stderr, res)
 	}
+	var write time.Duration // rendering YAML and writing it, after the stages
 	if c.Timings {
-		reports.PrintTimings(o.Stderr, res.Timings)
+		defer func() {
+			ts := res.Timings
+			if write > 0 {
+				ts = append(slices.Clip(ts), compiler.Timing{Stage: "write", Duration: write, Note: "YAML and files"})
+			}
+			reports.PrintTimings(o.Stderr, ts)
+		}()
 	}
 	if res.Diagnostics.HasErrors() {
 		fmt.Fprintf(o.Stderr, "ppc compile: %d errors; nothing written\n", res.Diagnostics.Count(ir.Error))
@@ -107,6 +115,7 @@ func (c *Compile) Run(ctx context.Context, o IO) error {
 			return err
 		}
 	}
+	start := time.Now()
 	if c.Output == "" {
 		b, err := reports.Stream(res.Docs)
 		if err == nil {
@@ -131,6 +140,7 @@ func (c *Compile) Run(ctx context.Context, o IO) error {
 			reports.PrintWritten(o.Stderr, wr, c.Output, o.Cwd)
 		}
 	}
+	write = time.Since(start)
 	if report != nil {
 		if err := writeFile(o, c.Report, report); err != nil {
 			return err
