@@ -69,25 +69,19 @@ type DirResult struct {
 func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	type file struct {
 		rel string // slash-separated, relative to dir
-		b   []byte
+		doc int    // the document it renders, or -1 for b
+		b   []byte // a kustomization's content
 	}
 	var files []file
 	want := map[string]bool{}
 	roots := map[string]bool{}
-	ys := make([][]byte, len(docs)) // rendered on every core
-	errs := make([]error, len(docs))
-	parallel.For(context.Background(), len(docs), func(i int) { ys[i], errs[i] = YAML(docs[i]) })
 	for i, d := range docs {
 		if d.Namespace != "" && !safeSegment(d.Namespace) || !safeSegment(d.Name) || d.Cluster != "" && !safeSegment(d.Cluster) {
 			return nil, fmt.Errorf("write %s/%s/%s: unsafe file name", d.Cluster, d.Namespace, d.Name)
 		}
-		b, err := ys[i], errs[i]
-		if err != nil {
-			return nil, err
-		}
 		rel, root := d.Path(), d.Cluster
 		roots[root] = true
-		files = append(files, file{rel, b})
+		files = append(files, file{rel: rel, doc: i})
 		want[rel] = true
 	}
 	res := &DirResult{}
@@ -118,7 +112,8 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 	}
 	var stale []string
 	resources := map[string][]string{} // root -> resources relative to it
-	current := map[string][]byte{}     // what the scan read, by path
+	current := map[string][]byte{}     // kustomizations' content, by path
+	present := map[string]bool{}       // the files of want that are there, to compare
 	for _, ex := range existing {
 		if ex.content != nil {
 			current[ex.rel] = ex.content
@@ -134,6 +129,7 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 				res.Removed = append(res.Removed, filepath.Join(dir, filepath.FromSlash(ex.rel)))
 			}
 		case want[ex.rel]:
+			present[ex.rel] = ex.comparable
 		case ex.owned:
 			stale = append(stale, ex.rel)
 			res.Removed = append(res.Removed, filepath.Join(dir, filepath.FromSlash(ex.rel)))
@@ -170,48 +166,88 @@ func WriteDir(dir string, docs []Doc, opts DirOptions) (*DirResult, error) {
 			q, _ := yaml.Marshal(r) // quoted when YAML would misread it
 			fmt.Fprintf(&k, "- %s", q)
 		}
-		files = append(files, file{rel, []byte(k.String())})
+		files = append(files, file{rel: rel, doc: -1, b: []byte(k.String())})
 		res.Kustomizations = append(res.Kustomizations, filepath.Join(dir, filepath.FromSlash(rel)))
 	}
-	type staged struct{ tmp, dst string }
-	var done []staged
+
+	// Every file is rendered, compared with what is there and, when it
+	// differs, staged next to its target, on every core, one file at a
+	// time: neither every file's YAML nor the old directory's content is
+	// held at once (at 5,000 policies both were hundreds of MB). Nothing
+	// is renamed into place before every file is staged.
+	if !opts.DryRun {
+		dirs := map[string]bool{}
+		for _, f := range files {
+			d := filepath.Dir(filepath.Join(dir, filepath.FromSlash(f.rel)))
+			if !dirs[d] {
+				dirs[d] = true
+				more, err := mkdirs(d)
+				made = append(made, more...)
+				if err != nil {
+					removeEmpty(made)
+					return nil, fmt.Errorf("write policies: %w", err)
+				}
+			}
+		}
+	}
+	changed := make([]bool, len(files))
+	tmps := make([]string, len(files))
+	errs := make([]error, len(files))
+	parallel.For(context.Background(), len(files), func(i int) {
+		f := files[i]
+		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
+		b := f.b
+		if f.doc >= 0 {
+			if b, errs[i] = YAML(docs[f.doc]); errs[i] != nil {
+				return
+			}
+			if present[f.rel] {
+				if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, b) {
+					return
+				}
+			}
+		} else if old, ok := current[f.rel]; ok && bytes.Equal(old, b) {
+			return
+		}
+		changed[i] = true
+		if !opts.DryRun {
+			if tmps[i], errs[i] = atomicfile.Stage(filepath.Dir(dst), b); errs[i] != nil {
+				errs[i] = fmt.Errorf("write %s: %w", dst, errs[i])
+			}
+		}
+	})
 	cleanup := func() {
-		for _, s := range done {
-			os.Remove(s.tmp)
+		for _, t := range tmps {
+			if t != "" {
+				os.Remove(t)
+			}
 		}
 		removeEmpty(made)
 	}
-	var changed []file
-	for _, f := range files {
-		if old, ok := current[f.rel]; ok && bytes.Equal(old, f.b) {
-			continue
+	for _, err := range errs {
+		if err != nil {
+			cleanup()
+			return nil, err
 		}
-		changed = append(changed, f)
-		res.Changed = append(res.Changed, filepath.Join(dir, filepath.FromSlash(f.rel)))
+	}
+	for i, f := range files {
+		if changed[i] {
+			res.Changed = append(res.Changed, filepath.Join(dir, filepath.FromSlash(f.rel)))
+		}
 	}
 	if opts.DryRun {
 		return res, nil
 	}
-	for _, f := range changed {
-		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
-		more, err := mkdirs(filepath.Dir(dst))
-		made = append(made, more...)
-		if err != nil {
-			cleanup()
-			return nil, fmt.Errorf("write policies: %w", err)
+	for i, f := range files {
+		if tmps[i] == "" {
+			continue
 		}
-		tmp, err := atomicfile.Stage(filepath.Dir(dst), f.b)
-		if err != nil {
+		dst := filepath.Join(dir, filepath.FromSlash(f.rel))
+		if err := os.Rename(tmps[i], dst); err != nil {
 			cleanup()
 			return nil, fmt.Errorf("write %s: %w", dst, err)
 		}
-		done = append(done, staged{tmp, dst})
-	}
-	for _, s := range done {
-		if err := os.Rename(s.tmp, s.dst); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("write %s: %w", s.dst, err)
-		}
+		tmps[i] = ""
 	}
 	var emptied []string
 	for _, rel := range stale {
@@ -285,14 +321,16 @@ type existingFile struct {
 	resource      bool // a Kubernetes object (apiVersion and kind)
 	kustomization bool
 	temp          bool   // a temporary file of ppc's
-	content       []byte // as read (YAML files up to maxOwnedFile)
+	content       []byte // as read (kustomizations; YAML files up to maxOwnedFile that this run does not write)
+	comparable    bool   // a file this run writes, small enough to compare (up to maxOwnedFile)
 }
 
 // scanDir lists the YAML files under dir (symbolic links and what they
 // point to are never touched) and ppc's temporary files. A file at a path
-// in want is one this run writes: WriteDir only compares its content, so
-// it is not parsed to classify it (parsing every policy of a directory
-// ppc wrote before was most of the time rewriting it took).
+// in want is one this run writes: WriteDir only compares its content,
+// when it has rendered the new one, so it is neither read nor parsed here
+// (parsing every policy of a directory ppc wrote before was most of the
+// time rewriting it took).
 func scanDir(dir string, want map[string]bool) ([]existingFile, error) {
 	var out []existingFile
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -326,11 +364,10 @@ func scanDir(dir string, want map[string]bool) ([]existingFile, error) {
 		case strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml"):
 			f := existingFile{rel: rel}
 			if info, err := d.Info(); err == nil && info.Size() <= maxOwnedFile {
-				if b, err := os.ReadFile(p); err == nil {
-					if !want[rel] { // a file this run writes is compared, not classified
-						f.owned, f.resource = classify(b)
-					}
-					f.content = b
+				if want[rel] {
+					f.comparable = true // read when it is compared, not classified
+				} else if b, err := os.ReadFile(p); err == nil {
+					f.owned, f.resource = classify(b)
 				}
 			}
 			out = append(out, f)

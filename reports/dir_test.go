@@ -143,3 +143,30 @@ func TestWriteDirLocked(t *testing.T) {
 		t.Errorf("after unlock: %v", err)
 	}
 }
+
+// TestWriteDirRenderFailureLeavesItAsItWas: files are rendered and staged
+// one at a time; a document that cannot be rendered (a character YAML
+// refuses) fails the write, and the directory keeps its old files, with
+// no temporary file and no directory made on the way.
+func TestWriteDirRenderFailureLeavesItAsItWas(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := WriteDir(dir, []Doc{policyDoc("", "shop", "api")}, DirOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	old, _ := os.ReadFile(filepath.Join(dir, "shop", "api.yaml"))
+	bad := Doc{Namespace: "new-ns", Name: "web", JSON: []byte("{\"kind\":\"CiliumNetworkPolicy\",\"metadata\":{\"name\":\"web\",\"annotations\":{\"x\":\"a\x7fb\"}}}")}
+	next := []Doc{policyDoc("", "shop", "api"), policyDoc("", "shop", "cart"), bad}
+	if _, err := WriteDir(dir, next, DirOptions{}); err == nil || !strings.Contains(err.Error(), "new-ns/web") {
+		t.Fatalf("err = %v, want the document that cannot be rendered named", err)
+	}
+	if got := tree(t, dir); strings.Join(got, " ") != strings.Join(before, " ") {
+		t.Errorf("files %v, want %v as before", got, before)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "shop", "api.yaml")); string(now) != string(old) {
+		t.Errorf("api.yaml changed:\n%s", now)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new-ns")); err == nil {
+		t.Error("the new namespace's directory was left behind")
+	}
+}
