@@ -739,7 +739,9 @@ dns_or_fqdn(e) if e.dst_node.kind == "fqdn"
 # other than dns_rule).
 reaching := {g | some [g, "egress"], _ in section_rules}
 
-nonempty(rules) := rules if count(rules) > 0 else := isolate
+nonempty(rules) := rules if {
+	count(rules) > 0
+} else := isolate
 
 # needs_dns_rule(g): group g's egress gets the DNS rule: always (config
 # dns.always, the default), else when it was seen resolving names
