@@ -343,8 +343,11 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 			return nil, 0, err
 		}
 		v = b["findings"]
+		if plan.count() == 1 {
+			break
+		}
 		xs, ok := v.([]any)
-		if plan.count() == 1 || !ok && v != nil {
+		if !ok && v != nil {
 			break // decodeAnomalies reports a findings document of the wrong type
 		}
 		for _, x := range xs { // a finding of the aggregates alone is in every chunk
