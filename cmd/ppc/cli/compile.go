@@ -71,7 +71,7 @@ written unless every check passed.`,
 			fs.StringArrayVar(&p.lintRules, "lint-rules", nil, "also gate with the lint pack in `DIR` or bundle (repeatable; implies --lint)")
 			fs.StringVar(&p.report, "report", "", "also write a review report to `FILE` (.html: self-contained page; .md: Markdown for a pull request)")
 			fs.BoolVarP(&p.quiet, "quiet", "q", false, "print only warnings and errors")
-			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took")
+			fs.BoolVar(&p.timings, "timings", false, "print how long each stage took, and the write after them")
 			fs.BoolVar(&p.follow, "follow", false, "with --hubble-server and -o DIR: keep learning and recompile every --every, rewriting DIR only when the policies change")
 			fs.DurationVar(&p.every, "every", 10*time.Minute, "with --follow: the time between recompiles")
 			fs.BoolVar(&p.dryRun, "dry-run", false, "with -o DIR: print the files that would be written and removed, write nothing")
