@@ -113,8 +113,9 @@ group_key(id) := json.marshal([cluster_of(input.nodes[id]), input.nodes[id].name
 
 # groups[key] is one policy subject: cluster, namespace, base name (the
 # smallest of its members' display names) and selector.
-groups := {key: {"cluster": cluster_of(input.nodes[ids[0]]), "namespace": input.nodes[ids[0]].namespace, "base": bases[0], "selector": selector[ids[0]]} |
+groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": sel} |
 	some key, ids in members
+	[c, ns, sel] := json.unmarshal(key) # the key is what they share (group_key)
 	bases := sort({display_name(id) | some id in ids})
 }
 
