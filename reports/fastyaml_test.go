@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -75,12 +74,8 @@ func TestFastYAML(t *testing.T) {
 func compiledDocs(t testing.TB) []Doc {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join("..", "testdata", "flows", "*.json*"))
-	var b bytes.Buffer
-	if err := flowgen.Write(&b, flowgen.Config{Flows: 4000, Workloads: 40, Namespaces: 8, Peers: 12, Seed: 5}); err != nil {
-		t.Fatal(err)
-	}
 	gen := filepath.Join(t.TempDir(), "flowgen.json")
-	if err := os.WriteFile(gen, b.Bytes(), 0o644); err != nil {
+	if err := flowgen.WriteFile(gen, flowgen.Config{Flows: 4000, Workloads: 40, Namespaces: 8, Peers: 12, Seed: 5}); err != nil {
 		t.Fatal(err)
 	}
 	var docs []Doc

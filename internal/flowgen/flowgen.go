@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"time"
 )
 
@@ -41,6 +42,19 @@ type workload struct {
 }
 
 var externals = []string{"api.github.com", "registry.npmjs.org", "s3.amazonaws.com", "api.stripe.com", "hooks.slack.com"}
+
+// WriteFile writes cfg.Flows flows to a new file at path.
+func WriteFile(path string, cfg Config) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := Write(f, cfg); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // Write writes cfg.Flows flows to w.
 func Write(w io.Writer, cfg Config) error {

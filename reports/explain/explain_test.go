@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -218,14 +217,9 @@ func generated(t testing.TB) *Input {
 func generate(t testing.TB, flows int) *Input {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "gen.ndjson")
-	out, err := os.Create(f)
-	if err != nil {
+	if err := flowgen.WriteFile(f, flowgen.Config{Flows: flows, Namespaces: 50, Workloads: 500, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := flowgen.Write(out, flowgen.Config{Flows: flows, Namespaces: 50, Workloads: 500, Seed: 1}); err != nil {
-		t.Fatal(err)
-	}
-	out.Close()
 	return fromCompile(t, []string{f})
 }
 
