@@ -39,12 +39,13 @@ func YAML(d Doc) ([]byte, error) {
 }
 
 // fastYAML renders JSON as sigs.k8s.io/yaml's JSONToYAML does, byte for
-// byte, in a fifth to a quarter less time (BenchmarkYAML; yaml.v2's
+// byte, in about a quarter less time (BenchmarkYAML; yaml.v2's
 // encoder is the rest), and in one key order where JSONToYAML's depends
 // on Go's map order (see yamlKeyLess). JSONToYAML reads the JSON with the
 // YAML parser (to get integers rather than float64s), then encodes the
-// value with yaml.v2; here encoding/json reads it into the values that
-// parser gives (integers as int) and the same yaml.v2 encodes them. ok is
+// value with yaml.v2; here encoding/json's tokens are read, in one pass,
+// into the values that parser gives (yamlValue) and the same yaml.v2
+// encodes them. ok is
 // false for a document it does not vouch for (JSON that is not compact, a
 // number that is not an integer of 64 bits, a duplicate key, invalid
 // UTF-8, a character YAML refuses or a \uD800-\uDFFF escape, anything
@@ -57,16 +58,12 @@ func fastYAML(j []byte) (b []byte, ok bool) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	v, ok := yamlValue(dec)
+	if !ok {
 		return nil, false
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	v, ok = yamlValue(v)
-	if !ok || duplicateKeys(j) {
-		return nil, false
+		return nil, false // more than one value
 	}
 	b, err := yamlv2.Marshal(v)
 	return b, err == nil
@@ -111,39 +108,68 @@ func yamlReadable(j []byte) bool {
 	return true
 }
 
-// yamlValue turns encoding/json's numbers into the ints the YAML parser
-// gives for them (ok false for any other number), and objects into
-// mappings whose keys are in yaml.v2's order (see yamlKeyLess).
-func yamlValue(v any) (any, bool) {
-	switch x := v.(type) {
+// yamlValue reads the next JSON value from dec (with UseNumber) as the
+// value the YAML parser gives for it: integers as int, objects as
+// mappings whose keys are in yaml.v2's order (see yamlKeyLess). ok is
+// false for anything else: another number, a key twice in an object
+// (encoding/json would keep the last; the YAML parser refuses), JSON
+// encoding/json rejects.
+func yamlValue(dec *json.Decoder) (v any, ok bool) {
+	t, err := dec.Token()
+	if err != nil {
+		return nil, false
+	}
+	switch x := t.(type) {
 	case json.Number:
 		n, err := strconv.ParseInt(string(x), 10, 64)
 		if err != nil || strconv.FormatInt(n, 10) != string(x) {
 			return nil, false
 		}
 		return int(n), true
-	case map[string]any:
-		keys := slices.Sorted(maps.Keys(x))
-		sort.SliceStable(keys, func(i, j int) bool { return yamlKeyLess(keys[i], keys[j]) })
-		m := make(yamlv2.MapSlice, len(keys))
-		for i, k := range keys {
-			y, ok := yamlValue(x[k])
-			if !ok {
+	case json.Delim:
+		switch x {
+		case '{':
+			m := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				k, isKey := kt.(string)
+				if err != nil || !isKey {
+					return nil, false
+				}
+				if _, dup := m[k]; dup {
+					return nil, false
+				}
+				if m[k], ok = yamlValue(dec); !ok {
+					return nil, false
+				}
+			}
+			if _, err := dec.Token(); err != nil { // '}'
 				return nil, false
 			}
-			m[i] = yamlv2.MapItem{Key: k, Value: y}
-		}
-		return m, true
-	case []any:
-		for i, e := range x {
-			y, ok := yamlValue(e)
-			if !ok {
+			keys := slices.Sorted(maps.Keys(m))
+			sort.SliceStable(keys, func(i, j int) bool { return yamlKeyLess(keys[i], keys[j]) })
+			ms := make(yamlv2.MapSlice, len(keys))
+			for i, k := range keys {
+				ms[i] = yamlv2.MapItem{Key: k, Value: m[k]}
+			}
+			return ms, true
+		case '[':
+			xs := []any{}
+			for dec.More() {
+				e, ok := yamlValue(dec)
+				if !ok {
+					return nil, false
+				}
+				xs = append(xs, e)
+			}
+			if _, err := dec.Token(); err != nil { // ']'
 				return nil, false
 			}
-			x[i] = y
+			return xs, true
 		}
+		return nil, false
 	}
-	return v, true
+	return t, true // string, bool or nil
 }
 
 // yamlKeyLess is the order yaml.v2 encodes a map's string keys in: letters
@@ -191,57 +217,6 @@ func yamlKeyLess(a, b string) bool {
 		return ar[i] < br[i]
 	}
 	return len(ar) < len(br)
-}
-
-// duplicateKeys reports whether an object of j has a key twice
-// (encoding/json keeps the last; the YAML parser refuses). j is valid
-// JSON.
-func duplicateKeys(j []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(j))
-	type frame struct {
-		obj  bool
-		key  bool // the next string token is a key
-		seen map[string]bool
-	}
-	var stack []*frame
-	for {
-		t, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch x := t.(type) {
-		case json.Delim:
-			switch x {
-			case '{', '[':
-				if top != nil && top.obj {
-					top.key = true
-				}
-				stack = append(stack, &frame{obj: x == '{', key: x == '{', seen: map[string]bool{}})
-			default:
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if top != nil && top.obj && top.key {
-				if top.seen[x] {
-					return true
-				}
-				top.seen[x] = true
-				top.key = false
-				continue
-			}
-			if top != nil && top.obj {
-				top.key = true
-			}
-		default:
-			if top != nil && top.obj {
-				top.key = true
-			}
-		}
-	}
 }
 
 // Stream renders the documents as one multi-document YAML stream.
