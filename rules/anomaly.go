@@ -70,13 +70,13 @@ const DefaultAnomalyChunkEdges = 32768
 // them to it. A rule an organisation writes may read any edge, so only
 // the default pack's Rego is evaluated in chunks (Engine.Anomalies).
 type anomalyPlan struct {
-	g, baseline *ir.Graph
-	nodes       map[string]any // ID to ast.Object, complete
-	nodesVal    ast.Value
-	common      map[string]any           // what every chunk's input shares
-	bySource    map[string]any           // by_source's entries
-	chunks      [][]string               // sources of each chunk; nil: one input with all
-	from        map[string][2][]*ir.Edge // source to its edges and attempts
+	g        *ir.Graph
+	nodes    map[string]any // ID to ast.Object, complete
+	nodesVal ast.Value
+	common   map[string]any           // what every chunk's input shares
+	bySource map[string]any           // by_source's entries
+	chunks   [][]string               // sources of each chunk; nil: one input with all
+	from     map[string][2][]*ir.Edge // source to its edges and attempts
 }
 
 // newAnomalyPlan prepares g's anomaly input; per > 0 cuts it into chunks
@@ -95,7 +95,7 @@ func newAnomalyPlan(g, baseline *ir.Graph, per int) (*anomalyPlan, error) {
 			nodes[id] = o
 		}
 	}
-	p := &anomalyPlan{g: g, baseline: baseline, nodes: nodes}
+	p := &anomalyPlan{g: g, nodes: nodes}
 	agg := aggregates(g)
 	p.bySource = agg["by_source"].(map[string]any)
 	delete(agg, "by_source")
