@@ -49,18 +49,21 @@ func (cs ClusterSet) Load(g *ir.Graph, s agent.Settings) (*Mesh, error) {
 		}
 		eng, err := New(settings)
 		if err != nil {
+			m.Release()
 			return nil, err
 		}
+		m.engines = append(m.engines, eng)
 		if c != "" {
 			eng.EnforceOnly(c)
 		}
 		if err := eng.Load(cs.Policies[i]); err != nil {
+			m.Release()
 			return nil, err
 		}
 		if err := eng.AddGraph(g); err != nil {
+			m.Release()
 			return nil, err
 		}
-		m.engines = append(m.engines, eng)
 	}
 	return m, nil
 }
@@ -73,7 +76,19 @@ func (cs ClusterSet) Run(g *ir.Graph, s agent.Settings, probe *ProbeOptions) (*R
 	if err != nil {
 		return nil, nil, err
 	}
+	defer m.Release()
 	return m.run(g, true, probe)
+}
+
+// Release releases every engine of the mesh (Engine.Release); a released
+// mesh is empty.
+func (m *Mesh) Release() {
+	if m == nil {
+		return
+	}
+	for _, e := range m.engines {
+		e.Release()
+	}
 }
 
 // Replay checks every edge of g in every cluster and merges the reports:

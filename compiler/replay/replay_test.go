@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/cilium/pkg/policy"
 	"sigs.k8s.io/yaml"
 
 	"github.com/policypilot/ppc/compiler/agent"
@@ -469,4 +470,36 @@ spec:
 		t.Errorf("exhaustive ratio %.4f outside the sample's interval [%.4f, %.4f] (ratio %.4f)", full.Ratio, s.Low, s.High, s.Ratio)
 	}
 	t.Logf("exhaustive %.4f of %d; sampled %.4f [%.4f, %.4f] of %d", full.Ratio, full.Checked, s.Ratio, s.Low, s.High, s.Checked)
+}
+
+// TestReleaseEmptiesTheCaches checks that a released engine leaves
+// nothing in Cilium's repository and selector caches: the goroutine the
+// selector cache starts keeps the caches (and every rule using a cached
+// selector) for the rest of the process.
+func TestReleaseEmptiesTheCaches(t *testing.T) {
+	g := testGraph()
+	e := newEngine(t, policies, g)
+	if _, err := e.Replay(g); err != nil {
+		t.Fatal(err)
+	}
+	used := func(sc *policy.SelectorCache) (n int) {
+		for _, s := range sc.GetModel() {
+			n += int(s.Users)
+		}
+		return n
+	}
+	rules, _ := e.repo.Search()
+	// The rules are the subject selectors' users (peer selectors have
+	// users only while an identity's policy is computed).
+	if len(rules) == 0 || used(e.repo.GetSubjectSelectorCache()) == 0 {
+		t.Fatalf("before Release: %d rules, %d subject selector users; want some", len(rules), used(e.repo.GetSubjectSelectorCache()))
+	}
+	e.Release()
+	rules, _ = e.repo.Search()
+	if len(rules) != 0 || used(e.repo.GetSelectorCache()) != 0 || used(e.repo.GetSubjectSelectorCache()) != 0 {
+		t.Errorf("after Release: %d rules, %d peer and %d subject selector users; want none", len(rules), used(e.repo.GetSelectorCache()), used(e.repo.GetSubjectSelectorCache()))
+	}
+	if len(e.Policies()) != 0 || len(e.cache) != 0 || len(e.ids) != 0 {
+		t.Errorf("after Release: %d policies, %d distilled, %d identities left", len(e.Policies()), len(e.cache), len(e.ids))
+	}
 }
