@@ -51,12 +51,8 @@ func Learn(ctx context.Context, args []string, opts LearnOptions) (*ir.Graph, fl
 			b.AddSource(name)
 			return false, nil
 		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return true, fmt.Errorf("read IR %s: %w", name, err)
-		}
 		g := ir.New()
-		if err := g.UnmarshalJSON(data); err != nil {
+		if err := g.Read(r); err != nil {
 			return true, fmt.Errorf("read IR %s: %w", name, err)
 		}
 		snapshots = append(snapshots, g)

@@ -34,10 +34,17 @@ func (g *Graph) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes a graph and checks its version and invariants.
 func (g *Graph) UnmarshalJSON(b []byte) error {
-	var w wire
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
+	return g.Read(bytes.NewReader(b))
+}
+
+// Read decodes a graph from r (its first JSON value) and checks its
+// version and invariants, as UnmarshalJSON does. The snapshot is streamed
+// one node and edge at a time: memory holds the graph, not the file (a
+// 500k-connection snapshot is 260 MB of JSON, which reading whole and
+// decoding held twice beside the graph).
+func (g *Graph) Read(r io.Reader) error {
+	w, err := readWire(r)
+	if err != nil {
 		return err
 	}
 	if w.Version == 1 {
@@ -82,6 +89,102 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("invalid IR: %w", ds)
 	}
 	return nil
+}
+
+// readWire decodes the first JSON value of r as a wire, as a json.Decoder
+// that disallows unknown fields would, but token by token: the lists are
+// decoded an element at a time, so the decoder's buffer holds one node or
+// edge, never the whole snapshot. A field given twice keeps its last
+// value, as encoding/json does.
+func readWire(r io.Reader) (*wire, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	w := &wire{}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, fmt.Errorf("json: cannot unmarshal %s into Go value of type ir.wire", tokenKind(tok))
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		switch key {
+		case "ir_version":
+			err = dec.Decode(&w.Version)
+		case "sources":
+			err = dec.Decode(&w.Sources)
+		case "stats":
+			err = dec.Decode(&w.Stats)
+		case "nodes":
+			w.Nodes, err = readList[Node](dec, key)
+		case "edges":
+			w.Edges, err = readList[Edge](dec, key)
+		case "undecided":
+			err = dec.Decode(&w.Undecided)
+		case "denied":
+			w.Denied, err = readList[Edge](dec, key)
+		case "denied_nodes":
+			w.DeniedNodes, err = readList[Node](dec, key)
+		case "dns":
+			err = dec.Decode(&w.DNS)
+		default:
+			return nil, fmt.Errorf("json: unknown field %q", key)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, err
+	}
+	return w, nil
+}
+
+// readList decodes a JSON array (or null) of T one element at a time.
+func readList[T any](dec *json.Decoder, field string) ([]*T, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok == nil {
+		return nil, nil
+	}
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("json: cannot unmarshal %s into Go struct field wire.%s of type []*%T", tokenKind(tok), field, *new(T))
+	}
+	var out []*T
+	for dec.More() {
+		var x *T
+		if err := dec.Decode(&x); err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	_, err = dec.Token() // the closing bracket
+	return out, err
+}
+
+// tokenKind names a JSON token's kind as encoding/json's type errors do.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case json.Delim:
+		if tok == json.Delim('[') {
+			return "array"
+		}
+		return "object"
+	case string:
+		return "string"
+	case float64, json.Number:
+		return "number"
+	case bool:
+		return "bool"
+	}
+	return "null"
 }
 
 func readNodes(field string, ns []*Node, g *Graph, into map[string]*Node) error {
