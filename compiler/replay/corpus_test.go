@@ -335,16 +335,19 @@ func TestPass(t *testing.T) {
 }
 
 // TestInternSameVerdicts: sharing the label selectors of equal key
-// between policy entries (Engine.intern) changes no verdict, rule
-// attribution or probe result on the corpus, and keeps one of each.
+// between policy entries (Engine.intern) and anchoring the peer selectors
+// in the selector cache (Engine.anchor), each alone and both, change no
+// verdict, rule attribution or probe result on the corpus; interning
+// keeps one selector of each key, and the cache holds the anchored
+// selectors alone once the pass is over.
 func TestInternSameVerdicts(t *testing.T) {
 	c := genCorpus(100, 3000, 2)
-	run := func(noIntern bool) (*Engine, *Report, *ProbeReport) {
+	run := func(noIntern, noAnchor bool) (*Engine, *Report, *ProbeReport) {
 		e, err := New(agent.Defaults())
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.noIntern = noIntern
+		e.noIntern, e.noAnchor = noIntern, noAnchor
 		if err := e.Load(loadPolicies(t, c.policies)); err != nil {
 			t.Fatal(err)
 		}
@@ -358,13 +361,20 @@ func TestInternSameVerdicts(t *testing.T) {
 		}
 		return e, rep, pr
 	}
-	shared, rep, pr := run(false)
-	_, rep0, pr0 := run(true)
+	shared, rep, pr := run(false, false)
+	_, rep0, pr0 := run(true, true)
 	if !reflect.DeepEqual(rep, rep0) {
-		t.Error("replay with shared selectors differs from replay with Cilium's own")
+		t.Error("replay with shared, anchored selectors differs from replay with Cilium's own")
 	}
 	if !reflect.DeepEqual(pr, pr0) {
-		t.Errorf("probe with shared selectors differs:\n%+v\n%+v", pr, pr0)
+		t.Errorf("probe with shared, anchored selectors differs:\n%+v\n%+v", pr, pr0)
+	}
+	// Each alone, too.
+	if _, r, p := run(true, false); !reflect.DeepEqual(r, rep0) || !reflect.DeepEqual(p, pr0) {
+		t.Error("replay or probe with anchored selectors differs from Cilium's own")
+	}
+	if _, r, p := run(false, true); !reflect.DeepEqual(r, rep0) || !reflect.DeepEqual(p, pr0) {
+		t.Error("replay or probe with shared selectors differs from Cilium's own")
 	}
 	var allowed int
 	for _, r := range rep.Results {
@@ -377,5 +387,13 @@ func TestInternSameVerdicts(t *testing.T) {
 	}
 	if len(shared.selectors) == 0 {
 		t.Fatal("no selector was interned")
+	}
+	// Every peer selector a policy used was an anchored one: the cache
+	// holds the anchored selectors and nothing else once the pass is over.
+	if len(shared.anchored) == 0 {
+		t.Fatal("no selector was anchored")
+	}
+	if n := len(shared.repo.GetSelectorCache().GetModel()); n != len(shared.anchored) {
+		t.Errorf("%d peer selectors cached after the pass, want the %d anchored", n, len(shared.anchored))
 	}
 }

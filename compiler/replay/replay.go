@@ -139,6 +139,7 @@ type Engine struct {
 	// (see intern).
 	selectors map[string]*types.LabelSelector
 	noIntern  bool // tests: keep every selector as Cilium's parser made it
+	noAnchor  bool // tests: leave the peer selectors to the policies that use them
 
 	mu      sync.Mutex
 	ids     map[string]*identity.Identity // IR node ID -> identity
@@ -149,6 +150,11 @@ type Engine struct {
 	sealed  bool
 
 	policies []PolicyRules
+	// peers are the distinct peer selectors of the loaded entries, by key;
+	// anchored are their cached selectors once AddGraph has anchored them
+	// (see anchor).
+	peers    map[string]types.Selector
+	anchored policy.CachedSelectorSlice
 	// resources are the repository's resources, one per loaded policy
 	// (Release deletes them).
 	resources []ipcachetypes.ResourceID
@@ -375,6 +381,16 @@ func (e *Engine) add(name string, entries types.PolicyEntries, paths []string, r
 	if !e.noIntern {
 		e.intern(entries)
 	}
+	if e.peers == nil {
+		e.peers = map[string]types.Selector{}
+	}
+	for _, en := range entries {
+		for _, sel := range en.L3 {
+			if sel != nil {
+				e.peers[sel.Key()] = sel
+			}
+		}
+	}
 	e.repo.ReplaceByResource(entries, rid)
 	e.resources = append(e.resources, rid)
 	return nil
@@ -392,6 +408,9 @@ func (e *Engine) add(name string, entries types.PolicyEntries, paths []string, r
 func (e *Engine) Release() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.anchored) > 0 {
+		e.repo.GetSelectorCache().RemoveSelectors(e.anchored, anchorUser{})
+	}
 	for _, rid := range e.resources {
 		e.repo.ReplaceByResource(nil, rid)
 	}
@@ -405,7 +424,7 @@ func (e *Engine) Release() {
 		wg.Wait()
 		e.repo.UpdateIdentities(nil, ids)
 	}
-	e.resources, e.policies, e.subjects, e.prefixes, e.fqdns = nil, nil, nil, nil, nil
+	e.resources, e.policies, e.subjects, e.prefixes, e.fqdns, e.peers, e.anchored = nil, nil, nil, nil, nil, nil, nil
 	clear(e.selectors)
 	clear(e.cache)
 	clear(e.ids)
@@ -720,8 +739,51 @@ func (e *Engine) AddGraph(g *ir.Graph) error {
 	defer e.mu.Unlock()
 	e.registerIdentities(e.batch, e.pending)
 	e.batch, e.pending = nil, nil
+	if err == nil {
+		e.anchor()
+	}
 	return err
 }
+
+// anchor puts every peer selector of the loaded policies in the selector
+// cache, used by the engine itself (e.mu held; once). Computing an
+// identity's policy adds the selectors of its rules' peers to the cache
+// and letting the policy go removes those no other user holds: without an
+// anchor every identity's policy made its peers' selectors anew (their
+// selections computed over every identity) and Cilium's cache keeps the
+// selections of every selector it removed (a removed selector's
+// selections are stored again, not deleted, under its own new ID): at
+// 500k connections ~1M removed selectors, 110 MB by the end of replay.
+// Anchored, each selector is made once and stays.
+func (e *Engine) anchor() {
+	if e.anchored != nil || len(e.peers) == 0 || e.noAnchor {
+		return
+	}
+	keys := make([]string, 0, len(e.peers))
+	for k := range e.peers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	sc := e.repo.GetSelectorCache()
+	for _, k := range keys {
+		// One at a time: AddSelectorsTxn makes a list with a wildcard
+		// the wildcard alone.
+		css, _ := sc.AddSelectorsTxn(anchorUser{}, e.peers[k])
+		e.anchored = append(e.anchored, css...)
+	}
+	sc.Commit()
+	e.peers = nil
+}
+
+// anchorUser is the engine's own use of the selectors it anchors: it is
+// told of selection changes and does nothing with them.
+type anchorUser struct{}
+
+func (anchorUser) IdentitySelectionUpdated(*slog.Logger, types.CachedSelector, []identity.NumericIdentity, []identity.NumericIdentity) {
+}
+func (anchorUser) IdentitySelectionCommit(*slog.Logger, types.SelectorSnapshot) {}
+func (anchorUser) IsPeerSelector() bool                                         { return true }
+func (anchorUser) GetRuleLabels(types.CachedSelector) labels.LabelArrayList     { return nil }
 
 // owner is the PolicyOwner of a simulated endpoint.
 type owner struct{ id uint64 }
