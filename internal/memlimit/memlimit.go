@@ -17,9 +17,7 @@
 // so that the limit is never less than one and a half times the live
 // heap: closer, the collector runs back to back (a 358k-connection
 // compile whose verify stage held 700 MB live under an 850 MiB limit
-// spent 77 s in it instead of 22). When the live heap falls back (a
-// stage's working set let go, the next round of compile --follow), the
-// limit follows it again: lifting it is not for the rest of the run.
+// spent 77 s in it instead of 22).
 package memlimit
 
 import (
@@ -47,8 +45,8 @@ const liftNum, liftDen = 2, 3
 
 // Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
 // set (the user's choice wins), and watches the live heap: the limit
-// follows it (Limit), lifted while it is past two thirds of ceiling.
-// stop ends the watch.
+// follows it (Limit) until it passes two thirds of ceiling, when the
+// limit is lifted. stop ends the watch.
 func Start(floor, ceiling int64) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || floor <= 0 || ceiling < floor {
 		return func() {}
@@ -73,8 +71,8 @@ func Limit(live uint64, floor, ceiling int64) int64 {
 	return min(max(int64(live*grow), floor), ceiling)
 }
 
-// watch sets the limit for the live heap at every tick until done (set
-// is called only when the limit changes).
+// watch sets the limit for the live heap at every tick until done, and
+// stops once it has lifted it.
 func watch(floor, ceiling int64, live func() uint64, set func(int64) int64, tick <-chan time.Time, done <-chan struct{}) {
 	current := floor
 	for {
@@ -86,6 +84,9 @@ func watch(floor, ceiling int64, live func() uint64, set func(int64) int64, tick
 			if l != current {
 				set(l)
 				current = l
+			}
+			if l == math.MaxInt64 {
+				return
 			}
 		}
 	}

@@ -27,12 +27,11 @@ func TestLimit(t *testing.T) {
 	}
 }
 
-// TestWatchFollowsLiftsAndRearms: the limit follows the live heap, is set
-// only when it changes, is lifted while the live heap is past two thirds
-// of the ceiling, and follows it again once it falls.
-func TestWatchFollowsLiftsAndRearms(t *testing.T) {
-	lives := []uint64{100, 100, 300, 456, 100, 897, 2000, 300, 100}
-	// 400 (floor, unchanged), 400, 600, 912, 400, lifted, lifted, 600, 400.
+// TestWatchFollowsThenLifts: the limit follows the live heap, is set only
+// when it changes, and once lifted the watch ends.
+func TestWatchFollowsThenLifts(t *testing.T) {
+	lives := []uint64{100, 100, 300, 456, 100, 897, 2000}
+	// 400 (floor, unchanged), 400, 600, 912, 400, lifted.
 	i := 0
 	var sets []int64
 	tick := make(chan time.Time)
@@ -42,12 +41,11 @@ func TestWatchFollowsLiftsAndRearms(t *testing.T) {
 		watch(400, 1024, func() uint64 { v := lives[i]; i++; return v }, func(v int64) int64 { sets = append(sets, v); return 0 }, tick, done)
 		close(finished)
 	}()
-	for range lives {
+	for range 6 {
 		tick <- time.Time{}
 	}
-	close(done)
-	<-finished
-	if want := []int64{600, 912, 400, math.MaxInt64, 600, 400}; i != len(lives) || !reflect.DeepEqual(sets, want) {
+	<-finished // lifted at the sixth reading (897 > 682): watch returns
+	if want := []int64{600, 912, 400, math.MaxInt64}; i != 6 || !reflect.DeepEqual(sets, want) {
 		t.Errorf("after %d readings, limits set %v, want %v", i, sets, want)
 	}
 }
