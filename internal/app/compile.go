@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"time"
 
@@ -120,6 +121,10 @@ func (c *Compile) Run(ctx context.Context, o IO) error {
 	// 5,000 policies) are let go before it.
 	docs := res.Docs
 	*res = compiler.Result{Timings: res.Timings}
+	// Collected now, the heap those held (most of the compile's) is
+	// reused by the write; left to the pacer, the write's allocations
+	// found it still occupied and the heap grew past the stages' peak.
+	runtime.GC()
 	start := time.Now()
 	if c.Output == "" {
 		b, err := reports.Stream(docs)
