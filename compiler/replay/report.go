@@ -218,6 +218,9 @@ type work struct {
 // only once however many lookups need it. A policy the engine has cached
 // (Check) is used as it is.
 func (e *Engine) pass(t *nodeTable, ws ...work) error {
+	e.mu.Lock()
+	e.anchor()
+	e.mu.Unlock()
 	total := 0
 	for _, w := range ws {
 		total += w.n
