@@ -64,11 +64,11 @@ type Options struct {
 	// Protojson decodes every record with protojson, never with the fast
 	// path (which gives the same records, faster): for comparisons.
 	Protojson bool
-	// Claim, if set, is shown the first bytes (up to 256) of every input
-	// read by name (a file, "-"), which is opened once: an input it claims
-	// (returns true) it has read itself from r, which starts at the
-	// input's first byte; it is neither read as flows nor counted in
-	// Summary.Files. It reads r only to claim: what it reads of a stream
+	// Claim, if set, is shown the first bytes (up to 256; decompressed, for
+	// gzip) of every input read by name (a file, "-"), which is opened
+	// once: an input it claims (returns true) it has read itself from r,
+	// which starts at the input's first (decompressed) byte; it is neither
+	// read as flows nor counted in Summary.Files. It reads r only to claim: what it reads of a stream
 	// would be lost to the flows. (compiler.Learn claims IR snapshots.)
 	Claim func(name string, head []byte, r io.Reader) (bool, error)
 	// MaxRecordSize bounds one record in bytes (0: MaxRecordSize).
@@ -242,14 +242,31 @@ func open(in Input, opts Options) (io.Reader, io.Closer, *fileSource, error) {
 // claim shows fn an input's first bytes and returns the reader to go on
 // with: a regular file is read at positions, so neither its first bytes
 // nor fn's reading move anything; a stream goes on with the bytes peeked.
+// A gzip input is shown decompressed (a snapshot may be compressed as
+// flows are), and a gzip stream goes on decompressed.
 func claim(name string, r io.Reader, file *fileSource, fn func(string, []byte, io.Reader) (bool, error)) (io.Reader, bool, error) {
 	if file != nil {
-		head := make([]byte, min(256, file.size))
-		n, _ := file.f.ReadAt(head, 0)
-		ok, err := fn(name, head[:n], io.NewSectionReader(file.f, 0, file.size))
+		var rest io.Reader = io.NewSectionReader(file.f, 0, file.size)
+		if file.gzip() {
+			zr, err := gzip.NewReader(rest)
+			if err != nil {
+				return r, false, nil // not claimed: reading it as flows reports it
+			}
+			rest = zr
+		}
+		br := bufio.NewReaderSize(rest, 64<<10)
+		head, _ := br.Peek(256)
+		ok, err := fn(name, head, br)
 		return r, ok, err
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, false, fmt.Errorf("read %s: %w", name, err)
+		}
+		br = bufio.NewReaderSize(zr, 64<<10)
+	}
 	head, _ := br.Peek(256)
 	ok, err := fn(name, head, br)
 	return br, ok, err

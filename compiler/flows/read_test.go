@@ -475,34 +475,39 @@ func TestRecordBound(t *testing.T) {
 }
 
 // TestClaim: every input read by name is shown to Options.Claim once, from
-// its first byte; a claimed one is not read as flows nor counted, and the
-// others are read whole after Claim looked at them (a regular file, a
-// gzip file, stdin).
+// its first byte (decompressed, for gzip); a claimed one is not read as
+// flows nor counted, and the others are read whole after Claim looked at
+// them (a regular file, a gzip file, stdin, a gzip stream).
 func TestClaim(t *testing.T) {
 	dir := t.TempDir()
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write([]byte(wrapped + "\n" + wrapped + "\n"))
-	zw.Close()
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.Bytes()
+	}
+	ir := `{"ir_version": 1, "nodes": {}}`
 	files := map[string][]byte{
-		"a.json":     []byte(wrapped + "\n"),
-		"b.json.gz":  gz.Bytes(),
-		"claimed.ir": []byte(`{"ir_version": 1, "nodes": {}}`),
+		"a.json":        []byte(wrapped + "\n"),
+		"b.json.gz":     gz(wrapped + "\n" + wrapped + "\n"),
+		"claimed.ir":    []byte(ir),
+		"claimed.ir.gz": gz(ir),
 	}
 	for n, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ins := []Input{{Name: filepath.Join(dir, "a.json")}, {Name: filepath.Join(dir, "claimed.ir")}, {Name: filepath.Join(dir, "b.json.gz")}, {Name: "-"}}
+	ins := []Input{{Name: filepath.Join(dir, "a.json")}, {Name: filepath.Join(dir, "claimed.ir")}, {Name: filepath.Join(dir, "b.json.gz")}, {Name: filepath.Join(dir, "claimed.ir.gz")}, {Name: "-"}}
 	seen := map[string]string{}
 	claim := func(name string, head []byte, r io.Reader) (bool, error) {
 		seen[filepath.Base(name)] = string(head[:min(len(head), 12)])
-		if !strings.HasSuffix(name, ".ir") {
+		if !strings.HasPrefix(string(head), `{"ir_version"`) {
 			return false, nil // not claimed: r is left unread
 		}
 		all, err := io.ReadAll(r)
-		if err != nil || string(all) != string(files["claimed.ir"]) {
+		if err != nil || string(all) != ir {
 			t.Errorf("%s: claimed input read as %q (%v)", name, all, err)
 		}
 		return true, nil
@@ -515,10 +520,23 @@ func TestClaim(t *testing.T) {
 	if n != 4 || sum.Files != 3 {
 		t.Errorf("read %d flows from %d inputs, want 4 from 3 (the claimed one not counted)", n, sum.Files)
 	}
-	want := map[string]string{"a.json": `{"flow":{"ti`, "claimed.ir": `{"ir_version`, "b.json.gz": "\x1f\x8b\b\x00\x00\x00\x00\x00\x00\xff", "-": `{"flow":{"ti`}
+	want := map[string]string{"a.json": `{"flow":{"ti`, "claimed.ir": `{"ir_version`, "b.json.gz": `{"flow":{"ti`, "claimed.ir.gz": `{"ir_version`, "-": `{"flow":{"ti`}
 	for k, v := range want {
-		if !strings.HasPrefix(seen[k], v[:min(len(v), 2)]) {
-			t.Errorf("Claim saw %q for %s, want it to start %q", seen[k], k, v)
+		if seen[k] != v {
+			t.Errorf("Claim saw %q for %s, want %q", seen[k], k, v)
+		}
+	}
+	// A gzip stream: shown decompressed; claimed, read decompressed; not
+	// claimed, read as flows.
+	for _, c := range []struct {
+		in    string
+		flows int
+	}{{ir, 0}, {wrapped + "\n" + wrapped + "\n", 2}} {
+		clear(seen)
+		n = 0
+		_, ds, err := Read(context.Background(), []Input{{Name: "-"}}, Options{Stdin: bytes.NewReader(gz(c.in)), Claim: claim}, func(*Record) error { n++; return nil })
+		if err != nil || len(ds) > 0 || n != c.flows || seen["-"] != c.in[:12] {
+			t.Errorf("gzip stream %.12q: %d flows (want %d), Claim saw %q, %v %v", c.in, n, c.flows, seen["-"], err, ds)
 		}
 	}
 	boom := errors.New("boom")
