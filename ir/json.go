@@ -95,7 +95,8 @@ func (g *Graph) Read(r io.Reader) error {
 // that disallows unknown fields would, but token by token: the lists are
 // decoded an element at a time, so the decoder's buffer holds one node or
 // edge, never the whole snapshot. A field given twice keeps its last
-// value, as encoding/json does.
+// value, as encoding/json does; the top-level keys must be spelled as ppc
+// writes them (encoding/json would also take "Edges" or "EDGES").
 func readWire(r io.Reader) (*wire, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()

@@ -151,8 +151,8 @@ type Engine struct {
 
 	policies []PolicyRules
 	// peers are the distinct peer selectors of the loaded entries, by key;
-	// anchored are their cached selectors once AddGraph has anchored them
-	// (see anchor).
+	// anchored are their cached selectors once the first pass has
+	// anchored them (see anchor).
 	peers    map[string]types.Selector
 	anchored policy.CachedSelectorSlice
 	// resources are the repository's resources, one per loaded policy
