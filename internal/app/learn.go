@@ -1,8 +1,10 @@
 package app
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/policypilot/ppc/compiler"
@@ -16,8 +18,10 @@ import (
 type Learn struct {
 	Inputs []string
 	Learn  compiler.LearnOptions
-	Output string // the snapshot's file, written atomically; "" is stdout
-	Text   bool   // write the canonical text dump instead of JSON
+	// Output is the snapshot's file, written atomically (gzip-compressed
+	// when it ends in .gz); "" is stdout.
+	Output string
+	Text   bool // write the canonical text dump instead of JSON
 	Quiet  bool
 	// NoAnomalies skips the detectors (the summary's top finding and
 	// the gate); Baseline is the snapshot they compare with.
@@ -61,7 +65,7 @@ func (l *Learn) Run(ctx context.Context, o IO) error {
 	if l.Output == "" {
 		err = write(o.Stdout)
 	} else {
-		err = atomicfile.WriteFunc(l.Output, write)
+		err = atomicfile.WriteFunc(l.Output, compressed(l.Output, write))
 	}
 	if err != nil {
 		return err
@@ -87,7 +91,7 @@ func (l *Learn) follow(ctx context.Context, o IO) error {
 		},
 	}, func(g *ir.Graph) error {
 		rounds++
-		if err := atomicfile.WriteFunc(l.Output, g.Write); err != nil {
+		if err := atomicfile.WriteFunc(l.Output, compressed(l.Output, g.Write)); err != nil {
 			return err
 		}
 		prog.Snapshot(len(g.Edges))
@@ -104,4 +108,21 @@ func (l *Learn) follow(ctx context.Context, o IO) error {
 		return ErrStopped
 	}
 	return nil
+}
+
+// compressed is write, gzip-compressed when path ends in .gz (the
+// snapshot of a large cluster is hundreds of megabytes of JSON; ppc reads
+// it back compressed or not). The gzip header carries no name or time, so
+// the same graph gives the same bytes.
+func compressed(path string, write func(io.Writer) error) func(io.Writer) error {
+	if !strings.HasSuffix(path, ".gz") {
+		return write
+	}
+	return func(w io.Writer) error {
+		zw := gzip.NewWriter(w)
+		if err := write(zw); err != nil {
+			return err
+		}
+		return zw.Close()
+	}
 }

@@ -23,7 +23,7 @@ files or clusters are merged by 'ppc compile a.json b.json'.`,
 			var quiet, follow bool
 			var every time.Duration
 			var anomaly anomalyFlags
-			fs.StringVarP(&output, "output", "o", "", "write the IR to `FILE` (atomically; default stdout)")
+			fs.StringVarP(&output, "output", "o", "", "write the IR to `FILE` (atomically, gzip-compressed if it ends in .gz; default stdout)")
 			fs.StringVar(&format, "format", "json", "json (the snapshot) or text (the canonical dump)")
 			ingest.register(fs)
 			fs.BoolVarP(&quiet, "quiet", "q", false, "print only warnings and errors")
