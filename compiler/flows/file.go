@@ -39,7 +39,12 @@ func newFileSource(f *os.File, max int) *fileSource {
 func (s *fileSource) gzip() bool {
 	var magic [2]byte
 	n, _ := s.f.ReadAt(magic[:], 0)
-	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+	return isGzip(magic[:n])
+}
+
+// isGzip reports whether b starts with gzip's magic bytes.
+func isGzip(b []byte) bool {
+	return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b
 }
 
 // readFull fills b from position off, which with b lies within the

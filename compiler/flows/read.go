@@ -260,7 +260,7 @@ func claim(name string, r io.Reader, file *fileSource, fn func(string, []byte, i
 		return r, ok, err
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	if magic, _ := br.Peek(2); isGzip(magic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, false, fmt.Errorf("read %s: %w", name, err)
@@ -275,8 +275,7 @@ func claim(name string, r io.Reader, file *fileSource, fn func(string, []byte, i
 // maybeGunzip detects gzip by its magic bytes, whatever the file is named.
 func maybeGunzip(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+	if magic, _ := br.Peek(2); isGzip(magic) {
 		return gzip.NewReader(br)
 	}
 	return br, nil
