@@ -38,7 +38,7 @@ func (g *Graph) UnmarshalJSON(b []byte) error {
 }
 
 // Read decodes a graph from r (its first JSON value) and checks its
-// version and invariants, as UnmarshalJSON does. The snapshot is streamed
+// version and invariants (UnmarshalJSON is Read of the bytes). It is streamed
 // one node and edge at a time: memory holds the graph, not the file (a
 // 500k-connection snapshot is 260 MB of JSON, which reading whole and
 // decoding held twice beside the graph).
