@@ -331,27 +331,35 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 	}
 	// The chunks run one after another: the stage holds one chunk's input
 	// and evaluation at a time.
-	var v any
-	var all []any
+	var v ast.Value
+	var all []*ast.Term
 	seen := map[string]bool{}
+chunks:
 	for i := range plan.count() {
-		b, err := e.eval(ctx, pq, plan.input(i), "data.ppc.anomaly.findings", "is it undefined?")
+		b, err := e.eval(ctx, pq, plan.input(i), "data.ppc.anomaly.findings", "is it undefined?", rawTerms)
 		if err != nil {
 			if plan.count() > 1 {
 				err = fmt.Errorf("chunk %d of %d: %w", i+1, plan.count(), err)
 			}
 			return nil, 0, err
 		}
-		v = b["findings"]
+		v = value(b["findings"])
 		if plan.count() == 1 {
 			break
 		}
-		xs, ok := v.([]any)
-		if !ok && v != nil {
-			break // decodeAnomalies reports a findings document of the wrong type
+		var xs []*ast.Term
+		collect := func(x *ast.Term) { xs = append(xs, x) }
+		switch v := v.(type) {
+		case ast.Set:
+			v.Foreach(collect)
+		case *ast.Array:
+			v.Foreach(collect)
+		case nil:
+		default:
+			break chunks // decodeAnomalies reports a findings document of the wrong type
 		}
 		for _, x := range xs { // a finding of the aggregates alone is in every chunk
-			k, err := json.Marshal(x)
+			k, err := appendJSON(nil, x.Value)
 			if err != nil {
 				return nil, 0, fmt.Errorf("rule packs' anomaly findings: %w", err)
 			}
@@ -360,7 +368,7 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 				all = append(all, x)
 			}
 		}
-		v = all
+		v = ast.NewArray(all...)
 	}
 	findings, err = decodeAnomalies(v, g, baseline)
 	if err != nil {
@@ -375,27 +383,22 @@ func (e *Engine) Anomalies(ctx context.Context, g, baseline *ir.Graph) (findings
 
 // decodeAnomalies reads the findings strictly (fields, types, a score in
 // [0, 100], a subject and edges the graph has) and ranks them.
-func decodeAnomalies(v any, g, baseline *ir.Graph) ([]Anomaly, error) {
-	xs, ok := v.([]any)
-	if !ok && v != nil {
-		return nil, fmt.Errorf("findings: want a set of {detector, score, subject, msg, edges}, got %s", typeName(v))
+func decodeAnomalies(v ast.Value, g, baseline *ir.Graph) ([]Anomaly, error) {
+	var out []Anomaly
+	if v == nil {
+		v = ast.NewArray()
 	}
-	out := make([]Anomaly, 0, len(xs))
-	for i, x := range xs {
-		at := fmt.Sprintf("findings[%d]", i)
-		m, err := object(x, at)
-		if err != nil {
-			return nil, err
-		}
+	err := eachElem(v, "findings", "a set of {detector, score, subject, msg, edges}", func(i int, x ast.Value) error {
+		at := elemPath("findings", i)
 		var a Anomaly
-		for k, y := range m {
+		err := eachField(x, at, func(k string, y ast.Value) (err error) {
 			switch k {
 			case "detector":
-				a.Detector, err = str(y, at+".detector")
+				a.Detector, err = str(y, at, k)
 			case "subject":
-				a.Subject, err = str(y, at+".subject")
+				a.Subject, err = str(y, at, k)
 			case "msg":
-				a.Msg, err = str(y, at+".msg")
+				a.Msg, err = str(y, at, k)
 			case "edges":
 				a.Edges, err = stringList(y, at+".edges")
 			case "score":
@@ -403,24 +406,32 @@ func decodeAnomalies(v any, g, baseline *ir.Graph) ([]Anomaly, error) {
 			default:
 				err = fmt.Errorf("%s.%s: not a field of an anomaly finding (detector, score, subject, msg, edges)", at, k)
 			}
-			if err != nil {
-				return nil, err
-			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		switch {
 		case a.Detector == "" || a.Msg == "":
-			return nil, fmt.Errorf("%s: detector and msg are required", at)
+			return fmt.Errorf("%s: detector and msg are required", at)
 		case a.Subject != "" && g.Node(a.Subject) == nil && (baseline == nil || baseline.Node(a.Subject) == nil):
-			return nil, fmt.Errorf("%s.subject: %q is no node of the graph", at, a.Subject)
+			return fmt.Errorf("%s.subject: %q is no node of the graph", at, a.Subject)
 		}
 		for _, id := range a.Edges {
 			if g.Edges[id] == nil && g.Denied[id] == nil && (baseline == nil || baseline.Edges[id] == nil && baseline.Denied[id] == nil) {
-				return nil, fmt.Errorf("%s.edges: %q is no edge or denied attempt of the graph", at, id)
+				return fmt.Errorf("%s.edges: %q is no edge or denied attempt of the graph", at, id)
 			}
 		}
 		sort.Strings(a.Edges)
 		a.Edges = compactStrings(a.Edges)
 		out = append(out, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []Anomaly{}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		x, y := out[i], out[j]
@@ -441,12 +452,12 @@ func decodeAnomalies(v any, g, baseline *ir.Graph) ([]Anomaly, error) {
 	return out, nil
 }
 
-func score(v any, at string) (float64, error) {
-	n, ok := v.(json.Number)
+func score(v ast.Value, at string) (float64, error) {
+	n, ok := v.(ast.Number)
 	if !ok {
 		return 0, fmt.Errorf("%s: want a number, got %s", at, typeName(v))
 	}
-	f, err := n.Float64()
+	f, err := json.Number(n).Float64()
 	if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
 		return 0, fmt.Errorf("%s: want a score from 0 to 100, got %s", at, n)
 	}

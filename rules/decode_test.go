@@ -4,19 +4,33 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
+
+// terms is the bindings of a query that bound the fields of the JSON
+// object doc, as the decision query's evaluation gives them (terms).
+func terms(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	v, err := ast.ParseTerm(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bindings(v.Value.(ast.Object))
+}
+
+// bindings is each field of o as a binding.
+func bindings(o ast.Object) map[string]any {
+	b := map[string]any{}
+	o.Foreach(func(k, v *ast.Term) { b[string(k.Value.(ast.String))] = v })
+	return b
+}
 
 func TestDecodeDecisions(t *testing.T) {
 	good := `{"policies": {"shop/web": {"namespace": "shop", "name": "web", "selector": {"app": "web"}, "subjects": ["shop/web"],
 		"labels": {}, "ingress": [{"fromEntities": ["world"], "icmps": [{"fields": [{"type": 8}]}]}], "ingress_edges": ["e1"], "egress_edges": []}},
 		"excluded": {"e2": "why"}, "warnings": [{"msg": "b", "policy": "p"}, {"msg": "a", "policy": "p"}], "deny": [], "warn": [{"msg": "w", "object": "o"}]}`
-	var b map[string]any
-	dec := json.NewDecoder(strings.NewReader(good))
-	dec.UseNumber() // as OPA gives numbers
-	if err := dec.Decode(&b); err != nil {
-		t.Fatal(err)
-	}
-	d, err := decodeDecisions(b)
+	d, err := decodeDecisions(terms(t, good))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,10 +59,54 @@ func TestDecodeDecisions(t *testing.T) {
 		{"finding not an object", map[string]any{"warn": []any{"m"}}, `warn[0]: want an object, got a string`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := decodeDecisions(tc.b)
+			b, err := ast.InterfaceToValue(tc.b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = decodeDecisions(bindings(b.(ast.Object)))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestAppendJSON holds the rule encoder to what encoding/json writes for
+// the Go value OPA converts a term to (the encoding rules had before the
+// terms were read directly): key order, escaping, sets, numbers.
+func TestAppendJSON(t *testing.T) {
+	for _, doc := range []string{
+		`{"toEndpoints": [{"matchLabels": {"app": "web", "k8s:io.kubernetes.pod.namespace": "shop"}}], "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}`,
+		`{"b": 1, "a": [1.5, -2, 1e3, 12345678901234567890], "c": null, "d": true, "e": false}`,
+		`{"html": "<a href=\"x\">&amp;</a>", "ctl": "tab\there\u0001", "uni": "naïve ☃ \u2028 \u2029", "back": "a\\b", "empty": ""}`,
+		`{"set": {"z", "a", "m"}, "nested": {"x": {"y": [{"k": {1, 2}}]}}, "": "empty key"}`,
+		`{"rules": {"http": [{"method": "GET", "path": "^/v1/items/[0-9]+(\\?.*)?$"}]}}`,
+	} {
+		v := ast.MustParseTerm(doc).Value
+		got, err := appendJSON(nil, v)
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		x, err := ast.JSON(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s:\ngot  %s\nwant %s", doc, got, want)
+		}
+	}
+	for _, s := range []string{"\xff\xfe", "ok\x80"} { // not UTF-8: replaced as encoding/json does
+		got := appendString(nil, s)
+		want, _ := json.Marshal(s)
+		if string(got) != string(want) {
+			t.Errorf("%q: got %s, want %s", s, got, want)
+		}
+	}
+	if _, err := appendJSON(nil, ast.MustParseTerm(`{1: "x"}`).Value); err == nil || !strings.Contains(err.Error(), "not a string") {
+		t.Errorf("a key that is not a string: err = %v", err)
 	}
 }

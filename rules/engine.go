@@ -500,7 +500,7 @@ func (e *Engine) Decide(ctx context.Context, g *ir.Graph) (*Decisions, error) {
 
 // decideInput evaluates the decision query over one input document.
 func (e *Engine) decideInput(ctx context.Context, input map[string]any) (*Decisions, error) {
-	b, err := e.eval(ctx, e.pq, input, "the decision query", "is a required rule undefined?")
+	b, err := e.eval(ctx, e.pq, input, "the decision query", "is a required rule undefined?", rawTerms)
 	if err != nil {
 		return nil, err
 	}
@@ -512,17 +512,22 @@ func (e *Engine) decideInput(ctx context.Context, input map[string]any) (*Decisi
 	return d, nil
 }
 
+// rawTerms leaves an evaluation's results as OPA's terms (*ast.Term)
+// rather than converting them to Go values.
+var rawTerms = rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil })
+
 // eval evaluates a prepared query of the packs on input within the
 // engine's bounds and returns the bindings of its one result (what names
-// the query in the error, hint what to check when there is not one).
-func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input map[string]any, what, hint string) (rego.Vars, error) {
+// the query in the error, hint what to check when there is not one), as
+// Go values unless an option (rawTerms) says otherwise.
+func (e *Engine) eval(ctx context.Context, pq rego.PreparedEvalQuery, input map[string]any, what, hint string, opts ...rego.EvalOption) (rego.Vars, error) {
 	in, err := ast.InterfaceToValue(input)
 	if err != nil {
 		return nil, fmt.Errorf("convert IR for rule packs: %w", err)
 	}
 	var rs rego.ResultSet
 	err = Bounds{Timeout: e.timeout, Memory: e.memory}.Run(ctx, func(ctx context.Context, tr topdown.QueryTracer) error {
-		opts := []rego.EvalOption{rego.EvalParsedInput(in)}
+		opts := append([]rego.EvalOption{rego.EvalParsedInput(in)}, opts...)
 		if tr != nil {
 			opts = append(opts, rego.EvalQueryTracer(tr))
 		}

@@ -218,17 +218,15 @@ func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (*sharding, error) 
 			sh.byNamespace[n.Namespace] = append(sh.byNamespace[n.Namespace], id)
 		}
 	}
-	b, err := e.eval(ctx, pq, inputDoc(sh.nodes, map[string]any{}), "data.ppc.synth.shardable", "")
+	b, err := e.eval(ctx, pq, inputDoc(sh.nodes, map[string]any{}), "data.ppc.synth.shardable", "", rawTerms)
 	if err != nil {
 		return nil, err
 	}
-	if n, _ := b["shardable"].(interface{ String() string }); n == nil || n.String() != "1" {
+	if n := value(b["shardable"]); n == nil || n.Compare(ast.Number("1")) != 0 {
 		return nil, nil
 	}
-	if cs, _ := b["context"].([]any); len(cs) == 1 {
-		if sh.context, err = ast.InterfaceToValue(cs[0]); err != nil {
-			return nil, fmt.Errorf("convert the packs' shard_context: %w", err)
-		}
+	if cs, _ := value(b["context"]).(*ast.Array); cs != nil && cs.Len() == 1 {
+		sh.context = cs.Elem(0).Value
 	}
 	return sh, nil
 }
