@@ -123,7 +123,7 @@ groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": se
 # namespaces this evaluation decides (lib.decides: all, unless in a shard).
 # (selector, unselectable, member and groups are complete objects: each is
 # evaluated once, and every lookup after that is O(1).)
-member := {id: group_key(id) | some id, _ in selector; lib.decides(input.nodes[id].namespace)}
+member := {id: group_key(id) | some id, n in input.nodes; lib.decides(n.namespace); selector[id]}
 
 # members[key] lists the workloads a policy selects (sorted). Grouped in
 # one pass: a comprehension per group that scans every workload would be
