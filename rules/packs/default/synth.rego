@@ -451,13 +451,74 @@ l4_egress := egress_side if {
 
 # peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
 # section; peer_icmps the same for ICMP fields.
-peer_ports := lib.groups(array.concat(
-	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_ingress],
+peer_ports := lib.groups(array.concat(ingress_ports, egress_ports))
+
+# ingress_ports: [[group, "ingress", peer], [port, protocol]] for each
+# edge of l4_ingress, its source named as the group's rule names it
+# (ingress_peer). The edges are split by what names their source, and
+# each part's peers are looked up in a table read once before the loop:
+# the peers ingress_peer gives, without a function call per edge (several
+# times the cost of a lookup). A source outside the cluster, named by the
+# group and port (public ports), is left to ingress_peer.
+ingress_ports := array.concat(
+	array.concat(
+		[[[g, "ingress", p], [e.port, e.protocol]] |
+			near := node_peers
+			some [g, e] in l4_ingress
+			e.src_node.namespace == e.dst_node.namespace # in the policy's namespace
+			p := near[e.src]
+		],
+		[[[g, "ingress", p], [e.port, e.protocol]] |
+			far := far_peers
+			some [g, e] in l4_ingress
+			e.src_node.kind != "cidr"
+			not e.src_node.namespace == e.dst_node.namespace # in another, or none
+			p := far[e.src]
+		],
+	),
+	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] |
+		some [g, e] in l4_ingress
+		e.src_node.kind == "cidr"
+	],
+)
+
+# egress_ports: the same for l4_egress and its destinations (egress_peer;
+# an address outside the cluster may be folded into a prefix), without
+# the edges to the DNS servers (dns_rule allows them).
+egress_ports := array.concat(
+	array.concat(
+		[[[g, "egress", p], [e.port, e.protocol]] |
+			near := node_peers
+			dns := dns_egress
+			some [g, e] in l4_egress
+			e.src_node.namespace == e.dst_node.namespace
+			p := near[e.dst]
+			not dns[e.id]
+		],
+		[[[g, "egress", p], [e.port, e.protocol]] |
+			far := far_peers
+			dns := dns_egress
+			some [g, e] in l4_egress
+			e.dst_node.kind != "cidr"
+			not e.src_node.namespace == e.dst_node.namespace
+			p := far[e.dst]
+			not dns[e.id]
+		],
+	),
 	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] |
 		some [g, e] in l4_egress
-		not dns_edge(e)
+		e.dst_node.kind == "cidr"
 	],
-))
+)
+
+# dns_egress are the IDs of the egress side's edges to the DNS servers on
+# DNS ports (dns_edge): a complete set, so each edge's check is a lookup.
+dns_egress := {e.id |
+	servers := dns_servers
+	some [_, e] in egress_side
+	servers[e.dst]
+	dns_edge(e)
+}
 
 # any_icmp: some edge is ICMP (most captures have none). ppc counts the
 # edges by protocol (input.protocols); an input without it is scanned.
@@ -487,11 +548,22 @@ peer_icmps := lib.groups(array.concat(
 ))
 
 # l4_rules: [[group, side], [kind, ports, rule]], one rule per peer kind
-# and port set, its peers listed together.
-l4_rules := [[[g, side], [kind, ts, r]] |
-	some [[g, side, kind, ts], values] in lib.groups([[[g, side, kind, ts], v] | some [[g, side, [kind, v]], ts] in peer_ports])
-	r := peer_rule(kind, values, side, "toPorts", to_ports(ts))
-]
+# and port set, its peers listed together (peer_rule, written out: a
+# function call per rule cost more than the rest of the rule).
+l4_rules := array.concat(
+	[[[g, side], [kind, ts, {fields[side][kind]: values, "toPorts": to_ports(ts)}]] |
+		fields := peer_fields
+		some [[g, side, kind, ts], values] in port_groups
+		kind != "fqdn"
+	],
+	[[[g, "egress"], ["fqdn", ts, {"toFQDNs": fqdn_selectors(values), "toPorts": to_ports(ts)}]] |
+		some [[g, "egress", "fqdn", ts], values] in port_groups
+	],
+)
+
+# port_groups: [[group, side, kind, ports], [value, ...]], the peers of a
+# section allowed exactly the same ports, by kind.
+port_groups := lib.groups([[[g, side, kind, ts], v] | some [[g, side, [kind, v]], ts] in peer_ports])
 
 # to_ports renders sorted [port, protocol] tuples as toPorts entries of at
 # most max_ports_per_rule ports. (A function: OPA remembers its result for
@@ -508,20 +580,18 @@ icmp_rules := [[[g, side], ["~icmp", [kind, fs, i], r]] |
 ]
 
 # peer_rule(kind, vs, side, k, x) is the rule of side naming the values
-# vs of peers of one kind, with field k (toPorts, icmps) x.
-peer_rule("endpoints", vs, "ingress", k, x) := {"fromEndpoints": vs, k: x}
-
-peer_rule("entities", vs, "ingress", k, x) := {"fromEntities": vs, k: x}
-
-peer_rule("cidr", vs, "ingress", k, x) := {"fromCIDR": vs, k: x}
-
-peer_rule("endpoints", vs, "egress", k, x) := {"toEndpoints": vs, k: x}
-
-peer_rule("entities", vs, "egress", k, x) := {"toEntities": vs, k: x}
-
-peer_rule("cidr", vs, "egress", k, x) := {"toCIDR": vs, k: x}
-
+# vs of peers of one kind, with field k (toPorts, icmps) x. (No rule
+# names a DNS name as a source.)
 peer_rule("fqdn", vs, "egress", k, x) := {"toFQDNs": fqdn_selectors(vs), k: x}
+
+peer_rule(kind, vs, side, k, x) := {peer_fields[side][kind]: vs, k: x} if kind != "fqdn"
+
+# peer_fields[side][kind] is the field of a rule of side that lists peers
+# of kind (but DNS names, see fqdn_selectors).
+peer_fields := {
+	"ingress": {"endpoints": "fromEndpoints", "entities": "fromEntities", "cidr": "fromCIDR"},
+	"egress": {"endpoints": "toEndpoints", "entities": "toEntities", "cidr": "toCIDR"},
+}
 
 # fqdn_selectors: matchName for each name; with config dns.names
 # "observed", matchPattern "*.<parent>" for dns.fold_names or more names
