@@ -22,30 +22,43 @@ k8s_labels(n) := {k: v |
 	v := substring(kv, i + 1, -1)
 }
 
-dropped(k) if k in lib.setting("drop_label_keys", [])
+# The settings read for every workload, each read once: a rule's value is
+# computed once per evaluation, and reading it costs less than a call of
+# lib.setting.
+identity_keys := lib.setting("identity_keys", [])
+
+identity_extra_keys := lib.setting("identity_extra_keys", [])
+
+drop_label_keys := lib.setting("drop_label_keys", [])
+
+drop_label_prefixes := lib.setting("drop_label_prefixes", [])
+
+dropped(k) if k in drop_label_keys
 
 dropped(k) if {
-	some p in lib.setting("drop_label_prefixes", [])
+	some p in drop_label_prefixes
 	startswith(k, p)
 }
 
 stable(labels) := {k: v | some k, v in labels; not dropped(k)}
 
 preferred_key(labels) := ks[0] if {
-	ks := [k | some k in lib.setting("identity_keys", []); labels[k]]
+	ks := [k | some k in identity_keys; labels[k]]
 	count(ks) > 0
 }
 
 base(labels) := {k: labels[k]} if {
 	k := preferred_key(labels)
-}
-
-base(labels) := stable(labels) if not preferred_key(labels)
+} else := stable(labels)
 
 extra(id, labels) := object.union(
-	{k: labels[k] | some k in lib.setting("identity_extra_keys", []); labels[k]},
-	{x.key: x.value | some x in hooks.extra_labels; x.workload == id},
+	{k: labels[k] | some k in identity_extra_keys; labels[k]},
+	object.get(hook_labels, id, {}),
 )
+
+# hook_labels[id] are the labels the hooks add to workload id's selector
+# (grouped once: each workload's are a lookup).
+hook_labels := {id: {x.key: x.value | some x in xs} | some [id, xs] in lib.groups([[x.workload, x] | some x in hooks.extra_labels])}
 
 # workload_labels[id] are k8s_labels of workload id, parsed once.
 workload_labels := {id: k8s_labels(n) | some id, n in input.nodes; n.kind == "workload"}
@@ -97,8 +110,10 @@ cluster_of(n) := c if {
 # than one (ClusterMesh), so policies are written per cluster and peers are
 # selected with their cluster label. A shard of the evaluation sees only
 # some workloads: it is told (input.shard.context, from
-# ppc.synth.shard_context over every node).
-clusters := {c | some n in input.nodes; n.kind == "workload"; c := cluster_of(n); c != ""}
+# ppc.synth.shard_context over every node). (The cluster label read from
+# the parsed labels: what cluster_of reads, without a pass over each
+# workload's labels.)
+clusters := {c | some labels in workload_labels; c := labels["io.cilium.k8s.policy.cluster"]; c != ""}
 
 multi_cluster if {
 	not input.shard

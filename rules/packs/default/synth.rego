@@ -99,25 +99,30 @@ far_peers := object.union(node_peers, {id: ["endpoints", {"matchLabels": object.
 # is decided once, however many edges it has.
 node_peers := input.shard.context.node_peers if {
 	input.shard
-} else := {id: p | some id, n in input.nodes; p := node_peer(id, n)}
+} else := object.union(workload_peers, {id: p | some id, n in input.nodes; n.kind != "workload"; p := node_peer(n)})
 
-node_peer(id, n) := ["endpoints", {"matchLabels": object.union(identity.selector[id], cluster_label(n))}] if {
-	n.kind == "workload"
-}
+# workload_peers[id] names workload id by its selector, and its cluster's
+# label when the flows span several clusters.
+workload_peers := {id: ["endpoints", {"matchLabels": object.union(sel, cluster_label(input.nodes[id]))}] |
+	some id, sel in identity.selector
+} if {
+	identity.multi_cluster
+} else := {id: ["endpoints", {"matchLabels": sel}] | some id, sel in identity.selector}
 
-node_peer(_, n) := ["entities", entity(n)] if n.kind == "entity"
+# node_peer(n) names a node other than a workload.
+node_peer(n) := ["entities", entity(n)] if n.kind == "entity"
 
-node_peer(_, n) := ["cidr", n.cidr] if {
+node_peer(n) := ["cidr", n.cidr] if {
 	n.kind == "cidr"
 	lib.setting("world_peers", "cidr") == "cidr"
 }
 
-node_peer(_, n) := ["entities", "world"] if {
+node_peer(n) := ["entities", "world"] if {
 	n.kind in {"cidr", "fqdn"}
 	lib.setting("world_peers", "cidr") == "entity"
 }
 
-node_peer(_, n) := ["fqdn", n.fqdn] if {
+node_peer(n) := ["fqdn", n.fqdn] if {
 	n.kind == "fqdn"
 	lib.setting("world_peers", "cidr") == "cidr"
 	regex.match(`^[-a-zA-Z0-9_.]+$`, n.fqdn)
@@ -183,9 +188,10 @@ dns_servers := {id | some id, _ in input.shard.context.dns_servers} if {
 	input.shard
 } else := {id |
 	count(dns_selector) > 0
+	want := [[trim_prefix(k, "k8s:"), v] | some k, v in dns_selector]
 	some id, labels in identity.workload_labels
-	every k, v in dns_selector {
-		labels[trim_prefix(k, "k8s:")] == v
+	every kv in want {
+		labels[kv[0]] == kv[1]
 	}
 }
 
