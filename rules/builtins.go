@@ -30,41 +30,52 @@ var groupByDecl = &ast.Builtin{
 	),
 }
 
-// groupBy implements ppc.group_by in O(n log n).
+// groupBy implements ppc.group_by in O(n log n). The pairs are bucketed
+// by key first (the key's hash, then equality), so that only the distinct
+// keys are sorted, and each key's items among themselves: comparing OPA's
+// values is most of the cost, and many pairs share a key (a section's
+// rules, a policy's edges).
 func groupBy(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	arr, ok := a.Value.(*ast.Array)
 	if !ok {
 		return nil, fmt.Errorf("ppc.group_by: pairs must be an array, got %s", ast.ValueName(a.Value))
 	}
-	type pair struct{ key, item *ast.Term }
-	pairs := make([]pair, 0, arr.Len())
+	// A group's first item is held apart: most groups have one.
+	type group struct {
+		key, first *ast.Term
+		more       []*ast.Term
+		next       int // the next group of the same hash, plus one (0: none)
+	}
+	groups := make([]group, 0, arr.Len())
+	head := make(map[int]int, arr.Len()) // a hash's first group, plus one
 	for i := 0; i < arr.Len(); i++ {
 		p, ok := arr.Elem(i).Value.(*ast.Array)
 		if !ok || p.Len() != 2 {
 			return nil, fmt.Errorf("ppc.group_by: element %d must be a [key, item] pair", i)
 		}
-		pairs = append(pairs, pair{p.Elem(0), p.Elem(1)})
+		key, item := p.Elem(0), p.Elem(1)
+		h := key.Hash()
+		j := head[h]
+		for j > 0 && ast.Compare(groups[j-1].key, key) != 0 {
+			j = groups[j-1].next
+		}
+		if j > 0 {
+			groups[j-1].more = append(groups[j-1].more, item)
+			continue
+		}
+		groups = append(groups, group{key: key, first: item, next: head[h]})
+		head[h] = len(groups)
 	}
-	slices.SortFunc(pairs, func(x, y pair) int {
-		if c := ast.Compare(x.key, y.key); c != 0 {
-			return c
+	slices.SortFunc(groups, func(x, y group) int { return ast.Compare(x.key, y.key) })
+	out := make([]*ast.Term, len(groups))
+	for i, gr := range groups {
+		items := []*ast.Term{gr.first}
+		if len(gr.more) > 0 {
+			items = append(items, gr.more...)
+			slices.SortFunc(items, func(x, y *ast.Term) int { return ast.Compare(x, y) })
+			items = slices.CompactFunc(items, func(x, y *ast.Term) bool { return ast.Compare(x, y) == 0 })
 		}
-		return ast.Compare(x.item, y.item)
-	})
-	var out []*ast.Term
-	for i := 0; i < len(pairs); {
-		j := i + 1
-		for j < len(pairs) && ast.Compare(pairs[j].key, pairs[i].key) == 0 {
-			j++
-		}
-		items := make([]*ast.Term, 0, j-i)
-		for k := i; k < j; k++ {
-			if k == i || ast.Compare(pairs[k].item, pairs[k-1].item) != 0 {
-				items = append(items, pairs[k].item)
-			}
-		}
-		out = append(out, ast.ArrayTerm(pairs[i].key, ast.ArrayTerm(items...)))
-		i = j
+		out[i] = ast.ArrayTerm(gr.key, ast.ArrayTerm(items...))
 	}
 	return ast.ArrayTerm(out...), nil
 }

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,7 +65,27 @@ func TestGroupByErrors(t *testing.T) {
 // TestGroupByMatchesRego holds the builtin to the plain-Rego definition
 // it replaces: sort the pairs, one group per distinct key, distinct items.
 func TestGroupByMatchesRego(t *testing.T) {
-	in := `[[3, "c"], [1, "b"], [3, "a"], [2, "x"], [1, "b"], [[1], "n"], ["s", {"o": 1}]]`
+	for _, in := range []string{
+		`[[3, "c"], [1, "b"], [3, "a"], [2, "x"], [1, "b"], [[1], "n"], ["s", {"o": 1}]]`,
+		groupByInput(400),
+	} {
+		t.Run(strconv.Itoa(len(in)), func(t *testing.T) { groupByMatchesRego(t, in) })
+	}
+}
+
+// groupByInput is n pairs whose keys (strings, numbers, arrays, objects,
+// sets) and items repeat, in a scrambled order.
+func groupByInput(n int) string {
+	keys := []string{`"a"`, `"b"`, `1`, `2.5`, `["g", "ingress"]`, `["g", "egress"]`, `{"app": "x"}`, `{"app": "y", "k": 1}`, `{"s", 1}`, `null`, `true`, `[["g", "ingress", ["endpoints", {"matchLabels": {"app": "x"}}]]]`}
+	items := []string{`[8080, "TCP"]`, `[53, "UDP"]`, `"e1"`, `"e2"`, `{"matchLabels": {"app": "z"}}`, `0`}
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = fmt.Sprintf("[%s, %s]", keys[(i*7)%len(keys)], items[(i*i+3)%len(items)])
+	}
+	return "[" + strings.Join(ps, ", ") + "]"
+}
+
+func groupByMatchesRego(t *testing.T, in string) {
 	q := `ks := sort({p[0] | some p in pairs})
 	x := [[k, sort({p[1] | some p in pairs; p[0] == k})] | some k in ks]`
 	opts := []func(*rego.Rego){rego.Query("pairs := " + in + "\n" + q), rego.SetRegoVersion(ast.RegoV1)}
