@@ -385,12 +385,14 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 		ast.Item(ast.InternedTerm("verdicts"), tc.counts(e.Verdicts)),
 		ast.Item(ast.InternedTerm("direction"), tc.counts(e.Direction)),
 	)
-	if n := tc.end(e.Src); n != nil {
-		o.Insert(ast.InternedTerm("src_node"), n)
+	src, dst := tc.end(e.Src), tc.end(e.Dst)
+	if src != nil {
+		o.Insert(ast.InternedTerm("src_node"), src)
 	}
-	if n := tc.end(e.Dst); n != nil {
-		o.Insert(ast.InternedTerm("dst_node"), n)
+	if dst != nil {
+		o.Insert(ast.InternedTerm("dst_node"), dst)
 	}
+	o.Insert(ast.InternedTerm("same_namespace"), ast.InternedTerm(sameNamespace(src, dst)))
 	if e.L7 != nil {
 		hs := make([]*ast.Term, len(e.L7.HTTP))
 		for i, h := range e.L7.HTTP {
@@ -407,6 +409,17 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 		))
 	}
 	return o
+}
+
+// sameNamespace says whether two nodes' input objects (nil: no such
+// node) both have a namespace, the same.
+func sameNamespace(a, b *ast.Term) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	key := ast.InternedTerm("namespace")
+	x, y := a.Get(key), b.Get(key)
+	return x != nil && y != nil && x.Equal(y)
 }
 
 // termCache shares the terms edges repeat within one input: one string
@@ -476,7 +489,7 @@ func init() {
 	// every input (ast.InternedTerm returns these without allocating).
 	ast.InternStringTerm(append([]string{
 		"id", "kind", "namespace", "name", "pods", "labels", "entities", "cidr", "fqdn", "display", "denied_only",
-		"src", "dst", "src_node", "dst_node", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
+		"src", "dst", "src_node", "dst_node", "same_namespace", "protocol", "port", "flows", "verdicts", "direction", "l7", "truncated", "http", "dns", "method", "path",
 		"workload", "entity",
 		"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
 	}, ir.EdgeVocabulary...)...)

@@ -31,9 +31,14 @@ edges := {e.id: e | some e in [
 
 ir := complete({"ir_version": 2, "nodes": nodes, "edges": edges})
 
-# complete(x) gives each edge of x its src_node and dst_node, as ppc's
-# input does: a test that adds nodes or edges passes its input through it.
-complete(x) := object.union(x, {"edges": {id: object.union(e, {"src_node": x.nodes[e.src], "dst_node": x.nodes[e.dst]}) | some id, e in x.edges}})
+# complete(x) gives each edge of x its src_node, dst_node and
+# same_namespace, as ppc's input does: a test that adds nodes or edges
+# passes its input through it.
+complete(x) := object.union(x, {"edges": {id: object.union(e, {"src_node": x.nodes[e.src], "dst_node": x.nodes[e.dst], "same_namespace": same_namespace(x.nodes[e.src], x.nodes[e.dst])}) | some id, e in x.edges}})
+
+same_namespace(a, b) if a.namespace == b.namespace
+
+default same_namespace(_, _) := false
 
 web_api := "wl:shop/web -> wl:shop/api TCP/8080"
 

@@ -83,23 +83,26 @@ listening_evidence(e) if {
 
 # A peer is how a rule names a node: [kind, value], kind "endpoints"
 # (value: an endpoint selector, {"matchLabels": …}), "entities", "cidr"
-# or "fqdn" (value: the entity, prefix or name). node_peers[id] names it
-# from a policy of its own namespace; far_peers[id] from a policy of
-# another namespace, which adds a workload's namespace label to its
-# selector. Both are complete objects over the nodes of this evaluation,
-# so that each edge's peer is a lookup rather than a new selector.
-far_peers := object.union(node_peers, {id: ["endpoints", {"matchLabels": object.union(sel.matchLabels, {lib.namespace_key: n.namespace})}] |
-	some id, n in input.nodes
-	[kind, sel] := node_peers[id]
-	kind == "endpoints"
-})
-
-# node_peers[id] is how a rule names node id from its own namespace
-# (undefined for a node no rule can name). A complete object: each node's
-# is decided once, however many edges it has.
-node_peers := input.shard.context.node_peers if {
+# or "fqdn" (value: the entity, prefix or name). peer_forms[id][same]
+# names node id from a policy of its own namespace (same: true) or of
+# another (false), which adds a workload's namespace label to its
+# selector; node_peers[id] is the first. A complete object over the nodes,
+# so that each edge's peer is a lookup (peer_forms[e.src][e.same_namespace])
+# rather than a new selector; undefined for a node no rule can name. A
+# shard of the evaluation reads it from input.shard.context, where it was
+# computed once for every node (not once per shard for each node it sees).
+peer_forms := input.shard.context.peer_forms if {
 	input.shard
-} else := object.union(workload_peers, {id: p | some id, n in input.nodes; n.kind != "workload"; p := node_peer(n)})
+} else := {id: {true: p, false: far_form(p, input.nodes[id])} | some id, p in node_peers}
+
+far_form(p, n) := ["endpoints", {"matchLabels": object.union(p[1].matchLabels, {lib.namespace_key: n.namespace})}] if {
+	p[0] == "endpoints"
+} else := p
+
+# node_peers[id] is how a rule names node id from its own namespace: what
+# peer_forms is made of. (A shard reads peer_forms from its context and
+# never evaluates this.)
+node_peers := object.union(workload_peers, {id: p | some id, n in input.nodes; n.kind != "workload"; p := node_peer(n)})
 
 # workload_peers[id] names workload id by its selector, and its cluster's
 # label when the flows span several clusters.
@@ -165,7 +168,7 @@ unexpressible_egress := {id: peer_problem(e.dst) |
 }
 
 # unpeerable are the nodes no rule can name (peer is undefined).
-unpeerable := {id | some id, _ in input.nodes; not node_peers[id]}
+unpeerable := {id | forms := peer_forms; some id, _ in input.nodes; not forms[id]}
 
 peer_problem(id) := sprintf("peer %s cannot be selected: %s", [id, identity.unselectable[id]]) if identity.unselectable[id]
 
@@ -333,16 +336,12 @@ public_port := {k: n |
 ingress_peer(e, g) := ["entities", "world"] if {
 	e.src_node.kind == "cidr"
 	public_port[[g, e.protocol, e.port]]
-} else := node_peers[e.src] if {
-	e.src_node.namespace == e.dst_node.namespace
-} else := far_peers[e.src]
+} else := peer_forms[e.src][e.same_namespace]
 
 egress_peer(e, g) := ["cidr", p] if {
 	e.dst_node.kind == "cidr"
 	p := folded[[g, e.protocol, e.port, e.dst_node.cidr]]
-} else := node_peers[e.dst] if {
-	e.src_node.namespace == e.dst_node.namespace
-} else := far_peers[e.dst]
+} else := peer_forms[e.dst][e.same_namespace]
 
 # ---- unnamed world egress -------------------------------------------------
 
@@ -461,27 +460,17 @@ peer_ports := lib.groups(array.concat(ingress_ports, egress_ports))
 
 # ingress_ports: [[group, "ingress", peer], [port, protocol]] for each
 # edge of l4_ingress, its source named as the group's rule names it
-# (ingress_peer). The edges are split by what names their source, and
-# each part's peers are looked up in a table read once before the loop:
-# the peers ingress_peer gives, without a function call per edge (several
-# times the cost of a lookup). A source outside the cluster, named by the
-# group and port (public ports), is left to ingress_peer.
+# (ingress_peer): the peers are looked up in peer_forms, read once before
+# the loop, rather than by a function call per edge (several times the
+# cost of a lookup). A source outside the cluster, named by the group and
+# port (public ports), is left to ingress_peer.
 ingress_ports := array.concat(
-	array.concat(
-		[[[g, "ingress", p], [e.port, e.protocol]] |
-			near := node_peers
-			some [g, e] in l4_ingress
-			e.src_node.namespace == e.dst_node.namespace # in the policy's namespace
-			p := near[e.src]
-		],
-		[[[g, "ingress", p], [e.port, e.protocol]] |
-			far := far_peers
-			some [g, e] in l4_ingress
-			e.src_node.kind != "cidr"
-			not e.src_node.namespace == e.dst_node.namespace # in another, or none
-			p := far[e.src]
-		],
-	),
+	[[[g, "ingress", p], [e.port, e.protocol]] |
+		forms := peer_forms
+		some [g, e] in l4_ingress
+		e.src_node.kind != "cidr"
+		p := forms[e.src][e.same_namespace]
+	],
 	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] |
 		some [g, e] in l4_ingress
 		e.src_node.kind == "cidr"
@@ -492,25 +481,14 @@ ingress_ports := array.concat(
 # an address outside the cluster may be folded into a prefix), without
 # the edges to the DNS servers (dns_rule allows them).
 egress_ports := array.concat(
-	array.concat(
-		[[[g, "egress", p], [e.port, e.protocol]] |
-			near := node_peers
-			dns := dns_egress
-			some [g, e] in l4_egress
-			e.src_node.namespace == e.dst_node.namespace
-			p := near[e.dst]
-			not dns[e.id]
-		],
-		[[[g, "egress", p], [e.port, e.protocol]] |
-			far := far_peers
-			dns := dns_egress
-			some [g, e] in l4_egress
-			e.dst_node.kind != "cidr"
-			not e.src_node.namespace == e.dst_node.namespace
-			p := far[e.dst]
-			not dns[e.id]
-		],
-	),
+	[[[g, "egress", p], [e.port, e.protocol]] |
+		forms := peer_forms
+		dns := dns_egress
+		some [g, e] in l4_egress
+		e.dst_node.kind != "cidr"
+		p := forms[e.dst][e.same_namespace]
+		not dns[e.id]
+	],
 	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] |
 		some [g, e] in l4_egress
 		e.dst_node.kind == "cidr"
@@ -922,7 +900,7 @@ shardable if {
 shard_context := {
 	"multi_cluster": multi_cluster_flag,
 	"selector": identity.selector,
-	"node_peers": node_peers,
+	"peer_forms": peer_forms,
 	"dns_servers": {id: true | some id in dns_servers},
 }
 

@@ -201,7 +201,8 @@ test_shard_context_carries_multi_cluster if {
 	c := synth.shard_context with input as fx.ir
 	c.multi_cluster == false
 	c.selector["wl:shop/api"] == {"app": "api"}
-	c.node_peers["cidr:203.0.113.7/32"] == ["cidr", "203.0.113.7/32"]
+	c.peer_forms["cidr:203.0.113.7/32"] == {true: ["cidr", "203.0.113.7/32"], false: ["cidr", "203.0.113.7/32"]}
+	c.peer_forms["wl:shop/api"][false] == ["endpoints", {"matchLabels": {"app": "api", "k8s:io.kubernetes.pod.namespace": "shop"}}]
 	c.dns_servers == {"wl:kube-system/coredns": true}
 	shard := object.union(fx.ir, {"shard": {"namespaces": {"shop": true}, "context": object.union(c, {"multi_cluster": true})}})
 	data.ppc.identity.multi_cluster with input as shard
