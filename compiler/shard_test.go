@@ -13,6 +13,7 @@ import (
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/internal/flowgen"
 	"github.com/policypilot/ppc/ir"
+	"github.com/policypilot/ppc/ir/irtest"
 	"github.com/policypilot/ppc/rules"
 )
 
@@ -54,6 +55,17 @@ func TestShardedDecideEqualsWhole(t *testing.T) {
 	gen("scenario", func(b *bytes.Buffer) error { _, err := flowgen.Scenario(b, 400, 5); return err })
 	gen("probe-scenario", func(b *bytes.Buffer) error { _, err := flowgen.ProbeScenario(b, 400, 7); return err })
 
+	// Two clusters (ClusterMesh): the parts of the shard context are told.
+	captures = append(captures, capture{"clustermesh", irtest.Graph(
+		irtest.Workload("shop", "web", "app=web", "io.cilium.k8s.policy.cluster=east"),
+		irtest.Workload("shop", "api", "app=api", "io.cilium.k8s.policy.cluster=west"),
+		irtest.Workload("pay", "api", "app=pay", "io.cilium.k8s.policy.cluster=west"),
+		irtest.Workload("kube-system", "dns", "k8s-app=kube-dns", "io.cilium.k8s.policy.cluster=east"),
+		irtest.Edge("shop/web", "shop/api", "TCP/8080"),
+		irtest.Edge("shop/api", "pay/api", "TCP/9090"),
+		irtest.Edge("shop/web", "kube-system/dns", "UDP/53"),
+		irtest.Edge("pay/api", "entity:world", "TCP/443"),
+	)})
 	settings := []struct {
 		set      []string
 		baseline bool // may write a clusterwide baseline: never sharded
@@ -74,7 +86,7 @@ func TestShardedDecideEqualsWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parts, err := rules.NewEngine(ctx, rules.Options{Set: s.set, ShardEdges: 1})
+		parts, err := rules.NewEngine(ctx, rules.Options{Set: s.set, ShardEdges: 1, ContextNodes: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -108,9 +109,12 @@ type Engine struct {
 	// packs allow it.
 	defaultRego bool
 	shardEdges  int
+	// contextNodes: Options.ContextNodes.
+	contextNodes int
 	// anomalyChunkEdges: Options.AnomalyChunkEdges.
 	anomalyChunkEdges int
 	shardable         lazyQuery
+	context           lazyQuery // the shard context of a part of the nodes
 
 	// The anomaly stage's query.
 	anomaly lazyQuery
@@ -150,6 +154,10 @@ type Options struct {
 	// when the packs may be evaluated per shard of namespaces (0:
 	// DefaultShardEdges; negative: always evaluate the graph whole).
 	ShardEdges int
+	// ContextNodes is about how many nodes one part of the shard context
+	// holds at least (0: 1,024; see shard.go): tests set it low to compute
+	// small graphs' contexts in parts.
+	ContextNodes int
 	// AnomalyChunkEdges is how many edges and denied attempts one chunk of
 	// the anomaly stage's evaluation holds when only the default pack's
 	// Rego is loaded (0: DefaultAnomalyChunkEdges; negative: always
@@ -193,7 +201,7 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, compileError(err)
 	}
-	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, anomalyChunkEdges: opts.AnomalyChunkEdges, defaultRego: true}
+	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, contextNodes: cmp.Or(opts.ContextNodes, contextNodes), anomalyChunkEdges: opts.AnomalyChunkEdges, defaultRego: true}
 	for _, p := range opts.Packs {
 		for _, m := range p.Modules {
 			if !m.Test {

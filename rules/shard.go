@@ -3,6 +3,9 @@ package rules
 import (
 	"context"
 	"fmt"
+	"maps"
+	"runtime"
+	"slices"
 	"sort"
 	"sync"
 
@@ -41,10 +44,19 @@ import (
 const DefaultShardEdges = 4096
 
 // shardableQuery asks whether the packs allow sharding for these settings
-// and nodes, and what every shard must know of the nodes it does not see
-// (it is evaluated over the nodes alone).
+// and nodes, and what each part of the shard context must know of all
+// nodes (it is evaluated over the nodes alone).
 const shardableQuery = `shardable := count([1 | data.ppc.synth.shardable == true])
-context := [c | c := data.ppc.synth.shard_context]`
+globals := [g | g := data.ppc.synth.shard_globals]`
+
+// contextQuery is what every shard must know of the nodes it does not see,
+// for the nodes of its input (a part of them, with input.chunk.globals).
+const contextQuery = `context := [c | c := data.ppc.synth.shard_context]`
+
+// contextNodes is about how many nodes a part of the shard context holds
+// at least (Options.ContextNodes): fewer parts than cores when the graph is
+// small.
+const contextNodes = 1024
 
 // shard is one part of a sharded decision.
 type shard struct {
@@ -225,10 +237,120 @@ func (e *Engine) shardPlan(ctx context.Context, g *ir.Graph) (*sharding, error) 
 	if n := value(b["shardable"]); n == nil || n.Compare(ast.Number("1")) != 0 {
 		return nil, nil
 	}
-	if cs, _ := value(b["context"]).(*ast.Array); cs != nil && cs.Len() == 1 {
-		sh.context = cs.Elem(0).Value
+	gs, _ := value(b["globals"]).(*ast.Array)
+	if gs == nil || gs.Len() != 1 {
+		return nil, nil // no globals: the context cannot be computed in parts
+	}
+	if sh.context, err = e.shardContext(ctx, sh.nodes, gs.Elem(0).Value); err != nil || sh.context == nil {
+		return nil, err
 	}
 	return sh, nil
+}
+
+// shardContext evaluates the packs' shard_context in parts of the nodes,
+// on every core, each part's input holding globals as input.chunk.globals,
+// and joins the parts (joinContexts). It returns nil when they do not
+// join: the graph is then decided whole.
+func (e *Engine) shardContext(ctx context.Context, nodes map[string]any, globals ast.Value) (ast.Value, error) {
+	pq, err := e.prepared(ctx, &e.context, contextQuery)
+	if err != nil {
+		return nil, err
+	}
+	ids := slices.Sorted(maps.Keys(nodes))
+	k := max(1, min(2*runtime.GOMAXPROCS(0), len(ids)/e.contextNodes))
+	parts := make([]ast.Value, k)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var once sync.Once
+	var first error
+	parallel.For(ctx, k, func(i int) {
+		part := map[string]any{}
+		for _, id := range ids[i*len(ids)/k : (i+1)*len(ids)/k] {
+			part[id] = nodes[id]
+		}
+		in := inputDoc(part, map[string]any{})
+		in["chunk"] = map[string]any{"globals": globals}
+		b, err := e.eval(ctx, pq, in, "data.ppc.synth.shard_context", "", rawTerms)
+		if err == nil {
+			if cs, _ := value(b["context"]).(*ast.Array); cs != nil && cs.Len() == 1 {
+				parts[i] = cs.Elem(0).Value
+			}
+			return
+		}
+		if k > 1 {
+			err = fmt.Errorf("part %d of %d of the shard context: %w", i+1, k, err)
+		}
+		once.Do(func() {
+			first = err
+			cancel()
+		})
+	})
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return joinContexts(parts), nil
+}
+
+// joinContexts joins the parts of the shard context: a field that is an
+// object in every part is their union (a key two parts hold must have one
+// value), any other field must be equal in every part. nil: a part is not
+// an object, lacks a field another has, or the parts disagree.
+func joinContexts(parts []ast.Value) ast.Value {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	var fields []*ast.Term
+	for _, p := range parts {
+		o, ok := p.(ast.Object)
+		if !ok {
+			return nil
+		}
+		if fields == nil {
+			fields = o.Keys()
+		} else if o.Len() != len(fields) {
+			return nil
+		}
+	}
+	out := ast.NewObject()
+	for _, k := range fields {
+		vals := make([]*ast.Term, len(parts))
+		tables := true
+		for i, p := range parts {
+			if vals[i] = p.(ast.Object).Get(k); vals[i] == nil {
+				return nil
+			}
+			_, isObj := vals[i].Value.(ast.Object)
+			tables = tables && isObj
+		}
+		if !tables {
+			for _, v := range vals[1:] {
+				if !v.Equal(vals[0]) {
+					return nil
+				}
+			}
+			out.Insert(k, vals[0])
+			continue
+		}
+		u := ast.NewObject()
+		agree := true
+		for _, v := range vals {
+			v.Value.(ast.Object).Foreach(func(x, y *ast.Term) {
+				if had := u.Get(x); had == nil {
+					u.Insert(x, y)
+				} else if !had.Equal(y) {
+					agree = false
+				}
+			})
+		}
+		if !agree {
+			return nil
+		}
+		out.Insert(k, ast.NewTerm(u))
+	}
+	return out
 }
 
 // decideShards evaluates the decision query on every shard, on every

@@ -119,3 +119,35 @@ func TestMergeShardsChecksThePromises(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinContexts: the parts of the shard context join table by table;
+// parts that disagree, or lack a field, do not join (the graph is then
+// decided whole).
+func TestJoinContexts(t *testing.T) {
+	v := func(s string) ast.Value { return ast.MustParseTerm(s).Value }
+	for _, tc := range []struct {
+		parts []string
+		want  string // "" : nil
+	}{
+		{[]string{`{"m": false, "sel": {"a": {"app": "a"}}}`}, `{"m": false, "sel": {"a": {"app": "a"}}}`},
+		{[]string{`{"m": true, "sel": {"a": 1}, "dns": {}}`, `{"m": true, "sel": {"b": 2}, "dns": {"d": true}}`}, `{"m": true, "sel": {"a": 1, "b": 2}, "dns": {"d": true}}`},
+		{[]string{`{"sel": {"a": 1}}`, `{"sel": {"a": 1}}`}, `{"sel": {"a": 1}}`},
+		{[]string{`{"sel": {"a": 1}}`, `{"sel": {"a": 2}}`}, ""},
+		{[]string{`{"m": true, "sel": {}}`, `{"m": false, "sel": {}}`}, ""},
+		{[]string{`{"m": true, "sel": {}}`, `{"sel": {}}`}, ""},
+		{[]string{`{"m": true}`, `{"n": true}`}, ""},
+		{[]string{`{"m": true}`, `[1]`}, ""},
+	} {
+		parts := make([]ast.Value, len(tc.parts))
+		for i, p := range tc.parts {
+			parts[i] = v(p)
+		}
+		got := joinContexts(parts)
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("%v joined into %v, want no join", tc.parts, got)
+		case tc.want != "" && (got == nil || got.Compare(v(tc.want)) != 0):
+			t.Errorf("%v joined into %v, want %s", tc.parts, got, tc.want)
+		}
+	}
+}

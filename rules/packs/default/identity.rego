@@ -109,18 +109,29 @@ cluster_of(n) := c if {
 # clusters are the clusters the workloads come from; multi_cluster: more
 # than one (ClusterMesh), so policies are written per cluster and peers are
 # selected with their cluster label. A shard of the evaluation sees only
-# some workloads: it is told (input.shard.context, from
-# ppc.synth.shard_context over every node). (The cluster label read from
-# the parsed labels: what cluster_of reads, without a pass over each
-# workload's labels.)
-clusters := {c | some labels in workload_labels; c := labels["io.cilium.k8s.policy.cluster"]; c != ""}
+# some workloads, and so does each part of the shard context: they are
+# told (input.shard.context, input.chunk.globals; see
+# ppc.synth.shard_globals). (The labels are scanned for the cluster's
+# alone, as cluster_of does: this runs over every workload before the
+# shards, one core only.)
+clusters := {c |
+	some n in input.nodes
+	n.kind == "workload"
+	some l in n.labels
+	startswith(l, "k8s:io.cilium.k8s.policy.cluster=")
+	c := substring(l, count("k8s:io.cilium.k8s.policy.cluster="), -1)
+	c != ""
+}
 
 multi_cluster if {
 	not input.shard
+	not input.chunk
 	count(clusters) > 1
 }
 
 multi_cluster if input.shard.context.multi_cluster == true
+
+multi_cluster if input.chunk.globals.multi_cluster == true
 
 # group_key identifies the policy a workload belongs to: workloads of one
 # cluster and namespace with the same selector share a policy.

@@ -895,8 +895,14 @@ shardable if {
 }
 
 # shard_context is what every shard must know of the nodes it does not
-# see, and the tables of every node, computed once over all of them rather
-# than in every shard; shards read it as input.shard.context.
+# see, and the tables of every node, computed once for each node rather
+# than in every shard that sees it; shards read it as input.shard.context.
+# ppc computes it in parts of the nodes, on every core, and joins them
+# (rules/README.md): each table is an object keyed by node that depends on
+# that node alone, and shard_globals, computed once over all nodes first,
+# is what the parts must know of the others (input.chunk.globals).
+shard_globals := {"multi_cluster": multi_cluster_flag}
+
 shard_context := {
 	"multi_cluster": multi_cluster_flag,
 	"selector": identity.selector,
