@@ -305,6 +305,7 @@ func Input(g *ir.Graph) map[string]any {
 	}
 	in := inputDoc(nodes, edgesInput(g.Edges, newTermCache(nodes)))
 	in["protocols"] = protocolCounts(maps.Values(g.Edges))
+	in["ports"] = portCounts(maps.Values(g.Edges))
 	return in
 }
 
@@ -330,6 +331,21 @@ func protocolCounts(es iter.Seq[*ir.Edge]) map[string]any {
 		out[p] = c
 	}
 	return out
+}
+
+// portCounts is input.ports: how many of the edges use each port (ICMP
+// types included), keyed by the port as a number (so that a pack asks
+// whether any edge's port is in a range without a pass over the edges).
+func portCounts(es iter.Seq[*ir.Edge]) ast.Value {
+	n := map[uint16]int64{}
+	for e := range es {
+		n[e.Port]++
+	}
+	o := ast.NewObject()
+	for p, c := range n {
+		o.Insert(ast.InternedTerm(int64(p)), ast.InternedTerm(c))
+	}
+	return o
 }
 
 func inputDoc(nodes, edges map[string]any) map[string]any {
@@ -383,7 +399,9 @@ func nodeInput(id string, n *ir.Node) ast.Object {
 // expression, where input.nodes[e.src].kind takes two.
 func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 	num := func(n int64) *ast.Term { return ast.InternedTerm(n) }
-	o := ast.NewObject(
+	src, dst := tc.end(e.Src), tc.end(e.Dst)
+	items := make([][2]*ast.Term, 0, 12) // one object built whole: no growth as fields are added
+	items = append(items,
 		ast.Item(ast.InternedTerm("id"), ast.StringTerm(id)),
 		ast.Item(ast.InternedTerm("src"), tc.node(e.Src)),
 		ast.Item(ast.InternedTerm("dst"), tc.node(e.Dst)),
@@ -392,15 +410,14 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 		ast.Item(ast.InternedTerm("flows"), num(e.Flows())),
 		ast.Item(ast.InternedTerm("verdicts"), tc.counts(e.Verdicts)),
 		ast.Item(ast.InternedTerm("direction"), tc.counts(e.Direction)),
+		ast.Item(ast.InternedTerm("same_namespace"), ast.InternedTerm(tc.sameNamespace(e.Src, e.Dst))),
 	)
-	src, dst := tc.end(e.Src), tc.end(e.Dst)
 	if src != nil {
-		o.Insert(ast.InternedTerm("src_node"), src)
+		items = append(items, ast.Item(ast.InternedTerm("src_node"), src))
 	}
 	if dst != nil {
-		o.Insert(ast.InternedTerm("dst_node"), dst)
+		items = append(items, ast.Item(ast.InternedTerm("dst_node"), dst))
 	}
-	o.Insert(ast.InternedTerm("same_namespace"), ast.InternedTerm(sameNamespace(src, dst)))
 	if e.L7 != nil {
 		hs := make([]*ast.Term, len(e.L7.HTTP))
 		for i, h := range e.L7.HTTP {
@@ -410,24 +427,13 @@ func edgeInput(id string, e *ir.Edge, tc *termCache) ast.Value {
 		for i, d := range e.L7.DNS {
 			ds[i] = ast.StringTerm(d)
 		}
-		o.Insert(ast.InternedTerm("l7"), ast.ObjectTerm(
+		items = append(items, ast.Item(ast.InternedTerm("l7"), ast.ObjectTerm(
 			ast.Item(ast.InternedTerm("truncated"), ast.InternedTerm(e.L7.Truncated)),
 			ast.Item(ast.InternedTerm("http"), ast.ArrayTerm(hs...)),
 			ast.Item(ast.InternedTerm("dns"), ast.ArrayTerm(ds...)),
-		))
+		)))
 	}
-	return o
-}
-
-// sameNamespace says whether two nodes' input objects (nil: no such
-// node) both have a namespace, the same.
-func sameNamespace(a, b *ast.Term) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	key := ast.InternedTerm("namespace")
-	x, y := a.Get(key), b.Get(key)
-	return x != nil && y != nil && x.Equal(y)
+	return ast.NewObject(items...)
 }
 
 // termCache shares the terms edges repeat within one input: one string
@@ -440,7 +446,8 @@ type termCache struct {
 	nodes   map[string]*ast.Term
 	objs    map[string]*ast.Term
 	ends    map[string]*ast.Term
-	nodeDoc map[string]any // the input's nodes: ID to ast.Object
+	ns      map[string]*ast.Term // a node's namespace (nil: none)
+	nodeDoc map[string]any       // the input's nodes: ID to ast.Object
 	key     []byte
 }
 
@@ -448,7 +455,7 @@ type termCache struct {
 // nodes (ID to ast.Object, complete: a node object must not change once
 // an edge holds it, or the edge's hash would be stale).
 func newTermCache(nodes map[string]any) *termCache {
-	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}, ends: map[string]*ast.Term{}, nodeDoc: nodes}
+	return &termCache{nodes: map[string]*ast.Term{}, objs: map[string]*ast.Term{}, ends: map[string]*ast.Term{}, ns: map[string]*ast.Term{}, nodeDoc: nodes}
 }
 
 // end is the term of node id's input object (nil if the input has none).
@@ -459,6 +466,25 @@ func (tc *termCache) end(id string) *ast.Term {
 			t = ast.NewTerm(o)
 		}
 		tc.ends[id] = t
+	}
+	return t
+}
+
+// sameNamespace says whether nodes a and b both have a namespace in the
+// input, the same.
+func (tc *termCache) sameNamespace(a, b string) bool {
+	x, y := tc.namespace(a), tc.namespace(b)
+	return x != nil && y != nil && x.Equal(y)
+}
+
+// namespace is node id's namespace in the input (nil: none, or no node).
+func (tc *termCache) namespace(id string) *ast.Term {
+	t, ok := tc.ns[id]
+	if !ok {
+		if n := tc.end(id); n != nil {
+			t = n.Get(ast.InternedTerm("namespace"))
+		}
+		tc.ns[id] = t
 	}
 	return t
 }

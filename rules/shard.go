@@ -184,13 +184,15 @@ func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 		add(e.Dst)
 	}
 	in := inputDoc(nodes, edges)
-	in["protocols"] = protocolCounts(func(yield func(*ir.Edge) bool) {
+	held := func(yield func(*ir.Edge) bool) {
 		for _, id := range s.edges {
 			if !yield(g.Edges[id]) {
 				return
 			}
 		}
-	})
+	}
+	in["protocols"] = protocolCounts(held)
+	in["ports"] = portCounts(held)
 	owns := make(map[string]any, len(s.owns))
 	for ns := range s.owns {
 		owns[ns] = true

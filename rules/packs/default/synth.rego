@@ -47,6 +47,7 @@ exclusion_reasons[id] contains why if {
 }
 
 exclusion_reasons[id] contains why if {
+	any_ephemeral
 	lo := ephemeral_from
 	hi := ephemeral_to
 	some id, e in input.edges
@@ -69,6 +70,17 @@ ephemeral_from := ephemeral_range.from
 ephemeral_to := ephemeral_range.to
 
 ephemeral_range := lib.setting("ephemeral_ports", {"from": 32768, "to": 60999})
+
+# any_ephemeral: some edge's port is in the ephemeral range. ppc counts
+# the edges by port (input.ports), so that the pass over the edges above
+# runs only when one is; an input without the counts is scanned.
+any_ephemeral if {
+	some p, _ in input.ports
+	p >= ephemeral_from
+	p <= ephemeral_to
+}
+
+any_ephemeral if not input.ports
 
 # listening_evidence(e): some connection on the edge had its direction
 # stated by Hubble's records (is_reply, the reverse tuple, TCP flags, L7,

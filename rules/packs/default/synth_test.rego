@@ -231,6 +231,17 @@ test_any_icmp_from_protocol_counts if {
 	not synth.any_icmp with input as object.union(object.remove(fx.ir, ["edges"]), {"edges": no_icmp})
 }
 
+# any_ephemeral reads ppc's count of the edges by port: the pass over the
+# edges for ephemeral ports runs only when some port is in the range, and
+# over every edge of an input without the counts.
+test_any_ephemeral_from_port_counts if {
+	synth.any_ephemeral with input as fx.ir
+	synth.any_ephemeral with input as object.union(fx.ir, {"ports": {8080: 1, 40000: 1}})
+	not synth.any_ephemeral with input as object.union(fx.ir, {"ports": {8080: 1, 53: 1}})
+	synth.excluded_edge[fx.ephemeral] with input as object.union(fx.ir, {"ports": {40000: 1}})
+	not synth.excluded_edge[fx.ephemeral] with input as object.union(fx.ir, {"ports": {8080: 1}})
+}
+
 # covering: the smallest prefix holding every address of a fold set, from
 # the addresses' prefix chains (IPv4 and IPv6).
 test_covering_prefix if {
