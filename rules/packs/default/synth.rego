@@ -332,10 +332,7 @@ section_edges := object.union(
 public_port := {k: n |
 	min := object.get(lib.setting("world_clients", {}), "public_service", 0)
 	min > 0
-	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] |
-		some [g, e] in ingress_side
-		e.src_node.kind == "cidr"
-	])
+	some [k, srcs] in lib.groups([[[g, e.protocol, e.port], e.src] | some [g, e] in cidr_ingress])
 	n := count(srcs)
 	n >= min
 }
@@ -402,7 +399,7 @@ fold_chain := {c: [network(c, l) | some l in numbers.range(h, f)] |
 world_out := {k: {c | some c in cs} |
 	chains := fold_chain
 	some [k, cs] in lib.groups([[[g, e.protocol, e.port, chain[count(chain) - 1]], c] |
-		some [g, e] in egress_side
+		some [g, e] in cidr_egress
 		c := e.dst_node.cidr
 		chain := chains[c]
 	])
@@ -483,10 +480,7 @@ ingress_ports := array.concat(
 		e.src_node.kind != "cidr"
 		p := forms[e.src][e.same_namespace]
 	],
-	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] |
-		some [g, e] in l4_ingress
-		e.src_node.kind == "cidr"
-	],
+	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_cidr_ingress],
 )
 
 # egress_ports: the same for l4_egress and its destinations (egress_peer;
@@ -501,11 +495,36 @@ egress_ports := array.concat(
 		p := forms[e.dst][e.same_namespace]
 		not dns[e.id]
 	],
-	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] |
-		some [g, e] in l4_egress
-		e.dst_node.kind == "cidr"
-	],
+	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_cidr_egress],
 )
+
+# cidr_ingress and cidr_egress are the sides' edges whose peer is an
+# address outside the cluster (a CIDR node), l4_cidr_ingress and
+# l4_cidr_egress those of l4_ingress and l4_egress: one pass over each
+# side serves the public ports, the folded prefixes and the rules. (An l4
+# list is its side filtered, so when it is as long as the side it is the
+# side, and so are their CIDR edges. Without CIDR nodes there is no pass.)
+cidr_ingress := [x | some x in ingress_side; x[1].src_node.kind == "cidr"] if any_cidr
+
+else := []
+
+cidr_egress := [x | some x in egress_side; x[1].dst_node.kind == "cidr"] if any_cidr
+
+else := []
+
+l4_cidr_ingress := cidr_ingress if {
+	count(l4_ingress) == count(ingress_side)
+} else := [x | some x in l4_ingress; x[1].src_node.kind == "cidr"]
+
+l4_cidr_egress := cidr_egress if {
+	count(l4_egress) == count(egress_side)
+} else := [x | some x in l4_egress; x[1].dst_node.kind == "cidr"]
+
+# any_cidr: some node of this evaluation is a CIDR node.
+any_cidr if {
+	some n in input.nodes
+	n.kind == "cidr"
+}
 
 # dns_egress are the IDs of the egress side's edges to the DNS servers on
 # DNS ports (dns_edge): a complete set, so each edge's check is a lookup.
