@@ -419,16 +419,17 @@ folded := {[g, proto, port, c]: p |
 
 # covering(cs) is the smallest prefix that holds every address of cs
 # (addresses of one bucket: their chains end alike): the first prefix of
-# their chains that all of them share.
-covering(cs) := fold_chain[c0][min(shared)] if {
-	c0 := min(cs)
-	shared := [i |
-		some i, p in fold_chain[c0]
-		every c in cs {
-			fold_chain[c][i] == p
-		}
-	]
+# their chains that all of them share (the prefixes all chains hold).
+covering(cs) := ch0[min(shared)] if {
+	sets := fold_chain_sets
+	ch0 := fold_chain[min(cs)]
+	common := intersection({sets[c] | some c in cs})
+	shared := [i | some i, p in ch0; common[p]]
 }
+
+# fold_chain_sets[c] are the prefixes of fold_chain[c] as a set (built once
+# per address: each fold set intersects its addresses' sets).
+fold_chain_sets := {c: {p | some p in chain} | some c, chain in fold_chain}
 
 # ---- rules ----------------------------------------------------------------
 
