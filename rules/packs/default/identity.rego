@@ -87,8 +87,11 @@ unselectable := {id: "no identity labels in the flows (field-masked export?)" |
 # IR's name for it.
 # (A value that sanitizes to nothing, such as an empty label value, which
 # Kubernetes allows, is passed over.)
-display_name(id) := v if {
-	labels := k8s_labels(input.nodes[id])
+display_name(id) := labelled_name(id, k8s_labels(input.nodes[id]))
+
+# labelled_name(id, labels) is display_name for workload id whose parsed
+# labels are labels.
+labelled_name(id, labels) := v if {
 	v := labels[preferred_key(labels)]
 	sanitize(v) != ""
 } else := v if {
@@ -98,6 +101,13 @@ display_name(id) := v if {
 	v := input.nodes[id].name
 	sanitize(v) != ""
 } else := "workload"
+
+# display_names[id] is every workload's display_name, from the labels
+# parsed once (workload_labels). A shard of the evaluation reads it from
+# input.shard.context, where it was computed once for every workload.
+display_names := input.shard.context.display_names if {
+	input.shard
+} else := {id: labelled_name(id, labels) | some id, labels in workload_labels}
 
 # cluster_of(n) is the cluster a workload's identity labels name ("" if none).
 cluster_of(n) := c if {
@@ -140,9 +150,10 @@ group_key(id) := json.marshal([cluster_of(input.nodes[id]), input.nodes[id].name
 # groups[key] is one policy subject: cluster, namespace, base name (the
 # smallest of its members' display names) and selector.
 groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": sel} |
+	names := display_names
 	some key, ids in members
 	[c, ns, sel] := json.unmarshal(key) # the key is what they share (group_key)
-	bases := sort({display_name(id) | some id in ids})
+	bases := sort({names[id] | some id in ids})
 }
 
 # member[id] is the group of workload id, for the workloads of the
@@ -156,14 +167,16 @@ member := {id: group_key(id) | some id, n in input.nodes; lib.decides(n.namespac
 # O(groups × workloads).
 members := {key: ids | some [key, ids] in lib.groups([[k, id] | some id, k in member])}
 
-# plain_name is a group's policy name before disambiguation.
-plain_name(g) := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base]))
+# plain_names[key] is a group's policy name before disambiguation.
+plain_names := {key: sanitize(concat("", [name_prefix, g.base])) | some key, g in groups}
+
+name_prefix := lib.setting("policy_name_prefix", "")
 
 # shared_names are the [cluster, namespace, name] triples more than one
 # group would get: names are compared after sanitizing (Web and web, a_b
 # and a-b are one name to Kubernetes). Equal triples are adjacent once
 # sorted, so this is O(n log n).
-sorted_names := sort([[g.cluster, g.namespace, plain_name(g)] | some g in groups])
+sorted_names := sort([[g.cluster, g.namespace, plain[key]] | plain := plain_names; some key, g in groups])
 
 shared_names := {sorted_names[i] |
 	count(sorted_names) > 1
@@ -174,14 +187,13 @@ shared_names := {sorted_names[i] |
 # name[key] is the policy name of a group: prefix plus base name, with a
 # short hash of the selector when several groups would share the name. (A
 # complete object: each policy's lookup is O(1).)
-name := {key: group_name(g) | some key, g in groups}
+name := {key: group_name(plain[key], g) | plain := plain_names; some key, g in groups}
 
-group_name(g) := n if {
-	n := plain_name(g)
+group_name(n, g) := n if {
 	not shared_names[[g.cluster, g.namespace, n]]
-} else := n if {
+} else := m if {
 	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
-	n := sanitize(concat("", [lib.setting("policy_name_prefix", ""), g.base, "-", h]))
+	m := sanitize(concat("", [name_prefix, g.base, "-", h]))
 }
 
 # sanitize turns a label value into a DNS-1123 subdomain.

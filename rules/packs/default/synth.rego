@@ -938,6 +938,7 @@ shard_globals := {"multi_cluster": multi_cluster_flag}
 shard_context := {
 	"multi_cluster": multi_cluster_flag,
 	"selector": identity.selector,
+	"display_names": identity.display_names,
 	"peer_forms": peer_forms,
 	"dns_servers": {id: true | some id in dns_servers},
 }
