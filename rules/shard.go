@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -261,11 +260,7 @@ func (e *Engine) shardContext(ctx context.Context, nodes map[string]any, globals
 	ids := slices.Sorted(maps.Keys(nodes))
 	k := max(1, min(2*runtime.GOMAXPROCS(0), len(ids)/e.contextNodes))
 	parts := make([]ast.Value, k)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var once sync.Once
-	var first error
-	parallel.For(ctx, k, func(i int) {
+	err = parallel.ForErr(ctx, k, func(ctx context.Context, i int) error {
 		part := map[string]any{}
 		for _, id := range ids[i*len(ids)/k : (i+1)*len(ids)/k] {
 			part[id] = nodes[id]
@@ -273,24 +268,18 @@ func (e *Engine) shardContext(ctx context.Context, nodes map[string]any, globals
 		in := inputDoc(part, map[string]any{})
 		in["chunk"] = map[string]any{"globals": globals}
 		b, err := e.eval(ctx, pq, in, "data.ppc.synth.shard_context", "", rawTerms)
-		if err == nil {
-			if cs, _ := value(b["context"]).(*ast.Array); cs != nil && cs.Len() == 1 {
-				parts[i] = cs.Elem(0).Value
+		if err != nil {
+			if k > 1 {
+				err = fmt.Errorf("part %d of %d of the shard context: %w", i+1, k, err)
 			}
-			return
+			return err
 		}
-		if k > 1 {
-			err = fmt.Errorf("part %d of %d of the shard context: %w", i+1, k, err)
+		if cs, _ := value(b["context"]).(*ast.Array); cs != nil && cs.Len() == 1 {
+			parts[i] = cs.Elem(0).Value
 		}
-		once.Do(func() {
-			first = err
-			cancel()
-		})
+		return nil
 	})
-	if first != nil {
-		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return joinContexts(parts), nil
@@ -360,27 +349,15 @@ func joinContexts(parts []ast.Value) ast.Value {
 // packs promised (then nothing is returned and the graph is decided
 // whole).
 func (e *Engine) decideShards(ctx context.Context, g *ir.Graph, sh *sharding) (d *Decisions, ok bool, err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	plan := sh.shards
 	parts := make([]*Decisions, len(plan))
-	var once sync.Once
-	var first error
-	parallel.For(ctx, len(plan), func(i int) {
-		d, err := e.decideInput(ctx, sh.input(g, plan[i]))
-		if err != nil {
-			once.Do(func() {
-				first = fmt.Errorf("shard %d of %d: %w", i+1, len(plan), err)
-				cancel()
-			})
-			return
+	err = parallel.ForErr(ctx, len(plan), func(ctx context.Context, i int) (err error) {
+		if parts[i], err = e.decideInput(ctx, sh.input(g, plan[i])); err != nil {
+			return fmt.Errorf("shard %d of %d: %w", i+1, len(plan), err)
 		}
-		parts[i] = d
+		return nil
 	})
-	if first != nil {
-		return nil, false, first
-	}
-	if err := ctx.Err(); err != nil {
+	if err != nil {
 		return nil, false, err
 	}
 	d, ok = mergeShards(plan, parts)

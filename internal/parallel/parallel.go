@@ -1,6 +1,6 @@
 // Package parallel owns ppc's one way of spreading independent work over
 // the cores: For runs f(0) … f(n-1) on GOMAXPROCS goroutines, each index
-// once. Callers write results into slots of their own by index, so what
+// once (ForErr for work that can fail). Callers write results into slots of their own by index, so what
 // they produce is in input order, as deterministic as a loop.
 package parallel
 
@@ -53,4 +53,27 @@ func For(ctx context.Context, n int, f func(i int)) {
 	if panicked != nil {
 		panic(panicked)
 	}
+}
+
+// ForErr is For for calls that can fail: the first error cancels the
+// context the calls are given (no further call starts) and is returned.
+// It returns nil when every call returned nil, and ctx's error when ctx
+// ended first.
+func ForErr(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var once sync.Once
+	var first error
+	For(ctx, n, func(i int) {
+		if err := f(ctx, i); err != nil {
+			once.Do(func() {
+				first = err
+				cancel()
+			})
+		}
+	})
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
 }

@@ -2,6 +2,7 @@ package parallel
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 )
@@ -43,4 +44,32 @@ func TestForRepanics(t *testing.T) {
 		}
 	})
 	t.Fatal("no panic")
+}
+
+// TestForErrReturnsTheFirstError: the first failing call's error is
+// returned and cancels the rest; no error, nil; a cancelled context, its
+// error.
+func TestForErrReturnsTheFirstError(t *testing.T) {
+	boom := errors.New("boom")
+	var calls atomic.Int64
+	err := ForErr(context.Background(), 1_000_000, func(ctx context.Context, i int) error {
+		if calls.Add(1) == 10 {
+			return boom
+		}
+		return nil
+	})
+	if err != boom {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if c := calls.Load(); c >= 1_000_000 {
+		t.Fatalf("%d calls after the 10th failed", c)
+	}
+	if err := ForErr(context.Background(), 100, func(context.Context, int) error { return nil }); err != nil {
+		t.Fatalf("no call failed, err = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := ForErr(ctx, 100, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v", err)
+	}
 }
