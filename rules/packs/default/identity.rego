@@ -160,7 +160,19 @@ groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": se
 # namespaces this evaluation decides (lib.decides: all, unless in a shard).
 # (selector, unselectable, member and groups are complete objects: each is
 # evaluated once, and every lookup after that is O(1).)
-member := {id: group_key(id) | some id, n in input.nodes; lib.decides(n.namespace); selector[id]}
+member := {id: group_key(id) |
+	sels := selector
+	owned := decided_namespaces
+	some id, n in input.nodes
+	owned[n.namespace]
+	sels[id]
+}
+
+# decided_namespaces are the namespaces lib.decides holds for, as a table
+# (a lookup per node rather than a call): the shard's, or every one.
+decided_namespaces := input.shard.namespaces if {
+	input.shard
+} else := {ns: true | some n in input.nodes; ns := n.namespace}
 
 # members[key] lists the workloads a policy selects (sorted). Grouped in
 # one pass: a comprehension per group that scans every workload would be
