@@ -65,6 +65,13 @@ func TestShardedDecideEqualsWhole(t *testing.T) {
 		irtest.Edge("shop/api", "pay/api", "TCP/9090"),
 		irtest.Edge("shop/web", "kube-system/dns", "UDP/53"),
 		irtest.Edge("pay/api", "entity:world", "TCP/443"),
+		// A workload without identity labels (unselectable) and a DNS name
+		// no rule can hold (unpeerable): the shards read both from the
+		// context.
+		irtest.Workload("pay", "masked"),
+		irtest.Edge("pay/masked", "pay/api", "TCP/9090"),
+		irtest.Edge("shop/web", "pay/masked", "TCP/7000"),
+		irtest.Edge("shop/api", "fqdn:bad name!", "TCP/443"),
 	)})
 	settings := []struct {
 		set      []string

@@ -169,11 +169,14 @@ func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 			nodes[id] = n
 		}
 	}
+	var workloads []string
 	for ns := range s.owns {
 		for _, id := range sh.byNamespace[ns] {
 			add(id)
+			workloads = append(workloads, id)
 		}
 	}
+	slices.Sort(workloads)
 	edges := make(map[string]any, len(s.edges))
 	tc := newTermCache(sh.nodes)
 	for _, id := range s.edges {
@@ -196,7 +199,11 @@ func (sh *sharding) input(g *ir.Graph, s *shard) map[string]any {
 	for ns := range s.owns {
 		owns[ns] = true
 	}
-	shard := map[string]any{"namespaces": owns}
+	ws := make([]any, len(workloads))
+	for i, id := range workloads {
+		ws[i] = id
+	}
+	shard := map[string]any{"namespaces": owns, "workloads": ws}
 	if sh.context != nil {
 		shard["context"] = sh.context
 	}

@@ -76,7 +76,9 @@ selector := input.shard.context.selector if {
 }
 
 # unselectable[id] says why a workload cannot be selected.
-unselectable := {id: "no identity labels in the flows (field-masked export?)" |
+unselectable := {id: why | some id, why in input.shard.context.unselectable; input.nodes[id]} if {
+	input.shard # read from the context, computed once for every workload
+} else := {id: "no identity labels in the flows (field-masked export?)" |
 	some id, n in input.nodes
 	n.kind == "workload"
 	not selector[id]
@@ -162,17 +164,16 @@ groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": se
 # evaluated once, and every lookup after that is O(1).)
 member := {id: group_key(id) |
 	sels := selector
-	owned := decided_namespaces
-	some id, n in input.nodes
-	owned[n.namespace]
+	some id in decided_workloads
 	sels[id]
 }
 
-# decided_namespaces are the namespaces lib.decides holds for, as a table
-# (a lookup per node rather than a call): the shard's, or every one.
-decided_namespaces := input.shard.namespaces if {
-	input.shard
-} else := {ns: true | some n in input.nodes; ns := n.namespace}
+# decided_workloads are the workloads of the namespaces lib.decides holds
+# for: a shard's are listed in its input (input.shard.workloads), so that
+# no shard passes over the nodes of its peers for them.
+decided_workloads := input.shard.workloads if {
+	input.shard.workloads
+} else := [id | some id, n in input.nodes; n.kind == "workload"; lib.decides(n.namespace)]
 
 # members[key] lists the workloads a policy selects (sorted). Grouped in
 # one pass: a comprehension per group that scans every workload would be

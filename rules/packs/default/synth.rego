@@ -180,7 +180,9 @@ unexpressible_egress := {id: peer_problem(e.dst) |
 }
 
 # unpeerable are the nodes no rule can name (peer is undefined).
-unpeerable := {id | forms := peer_forms; some id, _ in input.nodes; not forms[id]}
+unpeerable := {id | some id, _ in input.shard.context.unpeerable; input.nodes[id]} if {
+	input.shard # read from the context, computed once for every node
+} else := {id | forms := peer_forms; some id, _ in input.nodes; not forms[id]}
 
 peer_problem(id) := sprintf("peer %s cannot be selected: %s", [id, identity.unselectable[id]]) if identity.unselectable[id]
 
@@ -939,6 +941,8 @@ shard_context := {
 	"multi_cluster": multi_cluster_flag,
 	"selector": identity.selector,
 	"display_names": identity.display_names,
+	"unselectable": identity.unselectable,
+	"unpeerable": {id: true | some id in unpeerable},
 	"peer_forms": peer_forms,
 	"dns_servers": {id: true | some id in dns_servers},
 }
