@@ -311,24 +311,28 @@ func (w *jsonWriter) value(v ast.Value) {
 		w.b = append(w.b, ']')
 	case ast.Set:
 		w.b = append(w.b, '[')
+		i := 0
 		v.Foreach(func(x *ast.Term) {
-			if w.b[len(w.b)-1] != '[' {
+			if i > 0 {
 				w.b = append(w.b, ',')
 			}
+			i++
 			w.value(x.Value)
 		})
 		w.b = append(w.b, ']')
 	case ast.Object:
 		w.b = append(w.b, '{')
+		i := 0
 		v.Until(func(k, x *ast.Term) bool {
 			s, ok := k.Value.(ast.String)
 			if !ok {
 				w.err = fmt.Errorf("key %s is not a string", k)
 				return true
 			}
-			if w.b[len(w.b)-1] != '{' {
+			if i > 0 {
 				w.b = append(w.b, ',')
 			}
+			i++
 			w.b = appendString(w.b, string(s))
 			w.b = append(w.b, ':')
 			w.value(x.Value)

@@ -507,13 +507,13 @@ egress_ports := array.concat(
 # side serves the public ports, the folded prefixes and the rules. (An l4
 # list is its side filtered, so when it is as long as the side it is the
 # side, and so are their CIDR edges. Without CIDR nodes there is no pass.)
-cidr_ingress := [x | some x in ingress_side; x[1].src_node.kind == "cidr"] if any_cidr
+cidr_ingress := [x | some x in ingress_side; x[1].src_node.kind == "cidr"] if {
+	any_cidr
+} else := []
 
-else := []
-
-cidr_egress := [x | some x in egress_side; x[1].dst_node.kind == "cidr"] if any_cidr
-
-else := []
+cidr_egress := [x | some x in egress_side; x[1].dst_node.kind == "cidr"] if {
+	any_cidr
+} else := []
 
 l4_cidr_ingress := cidr_ingress if {
 	count(l4_ingress) == count(ingress_side)
