@@ -393,16 +393,14 @@ func (r *Result) ClusterSet() replay.ClusterSet {
 		docs[[3]string{d.Cluster, d.Namespace, d.Name}] = d
 	}
 	for _, p := range r.Policies {
+		// Each policy as it is written (a NetworkPolicy translated as the
+		// agent translates it); its types only when it has no document.
 		rp := replay.Policy{CNP: p.CNP}
 		if p.CCNP != nil {
 			rp = replay.Policy{CCNP: p.CCNP}
 		}
-		if d, ok := docs[[3]string{p.Cluster, p.CNP.Namespace, p.CNP.Name}]; ok && p.NP != nil {
-			// The NetworkPolicy as it is written, translated as the agent
-			// translates it.
-			if np, err := replay.Decode(d.Kind, d.JSON); err == nil {
-				rp = np
-			}
+		if d, ok := docs[[3]string{p.Cluster, p.CNP.Namespace, p.CNP.Name}]; ok {
+			rp = replay.Policy{Kind: d.Kind, JSON: d.JSON}
 		}
 		by[p.Cluster] = append(by[p.Cluster], rp)
 	}
@@ -530,6 +528,11 @@ func (s *state) synthesize(ctx context.Context) error {
 	parallel.For(ctx, len(ps), func(i int) { docs[i], errs[i] = doc(ps[i]) })
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	// From here on each policy is its document: verify, replay, lint
+	// and the write read it.
+	for _, p := range ps {
+		p.DropSpecs()
 	}
 	s.res.Docs = append(s.res.Docs, docs...)
 	return ctx.Err()

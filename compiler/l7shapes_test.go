@@ -57,14 +57,15 @@ func TestL7Shapes(t *testing.T) {
 		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 	}
 	perPort := map[string][]string{}
-	for _, p := range res.Policies {
-		for _, r := range p.CNP.Spec.Ingress {
+	for _, p := range writtenCNPs(t, res) {
+		for _, r := range p.Spec.Ingress {
 			for _, pr := range r.ToPorts {
 				if pr.Rules == nil {
 					continue
 				}
 				for _, h := range pr.Rules.HTTP {
-					perPort[p.Key+" "+pr.Ports[0].Port] = append(perPort[p.Key+" "+pr.Ports[0].Port], h.Method+" "+h.Path)
+					key := p.Namespace + "/" + p.Name + " " + pr.Ports[0].Port
+					perPort[key] = append(perPort[key], h.Method+" "+h.Path)
 				}
 			}
 		}

@@ -3,15 +3,20 @@ package compiler_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	"github.com/cilium/cilium/pkg/policy/api"
 	"github.com/policypilot/ppc/compiler"
 	"github.com/policypilot/ppc/compiler/agent"
 	"github.com/policypilot/ppc/compiler/replay"
+	"github.com/policypilot/ppc/compiler/synth"
 	"github.com/policypilot/ppc/ir"
 	"github.com/policypilot/ppc/ir/irtest"
 	"github.com/policypilot/ppc/reports"
@@ -39,6 +44,25 @@ func compile(t testing.TB, args []string, opts compiler.Options) *compiler.Resul
 		t.Fatalf("Compile(%v): %v\n%v", args, err, res.Diagnostics)
 	}
 	return res
+}
+
+// writtenCNPs decodes the documents a compile writes (CiliumNetworkPolicies
+// and clusterwide ones): once encoded, a compile's policies keep only
+// their metadata as types.
+func writtenCNPs(t testing.TB, res *compiler.Result) []*ciliumv2.CiliumNetworkPolicy {
+	t.Helper()
+	var out []*ciliumv2.CiliumNetworkPolicy
+	for _, d := range res.Docs {
+		if d.Kind != "CiliumNetworkPolicy" && d.Kind != "CiliumClusterwideNetworkPolicy" {
+			continue
+		}
+		var p ciliumv2.CiliumNetworkPolicy
+		if err := json.Unmarshal(d.JSON, &p); err != nil {
+			t.Fatalf("%s: %v", d.Path(), err)
+		}
+		out = append(out, &p)
+	}
+	return out
 }
 
 // TestRealSamples is the bar of the compile foundation: for every real
@@ -85,8 +109,8 @@ func engineFor(t *testing.T, res *compiler.Result) *replay.Engine {
 		t.Fatal(err)
 	}
 	var ps []replay.Policy
-	for _, p := range res.Policies {
-		ps = append(ps, replay.Policy{CNP: p.CNP})
+	for _, d := range res.Docs {
+		ps = append(ps, replay.Policy{Kind: d.Kind, JSON: d.JSON})
 	}
 	if err := eng.Load(ps); err != nil {
 		t.Fatal(err)
@@ -249,8 +273,8 @@ func TestL7HTTPObserved(t *testing.T) {
 		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 	}
 	rules := 0
-	for _, p := range res.Policies {
-		for _, r := range p.CNP.Spec.Ingress {
+	for _, p := range writtenCNPs(t, res) {
+		for _, r := range p.Spec.Ingress {
 			for _, pr := range r.ToPorts {
 				if pr.Rules != nil {
 					rules += len(pr.Rules.HTTP)
@@ -263,11 +287,11 @@ func TestL7HTTPObserved(t *testing.T) {
 		t.Errorf("%d HTTP rules; replay allows %d of %d observed requests (%d unknown)", rules, r.RequestsAllowed, r.Requests, r.RequestsUnknown)
 	}
 	plain := compile(t, []string{f}, compiler.Options{NoProbe: true})
-	for _, p := range plain.Policies {
-		for _, r := range p.CNP.Spec.Ingress {
+	for _, p := range writtenCNPs(t, plain) {
+		for _, r := range p.Spec.Ingress {
 			for _, pr := range r.ToPorts {
 				if pr.Rules != nil && len(pr.Rules.HTTP) > 0 {
-					t.Fatalf("HTTP rules by default in %s", p.Key)
+					t.Fatalf("HTTP rules by default in %s/%s", p.Namespace, p.Name)
 				}
 			}
 		}
@@ -284,8 +308,8 @@ func TestDNSNamesObserved(t *testing.T) {
 		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 	}
 	narrowed := false
-	for _, p := range res.Policies {
-		for _, r := range p.CNP.Spec.Egress {
+	for _, p := range writtenCNPs(t, res) {
+		for _, r := range p.Spec.Egress {
 			for _, pr := range r.ToPorts {
 				if pr.Rules != nil && len(pr.Rules.DNS) > 0 && pr.Rules.DNS[0].MatchPattern != "*" {
 					narrowed = true
@@ -335,8 +359,8 @@ func TestToFQDNsFolded(t *testing.T) {
 		t.Fatalf("diagnostics:\n%v", res.Diagnostics)
 	}
 	var patterns []string
-	for _, p := range res.Policies {
-		for _, r := range p.CNP.Spec.Egress {
+	for _, p := range writtenCNPs(t, res) {
+		for _, r := range p.Spec.Egress {
 			for _, f := range r.ToFQDNs {
 				patterns = append(patterns, f.MatchPattern+f.MatchName)
 			}
@@ -347,6 +371,52 @@ func TestToFQDNsFolded(t *testing.T) {
 	}
 	if r := res.Replay; r.Allowed != r.Connections || r.Requests != 6 || r.RequestsAllowed != 6 {
 		t.Errorf("replay allows %d of %d connections, %d of %d lookups", r.Allowed, r.Connections, r.RequestsAllowed, r.Requests)
+	}
+}
+
+// TestPoliciesAreTheirDocuments: once encoded, a compile's policies keep
+// their metadata and rule counts but not their specs, and replay loads
+// the documents that are written (a change to one changes the verdicts),
+// not the types they were encoded from.
+func TestPoliciesAreTheirDocuments(t *testing.T) {
+	f := filepath.Join("..", "testdata", "flows", "hubble-otel-basic-sample-400-l7-redirected-flows.json")
+	res := compile(t, []string{f}, compiler.Options{NoProbe: true})
+	written := writtenCNPs(t, res)
+	if len(res.Policies) == 0 || len(written) != len(res.Policies) {
+		t.Fatalf("%d policies, %d documents", len(res.Policies), len(written))
+	}
+	for i, p := range res.Policies {
+		w := written[i]
+		if p.CNP.Spec != nil || p.CNP.Name != w.Name || p.CNP.Namespace != w.Namespace ||
+			p.IngressRules != len(w.Spec.Ingress) || p.EgressRules != len(w.Spec.Egress) || p.IngressRules+p.EgressRules == 0 {
+			t.Errorf("%s: spec kept %v, %d/%d rules counted, %d/%d written", p.Key, p.CNP.Spec != nil, p.IngressRules, p.EgressRules, len(w.Spec.Ingress), len(w.Spec.Egress))
+		}
+	}
+	// The document of a policy whose workload opened connections.
+	j := slices.IndexFunc(res.Policies, func(p *synth.Policy) bool { return len(p.Decision.EgressEdges) > 0 })
+	i := slices.IndexFunc(res.Docs, func(d compiler.Doc) bool {
+		return j >= 0 && d.Namespace == res.Policies[j].CNP.Namespace && d.Name == res.Policies[j].CNP.Name
+	})
+	if i < 0 {
+		t.Fatal("no policy with egress connections")
+	}
+	var cnp ciliumv2.CiliumNetworkPolicy
+	if err := json.Unmarshal(res.Docs[i].JSON, &cnp); err != nil {
+		t.Fatal(err)
+	}
+	cnp.Spec.EgressDeny = []api.EgressDenyRule{{EgressCommonRule: api.EgressCommonRule{ToEntities: api.EntitySlice{api.EntityAll}}}}
+	js, err := json.Marshal(&cnp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := res.Replay.Denied
+	res.Docs[i].JSON = js
+	r, _, err := res.ClusterSet().Run(res.Graph, res.Agent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != 0 || r.Denied == 0 {
+		t.Errorf("denied %d connections as compiled, %d with %s's document denying all egress (want some)", before, r.Denied, res.Docs[i].Path())
 	}
 }
 

@@ -112,9 +112,9 @@ func checkTruth(t *testing.T, res *compiler.Result, truth flowgen.Truth) {
 			}
 		}
 	}
-	for _, p := range res.Policies {
-		if len(p.CNP.Spec.Ingress) == 0 || len(p.CNP.Spec.Egress) == 0 {
-			t.Errorf("%s is not isolated in both directions", p.Key)
+	for _, p := range writtenCNPs(t, res) {
+		if len(p.Spec.Ingress) == 0 || len(p.Spec.Egress) == 0 {
+			t.Errorf("%s/%s is not isolated in both directions", p.Namespace, p.Name)
 		}
 	}
 	eng := meshFor(t, res)

@@ -33,8 +33,8 @@ func PrintCompileSummary(w io.Writer, res *compiler.Result) {
 	}
 	var in, out int
 	for _, p := range res.Policies {
-		in += len(p.CNP.Spec.Ingress)
-		out += len(p.CNP.Spec.Egress)
+		in += p.IngressRules
+		out += p.EgressRules
 	}
 	if res.Policies != nil || res.Completed != compiler.StageDecide {
 		fmt.Fprintf(w, "ppc: %d policies (%d ingress rules, %d egress rules)", len(res.Policies), in, out)

@@ -215,11 +215,18 @@ func New(s agent.Settings) (*Engine, error) {
 }
 
 // Policy is one policy to load: a CiliumNetworkPolicy, a
-// CiliumClusterwideNetworkPolicy or a Kubernetes NetworkPolicy.
+// CiliumClusterwideNetworkPolicy or a Kubernetes NetworkPolicy, or
+// such a policy as a document (Kind and JSON) that Load decodes.
 type Policy struct {
 	CNP  *ciliumv2.CiliumNetworkPolicy
 	CCNP *ciliumv2.CiliumClusterwideNetworkPolicy
 	NP   *slimnetv1.NetworkPolicy
+	// Kind and JSON, when CNP, CCNP and NP are nil, are the policy's
+	// document: Load decodes it as Decode does, one policy at a time, so
+	// that thousands of policies are never held decoded beside what the
+	// engine makes of them.
+	Kind string
+	JSON []byte
 }
 
 // Decode decodes a policy object of the given kind from JSON.
@@ -272,18 +279,36 @@ func (e *Engine) Load(ps []Policy) error {
 		var rid ipcachetypes.ResourceID
 		var hasSpec bool
 		local := cmtypes.LocalClusterNameForPolicies(cmtypes.PolicyConfig{PolicyDefaultLocalCluster: !e.anyCluster}, e.cluster)
+		// Cilium's parsers rewrite what they parse: a policy given as
+		// types is copied first, a decoded document is already a copy.
+		decoded := p.CNP == nil && p.CCNP == nil && p.NP == nil
+		if decoded {
+			d, err := Decode(p.Kind, p.JSON)
+			if err != nil {
+				return fmt.Errorf("replay: decode %s: %w", p.Kind, err)
+			}
+			p = d
+		}
 		if p.NP != nil {
-			if err := e.loadNetworkPolicy(p, local); err != nil {
+			if err := e.loadNetworkPolicy(p, local, decoded); err != nil {
 				return err
 			}
 			continue
 		}
 		if p.CNP != nil {
-			rules, err = p.CNP.DeepCopy().Parse(e.logger, local)
+			cnp := p.CNP
+			if !decoded {
+				cnp = cnp.DeepCopy()
+			}
+			rules, err = cnp.Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, p.CNP.Namespace, p.CNP.Name)
 			hasSpec = p.CNP.Spec != nil
 		} else {
-			rules, err = p.CCNP.DeepCopy().Parse(e.logger, local)
+			ccnp := p.CCNP
+			if !decoded {
+				ccnp = ccnp.DeepCopy()
+			}
+			rules, err = ccnp.Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", p.CCNP.Name)
 			hasSpec = p.CCNP.Spec != nil
 		}
@@ -300,8 +325,12 @@ func (e *Engine) Load(ps []Policy) error {
 
 // loadNetworkPolicy translates a Kubernetes NetworkPolicy as the agent
 // does (pkg/k8s ParseNetworkPolicy) and adds its entries.
-func (e *Engine) loadNetworkPolicy(p Policy, local string) error {
-	entries, err := k8s.ParseNetworkPolicy(e.logger, local, p.NP.DeepCopy())
+func (e *Engine) loadNetworkPolicy(p Policy, local string, decoded bool) error {
+	np := p.NP
+	if !decoded {
+		np = np.DeepCopy()
+	}
+	entries, err := k8s.ParseNetworkPolicy(e.logger, local, np)
 	if err != nil {
 		return fmt.Errorf("replay: policy %s: %w", p.Name(), err)
 	}

@@ -44,7 +44,9 @@ type Policy struct {
 	Cluster string
 	// CNP is the policy as Cilium's type. It is read-only: its peer
 	// selectors are shared with other policies (peerSelectors); change a
-	// DeepCopy.
+	// DeepCopy. Once the policy is encoded as the document that is
+	// verified, replayed and written, a compile keeps only its metadata
+	// (see DropSpecs): the document holds the rules.
 	CNP *ciliumv2.CiliumNetworkPolicy
 	// NP is set when the policy is written as a Kubernetes NetworkPolicy
 	// (compile --target kubernetes|auto; see NetworkPolicyOf): it is what
@@ -58,6 +60,23 @@ type Policy struct {
 	// Edges are the IR edges the policy allows (ingress and egress).
 	Edges []string
 	Flows int64
+	// IngressRules and EgressRules count the rules of CNP's spec.
+	IngressRules, EgressRules int
+}
+
+// DropSpecs lets go of the policy's rules as Cilium's and Kubernetes'
+// types once its document is encoded: CNP, CCNP and NP keep their type
+// and object metadata, not their specs. At 5,000 policies the specs were
+// 90 MB that verify, replay and the write never read (they read the
+// documents), beside the documents themselves.
+func (p *Policy) DropSpecs() {
+	p.CNP = &ciliumv2.CiliumNetworkPolicy{TypeMeta: p.CNP.TypeMeta, ObjectMeta: p.CNP.ObjectMeta}
+	if p.CCNP != nil {
+		p.CCNP = &ciliumv2.CiliumClusterwideNetworkPolicy{TypeMeta: p.CCNP.TypeMeta, ObjectMeta: p.CCNP.ObjectMeta}
+	}
+	if p.NP != nil {
+		p.NP = &networkingv1.NetworkPolicy{TypeMeta: p.NP.TypeMeta, ObjectMeta: p.NP.ObjectMeta}
+	}
 }
 
 // Policies builds the policies, sorted by namespace and name.
@@ -181,6 +200,7 @@ func build(g *ir.Graph, key string, pd *rules.PolicyDecision, peers *peerSelecto
 		ObjectMeta: metav1.ObjectMeta{Name: pd.Name, Namespace: pd.Namespace, Labels: labels, Annotations: ann},
 		Spec:       spec,
 	}
+	p.IngressRules, p.EgressRules = len(spec.Ingress), len(spec.Egress)
 	if pd.Clusterwide {
 		ann[AnnotationIntent] = "a baseline for every endpoint of the cluster, written by ppc's rule packs; it isolates nothing by itself (enableDefaultDeny false)"
 		p.CCNP = &ciliumv2.CiliumClusterwideNetworkPolicy{
