@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -74,7 +75,7 @@ type anomalyPlan struct {
 	nodes    map[string]any // ID to ast.Object, complete
 	nodesVal ast.Value
 	common   map[string]any           // what every chunk's input shares
-	bySource map[string]any           // by_source's entries
+	sources  map[string]*sourceAgg    // by_source's entries
 	chunks   [][]string               // sources of each chunk; nil: one input with all
 	from     map[string][2][]*ir.Edge // source to its edges and attempts
 }
@@ -96,10 +97,9 @@ func newAnomalyPlan(g, baseline *ir.Graph, per int) (*anomalyPlan, error) {
 		}
 	}
 	p := &anomalyPlan{g: g, nodes: nodes}
-	agg := aggregates(g)
-	p.bySource = agg["by_source"].(map[string]any)
-	delete(agg, "by_source")
-	p.common = agg
+	agg := newAggregates(g)
+	p.sources = agg.sources
+	p.common = agg.common
 	p.common["ir_version"] = json.Number(fmt.Sprint(ir.Version))
 	p.common["protocols"] = protocolCounts(maps.Values(g.Edges))
 	if baseline != nil {
@@ -170,7 +170,11 @@ func (p *anomalyPlan) input(i int) map[string]any {
 		in["nodes"] = p.nodes
 		in["edges"] = edgesInput(p.g.Edges, tc)
 		in["denied"] = edgesInput(p.g.Denied, tc)
-		in["by_source"] = p.bySource
+		bySource := make(map[string]any, len(p.sources))
+		for s, x := range p.sources {
+			bySource[s] = x.input()
+		}
+		in["by_source"] = bySource
 		return in
 	}
 	in["nodes"] = p.nodesVal
@@ -183,8 +187,8 @@ func (p *anomalyPlan) input(i int) map[string]any {
 		for _, e := range x[1] {
 			denied[e.ID] = edgeInput(e.ID, e, tc)
 		}
-		if b, ok := p.bySource[s]; ok {
-			bySource[s] = b
+		if x, ok := p.sources[s]; ok {
+			bySource[s] = x.input()
 		}
 	}
 	in["edges"], in["denied"], in["by_source"] = edges, denied, bySource
@@ -196,16 +200,58 @@ func (p *anomalyPlan) input(i int) map[string]any {
 // edge; these cost one pass): by source, its distinct targets (learned
 // edges and denied attempts), its dropped attempts [edge, attempts,
 // learned], its learned edges [flows, edge] fewest flows first, and its
-// edges to CIDR peers [edge, peer]; by namespace, the edges and attempts
-// with a workload of it at an end and their connections; by port
-// ("TCP/80"), how many learned edges and connections use it and the
-// first edge; and the learned connections in all.
-func aggregates(g *ir.Graph) map[string]any {
-	type source struct {
-		targets        map[string]bool
-		dropped, flows [][3]any
-		cidr           [][2]string
+// edges to CIDR peers [edge, peer] (see sourceAgg); by namespace, the
+// edges and attempts with a workload of it at an end and their
+// connections; by port ("TCP/80"), how many learned edges and
+// connections use it and the first edge; and the learned connections in
+// all. The sources stay typed until a chunk's input needs them, and the
+// namespaces' edge lists are OPA's values already, one term per edge ID
+// (an edge is in the lists of both its ends' namespaces): at 500k
+// connections the plan held 126 MB as Go's and OPA's generic values.
+type aggregates struct {
+	sources map[string]*sourceAgg
+	common  map[string]any // by_namespace, by_port, connections
+}
+
+// sourceAgg is one source's by_source entry.
+type sourceAgg struct {
+	targets int
+	dropped []droppedAgg
+	flows   []flowAgg // fewest flows first
+	cidr    [][2]string
+}
+
+type droppedAgg struct {
+	edge    string
+	n       int64
+	learned bool
+}
+
+type flowAgg struct {
+	n    int64
+	edge string
+}
+
+// input is the source's by_source entry as the input document has it.
+func (x *sourceAgg) input() map[string]any {
+	dropped := make([]any, len(x.dropped))
+	for i, d := range x.dropped {
+		dropped[i] = []any{d.edge, num(d.n), d.learned}
 	}
+	flows := make([]any, len(x.flows))
+	for i, f := range x.flows {
+		flows[i] = []any{num(f.n), f.edge}
+	}
+	cidr := make([]any, len(x.cidr))
+	for i, c := range x.cidr {
+		cidr[i] = []any{c[0], c[1]}
+	}
+	return map[string]any{"targets": num(int64(x.targets)), "dropped": dropped, "flows": flows, "cidr_edges": cidr}
+}
+
+func num(n int64) json.Number { return json.Number(strconv.FormatInt(n, 10)) }
+
+func newAggregates(g *ir.Graph) aggregates {
 	type nsAgg struct {
 		edges []string
 		conns int64
@@ -217,35 +263,33 @@ func aggregates(g *ir.Graph) map[string]any {
 		conns int64
 		first string
 	}
-	srcs := map[string]*source{}
+	srcs := map[string]*sourceAgg{}
+	targets := map[string]map[string]bool{}
 	nss := map[string]*nsAgg{}
 	ports := map[string]*portAgg{}
 	var total int64
-	src := func(id string) *source {
-		x := srcs[id]
-		if x == nil {
-			x = &source{targets: map[string]bool{}}
-			srcs[id] = x
-		}
-		return x
-	}
 	visit := func(e *ir.Edge, denied bool) {
-		x := src(e.Src)
-		x.targets[e.Dst+" "+e.Protocol+"/"+fmt.Sprint(e.Port)] = true
+		x := srcs[e.Src]
+		if x == nil {
+			x = &sourceAgg{}
+			srcs[e.Src] = x
+			targets[e.Src] = map[string]bool{}
+		}
+		targets[e.Src][e.Dst+" "+e.Protocol+"/"+strconv.Itoa(int(e.Port))] = true
 		n := e.Flows()
 		switch {
 		case denied:
-			x.dropped = append(x.dropped, [3]any{e.ID, n, false})
+			x.dropped = append(x.dropped, droppedAgg{e.ID, n, false})
 		case e.Verdicts.Get("DROPPED") > 0:
-			x.dropped = append(x.dropped, [3]any{e.ID, e.Verdicts.Get("DROPPED"), true})
+			x.dropped = append(x.dropped, droppedAgg{e.ID, e.Verdicts.Get("DROPPED"), true})
 		}
 		if peer := g.Node(e.Dst); peer != nil && peer.Kind == ir.KindCIDR {
 			x.cidr = append(x.cidr, [2]string{e.ID, e.Dst})
 		}
-		seen := map[string]bool{}
+		seen := ""
 		for _, end := range []string{e.Src, e.Dst} {
-			if node := g.Node(end); node != nil && node.Namespace != "" && !seen[node.Namespace] {
-				seen[node.Namespace] = true
+			if node := g.Node(end); node != nil && node.Namespace != "" && node.Namespace != seen {
+				seen = node.Namespace
 				a := nss[node.Namespace]
 				if a == nil {
 					a = &nsAgg{}
@@ -259,9 +303,9 @@ func aggregates(g *ir.Graph) map[string]any {
 			return
 		}
 		total += n
-		x.flows = append(x.flows, [3]any{n, e.ID, nil})
+		x.flows = append(x.flows, flowAgg{n, e.ID})
 		if e.Protocol == "TCP" || e.Protocol == "UDP" || e.Protocol == "SCTP" {
-			k := e.Protocol + "/" + fmt.Sprint(e.Port)
+			k := e.Protocol + "/" + strconv.Itoa(int(e.Port))
 			a := ports[k]
 			if a == nil {
 				a = &portAgg{proto: e.Protocol, port: e.Port, first: e.ID}
@@ -277,39 +321,34 @@ func aggregates(g *ir.Graph) map[string]any {
 	for _, e := range g.SortedDenied() {
 		visit(e, true)
 	}
-	num := func(n int64) json.Number { return json.Number(fmt.Sprint(n)) }
-	bySource := make(map[string]any, len(srcs))
 	for id, x := range srcs {
-		sort.SliceStable(x.flows, func(i, j int) bool { return x.flows[i][0].(int64) < x.flows[j][0].(int64) })
-		dropped := make([]any, len(x.dropped))
-		for i, d := range x.dropped {
-			dropped[i] = []any{d[0], num(d[1].(int64)), d[2]}
-		}
-		flows := make([]any, len(x.flows))
-		for i, f := range x.flows {
-			flows[i] = []any{num(f[0].(int64)), f[1]}
-		}
-		cidr := make([]any, len(x.cidr))
-		for i, c := range x.cidr {
-			cidr[i] = []any{c[0], c[1]}
-		}
-		bySource[id] = map[string]any{"targets": num(int64(len(x.targets))), "dropped": dropped, "flows": flows, "cidr_edges": cidr}
+		x.targets = len(targets[id])
+		slices.SortStableFunc(x.flows, func(a, b flowAgg) int { return cmp.Compare(a.n, b.n) })
 	}
-	byNS := make(map[string]any, len(nss))
+	terms := map[string]*ast.Term{}
+	byNS := ast.NewObject()
 	for ns, a := range nss {
 		sort.Strings(a.edges)
 		a.edges = compactStrings(a.edges) // an edge and an attempt share an ID
-		ids := make([]any, len(a.edges))
+		ids := make([]*ast.Term, len(a.edges))
 		for i, id := range a.edges {
-			ids[i] = id
+			t := terms[id]
+			if t == nil {
+				t = ast.StringTerm(id)
+				terms[id] = t
+			}
+			ids[i] = t
 		}
-		byNS[ns] = map[string]any{"edges": ids, "connections": num(a.conns)}
+		byNS.Insert(ast.StringTerm(ns), ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("edges"), ast.ArrayTerm(ids...)),
+			ast.Item(ast.InternedTerm("connections"), ast.NumberTerm(num(a.conns))),
+		))
 	}
 	byPort := make(map[string]any, len(ports))
 	for k, a := range ports {
 		byPort[k] = map[string]any{"protocol": a.proto, "port": num(int64(a.port)), "edges": num(int64(a.edges)), "connections": num(a.conns), "edge": a.first}
 	}
-	return map[string]any{"by_source": bySource, "by_namespace": byNS, "by_port": byPort, "connections": num(total)}
+	return aggregates{sources: srcs, common: map[string]any{"by_namespace": byNS, "by_port": byPort, "connections": num(total)}}
 }
 
 // Anomalies evaluates the packs' anomaly detectors (data.ppc.anomaly) over
