@@ -299,12 +299,19 @@ func addSample(ss []Pos, p Pos) []Pos {
 	if i >= MaxSamples {
 		return ss
 	}
-	ss = append(ss, Pos{})
-	copy(ss[i+1:], ss[i:])
-	ss[i] = p
-	if len(ss) > MaxSamples {
-		ss = ss[:MaxSamples]
+	if len(ss) < MaxSamples {
+		if len(ss) == cap(ss) {
+			// Room for at most MaxSamples: append's doubling would leave
+			// room for four, a quarter of the samples' memory unused on
+			// every edge with three (16 MB at 500k connections).
+			ns := make([]Pos, len(ss), min(max(2*len(ss), 1), MaxSamples))
+			copy(ns, ss)
+			ss = ns
+		}
+		ss = ss[:len(ss)+1]
 	}
+	copy(ss[i+1:], ss[i:]) // a full list drops its last
+	ss[i] = p
 	return ss
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -365,6 +366,38 @@ func TestDeniedAttempts(t *testing.T) {
 	for _, want := range []string{"both learned and denied-only", "denied-only node no denied attempt names"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Verify misses %q: %s", want, got)
+		}
+	}
+}
+
+// TestAddSample: whatever order positions arrive in, a list keeps the
+// MaxSamples smallest, sorted and without duplicates (a position without
+// a file is ignored), in no more room than MaxSamples.
+func TestAddSample(t *testing.T) {
+	for _, tt := range []struct {
+		in   []int
+		want []int
+	}{
+		{nil, nil},
+		{[]int{5}, []int{5}},
+		{[]int{5, 5, 5}, []int{5}},
+		{[]int{3, 2, 1}, []int{1, 2, 3}},
+		{[]int{9, 1, 8, 2, 7, 3}, []int{1, 2, 3}},
+		{[]int{1, 2, 3, 0}, []int{0, 1, 2}},
+		{[]int{1, 3, 4, 2}, []int{1, 2, 3}},
+		{[]int{4, 5, 6, 7}, []int{4, 5, 6}},
+	} {
+		var ss []ir.Pos
+		for _, l := range tt.in {
+			ss = ir.AddSample(ss, ir.Pos{File: "f", Line: l})
+		}
+		ss = ir.AddSample(ss, ir.Pos{Line: 1})
+		var got []int
+		for _, p := range ss {
+			got = append(got, p.Line)
+		}
+		if !slices.Equal(got, tt.want) || cap(ss) > ir.MaxSamples {
+			t.Errorf("AddSample(%v) = %v (cap %d), want %v", tt.in, got, cap(ss), tt.want)
 		}
 	}
 }

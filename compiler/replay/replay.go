@@ -43,8 +43,9 @@ import (
 	"github.com/policypilot/ppc/ir"
 )
 
-// Decision is a verdict at one enforcement point.
-type Decision int
+// Decision is a verdict at one enforcement point (a byte: a replay holds
+// two per connection, hundreds of thousands of them).
+type Decision uint8
 
 // Decisions. NotApplicable: the endpoint is not a Cilium-managed workload
 // (world, host, …), so no policy is enforced there.
