@@ -18,8 +18,8 @@ func TestLimit(t *testing.T) {
 		{201, 402},
 		{399, 798},
 		{401, ceiling},
-		{533, ceiling},       // two thirds of the ceiling: 1.5 times the live heap
-		{534, math.MaxInt64}, // past it: lifted
+		{640, ceiling},       // four fifths of the ceiling: 1.25 times the live heap
+		{641, math.MaxInt64}, // past it: lifted
 	} {
 		if got := Limit(c.live, floor, ceiling); got != c.want {
 			t.Errorf("Limit(%d) = %d, want %d", c.live, got, c.want)
@@ -30,8 +30,9 @@ func TestLimit(t *testing.T) {
 // TestWatchFollowsThenLifts: the limit follows the live heap, is set only
 // when it changes, and once lifted the watch ends.
 func TestWatchFollowsThenLifts(t *testing.T) {
-	lives := []uint64{100, 100, 300, 456, 100, 897, 2000}
-	// 400 (floor, unchanged), 400, 600, 912, 400, lifted.
+	lives := []uint64{100, 100, 300, 456, 700, 100, 820, 2000}
+	// 400 (floor, unchanged), 400, 600, 912, 1024 (the ceiling: 700 is
+	// under four fifths of it), 400, lifted.
 	i := 0
 	var sets []int64
 	tick := make(chan time.Time)
@@ -41,11 +42,14 @@ func TestWatchFollowsThenLifts(t *testing.T) {
 		watch(400, 1024, func() uint64 { v := lives[i]; i++; return v }, func(v int64) int64 { sets = append(sets, v); return 0 }, tick, done)
 		close(finished)
 	}()
-	for range 6 {
-		tick <- time.Time{}
+	for range 7 {
+		select {
+		case tick <- time.Time{}:
+		case <-finished: // lifted early: the comparison below says so
+		}
 	}
-	<-finished // lifted at the sixth reading (897 > 682): watch returns
-	if want := []int64{600, 912, 400, math.MaxInt64}; i != 6 || !reflect.DeepEqual(sets, want) {
+	<-finished // lifted at the seventh reading (820 > 819): watch returns
+	if want := []int64{600, 912, 1024, 400, math.MaxInt64}; i != 7 || !reflect.DeepEqual(sets, want) {
 		t.Errorf("after %d readings, limits set %v, want %v", i, sets, want)
 	}
 }
