@@ -281,35 +281,28 @@ func (e *Engine) Load(ps []Policy) error {
 		var hasSpec bool
 		local := cmtypes.LocalClusterNameForPolicies(cmtypes.PolicyConfig{PolicyDefaultLocalCluster: !e.anyCluster}, e.cluster)
 		// Cilium's parsers rewrite what they parse: a policy given as
-		// types is copied first, a decoded document is already a copy.
-		decoded := p.CNP == nil && p.CCNP == nil && p.NP == nil
-		if decoded {
+		// types is parsed as a copy, a document as it is decoded.
+		if p.CNP == nil && p.CCNP == nil && p.NP == nil {
 			d, err := Decode(p.Kind, p.JSON)
 			if err != nil {
 				return fmt.Errorf("replay: decode %s: %w", p.Kind, err)
 			}
 			p = d
+		} else {
+			p = Policy{CNP: p.CNP.DeepCopy(), CCNP: p.CCNP.DeepCopy(), NP: p.NP.DeepCopy()}
 		}
 		if p.NP != nil {
-			if err := e.loadNetworkPolicy(p, local, decoded); err != nil {
+			if err := e.loadNetworkPolicy(p, local); err != nil {
 				return err
 			}
 			continue
 		}
 		if p.CNP != nil {
-			cnp := p.CNP
-			if !decoded {
-				cnp = cnp.DeepCopy()
-			}
-			rules, err = cnp.Parse(e.logger, local)
+			rules, err = p.CNP.Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCNP, p.CNP.Namespace, p.CNP.Name)
 			hasSpec = p.CNP.Spec != nil
 		} else {
-			ccnp := p.CCNP
-			if !decoded {
-				ccnp = ccnp.DeepCopy()
-			}
-			rules, err = ccnp.Parse(e.logger, local)
+			rules, err = p.CCNP.Parse(e.logger, local)
 			rid = ipcachetypes.NewResourceID(ipcachetypes.ResourceKindCCNP, "", p.CCNP.Name)
 			hasSpec = p.CCNP.Spec != nil
 		}
@@ -326,12 +319,8 @@ func (e *Engine) Load(ps []Policy) error {
 
 // loadNetworkPolicy translates a Kubernetes NetworkPolicy as the agent
 // does (pkg/k8s ParseNetworkPolicy) and adds its entries.
-func (e *Engine) loadNetworkPolicy(p Policy, local string, decoded bool) error {
-	np := p.NP
-	if !decoded {
-		np = np.DeepCopy()
-	}
-	entries, err := k8s.ParseNetworkPolicy(e.logger, local, np)
+func (e *Engine) loadNetworkPolicy(p Policy, local string) error {
+	entries, err := k8s.ParseNetworkPolicy(e.logger, local, p.NP)
 	if err != nil {
 		return fmt.Errorf("replay: policy %s: %w", p.Name(), err)
 	}
