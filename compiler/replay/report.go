@@ -453,8 +453,10 @@ func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
 	}
 	portIdx := map[pp]int{}
 	var ports []pp
-	type key struct{ src, dst, port int }
-	observed := map[key]bool{}
+	// Half the room of ints (the map has an entry per connection, live
+	// while the probe's candidates are drawn at the end of replay).
+	type key struct{ src, dst, port int32 }
+	observed := map[key]struct{}{}
 	for _, ed := range g.SortedEdges() {
 		if _, ok := Protocol(ed.Protocol); !ok {
 			continue
@@ -466,7 +468,7 @@ func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
 			portIdx[k] = pi
 			ports = append(ports, k)
 		}
-		observed[key{int(t.index[ed.Src]), int(t.index[ed.Dst]), pi}] = true
+		observed[key{t.index[ed.Src], t.index[ed.Dst], int32(pi)}] = struct{}{}
 	}
 	rep := &ProbeReport{}
 	isWL := func(i int) bool { return nodes[i].Kind == ir.KindWorkload }
@@ -490,7 +492,7 @@ func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
 	space := segA + int64(len(others))*int64(len(wl))*P
 	var observedProbed int64
 	for k := range observed {
-		if probed(k.src, k.dst) {
+		if probed(int(k.src), int(k.dst)) {
 			observedProbed++
 		}
 	}
@@ -498,7 +500,7 @@ func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
 	// The candidates, in a fixed order: every one, or a sample.
 	var cands []cand
 	add := func(i, j, pi int) {
-		if !observed[key{i, j, pi}] {
+		if _, seen := observed[key{int32(i), int32(j), int32(pi)}]; !seen {
 			cands = append(cands, cand{int32(i), int32(j), int32(pi)})
 		}
 	}
