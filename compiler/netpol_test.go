@@ -73,7 +73,7 @@ func TestNetworkPolicyReplay(t *testing.T) {
 		if x.Verdict.Allowed() {
 			v = "allowed by"
 			for _, pt := range []replay.Point{x.Verdict.Egress, x.Verdict.Ingress} {
-				for _, r := range pt.By {
+				for _, r := range pt.By() {
 					v += " " + r.Policy + " " + r.Path
 				}
 			}

@@ -315,7 +315,7 @@ func ruleUse(r *replay.Report) map[string]time.Time {
 	for _, x := range r.Results {
 		t := x.Edge.LastSeen
 		for _, pt := range []replay.Point{x.Verdict.Egress, x.Verdict.Ingress} {
-			for _, ref := range pt.By {
+			for _, ref := range pt.By() {
 				k := ref.Policy + " " + ref.Path
 				if t.After(out[k]) || out[k].IsZero() {
 					out[k] = t

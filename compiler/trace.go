@@ -177,7 +177,7 @@ func Trace(results []verify.Result, settings agent.Settings, from, to *ir.Node, 
 				*end.dst = append(*end.dst, r.Policy)
 			}
 		}
-		if end.point.Decision == replay.Denied && len(end.point.By) == 0 {
+		if end.point.Decision == replay.Denied && len(end.point.By()) == 0 {
 			if sg := suggest(refs, end.ingress, end.peer, protocol, port); sg != nil {
 				res.Suggestions = append(res.Suggestions, *sg)
 			}

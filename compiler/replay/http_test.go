@@ -13,7 +13,7 @@ import (
 // the flows.
 func TestHTTPRequest(t *testing.T) {
 	point := func(rules ...api.PortRuleHTTP) Point {
-		return Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}}}
+		return NewPoint(Allowed, true, nil, []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}})
 	}
 	items := api.PortRuleHTTP{Method: "GET", Path: `^/api/items/[0-9]+(\?.*)?$`}
 	for _, tc := range []struct {
@@ -32,7 +32,7 @@ func TestHTTPRequest(t *testing.T) {
 		{"host rule unknowable", point(api.PortRuleHTTP{Path: "/x", Host: "a.example"}), "GET", "/x", RequestUnknown},
 		{"header rule unknowable", point(api.PortRuleHTTP{Headers: []string{"X-Token: 1"}}), "GET", "/x", RequestUnknown},
 		{"a plain rule beats an unknowable one", point(api.PortRuleHTTP{Host: "a"}, api.PortRuleHTTP{Method: "GET"}), "GET", "/x", RequestAllowed},
-		{"no HTTP rules: all requests", Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http"}}}, "PUT", "/x", RequestAllowed},
+		{"no HTTP rules: all requests", NewPoint(Allowed, true, nil, []L7{{Parser: "http"}}), "PUT", "/x", RequestAllowed},
 		{"not proxied", Point{Decision: Allowed}, "GET", "/x", RequestAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestHTTPRequest(t *testing.T) {
 // TestDNSQuery decides lookups with the DNS proxy's own matching.
 func TestDNSQuery(t *testing.T) {
 	point := func(rules ...api.PortRuleDNS) Point {
-		return Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "dns", Rules: api.L7Rules{DNS: rules}}}}
+		return NewPoint(Allowed, true, nil, []L7{{Parser: "dns", Rules: api.L7Rules{DNS: rules}}})
 	}
 	local := api.PortRuleDNS{MatchPattern: "**.cluster.local"}
 	for _, tc := range []struct {
@@ -67,7 +67,7 @@ func TestDNSQuery(t *testing.T) {
 		{"** spans labels", point(local), "api.stripe.com.shop.svc.cluster.local", RequestAllowed},
 		{"** needs the domain", point(local), "cluster.local.evil.com", RequestDenied},
 		{"* alone", point(api.PortRuleDNS{MatchPattern: "*"}), "anything.example", RequestAllowed},
-		{"no rules: every lookup", Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "dns"}}}, "x.y", RequestAllowed},
+		{"no rules: every lookup", NewPoint(Allowed, true, nil, []L7{{Parser: "dns"}}), "x.y", RequestAllowed},
 		{"not proxied", Point{Decision: Allowed}, "x.y", RequestAllowed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,7 +86,7 @@ func TestDNSQuery(t *testing.T) {
 func TestProbeHTTP(t *testing.T) {
 	result := func(rules ...api.PortRuleHTTP) Result {
 		e := &ir.Edge{ID: "e", L7: &ir.L7{HTTP: []ir.HTTPFact{{Method: "GET", Path: "/api/items/1"}}}}
-		in := Point{Decision: Allowed, Proxy: true, L7: []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}}}
+		in := NewPoint(Allowed, true, nil, []L7{{Parser: "http", Rules: api.L7Rules{HTTP: rules}}})
 		return Result{Edge: e, Verdict: Verdict{Egress: Point{Decision: Allowed}, Ingress: in}}
 	}
 	for _, tc := range []struct {

@@ -85,19 +85,52 @@ type L7 struct {
 type Point struct {
 	Decision Decision
 	// Proxy: allowed at L4 and redirected to the L7 proxy, which decides
-	// per request with the L7 policies in L7.
+	// per request with the L7 policies (L7).
 	Proxy bool
-	L7    []L7
-	// By are the rules behind the verdict as Cilium attributes it: the
-	// allow rules of an allowed connection, the deny rules of an
-	// explicitly denied one; empty when the default deny decided.
-	By []RuleRef
+	// why holds the rules and L7 policies behind the verdict (nil: none),
+	// shared between points and read-only: a replay holds two points per
+	// connection, which two slices made 56 bytes each instead of 16.
+	why *pointWhy
+}
+
+type pointWhy struct {
+	by []RuleRef
+	l7 []L7
+}
+
+// NewPoint returns the point of a decision, whether the L7 proxy decides
+// (proxy), the rules behind it and the L7 policies the proxy applies.
+func NewPoint(d Decision, proxy bool, by []RuleRef, l7 []L7) Point {
+	p := Point{Decision: d, Proxy: proxy}
+	if len(by) > 0 || len(l7) > 0 {
+		p.why = &pointWhy{by: by, l7: l7}
+	}
+	return p
+}
+
+// By are the rules behind the verdict as Cilium attributes it: the
+// allow rules of an allowed connection, the deny rules of an explicitly
+// denied one; empty when the default deny decided. Read-only.
+func (p Point) By() []RuleRef {
+	if p.why == nil {
+		return nil
+	}
+	return p.why.by
+}
+
+// L7 are the L7 policies the proxy applies to a proxied connection (as
+// Check and Replay give them; the probe leaves them out). Read-only.
+func (p Point) L7() []L7 {
+	if p.why == nil {
+		return nil
+	}
+	return p.why.l7
 }
 
 // Policies are the distinct policies of p.By, sorted.
 func (p Point) Policies() []string {
 	var out []string
-	for _, r := range p.By {
+	for _, r := range p.By() {
 		if len(out) == 0 || out[len(out)-1] != r.Policy {
 			out = append(out, r.Policy)
 		}
@@ -118,7 +151,7 @@ func (v Verdict) Proxied() bool { return v.Egress.Proxy || v.Ingress.Proxy }
 
 // Rules are the rules of both points, sorted and without duplicates.
 func (v Verdict) Rules() []RuleRef {
-	return mergeRefs(v.Egress.By, v.Ingress.By)
+	return mergeRefs(v.Egress.By(), v.Ingress.By())
 }
 
 // Engine is Cilium's policy engine loaded with policies and identities.
@@ -892,7 +925,7 @@ func (e *Engine) at(d *distilled, ingress bool, peer identity.NumericIdentity, p
 	entry, meta, _ := d.epp.Lookup(key.WithIdentity(peer).WithPortProto(proto, port))
 	p := e.point(entry, meta)
 	if l7 && p.Proxy {
-		p.L7 = d.l7For(ingress, proto, port, peer)
+		p = NewPoint(p.Decision, p.Proxy, p.By(), d.l7For(ingress, proto, port, peer))
 	}
 	return p
 }
@@ -1011,7 +1044,7 @@ func (e *Engine) resolve(src, dst *ir.Node, protocol string) (u8proto.U8proto, *
 }
 
 func (e *Engine) point(entry types.MapStateEntry, meta policy.RuleMeta) Point {
-	p := Point{Decision: Allowed, By: e.metaRefs(meta)}
+	p := Point{Decision: Allowed, why: e.metaWhy(meta)}
 	if entry.IsDeny() {
 		p.Decision = Denied
 		return p
@@ -1020,17 +1053,21 @@ func (e *Engine) point(entry types.MapStateEntry, meta policy.RuleMeta) Point {
 	return p
 }
 
-// metaRefs returns the rules of a map-state entry's metadata. Cilium
-// interns the metadata as a string; parsing it is most of a verdict's
-// cost, so the result is cached per string (and shared: read-only).
-func (e *Engine) metaRefs(meta policy.RuleMeta) []RuleRef {
+// metaWhy returns the rules of a map-state entry's metadata (nil: none).
+// Cilium interns the metadata as a string; parsing it is most of a
+// verdict's cost, so the result is cached per string (and shared:
+// read-only).
+func (e *Engine) metaWhy(meta policy.RuleMeta) *pointWhy {
 	key := meta.LabelArrayListString()
 	if r, ok := e.refCache.Load(key); ok {
-		return r.([]RuleRef)
+		return r.(*pointWhy)
 	}
-	r := refs(meta.LabelArray())
-	e.refCache.Store(key, r)
-	return r
+	var w *pointWhy
+	if r := refs(meta.LabelArray()); len(r) > 0 {
+		w = &pointWhy{by: r}
+	}
+	e.refCache.Store(key, w)
+	return w
 }
 
 // refs extracts the rules from the label arrays of the policy entries
@@ -1134,7 +1171,7 @@ func (p Point) HTTPRequest(method, path string) (RequestDecision, error) {
 		return RequestAllowed, nil
 	}
 	unknown := false
-	for _, l7 := range p.L7 {
+	for _, l7 := range p.L7() {
 		if l7.Parser != "http" && l7.Parser != "" {
 			continue
 		}
@@ -1196,7 +1233,7 @@ func (p Point) DNSQuery(name string) (RequestDecision, error) {
 		return RequestAllowed, nil
 	}
 	fqdn := dns.FQDN(strings.ToLower(name))
-	for _, l7 := range p.L7 {
+	for _, l7 := range p.L7() {
 		if l7.Parser != "dns" && !(l7.Parser == "" && len(l7.Rules.DNS) > 0) {
 			continue
 		}

@@ -123,10 +123,10 @@ func pointString(p Point) string {
 	if p.Proxy {
 		s += "+proxy"
 	}
-	if len(p.By) > 0 {
-		s += " " + fmt.Sprint(p.By)
+	if len(p.By()) > 0 {
+		s += " " + fmt.Sprint(p.By())
 	}
-	for _, l := range p.L7 {
+	for _, l := range p.L7() {
 		b, _ := json.Marshal(l.Rules)
 		s += fmt.Sprintf(" %s%s", l.Parser, b)
 	}

@@ -185,7 +185,7 @@ func (e *Engine) account(r *replayRun) *Report {
 					}
 				}
 			}
-			for _, r := range pt.By {
+			for _, r := range pt.By() {
 				if i, ok := ruleIdx[r]; ok {
 					u := uses[r.Policy]
 					u.Rules[i].Flows += n
@@ -422,10 +422,10 @@ type probePoint struct {
 // probeKey tells probe points apart: the probe reads a point's decision
 // and rules (shared slices, one per rule set), not its L7 policies.
 type probeKey struct {
-	dec     Decision
-	proxy   bool
-	by      *RuleRef
-	n, clus int
+	dec   Decision
+	proxy bool
+	why   *pointWhy
+	clus  int
 }
 
 // probeRun is a probe under way: its candidates, and each one's two
@@ -547,10 +547,7 @@ func newProbeRun(g *ir.Graph, t *nodeTable, o ProbeOptions) *probeRun {
 
 // intern returns the index of the point p of cluster k in r.points.
 func (r *probeRun) intern(p Point, k int) uint32 {
-	s := probeKey{dec: p.Decision, proxy: p.Proxy, n: len(p.By), clus: k}
-	if len(p.By) > 0 {
-		s.by = &p.By[0]
-	}
+	s := probeKey{dec: p.Decision, proxy: p.Proxy, why: p.why, clus: k}
 	x, ok := r.interned[s]
 	if !ok {
 		x = uint32(len(r.points))
@@ -597,12 +594,12 @@ func (r *probeRun) report(clusters []string) *ProbeReport {
 		}
 		rep.Allowed++
 		hit := ProbeHit{Src: nodes[i].ID, Dst: nodes[j].ID, Protocol: p.proto, Port: p.port,
-			By: mergeRefs(inCluster(clusters[eg.cluster], v.Egress.By), inCluster(clusters[in.cluster], v.Ingress.By))}
+			By: mergeRefs(inCluster(clusters[eg.cluster], v.Egress.By()), inCluster(clusters[in.cluster], v.Ingress.By()))}
 		pols := map[string]bool{}
 		for _, ref := range hit.By {
 			pols[ref.Policy] = true
 		}
-		if (isWL(i) && len(v.Egress.By) == 0) || (isWL(j) && len(v.Ingress.By) == 0) {
+		if (isWL(i) && len(v.Egress.By()) == 0) || (isWL(j) && len(v.Ingress.By()) == 0) {
 			pols[NoPolicy] = true
 		}
 		for pol := range pols {

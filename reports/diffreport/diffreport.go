@@ -156,9 +156,9 @@ func ruleText(r policydiff.Rule) string {
 
 func replayPoint(where string, p replay.Point) string {
 	s := where + " " + p.Decision.String()
-	if len(p.By) > 0 {
+	if len(p.By()) > 0 {
 		var by []string
-		for _, r := range p.By {
+		for _, r := range p.By() {
 			by = append(by, textsafe.Line(r.String()))
 		}
 		s += " by " + strings.Join(by, ", ")

@@ -449,7 +449,7 @@ func policyViews(in *Input, names map[string]string) []policyView {
 		for _, x := range in.Replay.Results {
 			e := x.Edge
 			for _, pt := range []replay.Point{x.Verdict.Egress, x.Verdict.Ingress} {
-				for _, r := range pt.By {
+				for _, r := range pt.By() {
 					a := byRule[r]
 					if a == nil {
 						a = &agg{}

@@ -66,20 +66,20 @@ func PointText(where string, pt replay.Point) string {
 	case replay.NotApplicable:
 		return where + ": not enforced"
 	case replay.Denied:
-		if len(pt.By) == 0 {
+		if len(pt.By()) == 0 {
 			return where + ": denied (no rule allows it)"
 		}
-		return where + ": denied by " + refsText(pt.By)
+		return where + ": denied by " + refsText(pt.By())
 	}
 	s := where + ": allowed"
-	if len(pt.By) > 0 {
-		s += " by " + refsText(pt.By)
+	if len(pt.By()) > 0 {
+		s += " by " + refsText(pt.By())
 	} else {
 		s += " (no policy isolates the endpoint, or the agent allows it: e.g. from the host)"
 	}
 	if pt.Proxy {
 		s += "; the L7 proxy decides per request"
-		for _, l := range pt.L7 {
+		for _, l := range pt.L7() {
 			b, _ := json.Marshal(l.Rules)
 			s += fmt.Sprintf(" [%s %s]", l.Parser, b)
 		}
@@ -192,11 +192,11 @@ type jsonPoint struct {
 }
 
 func toJSONPoint(p replay.Point) jsonPoint {
-	by := p.By
+	by := p.By()
 	if by == nil {
 		by = []replay.RuleRef{}
 	}
-	return jsonPoint{Decision: p.Decision.String(), Proxy: p.Proxy, By: by, L7: p.L7}
+	return jsonPoint{Decision: p.Decision.String(), Proxy: p.Proxy, By: by, L7: p.L7()}
 }
 
 func (r *Run) json(cwd string) any {

@@ -64,7 +64,7 @@ func (r *Run) text(w io.Writer, cwd string) error {
 			fmt.Fprintf(w, "  %s\n", textsafe.Line(l))
 		}
 	}
-	if !r.Allowed() && len(r.Suggestions) == 0 && (len(r.Verdict.Egress.By) > 0 || len(r.Verdict.Ingress.By) > 0) {
+	if !r.Allowed() && len(r.Suggestions) == 0 && (len(r.Verdict.Egress.By()) > 0 || len(r.Verdict.Ingress.By()) > 0) {
 		fmt.Fprintln(w, "to allow it, narrow or remove the deny rules above: no allow rule can override them")
 	}
 	if n := len(r.Invalid); n > 0 {
@@ -79,18 +79,18 @@ func (r *Run) point(w io.Writer, side, end string, policies []string, p replay.P
 	case p.Decision == replay.NotApplicable:
 		fmt.Fprintln(w, "not enforced (not a Cilium endpoint: no policy applies there)")
 		return
-	case p.Decision == replay.Allowed && len(p.By) == 0:
+	case p.Decision == replay.Allowed && len(p.By()) == 0:
 		fmt.Fprintf(w, "allowed: no policy puts it in default deny for %s\n", side)
 		return
 	case p.Decision == replay.Allowed:
 		fmt.Fprintln(w, "allowed by")
-	case len(p.By) == 0:
+	case len(p.By()) == 0:
 		fmt.Fprintf(w, "DENIED by default deny: selected by %s, and no rule allows this\n", textsafe.Line(strings.Join(policies, ", ")))
 		return
 	default:
 		fmt.Fprintln(w, "DENIED by the deny rules (deny takes precedence over every allow)")
 	}
-	for _, ref := range p.By {
+	for _, ref := range p.By() {
 		fmt.Fprintf(w, "    %s %s", textsafe.Line(ref.Policy), ref.Path)
 		if at := r.where(ref, cwd); at != "" {
 			fmt.Fprintf(w, " (%s)", textsafe.Line(at))
@@ -99,7 +99,7 @@ func (r *Run) point(w io.Writer, side, end string, policies []string, p replay.P
 	}
 	if p.Proxy {
 		fmt.Fprintln(w, "    the L7 proxy decides each request:")
-		for _, l7 := range p.L7 {
+		for _, l7 := range p.L7() {
 			fmt.Fprintf(w, "      %s %s\n", l7.Parser, textsafe.Line(describeL7(l7)))
 		}
 	}
@@ -139,10 +139,10 @@ type jsonPoint struct {
 
 func (r *Run) jsonPoint(p replay.Point, policies []string, cwd string) jsonPoint {
 	out := jsonPoint{Decision: p.Decision.String(), Policies: append([]string{}, policies...), Rules: []jsonRule{}, Proxy: p.Proxy}
-	for _, ref := range p.By {
+	for _, ref := range p.By() {
 		out.Rules = append(out.Rules, jsonRule{Policy: ref.Policy, Rule: ref.Path, Where: r.where(ref, cwd)})
 	}
-	for _, l7 := range p.L7 {
+	for _, l7 := range p.L7() {
 		out.L7 = append(out.L7, l7.Parser+" "+describeL7(l7))
 	}
 	return out

@@ -31,12 +31,12 @@ func TestGolden(t *testing.T) {
 	}}
 	explicit := &Run{From: "world", To: "shop/api", Objects: objects, TraceResult: &compiler.TraceResult{
 		Protocol: "TCP", Port: 8080, Loaded: 1, ToPolicies: []string{"shop/api"},
-		Verdict: replay.Verdict{Egress: replay.Point{Decision: replay.NotApplicable}, Ingress: replay.Point{Decision: replay.Denied, By: []replay.RuleRef{{Policy: "shop/api", Path: "spec.ingressDeny[0]"}}}},
+		Verdict: replay.Verdict{Egress: replay.Point{Decision: replay.NotApplicable}, Ingress: replay.NewPoint(replay.Denied, false, []replay.RuleRef{{Policy: "shop/api", Path: "spec.ingressDeny[0]"}}, nil)},
 	}}
 	allowed := &Run{From: "shop/web", To: "shop/api", Objects: objects, TraceResult: &compiler.TraceResult{
 		Protocol: "TCP", Port: 8080, Loaded: 1, ToPolicies: []string{"shop/api"},
-		Verdict: replay.Verdict{Egress: replay.Point{Decision: replay.Allowed}, Ingress: replay.Point{Decision: replay.Allowed, Proxy: true,
-			By: []replay.RuleRef{{Policy: "shop/api", Path: "spec.ingress[0]"}}, L7: []replay.L7{{Parser: "http"}}}},
+		Verdict: replay.Verdict{Egress: replay.Point{Decision: replay.Allowed}, Ingress: replay.NewPoint(replay.Allowed, true,
+			[]replay.RuleRef{{Policy: "shop/api", Path: "spec.ingress[0]"}}, []replay.L7{{Parser: "http"}})},
 	}}
 	for _, f := range Formats.Names() {
 		var b bytes.Buffer
