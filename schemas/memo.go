@@ -3,102 +3,278 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/format"
 	cuejson "cuelang.org/go/encoding/json"
 )
 
-// validMemo remembers the rules and peer selectors found valid. In ppc's
-// schema the elements of spec.ingress and spec.egress (#PPCIngress,
-// #PPCEgress) and the selectors of a rule's fromEndpoints and toEndpoints
-// (#Selector) are definitions that refer to nothing around them: whether
-// one is valid does not depend on the rule, side or policy it is in. The
-// same workloads are peers of many policies and the same rules recur, so
-// validating each distinct one once, instead of in every policy, is most
-// of what validation saves (a policy with sixty peers: 8 ms, of which
-// 0.2 ms a selector and 0.25 ms a rule).
+// validMemo remembers the parts of policies found valid, so that a policy
+// made of parts seen before is not validated again.
+//
+// In ppc's schema a policy's parts are constrained by definitions that
+// refer to nothing around them: metadata.name and metadata.namespace
+// (strings), each value of metadata.annotations, spec.endpointSelector,
+// each element of spec.ingress and spec.egress (#PPCIngress, #PPCEgress),
+// and within them each element of a list (a rule's peers, port rules,
+// addresses and names; a port rule's ports) and each value of a
+// selector's matchLabels (#LabelValue). What constrains a list from
+// around looks only at its length, what constrains a rule only at which
+// fields it has, what constrains a selector only at its label keys, never
+// at the values inside. So whether such a part is valid does not depend
+// on where it is, and any valid instance of the same definition can stand
+// for it: a policy is valid when each of its parts is, and its skeleton
+// (every part replaced, innermost first, by the smallest valid instance
+// of its definition met so far) is too. Workloads are peers of many
+// policies and ports, addresses and label keys recur, so rules and
+// selectors come down to a few skeletons and policies to one per count
+// of rules: most of a compile's policies are known valid from lookups,
+// and each workload's name, port or address is validated once. (CUE
+// takes 0.1–0.2 ms for one selector or port rule, ~0.5 ms for a policy's
+// metadata and selector alone.)
+//
+// The memo only ever answers "valid": a policy with a part that is not
+// valid, or whose skeleton is not, is validated whole, as without the
+// memo, and every violation is reported where it is.
+// TestMemoSameViolations holds both ways to the same answers.
 type validMemo struct {
-	valid sync.Map // kind + canonical JSON -> struct{}
-	n     atomic.Int64
+	valid sync.Map     // kind + "\x00" + JSON (or "\x01" + a string) -> struct{}
+	bytes atomic.Int64 // of the keys in valid
+	canon sync.Map     // kind -> *canonical: the smallest valid instance met
+	// kinds names the definitions (their CUE syntax -> "k1", "k2", …).
+	kinds  sync.Map
+	nkinds atomic.Int64
+	// checked counts the parts CUE validated (the memo's misses); trace,
+	// when set (by tests), is called with each one's key.
+	checked atomic.Int64
+	trace   func(key string)
 }
 
-// maxMemo bounds the memo (a hostile input of distinct rules then costs
-// validation time, not memory); maxMemoValue bounds one key.
+// canonical is a valid instance of a kind of part, and its JSON.
+type canonical struct {
+	x   any
+	key string
+}
+
+// maxMemoBytes bounds the memo's keys (a hostile input of distinct rules
+// then costs validation time, not memory); maxMemoValue bounds one key.
 const (
-	maxMemo      = 1 << 16
+	maxMemoBytes = 64 << 20
 	maxMemoValue = 16 << 10
 )
 
-// knownValid returns doc with every rule and peer selector known or found
-// valid replaced by {} (valid too), so that the policy's validation does
-// not repeat them. What is not valid stays where it is: the policy's
-// validation reports it at its own path, as without the memo. A document
-// that is not a policy with rules is returned as it is.
-func (s *Schema) knownValid(in *instance, name string, doc []byte) []byte {
+// metadataParts are the fields of metadata validated on their own. The
+// labels are not: #PPC requires one of them, a constraint from around.
+var metadataParts = []string{"metadata.name", "metadata.namespace", "metadata.annotations"}
+
+// knownValid reports whether doc is a policy whose parts and skeleton are
+// all known or found valid. It never reports an invalid document valid;
+// false says only that the document must be validated whole.
+func (s *Schema) knownValid(in *instance, name string, doc []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var top map[string]any
 	if dec.Decode(&top) != nil || dec.More() {
-		return doc
+		return false
 	}
+	md, _ := top["metadata"].(map[string]any)
 	spec, _ := top["spec"].(map[string]any)
-	changed := false
-	for _, side := range []string{"ingress", "egress"} {
-		rules, _ := spec[side].([]any)
-		for i, r := range rules {
-			rule, ok := r.(map[string]any)
-			if !ok {
-				continue
-			}
-			field := map[string]string{"ingress": "fromEndpoints", "egress": "toEndpoints"}[side]
-			sels, _ := rule[field].([]any)
-			for j, sel := range sels {
-				if _, ok := sel.(map[string]any); ok && s.valid(in, name, "selector", in.selector, sel) {
-					sels[j] = map[string]any{}
-					changed = true
-				}
-			}
-			if s.valid(in, name, side, in.rule[side], rule) {
-				rules[i] = map[string]any{}
-				changed = true
-			}
+	if md == nil || spec == nil {
+		return false
+	}
+	// replace stands the valid part m[field] (path) for its canonical.
+	replace := func(m map[string]any, field string, p partDef) bool {
+		x, ok := m[field]
+		if !ok {
+			return true
+		}
+		c, ok := s.part(in, name, p, x)
+		m[field] = c
+		return ok
+	}
+	if a, ok := md["annotations"].(map[string]any); ok && !s.values(in, name, in.part(s.memo, "metadata.annotations.*"), a) {
+		return false
+	}
+	for _, path := range metadataParts {
+		if !replace(md, path[len("metadata."):], in.part(s.memo, path)) {
+			return false
 		}
 	}
-	if !changed {
-		return doc
+	if x, ok := spec["endpointSelector"]; ok {
+		c, ok := s.canon(in, name, "spec.endpointSelector", in.part(s.memo, "spec.endpointSelector"), x)
+		if !ok {
+			return false
+		}
+		spec["endpointSelector"] = c
 	}
-	out, err := json.Marshal(top)
-	if err != nil {
-		return doc
+	for _, side := range []string{"ingress", "egress"} {
+		x, ok := spec[side]
+		if !ok {
+			continue
+		}
+		rules, ok := x.([]any)
+		if !ok {
+			return false
+		}
+		for i, r := range rules {
+			c, ok := s.canon(in, name, side+"[]", in.sideRule(s.memo, side), r)
+			if !ok {
+				return false
+			}
+			rules[i] = c
+		}
 	}
-	return out
+	_, ok := s.part(in, name, in.cached(s.memo, "", func() cue.Value { return in.def }), top)
+	return ok
 }
 
-// valid reports whether x is valid against def, from the memo or by
-// validating it (and remembering it if it is).
-func (s *Schema) valid(in *instance, name, kind string, def cue.Value, x any) bool {
-	b, err := json.Marshal(x) // map keys sorted: one key per value
-	if err != nil || len(b) > maxMemoValue {
-		return false
-	}
-	key := kind + "\x00" + string(b)
-	if _, ok := s.memo.valid.Load(key); ok {
-		return true
-	}
-	expr, err := cuejson.Extract(name, b)
-	if err != nil {
-		return false
-	}
-	v := in.ctx.BuildExpr(expr)
-	if v.Err() != nil || def.Unify(v).Validate(cue.Concrete(true)) != nil {
-		return false
-	}
-	if s.memo.n.Load() < maxMemo {
-		if _, loaded := s.memo.valid.LoadOrStore(key, struct{}{}); !loaded {
-			s.memo.n.Add(1)
+// canon validates x, a part of definition p at path, and returns its
+// kind's canonical instance (see part). Before, it stands x's own parts
+// for theirs: each element of a list field (a rule's peers and port
+// rules, a port rule's ports, …: ppc's schema constrains a list's
+// elements one by one and, from around, only its length), and each value
+// of a selector's matchLabels (label values are constrained one by one by
+// #Labels; the keys stay, for the selector's own validation). Label keys
+// and ports recur, so rules and selectors become a few skeletons, and
+// each workload's name, port or address is validated once.
+func (s *Schema) canon(in *instance, name, path string, p partDef, x any) (any, bool) {
+	if m, ok := x.(map[string]any); ok && p.kind != "" {
+		for f, v := range m {
+			switch v := v.(type) {
+			case []any:
+				ep := in.cached(s.memo, path+"."+f+"[]", func() cue.Value {
+					return p.def.LookupPath(cue.MakePath(cue.Str(f).Optional(), cue.AnyIndex))
+				})
+				if ep.kind == "" {
+					continue // not a field of p: p's validation judges it
+				}
+				for j, e := range v {
+					c, ok := s.canon(in, name, path+"."+f+"[]", ep, e)
+					if !ok {
+						return x, false
+					}
+					v[j] = c
+				}
+			case map[string]any:
+				if f != "matchLabels" {
+					continue
+				}
+				vp := in.cached(s.memo, path+".matchLabels.*", func() cue.Value {
+					return p.def.LookupPath(cue.MakePath(cue.Str(f).Optional(), cue.AnyString))
+				})
+				if !s.values(in, name, vp, v) {
+					return x, false
+				}
+			}
 		}
 	}
+	return s.part(in, name, p, x)
+}
+
+// values stands each value of m valid against p for its canonical (m is
+// a map whose values the definition constrains one by one).
+func (s *Schema) values(in *instance, name string, p partDef, m map[string]any) bool {
+	if p.kind == "" {
+		return true
+	}
+	for k, x := range m {
+		c, ok := s.part(in, name, p, x)
+		if !ok {
+			return false
+		}
+		m[k] = c
+	}
 	return true
+}
+
+// part reports whether x is a valid part of kind p, from the memo or by
+// validating it, and returns what stands for it in the skeleton: the
+// smallest valid instance of the kind met so far (x itself when x is not
+// valid).
+func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
+	if p.kind == "" {
+		return x, false
+	}
+	var key string
+	var v cue.Value
+	if str, ok := x.(string); ok && len(str) <= maxMemoValue {
+		// A string (a label value, a name, an address) is its own key:
+		// no JSON, no parser.
+		key = p.kind + "\x01" + str
+		if _, ok := s.memo.valid.Load(key); ok {
+			return s.memo.canonical(p.kind, x, key), true
+		}
+		v = in.ctx.Encode(str)
+	} else {
+		b, err := json.Marshal(x) // map keys sorted: one key per value
+		if err != nil || len(b) > maxMemoValue {
+			return x, false
+		}
+		key = p.kind + "\x00" + string(b)
+		if _, ok := s.memo.valid.Load(key); ok {
+			return s.memo.canonical(p.kind, x, key), true
+		}
+		expr, err := cuejson.Extract(name, b)
+		if err != nil {
+			return x, false
+		}
+		v = in.ctx.BuildExpr(expr)
+	}
+	s.memo.checked.Add(1)
+	if s.memo.trace != nil {
+		s.memo.trace(key)
+	}
+	if v.Err() != nil || p.def.Unify(v).Validate(cue.Concrete(true)) != nil {
+		return x, false
+	}
+	c := s.memo.canonical(p.kind, x, key) // before the key: a known key always has one
+	if s.memo.bytes.Load() < maxMemoBytes {
+		if _, loaded := s.memo.valid.LoadOrStore(key, struct{}{}); !loaded {
+			s.memo.bytes.Add(int64(len(key)))
+		}
+	}
+	return c, true
+}
+
+// kindOf names def in the memo: definitions written alike (CUE's syntax
+// of the whole definition, references expanded) are one kind, so the
+// peers of fromEndpoints and toEndpoints (both #Selector), or the port
+// rules of both sides, are remembered once. "" for a definition that does
+// not exist.
+func (m *validMemo) kindOf(def cue.Value) string {
+	if !def.Exists() || def.Err() != nil {
+		return ""
+	}
+	b, err := format.Node(def.Syntax(cue.Docs(false)))
+	if err != nil {
+		return ""
+	}
+	k, _ := m.kinds.LoadOrStore(string(b), fmt.Sprintf("k%d", m.nkinds.Add(1)))
+	return k.(string)
+}
+
+// canonical offers x (valid, with memo key key) as the kind's canonical
+// instance and returns the kind's canonical instance: the smallest (then
+// lexically first) valid one offered. Nothing stored is modified after.
+func (m *validMemo) canonical(kind string, x any, key string) any {
+	mine := &canonical{x: x, key: key}
+	for {
+		cur, ok := m.canon.Load(kind)
+		if !ok {
+			if _, loaded := m.canon.LoadOrStore(kind, mine); !loaded {
+				return x
+			}
+			continue
+		}
+		c := cur.(*canonical)
+		if len(key) > len(c.key) || (len(key) == len(c.key) && key >= c.key) {
+			return c.x
+		}
+		if m.canon.CompareAndSwap(kind, cur, mine) {
+			return x
+		}
+	}
 }

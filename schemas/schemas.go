@@ -63,10 +63,51 @@ type instance struct {
 	// rules: CUE reports only some errors of a list whose elements have
 	// several, so on failure each rule is validated again on its own.
 	rules map[string][]cue.Value
-	// rule and selector are the definitions of one rule of each side
-	// and of one peer selector (with memo).
-	rule     map[string]cue.Value
-	selector cue.Value
+	// rule is the definition of one rule of each side (with memo); parts
+	// caches the definitions of a policy's parts (see knownValid).
+	rule  map[string]cue.Value
+	parts map[string]partDef
+}
+
+// partDef is the definition of a kind of part of a policy, and the
+// memo's name for it.
+type partDef struct {
+	def  cue.Value
+	kind string
+}
+
+// part is the definition at path (field names and "*", any field,
+// joined by dots; optional fields are found too).
+func (in *instance) part(m *validMemo, path string) partDef {
+	return in.cached(m, path, func() cue.Value {
+		var sels []cue.Selector
+		for _, f := range strings.Split(path, ".") {
+			if f == "*" {
+				sels = append(sels, cue.AnyString)
+			} else {
+				sels = append(sels, cue.Str(f).Optional())
+			}
+		}
+		return in.def.LookupPath(cue.MakePath(sels...))
+	})
+}
+
+// sideRule is the definition of one rule of side.
+func (in *instance) sideRule(m *validMemo, side string) partDef {
+	return in.cached(m, side+"[]", func() cue.Value { return in.rule[side] })
+}
+
+func (in *instance) cached(m *validMemo, key string, lookup func() cue.Value) partDef {
+	if p, ok := in.parts[key]; ok {
+		return p
+	}
+	p := partDef{def: lookup()}
+	p.kind = m.kindOf(p.def)
+	if in.parts == nil {
+		in.parts = map[string]partDef{}
+	}
+	in.parts[key] = p
+	return p
 }
 
 func newSchema(name string, msgs map[string]string, build func() (*instance, error)) (*Schema, error) {
@@ -108,8 +149,7 @@ func buildPPC() (*instance, error) {
 		rule: map[string]cue.Value{
 			"ingress": v.LookupPath(cue.ParsePath("#PPCIngress")),
 			"egress":  v.LookupPath(cue.ParsePath("#PPCEgress")),
-		},
-		selector: v.LookupPath(cue.ParsePath("#Selector"))}, nil
+		}}, nil
 }
 
 var ppcOnce = sync.OnceValues(func() (*Schema, error) {
@@ -249,8 +289,8 @@ func (s *Schema) Validate(name string, doc0 []byte) ([]Violation, error) {
 		return nil, err
 	}
 	defer s.put(in)
-	if s.memo != nil {
-		doc0 = s.knownValid(in, name, doc0)
+	if s.memo != nil && s.knownValid(in, name, doc0) {
+		return nil, nil
 	}
 	expr, err := cuejson.Extract(name, doc0)
 	if err != nil {
