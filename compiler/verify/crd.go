@@ -32,6 +32,7 @@ type crdValidator struct {
 	structural *structuralschema.Structural
 	schema     validation.SchemaValidator
 	cel        *cel.Validator
+	memo       *crdMemo // nil: every policy validated element by element
 }
 
 func newCRDValidator(file string) (*crdValidator, error) {
@@ -71,6 +72,7 @@ func newCRDValidator(file string) (*crdValidator, error) {
 		structural: s,
 		schema:     sv,
 		cel:        cel.NewValidator(s, true, celconfig.PerCallLimit),
+		memo:       newCRDMemo(s),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -115,7 +116,7 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 		return append(v.netpolLayers(obj, name), v.cueLayers(obj, name, kind)...)
 	}
 	// Layer 1: the API server.
-	unknown, errs := v.crds[kind].validate(ctx, m)
+	unknown, errs := v.crds[kind].check(ctx, m, obj.JSON)
 	for _, u := range unknown {
 		ds = append(ds, v.diag(LayerSchema, obj, name, splitPath(u), fmt.Sprintf("unknown field %q", u)))
 	}
@@ -212,7 +213,7 @@ func (v *Verifier) agentLayer(obj Object, name, kind string) (ds ir.Diagnostics)
 		}
 	}()
 	agentMsg := func(path []string, msg string) *ir.Diagnostic {
-		d := v.diag(LayerAgent, obj, name, path, msg)
+		d := v.diag(LayerAgent, obj, name, path, stableAgentMsg(msg))
 		d.Details = append(d.Details, "the API server accepts this, but the Cilium agent rejects the policy and does not enforce it")
 		return d
 	}
@@ -288,6 +289,20 @@ func (v *Verifier) agentLayer(obj Object, name, kind string) (ds ir.Diagnostics)
 		return located
 	}
 	return ir.Diagnostics{agentMsg(nil, err.Error())}
+}
+
+// combining is the agent's message for a rule with two kinds of peer.
+var combining = regexp.MustCompile(`^combining (\S+) and (\S+) is not supported yet$`)
+
+// stableAgentMsg is the agent's message with the two kinds of peer it
+// names in alphabetical order: Cilium finds them by iterating a Go map,
+// so the same rule gave "combining ToCIDR and ToEndpoints" in one run and
+// "combining ToEndpoints and ToCIDR" in the next.
+func stableAgentMsg(msg string) string {
+	if m := combining.FindStringSubmatch(msg); m != nil && m[1] > m[2] {
+		return "combining " + m[2] + " and " + m[1] + " is not supported yet"
+	}
+	return msg
 }
 
 // base copies a rule's selectors without its rules.

@@ -40,21 +40,23 @@ spec:
     matchLabels: {app: api}
 `
 
-// TestLayers covers the cases where the API server and the agent disagree
-// (reference/cilium-engine.md §1c): each must be reported by the right
-// layer, with its data path.
-func TestLayers(t *testing.T) {
+// layerCase is a policy spec and where a layer rejects it.
+type layerCase struct {
+	name  string
+	spec  string
+	layer Layer
+	path  string
+	msg   string
+}
+
+// layerCases are the cases where the API server and the agent disagree
+// (reference/cilium-engine.md §1c).
+func layerCases() []layerCase {
 	ports41 := "  ingressDeny:\n  - fromEntities: [world]\n    toPorts:\n    - ports:\n"
 	for i := 1; i <= 41; i++ {
 		ports41 += "      - {port: \"" + itoa(1000+i) + "\", protocol: TCP}\n"
 	}
-	tests := []struct {
-		name  string
-		spec  string
-		layer Layer
-		path  string
-		msg   string
-	}{
+	return []layerCase{
 		{"valid", "  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n", "", "", ""},
 		{"port 99999 passes the API server, the agent rejects it", "  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts: [{ports: [{port: \"99999\", protocol: TCP}]}]\n",
 			LayerAgent, "spec.ingress[0]", "value out of range"},
@@ -69,6 +71,13 @@ func TestLayers(t *testing.T) {
 		{"unknown field", "  ingress:\n  - fromEndpointz: [{}]\n", LayerSchema, "spec.ingress[0].fromEndpointz", "unknown field"},
 		{"bad protocol", "  ingress:\n  - toPorts: [{ports: [{port: \"80\", protocol: HTTP}]}]\n", LayerSchema, "spec.ingress[0].toPorts[0].ports[0].protocol", "Unsupported value"},
 	}
+}
+
+// TestLayers covers the cases where the API server and the agent disagree
+// (reference/cilium-engine.md §1c): each must be reported by the right
+// layer, with its data path.
+func TestLayers(t *testing.T) {
+	tests := layerCases()
 	v := newVerifier(t, false)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,4 +137,17 @@ func itoa(i int) string {
 		b = append([]byte{digits[i%10]}, b...)
 	}
 	return string(b)
+}
+
+func TestStableAgentMsg(t *testing.T) {
+	for in, want := range map[string]string{
+		"combining ToEndpoints and ToCIDR is not supported yet": "combining ToCIDR and ToEndpoints is not supported yet",
+		"combining ToCIDR and ToEndpoints is not supported yet": "combining ToCIDR and ToEndpoints is not supported yet",
+		"combining ToFQDNs and ToPorts is not supported yet":    "combining ToFQDNs and ToPorts is not supported yet",
+		"value out of range": "value out of range",
+	} {
+		if got := stableAgentMsg(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
 }
