@@ -11,5 +11,9 @@
 //     `kubectl apply` and then silently not enforced;
 //   - ppc / org: ppc's embedded CUE schema and organisation CUE schemas.
 //
-// It validates the exact JSON bytes that are emitted.
+// It validates the exact JSON bytes that are emitted. The API server
+// layer remembers the elements of the lists Cilium's CRD judges one by one
+// (rules, peers, port rules, ports) once found clean, and validates a
+// policy's new elements only (crdmemo.go); what is not clean is validated
+// again as written, so every report is the same as without the memo.
 package verify
