@@ -48,10 +48,10 @@ func scaleGraph(edges int) *ir.Graph {
 }
 
 // BenchmarkDecide measures the default pack's evaluation on IRs of 1k,
-// 10k and 50k edges; ns/op over edges shows whether any stage is
+// 10k, 50k and 200k edges; ns/op over edges shows whether any stage is
 // quadratic (it must grow linearly).
 func BenchmarkDecide(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 50_000} {
+	for _, n := range []int{1_000, 10_000, 50_000, 200_000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			g := scaleGraph(n)
 			d := decideLoop(b, g, nil)
@@ -86,7 +86,7 @@ func BenchmarkDecideFanIn(b *testing.B) {
 		name string
 		set  []string
 	}{{"", nil}, {"http/", []string{"l7.http=observed"}}} {
-		for _, n := range []int{1_000, 4_000} {
+		for _, n := range []int{1_000, 4_000, 16_000} {
 			b.Run(c.name+strconv.Itoa(n), func(b *testing.B) {
 				g := fanInGraph(n)
 				if c.set != nil {
