@@ -65,6 +65,10 @@ func newCRDValidator(file string) (*crdValidator, error) {
 	if err != nil {
 		return nil, err
 	}
+	memo, err := newCRDMemo(s, internal.OpenAPIV3Schema)
+	if err != nil {
+		return nil, err
+	}
 	return &crdValidator{
 		kind:       crd.Spec.Names.Kind,
 		apiVersion: crd.Spec.Group + "/" + version,
@@ -72,7 +76,7 @@ func newCRDValidator(file string) (*crdValidator, error) {
 		structural: s,
 		schema:     sv,
 		cel:        cel.NewValidator(s, true, celconfig.PerCallLimit),
-		memo:       newCRDMemo(s),
+		memo:       memo,
 	}, nil
 }
 

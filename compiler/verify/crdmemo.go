@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sync"
 	"sync/atomic"
 
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -34,10 +37,15 @@ import (
 // field is validated again as written and reported as without it
 // (TestCRDMemoSameDiagnostics).
 type crdMemo struct {
-	arrays    map[string]memoArray // by path of the elements ("spec.ingress[]")
-	valid     sync.Map             // path + "\x00" + JSON -> struct{}
-	bytes     atomic.Int64         // of the keys in valid
-	canonical sync.Map             // path -> *crdCanonical
+	arrays map[string]memoArray // by path of the elements ("spec.ingress[]")
+	// leaves are the strings the CRD judges by their own schema alone
+	// (label values, ports, protocols, addresses, DNS names), by path
+	// ("spec.ingress[].fromEndpoints[].matchLabels.*", "spec.egress[].toCIDR[]"):
+	// the validator of that schema.
+	leaves    map[string]validation.SchemaValidator
+	valid     sync.Map     // path + "\x00" + JSON (or "\x01" + a string) -> struct{}
+	bytes     atomic.Int64 // of the keys in valid
+	canonical sync.Map     // path -> *crdCanonical
 }
 
 // memoArray is an independent list of the CRD's schema.
@@ -67,38 +75,77 @@ var presenceOnlyRules = map[string]bool{
 	"has(self.spec) || has(self.specs)": true,
 }
 
-// newCRDMemo finds the independent lists of a CRD's schema; nil if none.
-func newCRDMemo(s *structuralschema.Structural) *crdMemo {
-	m := &crdMemo{arrays: map[string]memoArray{}}
-	m.walk(s, "", true)
-	if len(m.arrays) == 0 {
-		return nil
+// newCRDMemo finds the independent lists and string values of a CRD's
+// schema (structural, and as the validator reads it); nil if none.
+func newCRDMemo(s *structuralschema.Structural, props *apiextensions.JSONSchemaProps) (*crdMemo, error) {
+	m := &crdMemo{arrays: map[string]memoArray{}, leaves: map[string]validation.SchemaValidator{}}
+	if err := m.walk(s, props, "", true); err != nil {
+		return nil, err
 	}
-	return m
+	if len(m.arrays) == 0 {
+		return nil, nil
+	}
+	return m, nil
 }
 
-// walk records the independent lists under s (at path). clean says that
+// walk records the independent lists and string values under s (at path;
+// props is the same schema as the validator reads it). clean says that
 // nothing above s looks inside it.
-func (m *crdMemo) walk(s *structuralschema.Structural, path string, clean bool) {
+func (m *crdMemo) walk(s *structuralschema.Structural, props *apiextensions.JSONSchemaProps, path string, clean bool) error {
 	for _, r := range s.XValidations {
 		if !presenceOnlyRules[r.Rule] {
 			clean = false
 		}
 	}
-	if s.Items != nil {
-		vv := s.ValueValidation
-		independent := clean && len(s.XValidations) == 0 &&
-			(s.XListType == nil || *s.XListType == "atomic") &&
-			(vv == nil || !vv.UniqueItems && len(vv.AllOf) == 0 && len(vv.AnyOf) == 0 && len(vv.OneOf) == 0 && vv.Not == nil)
+	vv := s.ValueValidation
+	noCombinators := vv == nil || noNested(vv)
+	switch {
+	case s.Type == "string":
+		// A string judged by its own schema (a label value, a port, an
+		// address, a DNS name): no CEL rule on it and no default (a null
+		// is pruned, not validated: only strings are taken).
+		if clean && len(s.XValidations) == 0 && s.Default.Object == nil && props != nil {
+			sv, _, err := validation.NewSchemaValidator(props)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			m.leaves[path] = sv
+		}
+	case s.Items != nil:
+		independent := clean && len(s.XValidations) == 0 && noCombinators &&
+			(s.XListType == nil || *s.XListType == "atomic") && (vv == nil || !vv.UniqueItems)
 		if independent {
 			m.arrays[path+"[]"] = memoArray{droppable: vv == nil || vv.MaxItems == nil && vv.MinItems == nil}
 		}
-		m.walk(s.Items, path+"[]", independent)
-		return
+		if props != nil && props.Items != nil {
+			return m.walk(s.Items, props.Items.Schema, path+"[]", independent)
+		}
+	case s.AdditionalProperties != nil && s.AdditionalProperties.Structural != nil && len(s.Properties) == 0:
+		// A map (a selector's matchLabels) whose values are judged one
+		// by one: no bound on its size, nothing over its values.
+		independent := clean && len(s.XValidations) == 0 && noCombinators && (vv == nil || vv.MaxProperties == nil && vv.MinProperties == nil)
+		if props != nil && props.AdditionalProperties != nil {
+			return m.walk(s.AdditionalProperties.Structural, props.AdditionalProperties.Schema, path+".*", independent)
+		}
+	default:
+		for p, child := range s.Properties {
+			var cp *apiextensions.JSONSchemaProps
+			if props != nil {
+				if x, ok := props.Properties[p]; ok {
+					cp = &x
+				}
+			}
+			if err := m.walk(&child, cp, joinPath(path, p), clean && !reaches(vv, p)); err != nil {
+				return err
+			}
+		}
 	}
-	for p, child := range s.Properties {
-		m.walk(&child, joinPath(path, p), clean && !reaches(s.ValueValidation, p))
-	}
+	return nil
+}
+
+// noNested: a value validation without combinators.
+func noNested(vv *structuralschema.ValueValidation) bool {
+	return len(vv.AllOf) == 0 && len(vv.AnyOf) == 0 && len(vv.OneOf) == 0 && vv.Not == nil
 }
 
 // reaches reports whether a combinator of vv constrains property p's
@@ -140,7 +187,19 @@ func joinPath(path, field string) string {
 // large): the policy is then validated as written.
 func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pending *[]pendingElem) (any, bool) {
 	switch v := x.(type) {
+	case string:
+		return m.canonLeaf(v, path)
 	case map[string]any:
+		if ap := s.AdditionalProperties; ap != nil && ap.Structural != nil && len(s.Properties) == 0 {
+			for k, c := range v {
+				c, ok := m.canon(c, ap.Structural, path+".*", pending)
+				if !ok {
+					return x, false
+				}
+				v[k] = c
+			}
+			return x, true
+		}
 		for k, c := range v {
 			ps, ok := s.Properties[k]
 			if !ok {
@@ -192,6 +251,36 @@ func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pend
 		return kept, true
 	}
 	return x, true
+}
+
+// canonLeaf returns the path's canonical string for str when str is a
+// string the CRD judges alone (leaves) and is known or found clean, and
+// str itself otherwise (for the policy's validation to judge or report).
+func (m *crdMemo) canonLeaf(str, path string) (any, bool) {
+	sv, ok := m.leaves[path]
+	if !ok || len(str) > maxMemoValue {
+		return str, true
+	}
+	key := path + "\x01" + str
+	if _, ok := m.valid.Load(key); !ok {
+		if len(validation.ValidateCustomResource(nil, str, sv)) > 0 {
+			return str, true
+		}
+		b, err := json.Marshal(str)
+		if err != nil {
+			return str, false
+		}
+		m.remember(pendingElem{path: path, key: key, json: b})
+	}
+	c, ok := m.canonical.Load(path)
+	if !ok {
+		return str, false
+	}
+	var canon string
+	if err := json.Unmarshal(c.(*crdCanonical).json, &canon); err != nil {
+		return str, false
+	}
+	return canon, true
 }
 
 // remember records a clean element and offers it as its path's

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/policypilot/ppc/compiler/manifest"
+	"github.com/policypilot/ppc/ir"
 )
 
 // memoCorpus is every policy of Cilium's examples, the layer cases, and
@@ -83,9 +84,10 @@ func TestCRDMemoSameDiagnostics(t *testing.T) {
 	}
 }
 
-// TestCRDMemoArrays: the lists ppc writes are found independent in
-// Cilium's CRD, so its policies' known rules, peers and ports are not
-// validated again; lists the CRD judges as a whole are not.
+// TestCRDMemoArrays: the lists ppc writes, and selectors' label values,
+// are found independent in Cilium's CRD, so its policies' known rules,
+// peers, ports and label values are not validated again; lists the CRD
+// judges as a whole are not.
 func TestCRDMemoArrays(t *testing.T) {
 	for _, kind := range []string{"CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"} {
 		m := newVerifier(t, false).crds[kind].memo
@@ -103,6 +105,12 @@ func TestCRDMemoArrays(t *testing.T) {
 			a, ok := m.arrays[path]
 			if !ok || a.droppable != droppable {
 				t.Errorf("%s: %s: found %v, droppable %v; want droppable %v", kind, path, ok, a.droppable, droppable)
+			}
+		}
+		for _, path := range []string{"spec.endpointSelector.matchLabels.*", "spec.ingress[].fromEndpoints[].matchLabels.*", "spec.egress[].toEndpoints[].matchLabels.*",
+			"spec.egress[].toPorts[].ports[].port", "spec.egress[].toCIDR[]", "spec.egress[].toFQDNs[].matchName"} {
+			if m.leaves[path] == nil {
+				t.Errorf("%s: %s: not judged alone", kind, path)
 			}
 		}
 		// A set: its elements are judged together.
@@ -149,8 +157,22 @@ func TestCRDMemoDropsKnown(t *testing.T) {
 	if s, pending := skeleton(p); s != `{"egress":[],"endpointSelector":{"matchLabels":{"app":"api"}},"ingress":[]}` || len(pending) > 0 {
 		t.Errorf("a known policy validates %s, %v new elements; want no rules", s, pending)
 	}
+	// A new workload's label value is checked alone; its selector and
+	// rule are then known by their skeletons.
 	other := doc(t, basePolicy+strings.Replace(spec, "{app: db}", "{app: cache}", 1))
-	if _, pending := skeleton(other); strings.Join(pending, " ") != "spec.ingress[].fromEndpoints[] spec.ingress[]" {
-		t.Errorf("a policy with one new peer validates %v; want the peer and its rule", pending)
+	if s, pending := skeleton(other); s != `{"egress":[],"endpointSelector":{"matchLabels":{"app":"api"}},"ingress":[]}` || len(pending) > 0 {
+		t.Errorf("a policy with one new peer validates %s, %v new elements; want no rules", s, pending)
+	}
+	if _, ok := c.memo.valid.Load("spec.ingress[].fromEndpoints[].matchLabels.*\x01cache"); !ok {
+		t.Error("the new label value was not checked and remembered")
+	}
+	// A label value that is not valid is left where it is: the policy is
+	// validated as written and the value reported.
+	bad := doc(t, basePolicy+strings.Replace(spec, "{app: db}", "{app: \"c a\"}", 1))
+	if _, pending := skeleton(bad); strings.Join(pending, " ") != "spec.ingress[].fromEndpoints[] spec.ingress[]" {
+		t.Errorf("a policy with a bad label value validates %v; want its selector and rule", pending)
+	}
+	if ds := v.Verify(ctx, bad); len(ds) == 0 || ir.JoinPath(ds[0].Path) != `spec.ingress[0].fromEndpoints[1].matchLabels.app` {
+		t.Errorf("bad label value: %v", ds)
 	}
 }
