@@ -15,23 +15,29 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// crdMemo remembers the elements of a policy's lists that the API
-// server's validation found clean, so that a policy whose rules, peers
-// and ports were seen before is not validated element by element again.
+// crdMemo remembers what the API server's validation found clean in
+// policies, so that a policy made of rules, peers, ports and values seen
+// before is not validated element by element again.
 //
-// It is used only for lists whose elements the CRD judges one by one,
-// which it finds in the CRD itself (independentArrays): a list whose
-// schema has no uniqueness, no set or map list type, no CEL rule and no
-// anyOf/oneOf/allOf/not over its items, under ancestors whose CEL rules
-// and combinators do not look inside it. Every other step of the API
-// server's pipeline (pruning, defaulting, metadata) works field by
-// field. Whether such an element is clean does not depend on the policy,
-// rule or position it is in, and what judges the list from around
-// (maxItems) looks only at its length. So a known element is replaced by
-// a copy of the smallest clean element met at its path, innermost first,
-// and the policy, validated once with its new elements where they are,
-// is clean exactly when the policy as written is. (kube-openapi's
-// validator costs ~0.1 ms for each 20-rule policy's rule.)
+// It is used only for what Cilium's CRD judges one by one, which it finds
+// in the CRD itself (walk): the elements of lists whose schema has no
+// uniqueness, no set or map list type, no CEL rule and no
+// anyOf/oneOf/allOf/not over its items, and strings whose schema has no
+// CEL rule and no default (label values, ports, protocols, addresses, DNS
+// names), under ancestors whose CEL rules and combinators look only at
+// which fields are present. Every other step of the API server's
+// pipeline (pruning, defaulting, metadata) works field by field. Whether
+// such an element or string is clean does not depend on the policy, rule
+// or position it is in, and what judges a list from around (maxItems)
+// looks only at its length. So, innermost first, a string is validated
+// alone with its own schema's validator and replaced by the smallest
+// clean string met at its path; a known element is left out of a list
+// whose length the CRD does not bound (rules, peers, port rules) and
+// replaced by a copy of the smallest clean element met at its path where
+// it does (ports, ICMP fields); and the policy, validated once with its
+// new elements where they are, is clean exactly when the policy as
+// written is. (kube-openapi's validator costs ~0.1 ms for each rule
+// however small.)
 //
 // The memo only ever answers "clean": a policy with any error or unknown
 // field is validated again as written and reported as without it
@@ -177,14 +183,15 @@ func joinPath(path, field string) string {
 	return path + "." + field
 }
 
-// canon replaces each known element of the independent lists in x (at
-// path, of schema s) with a fresh copy of its path's canonical element,
-// innermost first, or drops it where the list's length is not constrained
-// (each element costs the validator ~0.1 ms, however small); it lists the
-// others in pending and returns what stands for x. Only the schema's own
-// properties are followed (not label maps, not unknown fields), so paths
-// are the schema's. False when x cannot be handled (an element too
-// large): the policy is then validated as written.
+// canon stands the clean strings in x (at path, of schema s) for their
+// path's canonical string (canonLeaf) and the known elements of its
+// independent lists for a fresh copy of their path's canonical element,
+// or leaves them out where the list's length is not constrained (each
+// element costs the validator ~0.1 ms, however small), innermost first;
+// it lists the other elements in pending and returns what stands for x.
+// Only the schema's own properties and maps are followed (not unknown
+// fields), so paths are the schema's. False when x cannot be handled (an
+// element too large): the policy is then validated as written.
 func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pending *[]pendingElem) (any, bool) {
 	switch v := x.(type) {
 	case string:

@@ -176,3 +176,25 @@ func TestCRDMemoDropsKnown(t *testing.T) {
 		t.Errorf("bad label value: %v", ds)
 	}
 }
+
+// TestCRDMemoParallel: verifying on every core, where goroutines meet
+// the memos (the API server's and ppc's CUE schema's) half-filled by
+// each other, reports what verifying one by one without the API server's
+// memo does.
+func TestCRDMemoParallel(t *testing.T) {
+	objs := memoCorpus(t)
+	var all []Object
+	for i := 0; i < 4; i++ {
+		all = append(all, objs...)
+	}
+	without := newVerifier(t, true)
+	for _, c := range without.crds {
+		c.memo = nil
+	}
+	got := newVerifier(t, true).VerifyAll(context.Background(), all)
+	for i, o := range all {
+		if want := fmt.Sprint(without.Verify(context.Background(), o)); fmt.Sprint(got[i]) != want {
+			t.Errorf("%s (copy %d):\n got %s\nwant %s", o.Pos, i/len(objs), got[i], want)
+		}
+	}
+}
