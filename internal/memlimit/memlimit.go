@@ -49,7 +49,7 @@ const liftNum, liftDen = 4, 5
 
 // Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
 // set (the user's choice wins), and watches the live heap: the limit
-// follows it (Limit) until it passes two thirds of ceiling, when the
+// follows it (Limit) until it passes four fifths of ceiling, when the
 // limit is lifted. stop ends the watch.
 func Start(floor, ceiling int64) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || floor <= 0 || ceiling < floor {
@@ -66,8 +66,8 @@ func Start(floor, ceiling int64) (stop func()) {
 }
 
 // Limit is the soft memory limit for a live heap of live bytes: twice it
-// within [floor, ceiling], or none (math.MaxInt64) once it passes two
-// thirds of ceiling.
+// within [floor, ceiling], or none (math.MaxInt64) once it passes four
+// fifths of ceiling.
 func Limit(live uint64, floor, ceiling int64) int64 {
 	if live > uint64(ceiling*liftNum/liftDen) {
 		return math.MaxInt64
