@@ -10,6 +10,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/format"
 	cuejson "cuelang.org/go/encoding/json"
+
+	"github.com/policypilot/ppc/internal/jsonkey"
 )
 
 // validMemo remembers the parts of policies found valid, so that a policy
@@ -41,7 +43,7 @@ import (
 // memo, and every violation is reported where it is.
 // TestMemoSameViolations holds both ways to the same answers.
 type validMemo struct {
-	valid sync.Map     // kind + "\x00" + JSON (or "\x01" + a string) -> struct{}
+	valid sync.Map     // kind + "\x00" + jsonkey (or "\x01" + a string) -> struct{}
 	bytes atomic.Int64 // of the keys in valid
 	canon sync.Map     // kind -> *canonical: the smallest valid instance met
 	// kinds names the definitions (their CUE syntax -> "k1", "k2", …).
@@ -209,13 +211,17 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 		}
 		v = in.ctx.Encode(str)
 	} else {
-		b, err := json.Marshal(x) // map keys sorted: one key per value
-		if err != nil || len(b) > maxMemoValue {
+		k, ok := jsonkey.Append([]byte(p.kind+"\x00"), x)
+		if !ok || len(k) > maxMemoValue {
 			return x, false
 		}
-		key = p.kind + "\x00" + string(b)
+		key = string(k)
 		if _, ok := s.memo.valid.Load(key); ok {
 			return s.memo.canonical(p.kind, x, key), true
+		}
+		b, err := json.Marshal(x)
+		if err != nil {
+			return x, false
 		}
 		expr, err := cuejson.Extract(name, b)
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/policypilot/ppc/internal/jsonkey"
 )
 
 // crdMemo remembers what the API server's validation found clean in
@@ -49,7 +51,7 @@ type crdMemo struct {
 	// ("spec.ingress[].fromEndpoints[].matchLabels.*", "spec.egress[].toCIDR[]"):
 	// the validator of that schema.
 	leaves    map[string]validation.SchemaValidator
-	valid     sync.Map     // path + "\x00" + JSON (or "\x01" + a string) -> struct{}
+	valid     sync.Map     // path + "\x00" + jsonkey (or "\x01" + a string) -> struct{}
 	bytes     atomic.Int64 // of the keys in valid
 	canonical sync.Map     // path -> *crdCanonical
 }
@@ -61,16 +63,18 @@ type memoArray struct {
 	droppable bool
 }
 
-// crdCanonical is the smallest clean element met at a path.
+// crdCanonical is the smallest clean element met at a path: its key and
+// its value, which is never changed (copyJSON gives each policy its own).
 type crdCanonical struct {
-	key  string
-	json []byte
+	key   string
+	value any
 }
 
-// pendingElem is an element not known clean: remembered if the policy is.
+// pendingElem is an element not known clean: remembered if the policy is
+// (value, a copy: the API server's pipeline changes what it validates).
 type pendingElem struct {
 	path, key string
-	json      []byte
+	value     any
 }
 
 // presenceOnlyRules are the CEL rules of Cilium's policy CRDs known to
@@ -232,13 +236,13 @@ func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pend
 			if !ok {
 				return x, false
 			}
-			b, err := json.Marshal(e) // map keys sorted: one key per value
-			if err != nil || len(b) > maxMemoValue {
+			b, ok := jsonkey.Append([]byte(ep+"\x00"), e)
+			if !ok || len(b) > maxMemoValue {
 				return x, false
 			}
-			key := ep + "\x00" + string(b)
+			key := string(b)
 			if _, ok := m.valid.Load(key); !ok {
-				*pending = append(*pending, pendingElem{path: ep, key: key, json: b})
+				*pending = append(*pending, pendingElem{path: ep, key: key, value: copyJSON(e)})
 				kept = append(kept, e)
 				continue
 			}
@@ -249,11 +253,7 @@ func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pend
 			if !ok {
 				return x, false
 			}
-			fresh, err := decodeJSON(c.(*crdCanonical).json)
-			if err != nil {
-				return x, false
-			}
-			kept = append(kept, fresh) // the API server's pipeline changes what it validates
+			kept = append(kept, copyJSON(c.(*crdCanonical).value)) // the API server's pipeline changes what it validates
 		}
 		return kept, true
 	}
@@ -273,27 +273,19 @@ func (m *crdMemo) canonLeaf(str, path string) (any, bool) {
 		if len(validation.ValidateCustomResource(nil, str, sv)) > 0 {
 			return str, true
 		}
-		b, err := json.Marshal(str)
-		if err != nil {
-			return str, false
-		}
-		m.remember(pendingElem{path: path, key: key, json: b})
+		m.remember(pendingElem{path: path, key: key, value: str})
 	}
 	c, ok := m.canonical.Load(path)
 	if !ok {
 		return str, false
 	}
-	var canon string
-	if err := json.Unmarshal(c.(*crdCanonical).json, &canon); err != nil {
-		return str, false
-	}
-	return canon, true
+	return c.(*crdCanonical).value, true
 }
 
 // remember records a clean element and offers it as its path's
 // canonical element (the smallest, then lexically first, key wins).
 func (m *crdMemo) remember(p pendingElem) {
-	mine := &crdCanonical{key: p.key, json: p.json}
+	mine := &crdCanonical{key: p.key, value: p.value}
 	for {
 		cur, ok := m.canonical.Load(p.path)
 		if !ok {
@@ -324,6 +316,25 @@ const (
 	maxMemoBytes = 64 << 20
 	maxMemoValue = 16 << 10
 )
+
+// copyJSON copies a decoded JSON value (maps, lists, strings, numbers).
+func copyJSON(x any) any {
+	switch v := x.(type) {
+	case map[string]any:
+		c := make(map[string]any, len(v))
+		for k, e := range v {
+			c[k] = copyJSON(e)
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, e := range v {
+			c[i] = copyJSON(e)
+		}
+		return c
+	}
+	return x
+}
 
 func decodeJSON(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
