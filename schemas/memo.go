@@ -12,6 +12,7 @@ import (
 	cuejson "cuelang.org/go/encoding/json"
 
 	"github.com/policypilot/ppc/internal/jsonkey"
+	"github.com/policypilot/ppc/internal/partmemo"
 )
 
 // validMemo remembers the parts of policies found valid, so that a policy
@@ -43,9 +44,7 @@ import (
 // memo, and every violation is reported where it is.
 // TestMemoSameViolations holds both ways to the same answers.
 type validMemo struct {
-	valid sync.Map     // kind + "\x00" + jsonkey (or "\x01" + a string) -> struct{}
-	bytes atomic.Int64 // of the keys in valid
-	canon sync.Map     // kind -> *canonical: the smallest valid instance met
+	partmemo.Memo[any] // keys: kind + "\x00" + jsonkey, or kind + "\x01" + a string
 	// kinds names the definitions (their CUE syntax -> "k1", "k2", …).
 	kinds  sync.Map
 	nkinds atomic.Int64
@@ -54,19 +53,6 @@ type validMemo struct {
 	checked atomic.Int64
 	trace   func(key string)
 }
-
-// canonical is a valid instance of a kind of part, and its JSON.
-type canonical struct {
-	x   any
-	key string
-}
-
-// maxMemoBytes bounds the memo's keys (a hostile input of distinct rules
-// then costs validation time, not memory); maxMemoValue bounds one key.
-const (
-	maxMemoBytes = 64 << 20
-	maxMemoValue = 16 << 10
-)
 
 // metadataParts are the fields of metadata validated on their own. The
 // labels are not: #PPC requires one of them, a constraint from around.
@@ -202,22 +188,22 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 	}
 	var key string
 	var v cue.Value
-	if str, ok := x.(string); ok && len(str) <= maxMemoValue {
+	if str, ok := x.(string); ok && len(str) <= partmemo.MaxKey {
 		// A string (a label value, a name, an address) is its own key:
 		// no JSON, no parser.
 		key = p.kind + "\x01" + str
-		if _, ok := s.memo.valid.Load(key); ok {
-			return s.memo.canonical(p.kind, x, key), true
+		if s.memo.Known(key) {
+			return s.memo.canonical(p.kind, x)
 		}
 		v = in.ctx.Encode(str)
 	} else {
 		k, ok := jsonkey.Append([]byte(p.kind+"\x00"), x)
-		if !ok || len(k) > maxMemoValue {
+		if !ok || len(k) > partmemo.MaxKey {
 			return x, false
 		}
 		key = string(k)
-		if _, ok := s.memo.valid.Load(key); ok {
-			return s.memo.canonical(p.kind, x, key), true
+		if s.memo.Known(key) {
+			return s.memo.canonical(p.kind, x)
 		}
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -236,13 +222,16 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 	if v.Err() != nil || p.def.Unify(v).Validate(cue.Concrete(true)) != nil {
 		return x, false
 	}
-	c := s.memo.canonical(p.kind, x, key) // before the key: a known key always has one
-	if s.memo.bytes.Load() < maxMemoBytes {
-		if _, loaded := s.memo.valid.LoadOrStore(key, struct{}{}); !loaded {
-			s.memo.bytes.Add(int64(len(key)))
-		}
+	s.memo.Remember(p.kind, key, x)
+	return s.memo.canonical(p.kind, x)
+}
+
+// canonical is kind's canonical instance, standing for x (valid).
+func (m *validMemo) canonical(kind string, x any) (any, bool) {
+	if c, ok := m.Canonical(kind); ok {
+		return c, true
 	}
-	return c, true
+	return x, true
 }
 
 // kindOf names def in the memo: definitions written alike (CUE's syntax
@@ -260,27 +249,4 @@ func (m *validMemo) kindOf(def cue.Value) string {
 	}
 	k, _ := m.kinds.LoadOrStore(string(b), fmt.Sprintf("k%d", m.nkinds.Add(1)))
 	return k.(string)
-}
-
-// canonical offers x (valid, with memo key key) as the kind's canonical
-// instance and returns the kind's canonical instance: the smallest (then
-// lexically first) valid one offered. Nothing stored is modified after.
-func (m *validMemo) canonical(kind string, x any, key string) any {
-	mine := &canonical{x: x, key: key}
-	for {
-		cur, ok := m.canon.Load(kind)
-		if !ok {
-			if _, loaded := m.canon.LoadOrStore(kind, mine); !loaded {
-				return x
-			}
-			continue
-		}
-		c := cur.(*canonical)
-		if len(key) > len(c.key) || (len(key) == len(c.key) && key >= c.key) {
-			return c.x
-		}
-		if m.canon.CompareAndSwap(kind, cur, mine) {
-			return x
-		}
-	}
 }

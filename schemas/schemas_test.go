@@ -138,7 +138,7 @@ func TestMemoSameViolations(t *testing.T) {
 			}
 		}
 	}
-	if s.memo.bytes.Load() == 0 {
+	if s.memo.Bytes() == 0 {
 		t.Fatal("nothing remembered: the memo is not used")
 	}
 }

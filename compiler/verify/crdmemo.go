@@ -6,15 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"sync"
-	"sync/atomic"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/policypilot/ppc/internal/jsonkey"
+	"github.com/policypilot/ppc/internal/partmemo"
 )
 
 // crdMemo remembers what the API server's validation found clean in
@@ -50,10 +50,10 @@ type crdMemo struct {
 	// (label values, ports, protocols, addresses, DNS names), by path
 	// ("spec.ingress[].fromEndpoints[].matchLabels.*", "spec.egress[].toCIDR[]"):
 	// the validator of that schema.
-	leaves    map[string]validation.SchemaValidator
-	valid     sync.Map     // path + "\x00" + jsonkey (or "\x01" + a string) -> struct{}
-	bytes     atomic.Int64 // of the keys in valid
-	canonical sync.Map     // path -> *crdCanonical
+	leaves map[string]validation.SchemaValidator
+	// parts: keys path + "\x00" + jsonkey, or path + "\x01" + a string;
+	// kinds are paths.
+	parts partmemo.Memo[any]
 }
 
 // memoArray is an independent list of the CRD's schema.
@@ -61,13 +61,6 @@ type memoArray struct {
 	// droppable: the list's length is not constrained, so its known
 	// elements are left out rather than replaced.
 	droppable bool
-}
-
-// crdCanonical is the smallest clean element met at a path: its key and
-// its value, which is never changed (copyJSON gives each policy its own).
-type crdCanonical struct {
-	key   string
-	value any
 }
 
 // pendingElem is an element not known clean: remembered if the policy is
@@ -237,23 +230,23 @@ func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pend
 				return x, false
 			}
 			b, ok := jsonkey.Append([]byte(ep+"\x00"), e)
-			if !ok || len(b) > maxMemoValue {
+			if !ok || len(b) > partmemo.MaxKey {
 				return x, false
 			}
 			key := string(b)
-			if _, ok := m.valid.Load(key); !ok {
-				*pending = append(*pending, pendingElem{path: ep, key: key, value: copyJSON(e)})
+			if !m.parts.Known(key) {
+				*pending = append(*pending, pendingElem{path: ep, key: key, value: runtime.DeepCopyJSONValue(e)})
 				kept = append(kept, e)
 				continue
 			}
 			if a.droppable {
 				continue
 			}
-			c, ok := m.canonical.Load(ep)
+			c, ok := m.parts.Canonical(ep)
 			if !ok {
 				return x, false
 			}
-			kept = append(kept, copyJSON(c.(*crdCanonical).value)) // the API server's pipeline changes what it validates
+			kept = append(kept, runtime.DeepCopyJSONValue(c)) // the API server's pipeline changes what it validates
 		}
 		return kept, true
 	}
@@ -265,75 +258,18 @@ func (m *crdMemo) canon(x any, s *structuralschema.Structural, path string, pend
 // str itself otherwise (for the policy's validation to judge or report).
 func (m *crdMemo) canonLeaf(str, path string) (any, bool) {
 	sv, ok := m.leaves[path]
-	if !ok || len(str) > maxMemoValue {
+	if !ok || len(str) > partmemo.MaxKey {
 		return str, true
 	}
 	key := path + "\x01" + str
-	if _, ok := m.valid.Load(key); !ok {
+	if !m.parts.Known(key) {
 		if len(validation.ValidateCustomResource(nil, str, sv)) > 0 {
 			return str, true
 		}
-		m.remember(pendingElem{path: path, key: key, value: str})
+		m.parts.Remember(path, key, str)
 	}
-	c, ok := m.canonical.Load(path)
-	if !ok {
-		return str, false
-	}
-	return c.(*crdCanonical).value, true
-}
-
-// remember records a clean element and offers it as its path's
-// canonical element (the smallest, then lexically first, key wins).
-func (m *crdMemo) remember(p pendingElem) {
-	mine := &crdCanonical{key: p.key, value: p.value}
-	for {
-		cur, ok := m.canonical.Load(p.path)
-		if !ok {
-			if _, loaded := m.canonical.LoadOrStore(p.path, mine); !loaded {
-				break
-			}
-			continue
-		}
-		c := cur.(*crdCanonical)
-		if len(p.key) > len(c.key) || (len(p.key) == len(c.key) && p.key >= c.key) {
-			break
-		}
-		if m.canonical.CompareAndSwap(p.path, cur, mine) {
-			break
-		}
-	}
-	// After the canonical: a known key always has one.
-	if m.bytes.Load() < maxMemoBytes {
-		if _, loaded := m.valid.LoadOrStore(p.key, struct{}{}); !loaded {
-			m.bytes.Add(int64(len(p.key)))
-		}
-	}
-}
-
-// maxMemoBytes bounds the memo's keys (a hostile input of distinct rules
-// then costs validation time, not memory); maxMemoValue bounds one key.
-const (
-	maxMemoBytes = 64 << 20
-	maxMemoValue = 16 << 10
-)
-
-// copyJSON copies a decoded JSON value (maps, lists, strings, numbers).
-func copyJSON(x any) any {
-	switch v := x.(type) {
-	case map[string]any:
-		c := make(map[string]any, len(v))
-		for k, e := range v {
-			c[k] = copyJSON(e)
-		}
-		return c
-	case []any:
-		c := make([]any, len(v))
-		for i, e := range v {
-			c[i] = copyJSON(e)
-		}
-		return c
-	}
-	return x
+	c, ok := m.parts.Canonical(path)
+	return c, ok
 }
 
 func decodeJSON(b []byte) (any, error) {
@@ -355,7 +291,7 @@ func (c *crdValidator) check(ctx context.Context, obj map[string]any, raw []byte
 		unknown, errs := c.validate(ctx, x.(map[string]any))
 		if len(unknown) == 0 && len(errs) == 0 {
 			for _, p := range pending {
-				c.memo.remember(p)
+				c.memo.parts.Remember(p.path, p.key, p.value)
 			}
 			return nil, nil
 		}

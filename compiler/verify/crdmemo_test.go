@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/policypilot/ppc/compiler/manifest"
 	"github.com/policypilot/ppc/ir"
 )
 
@@ -17,15 +15,7 @@ import (
 // rules, peers and ports seen before sit beside elements that are not.
 func memoCorpus(t *testing.T) []Object {
 	t.Helper()
-	dir := filepath.Join(ciliumDir(t), "examples", "policies")
-	ins, err := manifest.Expand([]string{dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, ds, err := manifest.Read(ins, nil)
-	if err != nil || len(ds) > 0 {
-		t.Fatal(err, ds)
-	}
+	_, objs := ciliumExamples(t)
 	var out []Object
 	for _, o := range objs {
 		if strings.Contains(o.Kind, "NetworkPolicy") {
@@ -79,7 +69,7 @@ func TestCRDMemoSameDiagnostics(t *testing.T) {
 			}
 		}
 	}
-	if with.crds["CiliumNetworkPolicy"].memo.bytes.Load() == 0 {
+	if with.crds["CiliumNetworkPolicy"].memo.parts.Bytes() == 0 {
 		t.Fatal("nothing remembered: the memo is not used")
 	}
 }
@@ -163,7 +153,7 @@ func TestCRDMemoDropsKnown(t *testing.T) {
 	if s, pending := skeleton(other); s != `{"egress":[],"endpointSelector":{"matchLabels":{"app":"api"}},"ingress":[]}` || len(pending) > 0 {
 		t.Errorf("a policy with one new peer validates %s, %v new elements; want no rules", s, pending)
 	}
-	if _, ok := c.memo.valid.Load("spec.ingress[].fromEndpoints[].matchLabels.*\x01cache"); !ok {
+	if !c.memo.parts.Known("spec.ingress[].fromEndpoints[].matchLabels.*\x01cache") {
 		t.Error("the new label value was not checked and remembered")
 	}
 	// A label value that is not valid is left where it is: the policy is

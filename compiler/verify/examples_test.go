@@ -21,14 +21,11 @@ func ciliumDir(t testing.TB) string {
 	return strings.TrimSpace(string(out))
 }
 
-// TestCiliumExamples verifies every CiliumNetworkPolicy and
-// CiliumClusterwideNetworkPolicy under examples/policies of the cilium
-// module this build uses, with the agent's default settings. The
-// examples Cilium v1.20.2 rejects are listed with the layer that rejects
-// them and why; every other example must pass every layer. Upgrading
-// Cilium re-runs this against its new examples.
-func TestCiliumExamples(t *testing.T) {
-	dir := filepath.Join(ciliumDir(t), "examples", "policies")
+// ciliumExamples reads every object under examples/policies of the
+// cilium module this build uses (dir).
+func ciliumExamples(t testing.TB) (dir string, objs []manifest.Object) {
+	t.Helper()
+	dir = filepath.Join(ciliumDir(t), "examples", "policies")
 	ins, err := manifest.Expand([]string{dir})
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +34,17 @@ func TestCiliumExamples(t *testing.T) {
 	if err != nil || len(ds) > 0 {
 		t.Fatal(err, ds)
 	}
+	return dir, objs
+}
+
+// TestCiliumExamples verifies every CiliumNetworkPolicy and
+// CiliumClusterwideNetworkPolicy under examples/policies of the cilium
+// module this build uses, with the agent's default settings. The
+// examples Cilium v1.20.2 rejects are listed with the layer that rejects
+// them and why; every other example must pass every layer. Upgrading
+// Cilium re-runs this against its new examples.
+func TestCiliumExamples(t *testing.T) {
+	dir, objs := ciliumExamples(t)
 	rejected := map[string]struct {
 		layers []Layer
 		msg    string // part of the first error
