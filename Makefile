@@ -67,29 +67,26 @@ bench: ## the performance benchmarks of docs/performance.md, into bench.txt (com
 	$(GO) test -run '^$$' -bench 'BenchmarkColdStart|BenchmarkReplayCold' -benchtime 1x -timeout 30m ./compiler/replay | tee -a bench.txt
 	$(BENCHSTAT) bench.txt
 
-bench-scale: build ## whole compiles at scale, each beside protojson decoding of the same file (what hubble observe --input-file does): stage times, wall time, peak RSS (needs /usr/bin/time)
+bench-scale: build ## whole compiles at scale, each beside protojson decoding of the same file (what hubble observe --input-file does): stage times, wall time, peak RSS and the ratio to protojson's time (needs /usr/bin/time)
 	$(GO) build -o bin/flowgen ./internal/flowgen/cmd/flowgen
 	$(GO) build -o bin/hubbledecode ./internal/benchtool/cmd/hubbledecode
 	set -e; for spec in "300000 500" "1000000 5000"; do \
 	  set -- $$spec; f=/tmp/ppc-bench-$$1-$$2.json; \
 	  ./bin/flowgen -flows $$1 -workloads $$2 -namespaces $$(( $$2 / 10 )) -seed 1 > $$f; \
 	  echo "== $$1 flows, $$2 workloads ($$(du -h $$f | cut -f1))"; \
-	  ./bin/hubbledecode $$f; \
-	  /usr/bin/time -f "ppc compile %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out 2>&1 | grep -v '^warning'; \
+	  internal/benchtool/beside.sh $$f "ppc compile" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out; \
 	  rm -f $$f; \
 	done
 	set -e; f=/tmp/ppc-bench-verbose.json; \
 	./bin/flowgen -flows 300000 -workloads 500 -namespaces 50 -seed 1 -verbose > $$f; \
 	echo "== 300000 flows the size real agents send, 500 workloads ($$(du -h $$f | cut -f1))"; \
-	./bin/hubbledecode $$f; \
-	/usr/bin/time -f "ppc learn %e s wall, %M KB peak RSS" ./$(BIN) learn -q $$f -o /tmp/ppc-bench-ir.json; \
-	/usr/bin/time -f "ppc compile %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out 2>&1 | grep -v '^warning'; \
+	internal/benchtool/beside.sh $$f "ppc learn" ./$(BIN) learn -q $$f -o /tmp/ppc-bench-ir.json; \
+	internal/benchtool/beside.sh $$f "ppc compile" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out; \
 	rm -f $$f /tmp/ppc-bench-ir.json
 	set -e; f=/tmp/ppc-bench-dense.json; \
 	./bin/flowgen -flows 300000 -workloads 500 -namespaces 50 -seed 1 -verbose -peers 500 > $$f; \
 	echo "== dense: 300000 flows the size real agents send, 500 workloads calling up to 500 peers each ($$(du -h $$f | cut -f1))"; \
-	./bin/hubbledecode $$f; \
-	/usr/bin/time -f "ppc compile %e s wall, %M KB peak RSS" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out 2>&1 | grep -v '^warning'; \
+	internal/benchtool/beside.sh $$f "ppc compile" ./$(BIN) compile -q --timings $$f -o /tmp/ppc-bench-out; \
 	rm -f $$f
 
 clean: ## remove build output

@@ -43,5 +43,5 @@ func main() {
 		os.Exit(1)
 	}
 	d := time.Since(start)
-	fmt.Printf("protojson   %s  (%d records, %.0f records/s)\n", d.Round(time.Millisecond), n, float64(n)/d.Seconds())
+	fmt.Printf("protojson   %.3fs  (%d records, %.0f records/s)\n", d.Seconds(), n, float64(n)/d.Seconds())
 }
