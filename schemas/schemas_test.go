@@ -200,3 +200,33 @@ func TestMemoSkeletons(t *testing.T) {
 		t.Errorf("validated %q, want %q (the policy's name, the label values of its endpoint selector and of a peer, a port, an address, a DNS name)", values, want)
 	}
 }
+
+// FuzzMemoSameViolations: on any document, ppc's schema reports with its
+// memo (warm with the valid policy) exactly what it reports validating
+// every document whole.
+func FuzzMemoSameViolations(f *testing.F) {
+	f.Add([]byte(validPolicy))
+	for _, c := range ppcCases {
+		if c.from != "" {
+			f.Add([]byte(strings.Replace(validPolicy, c.from, c.to, 1)))
+		}
+	}
+	whole, err := newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s, _ := newSchema("ppc", commentMsgs("schemas/ppc.cue", ppcCUE), buildPPC)
+	s.memo = &validMemo{}
+	for i := 0; i < 3; i++ {
+		if _, err := s.Validate("p.json", []byte(validPolicy)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := whole.Validate("p.json", b)
+		got, gerr := s.Validate("p.json", b)
+		if (werr == nil) != (gerr == nil) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("with the memo: %v %v\nwhole: %v %v", got, gerr, want, werr)
+		}
+	})
+}

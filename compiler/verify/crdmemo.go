@@ -27,8 +27,10 @@ import (
 // anyOf/oneOf/allOf/not over its items, and strings whose schema has no
 // CEL rule and no default (label values, ports, protocols, addresses, DNS
 // names), under ancestors whose CEL rules and combinators look only at
-// which fields are present. Every other step of the API server's
-// pipeline (pruning, defaulting, metadata) works field by field. Whether
+// which fields are present — never the object's apiVersion, kind or
+// metadata, nor an embedded resource's, which the pipeline judges beyond
+// their schema. Every other step of the API server's pipeline (pruning,
+// defaulting) works field by field. Whether
 // such an element or string is clean does not depend on the policy, rule
 // or position it is in, and what judges a list from around (maxItems)
 // looks only at its length. So, innermost first, a string is validated
@@ -100,6 +102,9 @@ func (m *crdMemo) walk(s *structuralschema.Structural, props *apiextensions.JSON
 			clean = false
 		}
 	}
+	if s.XEmbeddedResource {
+		clean = false // its apiVersion, kind and metadata are judged beyond their schema
+	}
 	vv := s.ValueValidation
 	noCombinators := vv == nil || noNested(vv)
 	switch {
@@ -132,6 +137,9 @@ func (m *crdMemo) walk(s *structuralschema.Structural, props *apiextensions.JSON
 		}
 	default:
 		for p, child := range s.Properties {
+			if path == "" && (p == "apiVersion" || p == "kind" || p == "metadata") {
+				continue // judged beyond their schema (validate): never stood for
+			}
 			var cp *apiextensions.JSONSchemaProps
 			if props != nil {
 				if x, ok := props.Properties[p]; ok {
