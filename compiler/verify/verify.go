@@ -123,6 +123,19 @@ func (v *Verifier) Verify(ctx context.Context, obj Object) ir.Diagnostics {
 	for _, e := range errs {
 		ds = append(ds, v.fieldDiag(obj, name, e))
 	}
+	// In order of path (the notes on the object as a whole last): the
+	// validator walks a schema's properties in a Go map's order, so the
+	// same errors came in another order each run.
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ir.JoinPath(ds[i].Path), ir.JoinPath(ds[j].Path)
+		if (a == "") != (b == "") {
+			return b == ""
+		}
+		if a != b {
+			return a < b
+		}
+		return ds[i].Msg < ds[j].Msg
+	})
 	// Layer 2: the agent.
 	ds = append(ds, v.agentLayer(obj, name, kind)...)
 	// Layers 3 and 4: CUE.

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 
@@ -148,6 +149,34 @@ func TestStableAgentMsg(t *testing.T) {
 	} {
 		if got := stableAgentMsg(in); got != want {
 			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSchemaErrorsInOrder: the API server layer's errors come in order of
+// path, the same every run (kube-openapi walks a schema's properties in a
+// Go map's order: the same policy's errors came in another order from
+// one run to the next).
+func TestSchemaErrorsInOrder(t *testing.T) {
+	spec := "  egress:\n  - toEntities: [wrld]\n    toCIDR: [10.0.0.1]\n  ingress:\n  - fromEntities: [hots]\n    toPorts: [{ports: [{port: \"80\", protocol: HTTP}]}]\n"
+	v := newVerifier(t, false)
+	var first string
+	for i := 0; i < 30; i++ {
+		var paths []string
+		for _, d := range v.Verify(context.Background(), doc(t, basePolicy+spec)) {
+			if d.Code == LayerSchema.Code() {
+				paths = append(paths, ir.JoinPath(d.Path))
+			}
+		}
+		got := strings.Join(paths, " ")
+		if i == 0 {
+			first = got
+			// The note that CEL rules were skipped (no path) comes last.
+			if n := len(paths); n < 5 || paths[n-1] != "" || !sort.StringsAreSorted(paths[:n-1]) {
+				t.Fatalf("schema errors at %q: want four or more, in order of path, then the note", paths)
+			}
+		} else if got != first {
+			t.Fatalf("run %d: %s, first run: %s", i, got, first)
 		}
 	}
 }
