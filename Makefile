@@ -48,6 +48,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFastDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/flows -run '^$$' -fuzz '^FuzzFileLines$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/verify -run '^$$' -fuzz '^FuzzCRDMemo$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./schemas -run '^$$' -fuzz '^FuzzMemoSameViolations$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
