@@ -193,7 +193,7 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 		// no JSON, no parser.
 		key = p.kind + "\x01" + str
 		if s.memo.Known(key) {
-			return s.memo.canonical(p.kind, x)
+			return s.memo.Canonical(p.kind)
 		}
 		v = in.ctx.Encode(str)
 	} else {
@@ -203,7 +203,7 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 		}
 		key = string(k)
 		if s.memo.Known(key) {
-			return s.memo.canonical(p.kind, x)
+			return s.memo.Canonical(p.kind)
 		}
 		b, err := json.Marshal(x)
 		if err != nil {
@@ -223,15 +223,7 @@ func (s *Schema) part(in *instance, name string, p partDef, x any) (any, bool) {
 		return x, false
 	}
 	s.memo.Remember(p.kind, key, x)
-	return s.memo.canonical(p.kind, x)
-}
-
-// canonical is kind's canonical instance, standing for x (valid).
-func (m *validMemo) canonical(kind string, x any) (any, bool) {
-	if c, ok := m.Canonical(kind); ok {
-		return c, true
-	}
-	return x, true
+	return s.memo.Canonical(p.kind)
 }
 
 // kindOf names def in the memo: definitions written alike (CUE's syntax
