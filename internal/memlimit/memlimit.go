@@ -1,27 +1,31 @@
-// Package memlimit keeps ppc's process small on ordinary inputs without
-// slowing it on huge ones. Go's collector lets the heap grow to twice what
-// is live before it collects (GOGC=100); in the allocation-heavy stages
-// (rule evaluation, replay) the heap then runs far past the live data: at
-// 5,000 workloads, 570 MB live became 1.06 GB of heap. A soft memory limit
-// makes the collector work harder near the limit instead.
+// Package memlimit paces ppc's garbage collector by memory, so that the
+// process stays small on huge inputs and does not collect needlessly on
+// ordinary ones. Go's collector, left alone (GOGC=100), collects whenever
+// the heap reaches twice what the last collection found live. With little
+// live, that is a collection every few MB allocated: a third of the CPU of
+// rule evaluation on a 10k-edge graph. With much live, in the
+// allocation-heavy stages (rule evaluation, replay) the heap runs far past
+// the live data: at 5,000 workloads, 570 MB live became 1.06 GB of heap.
 //
-// The limit follows the live heap: twice it, never below Floor nor above
-// Ceiling. Twice the live heap is where GOGC=100 collects anyway, so in
-// between the limit costs nothing; it holds the process near Floor while
-// little is live (a 300k-flow compile peaks at about 210 MB live, yet its
-// heap grew to 600 MB between collections in rule evaluation) and near
-// Ceiling when much is. When the live data itself approaches Ceiling,
-// collecting harder cannot help and would only burn CPU, so the limit is
-// lifted and GOGC alone paces the collector again, as without this
-// package. It is lifted once the live heap passes four fifths of Ceiling,
-// so that the limit is never less than one and a quarter times the live
-// heap: closer, the collector runs back to back (a 358k-connection
-// compile whose verify stage held 700 MB live under an 850 MiB limit
-// spent 77 s in it instead of 22). Between two thirds and four fifths
-// the collector works up to three times as often as GOGC=100 would; that
-// is what keeps a 500k-connection compile, whose live heap peaks at ~600
-// MB, near 1 GB of memory instead of 1.6-1.9 GB, for about a quarter more
-// time (see docs/performance.md, "Memory at scale").
+// So a soft memory limit paces the collector instead: GOGC's trigger is
+// off (unless the user set GOGC) and the limit follows the live heap,
+// twice it, never below Floor nor above Ceiling. While less than half of
+// Floor is live, the heap may grow to Floor before a collection: a
+// 300k-flow compile (about 210 MB live at its peak) then runs a fifth
+// faster, its decide and verify a third, at about 430 MB of memory instead
+// of 270. Above that, the collector runs where GOGC=100 would, at twice
+// the live heap, and harder as the limit nears Ceiling. When the live data
+// itself approaches Ceiling, collecting harder cannot help and would only
+// burn CPU, so the limit is lifted and GOGC (as it was) paces the
+// collector again, as without this package. It is lifted once the live
+// heap passes four fifths of Ceiling, so that the limit is never less than
+// one and a quarter times the live heap: closer, the collector runs back
+// to back (a 358k-connection compile whose verify stage held 700 MB live
+// under an 850 MiB limit spent 77 s in it instead of 22). Between two
+// thirds and four fifths the collector works up to three times as often as
+// GOGC=100 would; that is what keeps a 500k-connection compile, whose live
+// heap peaks at ~600 MB, near 1 GB of memory instead of 1.6-1.9 GB, for
+// about a quarter more time (see docs/performance.md, "Memory at scale").
 package memlimit
 
 import (
@@ -29,6 +33,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -50,19 +55,41 @@ const liftNum, liftDen = 4, 5
 // Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
 // set (the user's choice wins), and watches the live heap: the limit
 // follows it (Limit) until it passes four fifths of ceiling, when the
-// limit is lifted. stop ends the watch.
+// limit is lifted. While the limit follows, it alone paces the collector:
+// GOGC's own trigger (twice the live heap) is turned off, unless the user
+// set GOGC, and comes back when the limit is lifted. stop ends the watch
+// and puts both back as they were.
 func Start(floor, ceiling int64) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" || floor <= 0 || ceiling < floor {
 		return func() {}
 	}
+	restore := func() {}
+	if os.Getenv("GOGC") == "" {
+		old := debug.SetGCPercent(-1)
+		var once sync.Once
+		restore = func() { once.Do(func() { debug.SetGCPercent(old) }) }
+	}
+	oldLimit := debug.SetMemoryLimit(floor)
+	set := func(limit int64) int64 {
+		if limit == math.MaxInt64 {
+			restore() // first: never a moment with neither bound
+		}
+		return debug.SetMemoryLimit(limit)
+	}
 	done := make(chan struct{})
+	finished := make(chan struct{})
 	t := time.NewTicker(100 * time.Millisecond)
-	debug.SetMemoryLimit(floor)
 	go func() {
+		defer close(finished)
 		defer t.Stop()
-		watch(floor, ceiling, liveHeap, debug.SetMemoryLimit, t.C, done)
+		watch(floor, ceiling, liveHeap, set, t.C, done)
 	}()
-	return func() { close(done) }
+	return func() {
+		close(done)
+		<-finished
+		restore()
+		debug.SetMemoryLimit(oldLimit)
+	}
 }
 
 // Limit is the soft memory limit for a live heap of live bytes: twice it

@@ -3,6 +3,8 @@ package memlimit
 import (
 	"math"
 	"reflect"
+	"runtime"
+	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -65,4 +67,62 @@ func TestWatchStops(t *testing.T) {
 func TestStartRespectsGOMEMLIMIT(t *testing.T) {
 	t.Setenv("GOMEMLIMIT", "2GiB")
 	Start(Floor, Ceiling)() // no watch started; stop is a no-op
+}
+
+// gcPercent and memLimit read the collector's settings without setting
+// them (the watch may set them meanwhile).
+func gcPercent() int { return int(readMetric("/gc/gogc:percent")) }
+
+func memLimit() int64 { return int64(readMetric("/gc/gomemlimit:bytes")) }
+
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestStartPacesByLimit: while the limit follows the live heap, GOGC's
+// trigger is off; stop puts GOGC and the limit back.
+func TestStartPacesByLimit(t *testing.T) {
+	t.Setenv("GOGC", "")
+	was, wasLimit := gcPercent(), memLimit()
+	stop := Start(Floor, 1<<50) // a ceiling the watch never lifts
+	if p, l := gcPercent(), memLimit(); p != -1 || l != Floor {
+		t.Errorf("after Start: GOGC %d, limit %d; want off (-1) and %d", p, l, Floor)
+	}
+	stop()
+	if p, l := gcPercent(), memLimit(); p != was || l != wasLimit {
+		t.Errorf("after stop: GOGC %d, limit %d; want %d and %d", p, l, was, wasLimit)
+	}
+}
+
+// TestStartLiftRestoresGOGC: when the live heap passes four fifths of the
+// ceiling, the limit is lifted and GOGC paces the collector again.
+func TestStartLiftRestoresGOGC(t *testing.T) {
+	t.Setenv("GOGC", "")
+	was := gcPercent()
+	stop := Start(1, 1) // any live heap is past four fifths of 1 byte
+	defer stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for gcPercent() == -1 || memLimit() != math.MaxInt64 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not lifted after 10 s: GOGC %d, limit %d", gcPercent(), memLimit())
+		}
+		runtime.GC() // a live heap to read
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p := gcPercent(); p != was {
+		t.Errorf("after the lift: GOGC %d, want %d", p, was)
+	}
+}
+
+// TestStartRespectsGOGC: a GOGC the user set keeps pacing the collector.
+func TestStartRespectsGOGC(t *testing.T) {
+	t.Setenv("GOGC", "150")
+	was := gcPercent()
+	stop := Start(Floor, 1<<50)
+	defer stop()
+	if p := gcPercent(); p != was {
+		t.Errorf("GOGC %d after Start, want %d (the user's)", p, was)
+	}
 }
