@@ -53,14 +53,19 @@ const grow = 2
 const liftNum, liftDen = 4, 5
 
 // Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
-// set (the user's choice wins), and watches the live heap: the limit
+// set (the user's choice wins), both bounds lowered to fit the container
+// ppc runs in (Bounds), and watches the live heap: the limit
 // follows it (Limit) until it passes four fifths of ceiling, when the
 // limit is lifted. While the limit follows, it alone paces the collector:
 // GOGC's own trigger (twice the live heap) is turned off, unless the user
 // set GOGC, and comes back when the limit is lifted. stop ends the watch
 // and puts both back as they were.
 func Start(floor, ceiling int64) (stop func()) {
-	if os.Getenv("GOMEMLIMIT") != "" || floor <= 0 || ceiling < floor {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	floor, ceiling = Bounds(floor, ceiling, containerLimit("/"))
+	if floor <= 0 || ceiling < floor {
 		return func() {}
 	}
 	restore := func() {}

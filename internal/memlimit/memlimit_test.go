@@ -1,7 +1,10 @@
 package memlimit
 
 import (
+	"maps"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"runtime/metrics"
@@ -124,5 +127,80 @@ func TestStartRespectsGOGC(t *testing.T) {
 	defer stop()
 	if p := gcPercent(); p != was {
 		t.Errorf("GOGC %d after Start, want %d (the user's)", p, was)
+	}
+}
+
+func TestBounds(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		container, floor, ceiling int64
+	}{
+		{0, Floor, Ceiling},               // no container limit
+		{8 << 30, Floor, Ceiling},         // a roomy container
+		{1024 * mib, Floor, 768 * mib},    // three quarters of 1 GiB
+		{512 * mib, 192 * mib, 384 * mib}, // the floor at half the ceiling
+		{-1, Floor, Ceiling},              // unreadable
+	} {
+		if f, cl := Bounds(Floor, Ceiling, c.container); f != c.floor || cl != c.ceiling {
+			t.Errorf("Bounds(container %d) = %d, %d; want %d, %d", c.container, f, cl, c.floor, c.ceiling)
+		}
+	}
+}
+
+// TestContainerLimit reads cgroup v2 and v1 files laid out as the kernel
+// lays them out, under a temporary root.
+func TestContainerLimit(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		cgroup string
+		files  map[string]string
+		want   int64
+	}{
+		{"v2", "0::/kubepods/pod1/ctr\n", map[string]string{
+			"sys/fs/cgroup/kubepods/pod1/ctr/memory.max": "max\n",
+			"sys/fs/cgroup/kubepods/pod1/memory.max":     "536870912\n", // the pod's limit binds
+			"sys/fs/cgroup/kubepods/memory.max":          "max\n",
+		}, 512 << 20},
+		{"v2 inside the container", "0::/\n", map[string]string{
+			"sys/fs/cgroup/memory.max": "1073741824\n",
+		}, 1 << 30},
+		{"v2 no limit", "0::/user.slice\n", map[string]string{
+			"sys/fs/cgroup/user.slice/memory.max": "max\n",
+			"sys/fs/cgroup/memory.max":            "max\n",
+		}, 0},
+		{"v1", "12:pids:/docker/abc\n4:memory:/docker/abc\n1:name=systemd:/docker/abc\n", map[string]string{
+			"sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": "268435456\n",
+			"sys/fs/cgroup/memory/memory.limit_in_bytes":            "9223372036854771712\n",
+		}, 256 << 20},
+		{"v1 unlimited, host path absent", "4:cpuacct,memory:/process_api/x\n", map[string]string{
+			"sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
+		}, 0},
+		{"garbage", "4:memory:/x\n", map[string]string{
+			"sys/fs/cgroup/memory/x/memory.limit_in_bytes": "lots\n",
+		}, 0},
+		{"no cgroup file", "", nil, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			if c.cgroup != "" {
+				c.files = maps.Clone(c.files)
+				if c.files == nil {
+					c.files = map[string]string{}
+				}
+				c.files["proc/self/cgroup"] = c.cgroup
+			}
+			for name, text := range c.files {
+				p := filepath.Join(root, name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := containerLimit(root); got != c.want {
+				t.Errorf("containerLimit = %d, want %d", got, c.want)
+			}
+		})
 	}
 }
