@@ -26,6 +26,10 @@
 // GOGC=100 would; that is what keeps a 500k-connection compile, whose live
 // heap peaks at ~600 MB, near 1 GB of memory instead of 1.6-1.9 GB, for
 // about a quarter more time (see docs/performance.md, "Memory at scale").
+//
+// In a container, Floor and Ceiling are lowered to fit its memory limit
+// (cgroup.go): a heap let grow to Floor must not grow past what the
+// container may use.
 package memlimit
 
 import (
