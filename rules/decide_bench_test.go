@@ -56,14 +56,17 @@ func scaleGraph(edges int) *ir.Graph {
 // in ppc's process (cmd/ppc starts memlimit): what a compile of that size
 // sees.
 func BenchmarkDecide(b *testing.B) {
-	for _, n := range []int{1_000, 10_000, 50_000, 200_000, -50_000} {
-		name := strconv.Itoa(n)
-		if n < 0 {
-			n, name = -n, "paced/"+strconv.Itoa(-n)
+	for _, c := range []struct {
+		edges int
+		paced bool
+	}{{1_000, false}, {10_000, false}, {50_000, false}, {200_000, false}, {50_000, true}} {
+		name := strconv.Itoa(c.edges)
+		if c.paced {
+			name = "paced/" + name
 		}
 		b.Run(name, func(b *testing.B) {
-			g := scaleGraph(n)
-			if strings.HasPrefix(name, "paced/") {
+			g := scaleGraph(c.edges)
+			if c.paced {
 				defer memlimit.Start(memlimit.Floor, memlimit.Ceiling)()
 			}
 			d := decideLoop(b, g, nil)

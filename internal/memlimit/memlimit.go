@@ -13,8 +13,10 @@
 // Floor is live, the heap may grow to Floor before a collection: a
 // 300k-flow compile (about 210 MB live at its peak) then runs a fifth
 // faster, its decide and verify a third, at about 430 MB of memory instead
-// of 270. Above that, the collector runs where GOGC=100 would, at twice
-// the live heap, and harder as the limit nears Ceiling. When the live data
+// of 270. Above that, the collector runs about where GOGC=100 would, at
+// twice the live heap (a little sooner: the limit counts all of Go's
+// memory, GOGC's goal the heap alone), and harder as the limit nears
+// Ceiling. When the live data
 // itself approaches Ceiling, collecting harder cannot help and would only
 // burn CPU, so the limit is lifted and GOGC (as it was) paces the
 // collector again, as without this package. It is lifted once the live
