@@ -9,12 +9,18 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/policypilot/ppc/internal/flowgen"
+	"github.com/policypilot/ppc/internal/memlimit"
 	"github.com/policypilot/ppc/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ppc": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"ppc": func() { // as cmd/ppc's main runs it, the collector paced alike
+			stop := memlimit.Start(memlimit.Floor, memlimit.Ceiling)
+			code := Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 
