@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -289,7 +292,7 @@ func (v *Verifier) agentLayer(obj Object, name, kind string) (ds ir.Diagnostics)
 			for i := 0; i < s.n; i++ {
 				if err := s.only(i).Sanitize(); err != nil {
 					p := append(append([]string(nil), prefix...), s.name, fmt.Sprintf("[%d]", i))
-					located = append(located, agentMsg(p, err.Error()))
+					located = append(located, agentMsg(p, firstCombining(func() *api.Rule { return s.only(i) }, err.Error())))
 				}
 			}
 		}
@@ -316,6 +319,87 @@ func stableAgentMsg(msg string) string {
 		return "combining " + m[2] + " and " + m[1] + " is not supported yet"
 	}
 	return msg
+}
+
+// firstCombining makes the agent's "combining A and B" for a rule of
+// three or more kinds of peer the same every run: Cilium names the first
+// pair it meets iterating a Go map, so the rule with toEndpoints, toCIDR
+// and toEntities was "combining ToCIDR and ToEndpoints" in one run and
+// "combining ToCIDR and ToEntities" in the next. only returns a fresh copy
+// of the rule (one ingress, ingressDeny, egress or egressDeny rule). Which
+// kinds the rule has and which pairs Cilium rejects are asked of Cilium's
+// own Sanitize: the kinds its messages name, each cleared in turn (a kind is
+// the rule's field of that name), then each pair of them alone, in
+// alphabetical order; the first it rejects is the message. Any other
+// message is returned as it is.
+func firstCombining(only func() *api.Rule, msg string) string {
+	pair := func(msg string) (a, b string, ok bool) {
+		m := combining.FindStringSubmatch(msg)
+		if m == nil || m[1] == "ToPorts" || m[2] == "ToPorts" { // "combining ToFQDNs and ToPorts": one kind
+			return "", "", false
+		}
+		return m[1], m[2], true
+	}
+	if _, _, ok := pair(msg); !ok {
+		return msg
+	}
+	kinds := map[string]bool{}
+	r := only()
+	for range 64 { // a rule has a few kinds; each turn clears one
+		err := r.Sanitize()
+		if err == nil {
+			break
+		}
+		a, b, ok := pair(err.Error())
+		if !ok {
+			break
+		}
+		kinds[a], kinds[b] = true, true
+		if !clearField(r, a) {
+			return stableAgentMsg(msg)
+		}
+	}
+	names := slices.Sorted(maps.Keys(kinds))
+	for i, a := range names {
+		for _, b := range names[i+1:] {
+			r := only()
+			for _, c := range names {
+				if c != a && c != b {
+					clearField(r, c)
+				}
+			}
+			if err := r.Sanitize(); err != nil {
+				if _, _, ok := pair(err.Error()); ok {
+					return stableAgentMsg(err.Error())
+				}
+			}
+		}
+	}
+	return stableAgentMsg(msg)
+}
+
+// clearField zeroes the field of that name in r's one ingress,
+// ingressDeny, egress or egressDeny rule; false when there is none.
+func clearField(r *api.Rule, name string) bool {
+	var side reflect.Value
+	switch {
+	case len(r.Ingress) == 1:
+		side = reflect.ValueOf(&r.Ingress[0]).Elem()
+	case len(r.IngressDeny) == 1:
+		side = reflect.ValueOf(&r.IngressDeny[0]).Elem()
+	case len(r.Egress) == 1:
+		side = reflect.ValueOf(&r.Egress[0]).Elem()
+	case len(r.EgressDeny) == 1:
+		side = reflect.ValueOf(&r.EgressDeny[0]).Elem()
+	default:
+		return false
+	}
+	f := side.FieldByName(name)
+	if !f.IsValid() || !f.CanSet() {
+		return false
+	}
+	f.SetZero()
+	return true
 }
 
 // base copies a rule's selectors without its rules.
