@@ -15,15 +15,16 @@ import (
 // container may use would have the kernel kill ppc where collecting
 // earlier would have kept it alive (a CI job in a 512 MiB container, say).
 
-// containerShare is the share of the container's limit Ceiling may take:
-// the rest is for what Go's limit does not count (the binary, the
-// kernel's accounting of page cache and files written).
+// containerShareNum/containerShareDen is the share of the container's
+// limit the ceiling may take: the rest is for what Go's limit does not
+// count (the binary, the kernel's accounting of page cache and files
+// written).
 const containerShareNum, containerShareDen = 3, 4
 
-// Bounds returns floor and ceiling lowered for a container limited to
+// fitContainer returns floor and ceiling lowered for a container limited to
 // container bytes (0: no limit): the ceiling at most three quarters of it,
 // the floor at most half the ceiling.
-func Bounds(floor, ceiling, container int64) (int64, int64) {
+func fitContainer(floor, ceiling, container int64) (int64, int64) {
 	if container <= 0 {
 		return floor, ceiling
 	}

@@ -60,7 +60,7 @@ const liftNum, liftDen = 4, 5
 
 // Start sets Go's soft memory limit to floor bytes, unless GOMEMLIMIT is
 // set (the user's choice wins), both bounds lowered to fit the container
-// ppc runs in (Bounds), and watches the live heap: the limit
+// ppc runs in (fitContainer), and watches the live heap: the limit
 // follows it (Limit) until it passes four fifths of ceiling, when the
 // limit is lifted. While the limit follows, it alone paces the collector:
 // GOGC's own trigger (twice the live heap) is turned off, unless the user
@@ -70,7 +70,7 @@ func Start(floor, ceiling int64) (stop func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	floor, ceiling = Bounds(floor, ceiling, containerLimit("/"))
+	floor, ceiling = fitContainer(floor, ceiling, containerLimit("/"))
 	if floor <= 0 || ceiling < floor {
 		return func() {}
 	}

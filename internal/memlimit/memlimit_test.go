@@ -130,7 +130,7 @@ func TestStartRespectsGOGC(t *testing.T) {
 	}
 }
 
-func TestBounds(t *testing.T) {
+func TestFitContainer(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct {
 		container, floor, ceiling int64
@@ -141,8 +141,8 @@ func TestBounds(t *testing.T) {
 		{512 * mib, 192 * mib, 384 * mib}, // the floor at half the ceiling
 		{-1, Floor, Ceiling},              // unreadable
 	} {
-		if f, cl := Bounds(Floor, Ceiling, c.container); f != c.floor || cl != c.ceiling {
-			t.Errorf("Bounds(container %d) = %d, %d; want %d, %d", c.container, f, cl, c.floor, c.ceiling)
+		if f, cl := fitContainer(Floor, Ceiling, c.container); f != c.floor || cl != c.ceiling {
+			t.Errorf("fitContainer(container %d) = %d, %d; want %d, %d", c.container, f, cl, c.floor, c.ceiling)
 		}
 	}
 }
