@@ -53,6 +53,7 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	$(GO) test ./compiler/manifest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzSettings$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./rules -run '^$$' -fuzz '^FuzzLoadPack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./rules -run '^$$' -fuzz '^FuzzCoveringPrefix$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/textsafe -run '^$$' -fuzz '^FuzzLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ir -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./reports -run '^$$' -fuzz '^FuzzFastYAML$$' -fuzztime $(FUZZTIME)

@@ -2,7 +2,10 @@ package rules
 
 import (
 	"fmt"
+	"math/bits"
+	"net"
 	"slices"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -80,11 +83,110 @@ func groupBy(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	return ast.ArrayTerm(out...), nil
 }
 
+// coveringDecl declares ppc.covering_prefix. Rego has no prefix
+// arithmetic but net.cidr_merge: written in Rego, the smallest prefix
+// holding a set of addresses took every address's chain of prefixes (one
+// cidr_merge per bit) and their intersection, a twentieth of decide on a
+// capture whose workloads reach addresses outside the cluster.
+var coveringDecl = &ast.Builtin{
+	Name: "ppc.covering_prefix",
+	Description: "Returns the smallest CIDR prefix that holds every prefix of cidrs (addresses count as /32 or /128), " +
+		"all of one family, written as net.cidr_merge writes a prefix.",
+	Decl: types.NewFunction(
+		types.Args(types.Named("cidrs", types.NewAny(types.NewSet(types.S), types.NewArray(nil, types.S))).Description("CIDR prefixes or addresses of one family")),
+		types.Named("prefix", types.S).Description("the smallest prefix holding them all"),
+	),
+}
+
+// coveringPrefix implements ppc.covering_prefix: the prefix is as long as
+// the shortest input prefix and the bits every input's network shares.
+func coveringPrefix(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	var first *net.IPNet
+	length := 0
+	add := func(t *ast.Term) error {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("ppc.covering_prefix: cidrs must hold strings, got %s", ast.ValueName(t.Value))
+		}
+		n, err := parsePrefix(string(s))
+		if err != nil {
+			return fmt.Errorf("ppc.covering_prefix: %w", err)
+		}
+		ones, _ := n.Mask.Size()
+		if first == nil {
+			first, length = n, ones
+			return nil
+		}
+		if len(n.IP) != len(first.IP) {
+			return fmt.Errorf("ppc.covering_prefix: %s and %s are of different families", first, n)
+		}
+		length = min(length, ones, commonBits(first.IP, n.IP))
+		return nil
+	}
+	var err error
+	switch v := a.Value.(type) {
+	case ast.Set:
+		err = v.Iter(func(t *ast.Term) error { return add(t) })
+	case *ast.Array:
+		for i := 0; i < v.Len() && err == nil; i++ {
+			err = add(v.Elem(i))
+		}
+	default:
+		err = fmt.Errorf("ppc.covering_prefix: cidrs must be a set or an array, got %s", ast.ValueName(a.Value))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if first == nil {
+		return nil, fmt.Errorf("ppc.covering_prefix: no prefix given")
+	}
+	mask := net.CIDRMask(length, 8*len(first.IP))
+	return ast.StringTerm((&net.IPNet{IP: first.IP.Mask(mask), Mask: mask}).String()), nil
+}
+
+// parsePrefix reads a CIDR prefix or a bare address (a host prefix), its
+// network's address 4 bytes long for IPv4, 16 for IPv6.
+func parsePrefix(s string) (*net.IPNet, error) {
+	if !strings.Contains(s, "/") {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+		}
+		if v4 := ip.To4(); v4 != nil && !strings.Contains(s, ":") {
+			return &net.IPNet{IP: v4, Mask: net.CIDRMask(32, 32)}, nil
+		}
+		return &net.IPNet{IP: ip.To16(), Mask: net.CIDRMask(128, 128)}, nil
+	}
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+	}
+	if len(n.Mask) == net.IPv4len {
+		n.IP = n.IP.To4()
+	} else {
+		n.IP = n.IP.To16()
+	}
+	return n, nil
+}
+
+// commonBits is how many leading bits a and b (of one length) share.
+func commonBits(a, b net.IP) int {
+	for i := range a {
+		if x := a[i] ^ b[i]; x != 0 {
+			return 8*i + bits.LeadingZeros8(x)
+		}
+	}
+	return 8 * len(a)
+}
+
 // Builtins are the functions ppc adds to Rego. Capabilities declares
 // them; every evaluation of packs (compile, lint, tests) registers them.
 func Builtins() []Builtin {
 	return []Builtin{{
 		Decl:     groupByDecl,
 		Register: rego.Function1(&rego.Function{Name: groupByDecl.Name, Decl: groupByDecl.Decl}, groupBy),
+	}, {
+		Decl:     coveringDecl,
+		Register: rego.Function1(&rego.Function{Name: coveringDecl.Name, Decl: coveringDecl.Decl}, coveringPrefix),
 	}}
 }

@@ -3,6 +3,9 @@ package rules
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -101,4 +104,136 @@ func groupByMatchesRego(t *testing.T, in string) {
 	if got != v.String() {
 		t.Fatalf("ppc.group_by = %s, plain Rego = %s", got, v)
 	}
+}
+
+// evalBuiltin evaluates query (binding x) with ppc's builtins.
+func evalBuiltin(t *testing.T, query string) (string, error) {
+	t.Helper()
+	opts := []func(*rego.Rego){rego.Query(query), rego.Capabilities(Capabilities()), rego.StrictBuiltinErrors(true), rego.SetRegoVersion(ast.RegoV1)}
+	for _, b := range Builtins() {
+		opts = append(opts, b.Register)
+	}
+	rs, err := rego.New(opts...).Eval(context.Background())
+	if err != nil {
+		return "", err
+	}
+	s, _ := rs[0].Bindings["x"].(string)
+	return s, nil
+}
+
+func TestCoveringPrefix(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"198.51.100.3/32", "198.51.100.200/32"}`, "198.51.100.0/24"},
+		{`["198.51.100.64/32", "198.51.100.127/32"]`, "198.51.100.64/26"},
+		{`{"198.51.100.7/32"}`, "198.51.100.7/32"},
+		{`{"198.51.100.7"}`, "198.51.100.7/32"},                                       // a bare address is a host prefix
+		{`{"10.1.0.0/16", "10.1.200.9/32"}`, "10.1.0.0/16"},                           // never longer than an input prefix
+		{`{"10.0.0.1/32", "10.0.0.1/32", "10.0.0.0/31"}`, "10.0.0.0/31"},              // repeats
+		{`{"0.0.0.0/32", "255.255.255.255/32"}`, "0.0.0.0/0"},                         // nothing shared
+		{`{"2001:db8::1/128", "2001:db8::ff/128"}`, "2001:db8::/120"},                 // IPv6
+		{`{"2001:db8:0:1::5", "2001:db8:0:2::5/128"}`, "2001:db8::/62"},               // IPv6, bare
+		{`{"::ffff:198.51.100.1/128", "::ffff:198.51.100.2/128"}`, "198.51.100.0/30"}, // IPv4-mapped: written as net.cidr_merge writes it
+	} {
+		got, err := evalBuiltin(t, "x := ppc.covering_prefix("+tc.in+")")
+		if err != nil || got != tc.want {
+			t.Errorf("ppc.covering_prefix(%s) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestCoveringPrefixErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"10.0.0.1/32", "2001:db8::1/128"}`, "different families"},
+		{`{"198.51.100.1", "::ffff:198.51.100.2"}`, "different families"},
+		{`set()`, "no prefix given"},
+		{`[]`, "no prefix given"},
+		{`{"10.0.0.1/33"}`, "not an IP address or CIDR prefix"},
+		{`{"db.example.com"}`, "not an IP address or CIDR prefix"},
+		{`{1}`, "invalid argument"}, // the type checker's
+	} {
+		_, err := evalBuiltin(t, "x := ppc.covering_prefix("+tc.in+")")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ppc.covering_prefix(%s): error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	// Past the type checker (a value built at run time), the builtin's own.
+	if _, err := coveringPrefix(rego.BuiltinContext{}, ast.ArrayTerm(ast.NumberTerm("1"))); err == nil || !strings.Contains(err.Error(), "must hold strings") {
+		t.Errorf("a number: error %v, want %q", err, "must hold strings")
+	}
+}
+
+// TestCoveringPrefixIsSmallest: on sets of addresses drawn from a few
+// prefixes, the result holds every address, and the prefix one bit longer
+// that holds the first address does not hold them all (the definition the
+// pack's prefix chains computed: the first prefix every chain shares).
+func TestCoveringPrefixIsSmallest(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 300; i++ {
+		var addrs []string
+		v6 := i%3 == 0
+		for j := 0; j < 1+rnd.IntN(6); j++ {
+			if v6 {
+				addrs = append(addrs, fmt.Sprintf("2001:db8:%x::%x/128", rnd.IntN(4), rnd.IntN(1<<16)))
+			} else {
+				addrs = append(addrs, fmt.Sprintf("203.0.%d.%d/32", 112+rnd.IntN(4), rnd.IntN(256)))
+			}
+		}
+		got, err := coveringPrefix(rego.BuiltinContext{}, ast.ArrayTerm(stringTerms(addrs)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := netip.MustParsePrefix(string(got.Value.(ast.String)))
+		if p != p.Masked() {
+			t.Fatalf("%v: %s is not a network prefix", addrs, p)
+		}
+		first := netip.MustParsePrefix(addrs[0]).Addr()
+		longer := netip.PrefixFrom(first, p.Bits()+1).Masked()
+		allLonger := p.Bits() < first.BitLen()
+		for _, a := range addrs {
+			ad := netip.MustParsePrefix(a).Addr()
+			if !p.Contains(ad) {
+				t.Fatalf("%v: %s does not hold %s", addrs, p, a)
+			}
+			allLonger = allLonger && longer.Contains(ad)
+		}
+		if allLonger {
+			t.Fatalf("%v: %s holds them all, yet the result is %s", addrs, longer, p)
+		}
+	}
+}
+
+func stringTerms(ss []string) []*ast.Term {
+	ts := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		ts[i] = ast.StringTerm(s)
+	}
+	return ts
+}
+
+// FuzzCoveringPrefix: any strings give a prefix holding each of them, or
+// an error; never a panic.
+func FuzzCoveringPrefix(f *testing.F) {
+	f.Add("198.51.100.3/32", "198.51.100.200/32")
+	f.Add("2001:db8::1", "2001:db8::ff/128")
+	f.Add("::ffff:1.2.3.4/128", "1.2.3.4")
+	f.Add("10.0.0.0/8", "x")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got, err := coveringPrefix(rego.BuiltinContext{}, ast.SetTerm(ast.StringTerm(a), ast.StringTerm(b)))
+		if err != nil {
+			return
+		}
+		_, p, perr := net.ParseCIDR(string(got.Value.(ast.String)))
+		if perr != nil {
+			t.Fatalf("result %s: %v", got, perr)
+		}
+		for _, s := range []string{a, b} {
+			n, err := parsePrefix(s)
+			if err != nil {
+				t.Fatalf("%q accepted, then not parsed: %v", s, err)
+			}
+			if !p.Contains(n.IP) {
+				t.Fatalf("%s does not hold %s", p, s)
+			}
+		}
+	})
 }

@@ -377,12 +377,12 @@ network(c, l) := p if {
 	some p in net.cidr_merge([sprintf("%s/%d", [split(c, "/")[0], l])])
 }
 
-# fold_chain[c] are the prefixes that hold unnamed address c (a /32 or
-# /128 CIDR node that folding applies to), longest first: index i is the
-# prefix of host_len(c) - i bits, down to the fold length (the last, its
-# bucket). A complete object over the nodes: an address's prefixes are
-# computed once, however many groups reach it.
-fold_chain := {c: [network(c, l) | some l in numbers.range(h, f)] |
+# fold_bucket[c] is the prefix of the fold length that holds unnamed
+# address c (a /32 or /128 CIDR node that folding applies to): addresses
+# fold only with others of their bucket. A complete object over the
+# nodes: an address's bucket is computed once, however many groups reach
+# it.
+fold_bucket := {c: network(c, f) |
 	lib.setting("world_peers", "cidr") == "cidr"
 	some n in input.nodes
 	n.kind == "cidr"
@@ -399,11 +399,10 @@ fold_chain := {c: [network(c, l) | some l in numbers.range(h, f)] |
 # complete objects, evaluated once, so that the lookup per edge in
 # egress_peer is O(1).
 world_out := {k: {c | some c in cs} |
-	chains := fold_chain
-	some [k, cs] in lib.groups([[[g, e.protocol, e.port, chain[count(chain) - 1]], c] |
+	buckets := fold_bucket
+	some [k, cs] in lib.groups([[[g, e.protocol, e.port, buckets[c]], c] |
 		some [g, e] in cidr_egress
 		c := e.dst_node.cidr
-		chain := chains[c]
 	])
 }
 
@@ -419,19 +418,9 @@ folded := {[g, proto, port, c]: p |
 	some c in cs
 }
 
-# covering(cs) is the smallest prefix that holds every address of cs
-# (addresses of one bucket: their chains end alike): the first prefix of
-# their chains that all of them share (the prefixes all chains hold).
-covering(cs) := ch0[min(shared)] if {
-	sets := fold_chain_sets
-	ch0 := fold_chain[min(cs)]
-	common := intersection({sets[c] | some c in cs})
-	shared := [i | some i, p in ch0; common[p]]
-}
-
-# fold_chain_sets[c] are the prefixes of fold_chain[c] as a set (built once
-# per address: each fold set intersects its addresses' sets).
-fold_chain_sets := {c: {p | some p in chain} | some c, chain in fold_chain}
+# covering(cs) is the smallest prefix that holds every address of cs (ppc's
+# builtin: Rego has no prefix arithmetic but net.cidr_merge).
+covering(cs) := ppc.covering_prefix(cs)
 
 # ---- rules ----------------------------------------------------------------
 

@@ -242,14 +242,14 @@ test_any_ephemeral_from_port_counts if {
 	not synth.excluded_edge[fx.ephemeral] with input as object.union(fx.ir, {"ports": {8080: 1}})
 }
 
-# covering: the smallest prefix holding every address of a fold set, from
-# the addresses' prefix chains (IPv4 and IPv6).
+# covering: the smallest prefix holding every address of a fold set (IPv4
+# and IPv6); fold_bucket: the fold-length prefix an address folds within.
 test_covering_prefix if {
 	cidrs := ["198.51.100.3/32", "198.51.100.200/32", "198.51.100.64/32", "198.51.100.127/32", "2001:db8::1/128", "2001:db8::ff/128"]
 	graph := {"nodes": {sprintf("cidr:%s", [c]): {"id": sprintf("cidr:%s", [c]), "kind": "cidr", "cidr": c} | some c in cidrs}, "edges": {}}
 	synth.covering({"198.51.100.3/32", "198.51.100.200/32"}) == "198.51.100.0/24" with input as graph
 	synth.covering({"198.51.100.64/32", "198.51.100.127/32"}) == "198.51.100.64/26" with input as graph
 	synth.covering({"2001:db8::1/128", "2001:db8::ff/128"}) == "2001:db8::/120" with input as graph
-	synth.fold_chain["198.51.100.3/32"][0] == "198.51.100.3/32" with input as graph
-	count(synth.fold_chain["198.51.100.3/32"]) == 9 with input as graph
+	synth.fold_bucket["198.51.100.3/32"] == "198.51.100.0/24" with input as graph
+	synth.fold_bucket["2001:db8::1/128"] == "2001:db8::/64" with input as graph
 }
