@@ -88,10 +88,12 @@ func readMetric(name string) uint64 {
 // trigger is off; stop puts GOGC and the limit back.
 func TestStartPacesByLimit(t *testing.T) {
 	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
 	was, wasLimit := gcPercent(), memLimit()
-	stop := Start(Floor, 1<<50) // a ceiling the watch never lifts
-	if p, l := gcPercent(), memLimit(); p != -1 || l != Floor {
-		t.Errorf("after Start: GOGC %d, limit %d; want off (-1) and %d", p, l, Floor)
+	stop := Start(Floor, 1<<50)                                 // a ceiling the watch never lifts
+	floor, _ := fitContainer(Floor, 1<<50, containerLimit("/")) // the floor, in the container the test runs in
+	if p, l := gcPercent(), memLimit(); p != -1 || l != floor {
+		t.Errorf("after Start: GOGC %d, limit %d; want off (-1) and %d", p, l, floor)
 	}
 	stop()
 	if p, l := gcPercent(), memLimit(); p != was || l != wasLimit {
@@ -103,8 +105,9 @@ func TestStartPacesByLimit(t *testing.T) {
 // ceiling, the limit is lifted and GOGC paces the collector again.
 func TestStartLiftRestoresGOGC(t *testing.T) {
 	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
 	was := gcPercent()
-	stop := Start(1, 1) // any live heap is past four fifths of 1 byte
+	stop := Start(64<<10, 64<<10) // any live heap is past four fifths of 64 KiB
 	defer stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for gcPercent() == -1 || memLimit() != math.MaxInt64 {
@@ -122,6 +125,7 @@ func TestStartLiftRestoresGOGC(t *testing.T) {
 // TestStartRespectsGOGC: a GOGC the user set keeps pacing the collector.
 func TestStartRespectsGOGC(t *testing.T) {
 	t.Setenv("GOGC", "150")
+	t.Setenv("GOMEMLIMIT", "")
 	was := gcPercent()
 	stop := Start(Floor, 1<<50)
 	defer stop()
