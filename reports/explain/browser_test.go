@@ -150,9 +150,13 @@ func openReport(t *testing.T, html []byte, name string) *pageResult {
 			t.Logf("screenshot: %s", p)
 		}
 	}
+	// Not under mu: chromedp hands events to the listener on the goroutine
+	// that reads the browser's replies, so a listener waiting for mu while
+	// this call waits for its reply never returns (it hung a test run for
+	// minutes).
+	timing, _ := res.Eval(`"page parsed in " + Math.round(performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd) + " ms, Mermaid layout " + document.getElementById("topology").dataset.ppcRenderMs + " ms"`)
 	mu.Lock()
 	defer mu.Unlock()
-	timing, _ := res.Eval(`"page parsed in " + Math.round(performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd) + " ms, Mermaid layout " + document.getElementById("topology").dataset.ppcRenderMs + " ms"`)
 	t.Logf("%s: %d KiB, drawn in %v (%s)", name, len(html)/1024, res.Rendered.Round(time.Millisecond), timing)
 	return res
 }
