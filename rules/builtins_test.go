@@ -14,18 +14,30 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
-// evalGroupBy evaluates ppc.group_by on a Rego literal.
-func evalGroupBy(t *testing.T, arg string) (string, error) {
+// evalBuiltin evaluates query (binding x) with ppc's builtins and returns
+// x as a Go value.
+func evalBuiltin(t *testing.T, query string) (any, error) {
 	t.Helper()
-	opts := []func(*rego.Rego){rego.Query("x := ppc.group_by(" + arg + ")"), rego.Capabilities(Capabilities()), rego.StrictBuiltinErrors(true), rego.SetRegoVersion(ast.RegoV1)}
+	opts := []func(*rego.Rego){rego.Query(query), rego.Capabilities(Capabilities()), rego.StrictBuiltinErrors(true), rego.SetRegoVersion(ast.RegoV1)}
 	for _, b := range Builtins() {
 		opts = append(opts, b.Register)
 	}
 	rs, err := rego.New(opts...).Eval(context.Background())
 	if err != nil {
+		return nil, err
+	}
+	return rs[0].Bindings["x"], nil
+}
+
+// evalGroupBy evaluates ppc.group_by on a Rego literal, its result written
+// as Rego.
+func evalGroupBy(t *testing.T, arg string) (string, error) {
+	t.Helper()
+	x, err := evalBuiltin(t, "x := ppc.group_by("+arg+")")
+	if err != nil {
 		return "", err
 	}
-	v, err := ast.InterfaceToValue(rs[0].Bindings["x"])
+	v, err := ast.InterfaceToValue(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,21 +116,6 @@ func groupByMatchesRego(t *testing.T, in string) {
 	if got != v.String() {
 		t.Fatalf("ppc.group_by = %s, plain Rego = %s", got, v)
 	}
-}
-
-// evalBuiltin evaluates query (binding x) with ppc's builtins.
-func evalBuiltin(t *testing.T, query string) (string, error) {
-	t.Helper()
-	opts := []func(*rego.Rego){rego.Query(query), rego.Capabilities(Capabilities()), rego.StrictBuiltinErrors(true), rego.SetRegoVersion(ast.RegoV1)}
-	for _, b := range Builtins() {
-		opts = append(opts, b.Register)
-	}
-	rs, err := rego.New(opts...).Eval(context.Background())
-	if err != nil {
-		return "", err
-	}
-	s, _ := rs[0].Bindings["x"].(string)
-	return s, nil
 }
 
 func TestCoveringPrefix(t *testing.T) {

@@ -135,8 +135,12 @@ func watch(floor, ceiling int64, live func() uint64, set func(int64) int64, tick
 }
 
 // liveHeap is the heap the last collection found live.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+func liveHeap() uint64 { return uint64Metric("/gc/heap/live:bytes") }
+
+// uint64Metric reads one of the runtime's uint64 metrics (0 if it has
+// none of that name).
+func uint64Metric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0

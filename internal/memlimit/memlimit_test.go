@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -74,15 +73,9 @@ func TestStartRespectsGOMEMLIMIT(t *testing.T) {
 
 // gcPercent and memLimit read the collector's settings without setting
 // them (the watch may set them meanwhile).
-func gcPercent() int { return int(readMetric("/gc/gogc:percent")) }
+func gcPercent() int { return int(uint64Metric("/gc/gogc:percent")) }
 
-func memLimit() int64 { return int64(readMetric("/gc/gomemlimit:bytes")) }
-
-func readMetric(name string) uint64 {
-	s := []metrics.Sample{{Name: name}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
+func memLimit() int64 { return int64(uint64Metric("/gc/gomemlimit:bytes")) }
 
 // TestStartPacesByLimit: while the limit follows the live heap, GOGC's
 // trigger is off; stop puts GOGC and the limit back.
