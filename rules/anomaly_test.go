@@ -2,6 +2,8 @@ package rules_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -177,5 +179,59 @@ func TestInputEdgeEnds(t *testing.T) {
 		} else if n != want {
 			t.Errorf("%s: %d edges checked, want %d", name, n, want)
 		}
+	}
+}
+
+// TestAnomalyChunksLetGo: the anomaly stage holds one chunk's input at a
+// time. Each of 1,000 sources reaches ten workloads and one public
+// address (a world_no_dns finding each); evaluated in chunks of 1,100
+// edges, what the process holds after the last chunk must not have
+// grown with the chunks before it. Keeping the findings as OPA's terms
+// kept every chunk's input: a finding's subject is a key of the chunk's
+// by_source, and OPA allocates an object's keys and values in one block
+// (4 MB here, against 0.5 MB for the findings themselves; 134 MB at
+// 500k connections).
+func TestAnomalyChunksLetGo(t *testing.T) {
+	items := []irtest.Item{}
+	for i := range 1000 {
+		ns := fmt.Sprintf("ns-%02d", i/50)
+		items = append(items, irtest.Workload(ns, fmt.Sprintf("w-%d", i), fmt.Sprintf("app=w-%d", i)))
+	}
+	for i := range 1000 {
+		src := fmt.Sprintf("ns-%02d/w-%d", i/50, i)
+		for k := 1; k <= 10; k++ {
+			j := (i + 37*k) % 1000
+			items = append(items, irtest.Edge(src, fmt.Sprintf("ns-%02d/w-%d", j/50, j), fmt.Sprintf("TCP/%d", 8000+k)))
+		}
+		items = append(items, irtest.Edge(src, fmt.Sprintf("cidr:198.51.%d.%d/32", i/256, i%256), "TCP/443"))
+	}
+	g := irtest.Graph(items...)
+	eng, err := rules.NewEngine(context.Background(), rules.Options{AnomalyChunkEdges: 1100, Set: []string{"anomaly.world_no_dns.ignore=[]"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heap []uint64
+	*rules.AnomalyChunkDone = func(int) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap = append(heap, ms.HeapAlloc)
+	}
+	defer func() { *rules.AnomalyChunkDone = nil }()
+	fs, _, err := eng.Anomalies(context.Background(), g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fs {
+		if f.Detector == "world_no_dns" {
+			n++
+		}
+	}
+	if n != 1000 || len(heap) < 8 {
+		t.Fatalf("%d world_no_dns findings in %d chunks, want 1,000 in at least 8", n, len(heap))
+	}
+	if grew := int64(heap[len(heap)-1]) - int64(heap[0]); grew > 2<<20 {
+		t.Errorf("the heap grew by %.1f MB over %d chunks (%d → %d bytes): a chunk's input outlives it", float64(grew)/1e6, len(heap), heap[0], heap[len(heap)-1])
 	}
 }
