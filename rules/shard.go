@@ -60,7 +60,7 @@ const contextNodes = 1024
 // shard is one part of a sharded decision.
 type shard struct {
 	owns  map[string]bool // the namespaces whose policies it decides
-	edges []string        // sorted
+	edges []string        // in no particular order
 }
 
 // planShards splits g's namespaces into contiguous runs (in name order)
@@ -75,9 +75,16 @@ func planShards(g *ir.Graph, per int) []*shard {
 			weight[n.Namespace] = 0
 		}
 	}
+	// Each edge's ends' namespaces, looked up once for both passes.
+	type ends struct {
+		id   string
+		a, b namespaceOf
+	}
+	all := make([]ends, 0, len(g.Edges))
 	total := 0
-	for _, e := range g.Edges {
+	for id, e := range g.Edges {
 		a, b := workloadNamespace(g, e.Src), workloadNamespace(g, e.Dst)
+		all = append(all, ends{id, a, b})
 		for _, ns := range []namespaceOf{a, b} {
 			if ns.ok {
 				weight[ns.name]++
@@ -119,9 +126,8 @@ func planShards(g *ir.Graph, per int) []*shard {
 			owner[ns] = i
 		}
 	}
-	for _, e := range g.SortedEdges() {
-		id := e.ID
-		a, b := workloadNamespace(g, e.Src), workloadNamespace(g, e.Dst)
+	for _, x := range all {
+		id, a, b := x.id, x.a, x.b
 		switch {
 		case a.ok && b.ok && owner[a.name] != owner[b.name]:
 			shards[owner[a.name]].edges = append(shards[owner[a.name]].edges, id)
