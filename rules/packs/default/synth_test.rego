@@ -95,6 +95,30 @@ test_exclude_ingress_hook_keeps_egress if {
 	count(p.egress) > 0
 }
 
+test_exclude_egress_hook_keeps_ingress if {
+	p := synth.policies["shop/api"] with input as fx.ir
+		with data.ppc.ext.t.exclude_egress_namespace as {"shop"}
+	not p.egress
+	count(p.ingress) > 0
+	p.egress_edges == []
+	p.ingress_edges == synth.policies["shop/api"].ingress_edges with input as fx.ir
+}
+
+test_exclude_both_directions_gets_no_policy if {
+	ps := synth.policies with input as fx.ir
+		with data.ppc.ext.t.exclude_ingress_namespace as {"shop"}
+		with data.ppc.ext.t.exclude_egress_namespace as {"shop"}
+	not ps["shop/api"]
+	ps["kube-system/kube-dns"]
+}
+
+# A hook about another namespace leaves a policy as it is.
+test_other_namespace_hook_changes_nothing if {
+	p := synth.policies["shop/api"] with input as fx.ir
+	p == synth.policies["shop/api"] with input as fx.ir
+		with data.ppc.ext.t.exclude_ingress_namespace as {"other"}
+}
+
 test_ports_split_into_chunks if {
 	synth.to_ports([[1, "TCP"], [2, "TCP"], [3, "UDP"]]) == [{"ports": [{"port": "1", "protocol": "TCP"}, {"port": "2", "protocol": "TCP"}]}, {"ports": [{"port": "3", "protocol": "UDP"}]}] with synth.max_ports as 2
 }
