@@ -790,19 +790,19 @@ dns_ingress_rule := {
 # rule selects no peer, yet puts the workload in default deny.
 isolate := [{}]
 
-ingress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "ingress"]], [])} if {
-	grp := identity.groups[g]
-	not grp.namespace in hooks.exclude_ingress_namespace
-	dns_rules := [dns_ingress_rule | dns_groups[g]]
-	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "ingress"]], [])))
+ingress_section(g) := {"rules": ingress_rules(g), "edges": object.get(section_edges, [[g, "ingress"]], [])} if {
+	not identity.groups[g].namespace in hooks.exclude_ingress_namespace
 }
 
-egress_section(g) := {"rules": rules, "edges": object.get(section_edges, [[g, "egress"]], [])} if {
-	grp := identity.groups[g]
-	not grp.namespace in hooks.exclude_egress_namespace
-	dns_rules := [dns_rule_of(g) | needs_dns_rule(g); not clusterwide_dns]
-	rules := nonempty(array.concat(dns_rules, object.get(section_rules, [[g, "egress"]], [])))
+egress_section(g) := {"rules": egress_rules(g), "edges": object.get(section_edges, [[g, "egress"]], [])} if {
+	not identity.groups[g].namespace in hooks.exclude_egress_namespace
 }
+
+# ingress_rules(g) and egress_rules(g) are the rules of group g's
+# sections: the DNS rule where it applies, then section_rules.
+ingress_rules(g) := nonempty(array.concat([dns_ingress_rule | dns_groups[g]], object.get(section_rules, [[g, "ingress"]], [])))
+
+egress_rules(g) := nonempty(array.concat([dns_rule_of(g) | needs_dns_rule(g); not clusterwide_dns], object.get(section_rules, [[g, "egress"]], [])))
 
 # dns_clients are the groups seen resolving names: they reached the DNS
 # servers, or a peer known by its DNS name.
@@ -954,25 +954,27 @@ policy_labels := object.union(lib.setting("policy_labels", {}), {x.key: x.value 
 # it from the sections present cost a tenth of decide where a policy has
 # one edge.)
 policies[key] := pol if {
+	names := identity.name
+	members := identity.members
+	labels := policy_labels
+	edges := section_edges
 	some g, grp in identity.groups
 	decided[g]
 	subject_ns_ok(grp.namespace)
 	not one_sided[grp.namespace]
-	name := identity.name[g]
+	name := names[g]
 	key := policy_key(grp, name)
-	i := ingress_section(g)
-	o := egress_section(g)
 	pol := {
 		"cluster": grp.cluster,
 		"namespace": grp.namespace,
 		"name": name,
 		"selector": grp.selector,
-		"subjects": identity.members[g],
-		"labels": policy_labels,
-		"ingress_edges": i.edges,
-		"egress_edges": o.edges,
-		"ingress": i.rules,
-		"egress": o.rules,
+		"subjects": members[g],
+		"labels": labels,
+		"ingress_edges": object.get(edges, [[g, "ingress"]], []),
+		"egress_edges": object.get(edges, [[g, "egress"]], []),
+		"ingress": ingress_rules(g),
+		"egress": egress_rules(g),
 	}
 }
 
