@@ -802,7 +802,19 @@ egress_section(g) := {"rules": egress_rules(g), "edges": object.get(section_edge
 # sections: the DNS rule where it applies, then section_rules.
 ingress_rules(g) := nonempty(array.concat([dns_ingress_rule | dns_groups[g]], object.get(section_rules, [[g, "ingress"]], [])))
 
-egress_rules(g) := nonempty(array.concat([dns_rule_of(g) | needs_dns_rule(g); not clusterwide_dns], object.get(section_rules, [[g, "egress"]], [])))
+egress_rules(g) := nonempty(array.concat(common_dns_rules, object.get(section_rules, [[g, "egress"]], []))) if {
+	same_dns_rules
+} else := nonempty(array.concat([dns_rule_of(g) | needs_dns_rule(g); not clusterwide_dns], object.get(section_rules, [[g, "egress"]], [])))
+
+# same_dns_rules: every egress section gets the same DNS rules,
+# common_dns_rules (computed once, not per policy): dns.always is on and
+# dns.names is not "observed" (see needs_dns_rule, dns_rule_of).
+same_dns_rules if {
+	dns_always
+	not names_observed
+}
+
+common_dns_rules := [dns_rule | not clusterwide_dns]
 
 # dns_clients are the groups seen resolving names: they reached the DNS
 # servers, or a peer known by its DNS name.
