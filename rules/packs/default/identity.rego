@@ -146,15 +146,18 @@ multi_cluster if input.shard.context.multi_cluster == true
 multi_cluster if input.chunk.globals.multi_cluster == true
 
 # group_key identifies the policy a workload belongs to: workloads of one
-# cluster and namespace with the same selector share a policy.
-group_key(id) := json.marshal([cluster_of(input.nodes[id]), input.nodes[id].namespace, selector[id]])
+# cluster and namespace with the same selector share a policy. The key is
+# what they share, [cluster, namespace, selector], as OPA's value (a
+# string of it, marshalled per workload and unmarshalled per group, cost
+# more).
+group_key(id) := [cluster_of(input.nodes[id]), input.nodes[id].namespace, selector[id]]
 
 # groups[key] is one policy subject: cluster, namespace, base name (the
 # smallest of its members' display names) and selector.
 groups := {key: {"cluster": c, "namespace": ns, "base": bases[0], "selector": sel} |
 	names := display_names
 	some key, ids in members
-	[c, ns, sel] := json.unmarshal(key) # the key is what they share (group_key)
+	[c, ns, sel] := key # the key is what they share (group_key)
 	bases := sort({names[id] | some id in ids})
 }
 
