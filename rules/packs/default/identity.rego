@@ -188,29 +188,21 @@ plain_names := {key: sanitize(concat("", [name_prefix, g.base])) | some key, g i
 
 name_prefix := lib.setting("policy_name_prefix", "")
 
-# shared_names are the [cluster, namespace, name] triples more than one
-# group would get: names are compared after sanitizing (Web and web, a_b
-# and a-b are one name to Kubernetes). Equal triples are adjacent once
-# sorted, so this is O(n log n).
-sorted_names := sort([[g.cluster, g.namespace, plain[key]] | plain := plain_names; some key, g in groups])
-
-shared_names := {sorted_names[i] |
-	count(sorted_names) > 1
-	some i in numbers.range(0, count(sorted_names) - 2)
-	sorted_names[i] == sorted_names[i + 1]
-}
-
 # name[key] is the policy name of a group: prefix plus base name, with a
-# short hash of the selector when several groups would share the name. (A
+# short hash of the selector when several groups would share the name:
+# groups are gathered by [cluster, namespace, name] (names compared after
+# sanitizing: Web and web, a_b and a-b are one name to Kubernetes). (A
 # complete object: each policy's lookup is O(1).)
-name := {key: group_name(plain[key], g) | plain := plain_names; some key, g in groups}
-
-group_name(n, g) := n if {
-	not shared_names[[g.cluster, g.namespace, n]]
-} else := m if {
-	h := substring(crypto.md5(json.marshal(g.selector)), 0, 8)
-	m := sanitize(concat("", [name_prefix, g.base, "-", h]))
+name := {key: group_name(n, count(keys), groups[key]) |
+	some [[_, _, n], keys] in lib.groups([[[g.cluster, g.namespace, plain[key]], key] | plain := plain_names; some key, g in groups])
+	some key in keys
 }
+
+# group_name(n, k, g) is the name of group g, whose plain name n k groups
+# would get.
+group_name(n, 1, _) := n
+
+group_name(_, k, g) := sanitize(concat("", [name_prefix, g.base, "-", substring(crypto.md5(json.marshal(g.selector)), 0, 8)])) if k > 1
 
 # sanitize turns a label value into a DNS-1123 subdomain.
 sanitize(s) := out if {
