@@ -790,14 +790,6 @@ dns_ingress_rule := {
 # rule selects no peer, yet puts the workload in default deny.
 isolate := [{}]
 
-ingress_section(g) := {"rules": ingress_rules(g), "edges": object.get(section_edges, [[g, "ingress"]], [])} if {
-	not identity.groups[g].namespace in hooks.exclude_ingress_namespace
-}
-
-egress_section(g) := {"rules": egress_rules(g), "edges": object.get(section_edges, [[g, "egress"]], [])} if {
-	not identity.groups[g].namespace in hooks.exclude_egress_namespace
-}
-
 # ingress_rules(g) and egress_rules(g) are the rules of group g's
 # sections: the DNS rule where it applies, then section_rules.
 ingress_rules(g) := nonempty(array.concat([dns_ingress_rule | dns_groups[g]], object.get(section_rules, [[g, "ingress"]], [])))
@@ -958,13 +950,13 @@ multi_cluster_flag if {
 # policy_labels and the hooks' (computed once, not per policy).
 policy_labels := object.union(lib.setting("policy_labels", {}), {x.key: x.value | some x in hooks.policy_labels})
 
-# policies[key] is group g's policy. A policy has both sections, but
-# for a namespace an organisation hook leaves out of one direction
-# (hooks.exclude_ingress_namespace, exclude_egress_namespace): that
-# section is left out, and a namespace left out of both gets no policy.
-# (The policy of both sections is written out as one object: assembling
-# it from the sections present cost a tenth of decide where a policy has
-# one edge.)
+# policies[key] is group g's policy, with both sections; for a namespace
+# an organisation hook leaves out of one direction
+# (hooks.exclude_ingress_namespace, exclude_egress_namespace) that
+# section is left out (sided), and a namespace left out of both gets no
+# policy. (The policy is written out as one object, the tables it reads
+# bound before the loop: assembling it from the sections present cost a
+# tenth of decide where a policy has one edge.)
 policies[key] := pol if {
 	names := identity.name
 	members := identity.members
@@ -973,10 +965,9 @@ policies[key] := pol if {
 	some g, grp in identity.groups
 	decided[g]
 	subject_ns_ok(grp.namespace)
-	not one_sided[grp.namespace]
 	name := names[g]
 	key := policy_key(grp, name)
-	pol := {
+	pol := sided({
 		"cluster": grp.cluster,
 		"namespace": grp.namespace,
 		"name": name,
@@ -987,35 +978,16 @@ policies[key] := pol if {
 		"egress_edges": object.get(edges, [[g, "egress"]], []),
 		"ingress": ingress_rules(g),
 		"egress": egress_rules(g),
-	}
+	})
 }
 
-policies[key] := pol if {
-	count(one_sided) > 0
-	some g, grp in identity.groups
-	one_sided[grp.namespace]
-	decided[g]
-	subject_ns_ok(grp.namespace)
-	name := identity.name[g]
-	key := policy_key(grp, name)
-	sections := {side: s |
-		some side in ["ingress", "egress"]
-		s := section(g, side)
-	}
-	count(sections) > 0
-	pol := object.union(
-		{
-			"cluster": grp.cluster,
-			"namespace": grp.namespace,
-			"name": name,
-			"selector": grp.selector,
-			"subjects": identity.members[g],
-			"labels": policy_labels,
-			"ingress_edges": object.get(sections, ["ingress", "edges"], []),
-			"egress_edges": object.get(sections, ["egress", "edges"], []),
-		},
-		{side: s.rules | some side, s in sections},
-	)
+# sided(pol) is pol without the sections a hook leaves out of its
+# namespace (their edge lists empty); undefined when both are.
+sided(pol) := pol if {
+	not one_sided[pol.namespace]
+} else := object.union(object.remove(pol, out), {sprintf("%s_edges", [side]): [] | some side in out}) if {
+	out := {side | some side, nss in {"ingress": hooks.exclude_ingress_namespace, "egress": hooks.exclude_egress_namespace}; nss[pol.namespace]}
+	count(out) < 2
 }
 
 # one_sided are the namespaces a hook leaves out of ingress or egress
@@ -1027,10 +999,6 @@ one_sided := hooks.exclude_ingress_namespace | hooks.exclude_egress_namespace
 policy_key(grp, name) := concat("/", [grp.cluster, grp.namespace, name]) if {
 	identity.multi_cluster
 } else := concat("/", [grp.namespace, name])
-
-section(g, "ingress") := ingress_section(g)
-
-section(g, "egress") := egress_section(g)
 
 # ---- warnings -----------------------------------------------------------------
 
