@@ -213,11 +213,12 @@ dns_servers := {id | some id, _ in input.shard.context.dns_servers} if {
 }
 
 # dns_edge(e): e reaches a DNS server on a DNS port.
-dns_edge(e) if {
-	dns_servers[e.dst]
-	e.protocol in {"UDP", "TCP"}
-	e.port in object.get(dns, "ports", [53])
-}
+dns_edge(e) if dns_targets[e.dst][e.port][e.protocol]
+
+# dns_targets[server][port] are the protocols of the DNS servers' DNS
+# ports: each edge's check is a lookup, which fails at once for an edge
+# to another node.
+dns_targets := {id: {p: {"UDP", "TCP"} | some p in object.get(dns, "ports", [53])} | some id in dns_servers}
 
 dns_rule := {
 	"toEndpoints": [{"matchLabels": dns_selector}],
@@ -477,15 +478,15 @@ ingress_ports := array.concat(
 
 # egress_ports: the same for l4_egress and its destinations (egress_peer;
 # an address outside the cluster may be folded into a prefix), without
-# the edges to the DNS servers (dns_rule allows them).
+# the edges to the DNS servers on DNS ports (dns_rule allows them).
 egress_ports := array.concat(
 	[[[g, "egress", p], [e.port, e.protocol]] |
 		forms := peer_forms
-		dns := dns_egress
+		dns := dns_targets
 		some [g, e] in l4_egress
 		e.dst_node.kind != "cidr"
 		p := forms[e.dst][e.same_namespace]
-		not dns[e.id]
+		not dns[e.dst][e.port][e.protocol]
 	],
 	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_cidr_egress],
 )
@@ -512,19 +513,16 @@ l4_cidr_egress := cidr_egress if {
 	count(l4_egress) == count(egress_side)
 } else := [x | some x in l4_egress; x[1].dst_node.kind == "cidr"]
 
-# any_cidr: some node of this evaluation is a CIDR node.
+# any_cidr: some node of this evaluation is a CIDR node; any_fqdn: a DNS
+# name (a pass over the nodes spares one over every port group).
 any_cidr if {
 	some n in input.nodes
 	n.kind == "cidr"
 }
 
-# dns_egress are the IDs of the egress side's edges to the DNS servers on
-# DNS ports (dns_edge): a complete set, so each edge's check is a lookup.
-dns_egress := {e.id |
-	servers := dns_servers
-	some [_, e] in egress_side
-	servers[e.dst]
-	dns_edge(e)
+any_fqdn if {
+	some n in input.nodes
+	n.kind == "fqdn"
 }
 
 # any_icmp: some edge is ICMP (most captures have none). ppc counts the
@@ -564,6 +562,7 @@ l4_rules := array.concat(
 		kind != "fqdn"
 	],
 	[[[g, "egress"], ["fqdn", ts, {"toFQDNs": fqdn_selectors(values), "toPorts": to_ports(ts)}]] |
+		any_fqdn
 		some [[g, "egress", "fqdn", ts], values] in port_groups
 	],
 )
