@@ -24,8 +24,9 @@ import (
 // or nil when unbound).
 func decodeDecisions(b map[string]any) (*Decisions, error) {
 	d := &Decisions{Policies: map[string]*PolicyDecision{}, Excluded: map[string]string{}}
+	enc := ruleEncoder{}
 	err := eachField(value(b["policies"]), "policies", func(key string, v ast.Value) (err error) {
-		d.Policies[key], err = decodePolicy(v, fmt.Sprintf("policies[%q]", key))
+		d.Policies[key], err = decodePolicy(v, fmt.Sprintf("policies[%q]", key), enc)
 		return err
 	})
 	if err != nil {
@@ -53,7 +54,7 @@ func value(x any) ast.Value {
 	return nil
 }
 
-func decodePolicy(v ast.Value, at string) (*PolicyDecision, error) {
+func decodePolicy(v ast.Value, at string, enc ruleEncoder) (*PolicyDecision, error) {
 	p := &PolicyDecision{}
 	err := eachField(v, at, func(k string, x ast.Value) (err error) {
 		switch k {
@@ -74,9 +75,9 @@ func decodePolicy(v ast.Value, at string) (*PolicyDecision, error) {
 		case "egress_edges":
 			p.EgressEdges, err = stringList(x, at+"."+k)
 		case "ingress":
-			p.Ingress, err = rawRules(x, at+"."+k)
+			p.Ingress, err = enc.rules(x, at+"."+k)
 		case "egress":
-			p.Egress, err = rawRules(x, at+"."+k)
+			p.Egress, err = enc.rules(x, at+"."+k)
 		case "clusterwide":
 			p.Clusterwide, err = boolean(x, at, k)
 		case "default_deny":
@@ -253,18 +254,28 @@ func stringMap(v ast.Value, at string) (map[string]string, error) {
 	return out, nil
 }
 
-// rawRules encodes each rule object as JSON: synthesis decodes it
-// strictly into Cilium's rule types.
-func rawRules(v ast.Value, at string) ([]json.RawMessage, error) {
+// ruleEncoder encodes rule objects as JSON: synthesis decodes them
+// strictly into Cilium's rule types. It remembers each object it encoded:
+// policies share rule objects (the DNS rule of every egress is one term),
+// and OPA never changes a value once evaluated.
+type ruleEncoder map[ast.Value]json.RawMessage
+
+// rules encodes each rule object of the array v.
+func (enc ruleEncoder) rules(v ast.Value, at string) ([]json.RawMessage, error) {
 	out := []json.RawMessage{}
 	err := eachElem(v, at, "an array of rules", func(i int, x ast.Value) error {
 		if _, ok := x.(ast.Object); !ok {
 			return fmt.Errorf("%s: want a rule object, got %s", elemPath(at, i), typeName(x))
 		}
+		if b, ok := enc[x]; ok {
+			out = append(out, b)
+			return nil
+		}
 		b, err := appendJSON(make([]byte, 0, 256), x)
 		if err != nil {
 			return fmt.Errorf("%s: %w", elemPath(at, i), err)
 		}
+		enc[x] = b
 		out = append(out, b)
 		return nil
 	})
