@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -375,6 +376,9 @@ func nodeInput(id string, n *ir.Node) ast.Object {
 	if n.Kind == ir.KindWorkload {
 		o.Insert(ast.InternedTerm("pods"), strs(n.Pods))
 		o.Insert(ast.InternedTerm("labels"), strs(n.Labels))
+		if k8s := k8sLabels(n.Labels); k8s != nil {
+			o.Insert(ast.InternedTerm("k8s_labels"), ast.NewTerm(k8s))
+		}
 	}
 	if len(n.Entities) > 0 {
 		o.Insert(ast.InternedTerm("entities"), strs(n.Entities))
@@ -384,6 +388,41 @@ func nodeInput(id string, n *ir.Node) ast.Object {
 	}
 	if n.FQDN != "" {
 		o.Insert(ast.InternedTerm("fqdn"), ast.StringTerm(n.FQDN))
+	}
+	return o
+}
+
+// k8sLabels is a workload's k8s_labels: its labels of source k8s keyed
+// without the "k8s:" prefix, as the default pack's identity.k8s_labels
+// parses them (the key up to the first "=", not empty; the value after
+// it). Parsing them in Rego cost more than anything else the packs do for
+// a workload. nil when two labels give one key different values: the
+// pack's own parse then judges the labels, as it would without the field;
+// so too when a label is not UTF-8 (Rego's string builtins read it as
+// code points, replacing what is not one), which no label decoded from
+// JSON is.
+func k8sLabels(labels []string) ast.Object {
+	o := ast.NewObject()
+	for _, l := range labels {
+		kv, ok := strings.CutPrefix(l, "k8s:")
+		if !ok {
+			continue
+		}
+		if !utf8.ValidString(kv) {
+			return nil
+		}
+		i := strings.IndexByte(kv, '=')
+		if i <= 0 {
+			continue
+		}
+		k, v := ast.StringTerm(kv[:i]), ast.StringTerm(kv[i+1:])
+		if had := o.Get(k); had != nil {
+			if !had.Equal(v) {
+				return nil
+			}
+			continue
+		}
+		o.Insert(k, v)
 	}
 	return o
 }

@@ -11,8 +11,12 @@ package ppc.identity
 import data.ppc.hooks
 import data.ppc.lib
 
-# k8s_labels are a workload's k8s-source labels without the "k8s:" prefix.
-k8s_labels(n) := {k: v |
+# k8s_labels are a workload's k8s-source labels without the "k8s:" prefix:
+# ppc's input holds them parsed (n.k8s_labels, parsed as below); an input
+# without them, such as a test's, is parsed here.
+k8s_labels(n) := n.k8s_labels if {
+	n.k8s_labels
+} else := {k: v |
 	some l in n.labels
 	startswith(l, "k8s:")
 	kv := substring(l, 4, -1)
