@@ -98,8 +98,12 @@ warn := data.ppc.gate.warn`
 // Engine is a prepared decision query over a layered set of packs. It is
 // safe for concurrent use.
 type Engine struct {
-	pq      rego.PreparedEvalQuery
-	args    []func(*rego.Rego) // the packs, store and capabilities, without the query
+	pq rego.PreparedEvalQuery
+	// args are the store, capabilities and builtins, with the packs as
+	// the decision query compiled them: the other queries are prepared
+	// against that compiler rather than compiling every module again
+	// (~30 ms each, more than a 5k-edge graph's decision).
+	args    []func(*rego.Rego)
 	config  map[string]any
 	modules []Module
 	timeout time.Duration
@@ -192,16 +196,19 @@ func NewEngine(ctx context.Context, opts Options) (*Engine, error) {
 		rego.StrictBuiltinErrors(true),
 		rego.SetRegoVersion(ast.RegoV1),
 	}
-	for _, m := range mods {
-		args = append(args, rego.ParsedModule(m.Module))
-	}
 	for _, b := range Builtins() {
 		args = append(args, b.Register)
 	}
-	pq, err := rego.New(append([]func(*rego.Rego){rego.Query(decisionQuery)}, args...)...).PrepareForEval(ctx)
+	var compiler *ast.Compiler
+	decision := append([]func(*rego.Rego){rego.Query(decisionQuery), rego.CompilerHook(func(c *ast.Compiler) { compiler = c })}, args...)
+	for _, m := range mods {
+		decision = append(decision, rego.ParsedModule(m.Module))
+	}
+	pq, err := rego.New(decision...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, compileError(err)
 	}
+	args = append(args, rego.Compiler(compiler))
 	e := &Engine{pq: pq, args: args, config: cfg, modules: mods, timeout: opts.Timeout, memory: opts.MemoryLimit, shardEdges: opts.ShardEdges, contextNodes: cmp.Or(opts.ContextNodes, contextNodes), anomalyChunkEdges: opts.AnomalyChunkEdges, defaultRego: true}
 	for _, p := range opts.Packs {
 		for _, m := range p.Modules {
