@@ -77,6 +77,38 @@ func TestGroupByErrors(t *testing.T) {
 	}
 }
 
+// TestGroupByField: ppc.group_by_field(pairs, f) is ppc.group_by of the
+// pairs [key, object[f]]; an item without the field is an error.
+func TestGroupByField(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`[]`, `[]`},
+		{`[["g", {"id": "b", "port": 1}], ["h", {"id": "a"}], ["g", {"id": "a"}], ["g", {"id": "b", "port": 2}]]`, `[["g", ["a", "b"]], ["h", ["a"]]]`},
+		{`[[["g", "x"], {"id": 2}], [["g", "x"], {"id": 1}]]`, `[[["g", "x"], [1, 2]]]`},
+	} {
+		x, err := evalBuiltin(t, "x := ppc.group_by_field("+tc.in+`, "id")`)
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		v, _ := ast.InterfaceToValue(x)
+		want, _ := evalGroupBy(t, `[[p[0], p[1].id] | some p in `+tc.in+`]`)
+		if v.String() != tc.want || want != tc.want {
+			t.Errorf("ppc.group_by_field(%s, \"id\") = %s, ppc.group_by of the fields %s, want %s", tc.in, v, want, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`[["a", {"id": 1}], ["b", {"name": 2}]], "id"`, "element 1: the item is not an object with the field"},
+		{`[["a", 1]], "id"`, "element 0: the item is not an object with the field"},
+		{`[["a", {"id": 1}], ["b"]], "id"`, "element 1 must be a [key, item] pair"},
+		{`[["a", {"1": 1}]], 1`, "invalid argument(s)"}, // the type checker stops it
+	} {
+		_, err := evalBuiltin(t, "x := ppc.group_by_field("+tc.in+")")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ppc.group_by_field(%s): error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 // TestGroupByMatchesRego holds the builtin to the plain-Rego definition
 // it replaces: sort the pairs, one group per distinct key, distinct items.
 func TestGroupByMatchesRego(t *testing.T) {

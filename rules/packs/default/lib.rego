@@ -37,6 +37,11 @@ chunk(arr, _) := [] if count(arr) == 0
 # quadratic for a service with many clients.
 groups(pairs) := ppc.group_by(pairs)
 
+# field_groups groups [key, object] pairs by key, collecting the objects'
+# field: groups([[key, object[field]], ...]) without building those pairs
+# (ppc.group_by_field).
+field_groups(pairs, field) := ppc.group_by_field(pairs, field)
+
 # l4_protocols are the protocols that take toPorts entries.
 l4_protocols := {"TCP", "UDP", "SCTP"}
 

@@ -323,8 +323,8 @@ decided := {g | some g, grp in identity.groups; lib.decides(grp.namespace)}
 # section_edges[[group, side]] are the sorted IDs of the edges a section
 # allows.
 section_edges := object.union(
-	{[g, "ingress"]: ids | some [g, ids] in lib.groups([[g, e.id] | some [g, e] in ingress_side])},
-	{[g, "egress"]: ids | some [g, ids] in lib.groups([[g, e.id] | some [g, e] in egress_side])},
+	{[g, "ingress"]: ids | some [g, ids] in lib.field_groups(ingress_side, "id")},
+	{[g, "egress"]: ids | some [g, ids] in lib.field_groups(egress_side, "id")},
 )
 
 # Public services: a port of a group that many distinct world addresses
