@@ -123,6 +123,62 @@ func group(name string, a, field *ast.Term) (*ast.Term, error) {
 	return ast.ArrayTerm(out...), nil
 }
 
+// pairsByDecl declares ppc.pairs_by: a join of a collection with a table
+// on one field, the pass that gives each policy side its edges
+// ([group, edge] for the group at the edge's destination or source). In
+// Rego it is a comprehension of three expressions an element.
+var pairsByDecl = &ast.Builtin{
+	Name: "ppc.pairs_by",
+	Description: "Pairs each element x of xs (an array, a set, or an object's values) with table[x[field]]: returns " +
+		"[[table[x[field]], x], ...] in the order xs iterates in, leaving out the elements that lack the field or whose " +
+		"value the table does not hold.",
+	Decl: types.NewFunction(
+		types.Args(
+			types.Named("xs", types.NewAny(types.NewArray(nil, types.A), types.NewSet(types.A), types.NewObject(nil, types.NewDynamicProperty(types.A, types.A)))).Description("the objects to pair"),
+			types.Named("field", types.S).Description("the key of the objects' value to look up"),
+			types.Named("table", types.NewObject(nil, types.NewDynamicProperty(types.A, types.A))).Description("what each value pairs with"),
+		),
+		types.Named("pairs", types.NewArray(nil, types.NewArray(nil, types.A))).Description("[table[x[field]], x] per element held"),
+	),
+}
+
+// pairsBy implements ppc.pairs_by.
+func pairsBy(_ rego.BuiltinContext, xs, field, table *ast.Term) (*ast.Term, error) {
+	if _, ok := field.Value.(ast.String); !ok {
+		return nil, fmt.Errorf("ppc.pairs_by: field must be a string, got %s", ast.ValueName(field.Value))
+	}
+	t, ok := table.Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("ppc.pairs_by: table must be an object, got %s", ast.ValueName(table.Value))
+	}
+	var out []*ast.Term
+	add := func(x *ast.Term) {
+		o, ok := x.Value.(ast.Object)
+		if !ok {
+			return
+		}
+		if k := o.Get(field); k != nil {
+			if v := t.Get(k); v != nil {
+				out = append(out, ast.ArrayTerm(v, x))
+			}
+		}
+	}
+	switch v := xs.Value.(type) {
+	case *ast.Array:
+		out = make([]*ast.Term, 0, v.Len())
+		v.Foreach(add)
+	case ast.Set:
+		out = make([]*ast.Term, 0, v.Len())
+		v.Foreach(add)
+	case ast.Object:
+		out = make([]*ast.Term, 0, v.Len())
+		v.Foreach(func(_, x *ast.Term) { add(x) })
+	default:
+		return nil, fmt.Errorf("ppc.pairs_by: xs must be an array, a set or an object, got %s", ast.ValueName(xs.Value))
+	}
+	return ast.ArrayTerm(out...), nil
+}
+
 // coveringDecl declares ppc.covering_prefix. Rego has no prefix
 // arithmetic but net.cidr_merge: written in Rego, the smallest prefix
 // holding a set of addresses took every address's chain of prefixes (one
@@ -228,6 +284,9 @@ func Builtins() []Builtin {
 	}, {
 		Decl:     groupByFieldDecl,
 		Register: rego.Function2(&rego.Function{Name: groupByFieldDecl.Name, Decl: groupByFieldDecl.Decl}, groupByField),
+	}, {
+		Decl:     pairsByDecl,
+		Register: rego.Function3(&rego.Function{Name: pairsByDecl.Name, Decl: pairsByDecl.Decl}, pairsBy),
 	}, {
 		Decl:     coveringDecl,
 		Register: rego.Function1(&rego.Function{Name: coveringDecl.Name, Decl: coveringDecl.Decl}, coveringPrefix),

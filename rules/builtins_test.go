@@ -109,6 +109,46 @@ func TestGroupByField(t *testing.T) {
 	}
 }
 
+// TestPairsBy holds ppc.pairs_by to the comprehension it replaces,
+// [[t[x[f]], x] | some x in xs], on arrays, sets and objects with
+// elements the table does not hold, that lack the field or are not
+// objects.
+func TestPairsBy(t *testing.T) {
+	const table = `{"a": "ga", "b": ["gb", 1], 1: "one"}`
+	for _, xs := range []string{
+		`[]`,
+		`[{"dst": "a", "id": 1}, {"dst": "z", "id": 2}, {"dst": "b", "id": 3}, {"id": 4}, 5, {"dst": 1}, {"dst": "a", "id": 1}]`,
+		`{{"dst": "b"}, {"dst": "a", "n": 1}, {"dst": "a", "n": 0}, "x"}`,
+		`{"e2": {"dst": "b", "id": "e2"}, "e1": {"dst": "a", "id": "e1"}, "e3": {"dst": "q", "id": "e3"}}`,
+	} {
+		got, err := evalBuiltin(t, `x := ppc.pairs_by(`+xs+`, "dst", `+table+`)`)
+		if err != nil {
+			t.Errorf("%s: %v", xs, err)
+			continue
+		}
+		want, err := evalBuiltin(t, `t := `+table+`
+			x := [[t[v["dst"]], v] | some v in `+xs+`]`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _ := ast.InterfaceToValue(got)
+		w, _ := ast.InterfaceToValue(want)
+		if g.Compare(w) != 0 {
+			t.Errorf("ppc.pairs_by(%s) = %s, the comprehension %s", xs, g, w)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`"ab", "dst", {}`, "invalid argument(s)"}, // the type checker stops it
+		{`[], 1, {}`, "invalid argument(s)"},
+		{`[], "dst", []`, "invalid argument(s)"},
+	} {
+		_, err := evalBuiltin(t, "x := ppc.pairs_by("+tc.in+")")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ppc.pairs_by(%s): error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 // TestGroupByMatchesRego holds the builtin to the plain-Rego definition
 // it replaces: sort the pairs, one group per distinct key, distinct items.
 func TestGroupByMatchesRego(t *testing.T) {

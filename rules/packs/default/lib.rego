@@ -42,6 +42,11 @@ groups(pairs) := ppc.group_by(pairs)
 # (ppc.group_by_field).
 field_groups(pairs, field) := ppc.group_by_field(pairs, field)
 
+# pairs_by pairs each object x of xs with table[x[field]]: [[table[x[field]],
+# x], ...], leaving out the objects whose value the table does not hold
+# (ppc.pairs_by: [[t[x[field]], x] | some x in xs] in one builtin).
+pairs_by(xs, field, table) := ppc.pairs_by(xs, field, table)
+
 # l4_protocols are the protocols that take toPorts entries.
 l4_protocols := {"TCP", "UDP", "SCTP"}
 

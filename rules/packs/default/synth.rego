@@ -301,10 +301,12 @@ parent_domain(n) := substring(n, indexof(n, ".") + 1, -1) if indexof(n, ".") > 0
 # these two lists (ppc.group_by), so synthesis is one pass over the edges
 # however they are spread over groups; a table of one side walks only
 # that side's list. (Rules a loop reads are bound to a variable before
-# it: a rule's value is looked up once, not per edge.)
-ingress_side := [[g, e] | m := identity.member; some e in allowed_edges; g := m[e.dst]]
+# it: a rule's value is looked up once, not per edge. The sides are a
+# join of the edges with identity.member, lib.pairs_by: a comprehension
+# cost three expressions an edge.)
+ingress_side := lib.pairs_by(allowed_edges, "dst", identity.member)
 
-egress_side := [[g, e] | m := identity.member; some e in allowed_edges; g := m[e.src]]
+egress_side := lib.pairs_by(allowed_edges, "src", identity.member)
 
 # allowed_edges are the edges not excluded (one object.remove, rather than
 # a lookup per edge and side).
