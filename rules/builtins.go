@@ -64,24 +64,14 @@ func groupByField(_ rego.BuiltinContext, a, f *ast.Term) (*ast.Term, error) {
 }
 
 // group groups the pairs of a by key (the items' field when field is not
-// nil) in O(n log n). The pairs are bucketed by key first (the key's
-// hash, then equality), so that only the distinct keys are sorted, and
-// each key's items among themselves: comparing OPA's values is most of
-// the cost, and many pairs share a key (a section's rules, a policy's
-// edges).
+// nil): ppc.group_by and ppc.group_by_field.
 func group(name string, a, field *ast.Term) (*ast.Term, error) {
 	arr, ok := a.Value.(*ast.Array)
 	if !ok {
 		return nil, fmt.Errorf("%s: pairs must be an array, got %s", name, ast.ValueName(a.Value))
 	}
-	// A group's first item is held apart: most groups have one.
-	type group struct {
-		key, first *ast.Term
-		more       []*ast.Term
-		next       int // the next group of the same hash, plus one (0: none)
-	}
-	groups := make([]group, 0, arr.Len())
-	head := make(map[int]int, arr.Len()) // a hash's first group, plus one
+	var g grouper
+	g.init(arr.Len())
 	for i := 0; i < arr.Len(); i++ {
 		p, ok := arr.Elem(i).Value.(*ast.Array)
 		if !ok || p.Len() != 2 {
@@ -97,28 +87,116 @@ func group(name string, a, field *ast.Term) (*ast.Term, error) {
 				return nil, fmt.Errorf("%s: element %d: the item is not an object with the field %v", name, i, field)
 			}
 		}
-		h := key.Hash()
-		j := head[h]
-		for j > 0 && ast.Compare(groups[j-1].key, key) != 0 {
-			j = groups[j-1].next
-		}
-		if j > 0 {
-			groups[j-1].more = append(groups[j-1].more, item)
-			continue
-		}
-		groups = append(groups, group{key: key, first: item, next: head[h]})
-		head[h] = len(groups)
+		g.add(key, item)
 	}
-	slices.SortFunc(groups, func(x, y group) int { return ast.Compare(x.key, y.key) })
-	out := make([]*ast.Term, len(groups))
-	for i, gr := range groups {
-		items := []*ast.Term{gr.first}
-		if len(gr.more) > 0 {
-			items = append(items, gr.more...)
-			slices.SortFunc(items, func(x, y *ast.Term) int { return ast.Compare(x, y) })
-			items = slices.CompactFunc(items, func(x, y *ast.Term) bool { return ast.Compare(x, y) == 0 })
+	g.sort()
+	out := make([]*ast.Term, len(g.groups))
+	for i := range g.groups {
+		out[i] = ast.ArrayTerm(g.groups[i].key, ast.ArrayTerm(g.items(i)...))
+	}
+	return ast.ArrayTerm(out...), nil
+}
+
+// grouper groups [key, item] pairs in O(n log n). The pairs are bucketed
+// by key first (the key's hash, then equality), so that only the distinct
+// keys are sorted, and each key's items among themselves: comparing OPA's
+// values is most of the cost, and many pairs share a key (a section's
+// rules, a policy's edges).
+type grouper struct {
+	groups []keyGroup
+	head   map[int]int // a hash's first group, plus one
+}
+
+// keyGroup is a key's items; the first is held apart (most groups have
+// one).
+type keyGroup struct {
+	key, first *ast.Term
+	more       []*ast.Term
+	next       int // the next group of the same hash, plus one (0: none)
+}
+
+func (g *grouper) init(n int) {
+	g.groups = make([]keyGroup, 0, n)
+	g.head = make(map[int]int, n)
+}
+
+func (g *grouper) add(key, item *ast.Term) {
+	h := key.Hash()
+	j := g.head[h]
+	for j > 0 && ast.Compare(g.groups[j-1].key, key) != 0 {
+		j = g.groups[j-1].next
+	}
+	if j > 0 {
+		g.groups[j-1].more = append(g.groups[j-1].more, item)
+		return
+	}
+	g.groups = append(g.groups, keyGroup{key: key, first: item, next: g.head[h]})
+	g.head[h] = len(g.groups)
+}
+
+// sort orders the groups by key.
+func (g *grouper) sort() {
+	slices.SortFunc(g.groups, func(x, y keyGroup) int { return ast.Compare(x.key, y.key) })
+}
+
+// items are group i's distinct items in ascending order.
+func (g *grouper) items(i int) []*ast.Term {
+	gr := g.groups[i]
+	items := []*ast.Term{gr.first}
+	if len(gr.more) > 0 {
+		items = append(items, gr.more...)
+		slices.SortFunc(items, func(x, y *ast.Term) int { return ast.Compare(x, y) })
+		items = slices.CompactFunc(items, func(x, y *ast.Term) bool { return ast.Compare(x, y) == 0 })
+	}
+	return items
+}
+
+// groupBySetDecl declares ppc.group_by_set: which members of a group have
+// exactly the same set of items (a section's peers allowed exactly the
+// same ports share a rule). In Rego it is ppc.group_by twice with a
+// comprehension between them that rebuilds every key.
+var groupBySetDecl = &ast.Builtin{
+	Name: "ppc.group_by_set",
+	Description: "Groups [[group, member], item] pairs by group and by the set of items of each member: returns " +
+		"[[[group, [item, ...]], [member, ...]], ...], the members of a group that have exactly those items, " +
+		"ordered as ppc.group_by orders its keys and items.",
+	Decl: types.NewFunction(
+		types.Args(types.Named("pairs", types.NewArray(nil, types.NewArray(nil, types.A))).Description("[[group, member], item] pairs")),
+		types.Named("groups", types.NewArray(nil, types.NewArray(nil, types.A))).Description("[[group, items], members] per group and item set"),
+	),
+}
+
+// groupBySet implements ppc.group_by_set: the pairs grouped by [group,
+// member] (not sorted: only grouped), then each member by [group, its
+// items].
+func groupBySet(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
+	const name = "ppc.group_by_set"
+	arr, ok := a.Value.(*ast.Array)
+	if !ok {
+		return nil, fmt.Errorf("%s: pairs must be an array, got %s", name, ast.ValueName(a.Value))
+	}
+	var members grouper
+	members.init(arr.Len())
+	for i := 0; i < arr.Len(); i++ {
+		p, ok := arr.Elem(i).Value.(*ast.Array)
+		if !ok || p.Len() != 2 {
+			return nil, fmt.Errorf("%s: element %d must be a [[group, member], item] pair", name, i)
 		}
-		out[i] = ast.ArrayTerm(gr.key, ast.ArrayTerm(items...))
+		if k, ok := p.Elem(0).Value.(*ast.Array); !ok || k.Len() != 2 {
+			return nil, fmt.Errorf("%s: element %d: the key must be a [group, member] pair", name, i)
+		}
+		members.add(p.Elem(0), p.Elem(1))
+	}
+	var sets grouper
+	sets.init(len(members.groups))
+	for i := range members.groups {
+		k := members.groups[i].key.Value.(*ast.Array)
+		sets.add(ast.ArrayTerm(k.Elem(0), ast.ArrayTerm(members.items(i)...)), k.Elem(1))
+	}
+	sets.sort()
+	out := make([]*ast.Term, len(sets.groups))
+	for i := range sets.groups {
+		out[i] = ast.ArrayTerm(sets.groups[i].key, ast.ArrayTerm(sets.items(i)...))
 	}
 	return ast.ArrayTerm(out...), nil
 }
@@ -284,6 +362,9 @@ func Builtins() []Builtin {
 	}, {
 		Decl:     groupByFieldDecl,
 		Register: rego.Function2(&rego.Function{Name: groupByFieldDecl.Name, Decl: groupByFieldDecl.Decl}, groupByField),
+	}, {
+		Decl:     groupBySetDecl,
+		Register: rego.Function1(&rego.Function{Name: groupBySetDecl.Name, Decl: groupBySetDecl.Decl}, groupBySet),
 	}, {
 		Decl:     pairsByDecl,
 		Register: rego.Function3(&rego.Function{Name: pairsByDecl.Name, Decl: pairsByDecl.Decl}, pairsBy),

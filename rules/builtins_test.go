@@ -109,6 +109,47 @@ func TestGroupByField(t *testing.T) {
 	}
 }
 
+// TestGroupBySet holds ppc.group_by_set to what it replaces in Rego:
+// ppc.group_by of the pairs, then of each member by [group, its items].
+func TestGroupBySet(t *testing.T) {
+	var scrambled []string
+	for i := range 300 {
+		scrambled = append(scrambled, fmt.Sprintf(`[[["g%d", "ingress", "endpoints"], {"app": "a%d"}], [%d, "TCP"]]`, i%7, i%11, 8000+(i*i)%5))
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`[]`, `[]`},
+		// b and c have the same items, a others; in h, a alone.
+		{`[[["g", "a"], 1], [["g", "b"], 2], [["g", "c"], 2], [["g", "b"], 1], [["g", "c"], 1], [["h", "a"], 1], [["g", "b"], 2]]`,
+			`[[["g", [1]], ["a"]], [["g", [1, 2]], ["b", "c"]], [["h", [1]], ["a"]]]`},
+		{"[" + strings.Join(scrambled, ", ") + "]", ""},
+	} {
+		x, err := evalBuiltin(t, "x := ppc.group_by_set("+tc.in+")")
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		got, _ := ast.InterfaceToValue(x)
+		y, err := evalBuiltin(t, `x := ppc.group_by([[[k[0], ts], k[1]] | some [k, ts] in ppc.group_by(`+tc.in+`)])`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := ast.InterfaceToValue(y)
+		if got.Compare(want) != 0 || (tc.want != "" && got.String() != tc.want) {
+			t.Errorf("ppc.group_by_set(%.80s…) = %.200s, by ppc.group_by twice %.200s, want %s", tc.in, got, want, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`[[["g", "a"], 1], ["g"]]`, "element 1 must be a [[group, member], item] pair"},
+		{`[[["g", "a", "b"], 1]]`, "element 0: the key must be a [group, member] pair"},
+		{`[["g", 1]]`, "element 0: the key must be a [group, member] pair"},
+	} {
+		_, err := evalBuiltin(t, "x := ppc.group_by_set("+tc.in+")")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ppc.group_by_set(%s): error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 // TestPairsBy holds ppc.pairs_by to the comprehension it replaces,
 // [[t[x[f]], x] | some x in xs], on arrays, sets and objects with
 // elements the table does not hold, that lack the field or are not

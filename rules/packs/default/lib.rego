@@ -42,6 +42,12 @@ groups(pairs) := ppc.group_by(pairs)
 # (ppc.group_by_field).
 field_groups(pairs, field) := ppc.group_by_field(pairs, field)
 
+# set_groups groups [[group, member], item] pairs by group and by each
+# member's set of items: [[[group, [item, ...]], [member, ...]], ...], the
+# members of a group with exactly those items (ppc.group_by_set: groups
+# of groups, without rebuilding every key in Rego between them).
+set_groups(pairs) := ppc.group_by_set(pairs)
+
 # pairs_by pairs each object x of xs with table[x[field]]: [[table[x[field]],
 # x], ...], leaving out the objects whose value the table does not hold
 # (ppc.pairs_by: [[t[x[field]], x] | some x in xs] in one builtin).

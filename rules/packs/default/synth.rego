@@ -442,7 +442,7 @@ section_rules := {k: [r | some [_, _, r] in items] |
 # those with HTTP rules (http_rules) and those from the nodes (the
 # clusterwide node baseline). With neither configured, it is the whole
 # side (no pass over it). On egress, the edges to the DNS servers are
-# left to dns_rule (see peer_ports).
+# left to dns_rule (see egress_ports).
 ruled_ingress := ingress_side if {
 	not http_observed
 	not clusterwide_nodes
@@ -458,39 +458,42 @@ l4_egress := egress_side if {
 	not any_icmp
 } else := [x | some x in egress_side; lib.l4_protocols[x[1].protocol]]
 
-# peer_ports: [[group, side, peer], [[port, protocol], ...]] per peer of a
-# section; peer_icmps the same for ICMP fields.
-peer_ports := lib.groups(array.concat(ingress_ports, egress_ports))
-
-# ingress_ports: [[group, "ingress", peer], [port, protocol]] for each
-# edge of l4_ingress, its source named as the group's rule names it
-# (ingress_peer): the peers are looked up in peer_forms, read once before
-# the loop, rather than by a function call per edge (several times the
-# cost of a lookup). A source outside the cluster, named by the group and
-# port (public ports), is left to ingress_peer.
+# ingress_ports: [[[group, "ingress", kind], value], [port, protocol]]
+# for each edge of l4_ingress, its source named as the group's rule names
+# it (ingress_peer: a peer [kind, value]): the peers are looked up in
+# peer_forms, read once before the loop, rather than by a function call
+# per edge (several times the cost of a lookup). A source outside the
+# cluster, named by the group and port (public ports), is left to
+# ingress_peer.
 ingress_ports := array.concat(
-	[[[g, "ingress", p], [e.port, e.protocol]] |
+	[[[[g, "ingress", kind], v], [e.port, e.protocol]] |
 		forms := peer_forms
 		some [g, e] in l4_ingress
 		e.src_node.kind != "cidr"
-		p := forms[e.src][e.same_namespace]
+		[kind, v] := forms[e.src][e.same_namespace]
 	],
-	[[[g, "ingress", ingress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_cidr_ingress],
+	[[[[g, "ingress", kind], v], [e.port, e.protocol]] |
+		some [g, e] in l4_cidr_ingress
+		[kind, v] := ingress_peer(e, g)
+	],
 )
 
 # egress_ports: the same for l4_egress and its destinations (egress_peer;
 # an address outside the cluster may be folded into a prefix), without
 # the edges to the DNS servers on DNS ports (dns_rule allows them).
 egress_ports := array.concat(
-	[[[g, "egress", p], [e.port, e.protocol]] |
+	[[[[g, "egress", kind], v], [e.port, e.protocol]] |
 		forms := peer_forms
 		dns := dns_targets
 		some [g, e] in l4_egress
 		e.dst_node.kind != "cidr"
-		p := forms[e.dst][e.same_namespace]
+		[kind, v] := forms[e.dst][e.same_namespace]
 		not dns[e.dst][e.port][e.protocol]
 	],
-	[[[g, "egress", egress_peer(e, g)], [e.port, e.protocol]] | some [g, e] in l4_cidr_egress],
+	[[[[g, "egress", kind], v], [e.port, e.protocol]] |
+		some [g, e] in l4_cidr_egress
+		[kind, v] := egress_peer(e, g)
+	],
 )
 
 # cidr_ingress and cidr_egress are the sides' edges whose peer is an
@@ -540,17 +543,21 @@ any_icmp if {
 	lib.icmp_family[e.protocol]
 }
 
-# (An ICMP edge is never a DNS edge nor one with HTTP rules.)
-peer_icmps := lib.groups(array.concat(
-	[[[g, "ingress", ingress_peer(e, g)], {"family": f, "type": e.port}] |
+# icmp_groups: [[[group, side, kind], fields], [value, ...]], as
+# port_groups for the ICMP fields ({family, type}) each peer was seen
+# with. (An ICMP edge is never a DNS edge nor one with HTTP rules.)
+icmp_groups := lib.set_groups(array.concat(
+	[[[[g, "ingress", kind], v], {"family": f, "type": e.port}] |
 		any_icmp
 		some [g, e] in ruled_ingress
 		f := lib.icmp_family[e.protocol]
+		[kind, v] := ingress_peer(e, g)
 	],
-	[[[g, "egress", egress_peer(e, g)], {"family": f, "type": e.port}] |
+	[[[[g, "egress", kind], v], {"family": f, "type": e.port}] |
 		any_icmp
 		some [g, e] in egress_side
 		f := lib.icmp_family[e.protocol]
+		[kind, v] := egress_peer(e, g)
 	],
 ))
 
@@ -560,18 +567,19 @@ peer_icmps := lib.groups(array.concat(
 l4_rules := array.concat(
 	[[[g, side], [kind, ts, {fields[side][kind]: values, "toPorts": to_ports(ts)}]] |
 		fields := peer_fields
-		some [[g, side, kind, ts], values] in port_groups
+		some [[[g, side, kind], ts], values] in port_groups
 		kind != "fqdn"
 	],
 	[[[g, "egress"], ["fqdn", ts, {"toFQDNs": fqdn_selectors(values), "toPorts": to_ports(ts)}]] |
 		any_fqdn
-		some [[g, "egress", "fqdn", ts], values] in port_groups
+		some [[[g, "egress", "fqdn"], ts], values] in port_groups
 	],
 )
 
-# port_groups: [[group, side, kind, ports], [value, ...]], the peers of a
-# section allowed exactly the same ports, by kind.
-port_groups := lib.groups([[[g, side, kind, ts], v] | some [[g, side, [kind, v]], ts] in peer_ports])
+# port_groups: [[[group, side, kind], ports], [value, ...]]: the peers of
+# one kind of a section allowed exactly the same ports (sorted [port,
+# protocol] tuples), from each peer's ports (lib.set_groups).
+port_groups := lib.set_groups(array.concat(ingress_ports, egress_ports))
 
 # to_ports renders sorted [port, protocol] tuples as toPorts entries of at
 # most max_ports_per_rule ports. (A function: OPA remembers its result for
@@ -582,7 +590,7 @@ max_ports := lib.setting("max_ports_per_rule", 40)
 
 icmp_rules := [[[g, side], ["~icmp", [kind, fs, i], r]] |
 	any_icmp
-	some [[g, side, kind, fs], values] in lib.groups([[[g, side, kind, fs], v] | some [[g, side, [kind, v]], fs] in peer_icmps])
+	some [[[g, side, kind], fs], values] in icmp_groups
 	some i, c in lib.chunk(fs, 40)
 	r := peer_rule(kind, values, side, "icmps", [{"fields": c}])
 ]
