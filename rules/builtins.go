@@ -66,35 +66,51 @@ func groupByField(_ rego.BuiltinContext, a, f *ast.Term) (*ast.Term, error) {
 // group groups the pairs of a by key (the items' field when field is not
 // nil): ppc.group_by and ppc.group_by_field.
 func group(name string, a, field *ast.Term) (*ast.Term, error) {
-	arr, ok := a.Value.(*ast.Array)
-	if !ok {
-		return nil, fmt.Errorf("%s: pairs must be an array, got %s", name, ast.ValueName(a.Value))
-	}
-	var g grouper
-	g.init(arr.Len())
-	for i := 0; i < arr.Len(); i++ {
-		p, ok := arr.Elem(i).Value.(*ast.Array)
-		if !ok || p.Len() != 2 {
-			return nil, fmt.Errorf("%s: element %d must be a [key, item] pair", name, i)
-		}
-		key, item := p.Elem(0), p.Elem(1)
+	g := newGrouper(pairCount(a))
+	err := eachPair(name, a, "a [key, item] pair", func(i int, key, item *ast.Term) error {
 		if field != nil {
 			o, ok := item.Value.(ast.Object)
 			if item = nil; ok {
 				item = o.Get(field)
 			}
 			if item == nil {
-				return nil, fmt.Errorf("%s: element %d: the item is not an object with the field %v", name, i, field)
+				return fmt.Errorf("%s: element %d: the item is not an object with the field %v", name, i, field)
 			}
 		}
 		g.add(key, item)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	g.sort()
-	out := make([]*ast.Term, len(g.groups))
-	for i := range g.groups {
-		out[i] = ast.ArrayTerm(g.groups[i].key, ast.ArrayTerm(g.items(i)...))
+	return g.result(), nil
+}
+
+// pairCount is how many pairs a holds, if it is an array.
+func pairCount(a *ast.Term) int {
+	if arr, ok := a.Value.(*ast.Array); ok {
+		return arr.Len()
 	}
-	return ast.ArrayTerm(out...), nil
+	return 0
+}
+
+// eachPair calls f with each [key, item] pair of the array a, the error
+// naming the builtin and what a pair must be (want) for anything else.
+func eachPair(name string, a *ast.Term, want string, f func(i int, key, item *ast.Term) error) error {
+	arr, ok := a.Value.(*ast.Array)
+	if !ok {
+		return fmt.Errorf("%s: pairs must be an array, got %s", name, ast.ValueName(a.Value))
+	}
+	for i := 0; i < arr.Len(); i++ {
+		p, ok := arr.Elem(i).Value.(*ast.Array)
+		if !ok || p.Len() != 2 {
+			return fmt.Errorf("%s: element %d must be %s", name, i, want)
+		}
+		if err := f(i, p.Elem(0), p.Elem(1)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // grouper groups [key, item] pairs in O(n log n). The pairs are bucketed
@@ -115,9 +131,9 @@ type keyGroup struct {
 	next       int // the next group of the same hash, plus one (0: none)
 }
 
-func (g *grouper) init(n int) {
-	g.groups = make([]keyGroup, 0, n)
-	g.head = make(map[int]int, n)
+// newGrouper returns a grouper sized for about n pairs.
+func newGrouper(n int) *grouper {
+	return &grouper{groups: make([]keyGroup, 0, n), head: make(map[int]int, n)}
 }
 
 func (g *grouper) add(key, item *ast.Term) {
@@ -134,9 +150,15 @@ func (g *grouper) add(key, item *ast.Term) {
 	g.head[h] = len(g.groups)
 }
 
-// sort orders the groups by key.
-func (g *grouper) sort() {
+// result is the groups as ppc.group_by returns them: [[key, [item, ...]],
+// ...], keys and each key's distinct items in ascending order.
+func (g *grouper) result() *ast.Term {
 	slices.SortFunc(g.groups, func(x, y keyGroup) int { return ast.Compare(x.key, y.key) })
+	out := make([]*ast.Term, len(g.groups))
+	for i := range g.groups {
+		out[i] = ast.ArrayTerm(g.groups[i].key, ast.ArrayTerm(g.items(i)...))
+	}
+	return ast.ArrayTerm(out...)
 }
 
 // items are group i's distinct items in ascending order.
@@ -171,34 +193,23 @@ var groupBySetDecl = &ast.Builtin{
 // items].
 func groupBySet(_ rego.BuiltinContext, a *ast.Term) (*ast.Term, error) {
 	const name = "ppc.group_by_set"
-	arr, ok := a.Value.(*ast.Array)
-	if !ok {
-		return nil, fmt.Errorf("%s: pairs must be an array, got %s", name, ast.ValueName(a.Value))
-	}
-	var members grouper
-	members.init(arr.Len())
-	for i := 0; i < arr.Len(); i++ {
-		p, ok := arr.Elem(i).Value.(*ast.Array)
-		if !ok || p.Len() != 2 {
-			return nil, fmt.Errorf("%s: element %d must be a [[group, member], item] pair", name, i)
+	members := newGrouper(pairCount(a))
+	err := eachPair(name, a, "a [[group, member], item] pair", func(i int, key, item *ast.Term) error {
+		if k, ok := key.Value.(*ast.Array); !ok || k.Len() != 2 {
+			return fmt.Errorf("%s: element %d: the key must be a [group, member] pair", name, i)
 		}
-		if k, ok := p.Elem(0).Value.(*ast.Array); !ok || k.Len() != 2 {
-			return nil, fmt.Errorf("%s: element %d: the key must be a [group, member] pair", name, i)
-		}
-		members.add(p.Elem(0), p.Elem(1))
+		members.add(key, item)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	var sets grouper
-	sets.init(len(members.groups))
+	sets := newGrouper(len(members.groups))
 	for i := range members.groups {
 		k := members.groups[i].key.Value.(*ast.Array)
 		sets.add(ast.ArrayTerm(k.Elem(0), ast.ArrayTerm(members.items(i)...)), k.Elem(1))
 	}
-	sets.sort()
-	out := make([]*ast.Term, len(sets.groups))
-	for i := range sets.groups {
-		out[i] = ast.ArrayTerm(sets.groups[i].key, ast.ArrayTerm(sets.items(i)...))
-	}
-	return ast.ArrayTerm(out...), nil
+	return sets.result(), nil
 }
 
 // pairsByDecl declares ppc.pairs_by: a join of a collection with a table

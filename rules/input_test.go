@@ -11,7 +11,7 @@ import (
 // packLabels evaluates the default pack's own parse of labels (its
 // identity.k8s_labels of a node without k8s_labels); ok is false when
 // the pack rejects them.
-type packLabels func(t *testing.T, labels []string) (ast.Value, bool)
+type packLabels func(labels []string) (ast.Value, bool)
 
 func newPackLabels(t testing.TB) packLabels {
 	eng, err := NewEngine(context.Background(), Options{})
@@ -22,7 +22,7 @@ func newPackLabels(t testing.TB) packLabels {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(t *testing.T, labels []string) (ast.Value, bool) {
+	return func(labels []string) (ast.Value, bool) {
 		ls := make([]*ast.Term, len(labels))
 		for i, l := range labels {
 			ls[i] = ast.StringTerm(l)
@@ -71,7 +71,7 @@ func TestK8sLabelsAsThePackParses(t *testing.T) {
 // returns it: nil (left to the pack) or what the pack gives.
 func checkK8sLabels(t *testing.T, parse packLabels, labels []string) ast.Object {
 	t.Helper()
-	want, ok := parse(t, labels)
+	want, ok := parse(labels)
 	got := k8sLabels(labels)
 	switch {
 	case !ok && got != nil:
